@@ -1,0 +1,98 @@
+//! The contract between generated code and the runtime: what a handler is, what it returns,
+//! and how it fails. Both serving modes (load-balanced HTTP and queue jobs) call handlers
+//! only through these types, so a user's function is wrapped once and served either way.
+
+use std::{fmt, future::Future, pin::Pin, sync::Arc};
+
+use futures_core::Stream;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// The named arguments of one call: path parameters, query parameters, the fields of a JSON
+/// body, or the fields of a queue job's `input`, by name.
+pub type Args = Map<String, Value>;
+
+/// Where an argument came from; it becomes the first element of a 422 problem's `loc`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Path,
+    Query,
+    Body,
+    Input,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Path => "path",
+            Source::Query => "query",
+            Source::Body => "body",
+            Source::Input => "input",
+        }
+    }
+}
+
+/// One problem with one argument, in the shape of a 422 body's `detail` entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub loc: Vec<String>,
+    pub msg: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// How a handler call failed. The serving layer maps each kind to a status code
+/// (400, 422, 500) or to a failed job; the variants are the whole contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HandlerError {
+    /// The caller sent something the handler rejects (HTTP 400, `{"error": msg}`).
+    Client(String),
+    /// The arguments did not bind: every problem at once (HTTP 422, `{"detail": [...]}`).
+    Invalid(Vec<Problem>),
+    /// Anything else (HTTP 500). The message is shown only when debug output is enabled.
+    Internal(String),
+}
+
+impl HandlerError {
+    pub fn client(msg: impl Into<String>) -> Self {
+        HandlerError::Client(msg.into())
+    }
+
+    pub fn internal(err: impl fmt::Display) -> Self {
+        HandlerError::Internal(err.to_string())
+    }
+}
+
+impl fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HandlerError::Client(m) | HandlerError::Internal(m) => f.write_str(m),
+            HandlerError::Invalid(problems) => {
+                let parts: Vec<String> = problems
+                    .iter()
+                    .map(|p| format!("{}: {}", p.loc.join("."), p.msg))
+                    .collect();
+                write!(f, "invalid arguments: {}", parts.join("; "))
+            }
+        }
+    }
+}
+
+impl std::error::Error for HandlerError {}
+
+/// A stream of JSON items produced by a streaming handler (WebSocket frames, queue stream chunks).
+pub type ItemStream = Pin<Box<dyn Stream<Item = Result<Value, HandlerError>> + Send>>;
+
+/// What a handler produced: one JSON value, or a stream of them.
+pub enum Reply {
+    Value(Value),
+    Stream(ItemStream),
+}
+
+/// The boxed future a handler returns.
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Reply, HandlerError>> + Send>>;
+
+/// A handler as the runtime sees it: shared state from the endpoint's `init` hook plus the
+/// call's arguments. Generated code builds one per route (or one per queue endpoint) by
+/// binding `Args` to the user's typed parameters and calling the user's function.
+pub type Handler<S> = Arc<dyn Fn(Arc<S>, Args, Source) -> HandlerFuture + Send + Sync>;

@@ -1,0 +1,6 @@
+//! flash-runtime: everything a flashc-generated worker needs besides its route table.
+//!
+//! Generated worker crates stay thin: they declare handlers (see [`handler`]) and hand them to
+//! this library, which serves them over HTTP (load-balanced endpoints) or runs them as queue jobs.
+
+pub mod handler;
