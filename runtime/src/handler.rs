@@ -92,7 +92,37 @@ pub enum Reply {
 /// The boxed future a handler returns.
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Reply, HandlerError>> + Send>>;
 
-/// A handler as the runtime sees it: shared state from the endpoint's `init` hook plus the
-/// call's arguments. Generated code builds one per route (or one per queue endpoint) by
-/// binding `Args` to the user's typed parameters and calling the user's function.
-pub type Handler<S> = Arc<dyn Fn(Arc<S>, Args, Source) -> HandlerFuture + Send + Sync>;
+/// Sends progress updates of a running queue job (`{"status": "IN_PROGRESS", "output": ...}`).
+/// Load-balanced calls have none; sending is then a no-op.
+#[derive(Clone, Default)]
+pub struct Progress {
+    sink: Option<tokio::sync::mpsc::UnboundedSender<Value>>,
+}
+
+impl Progress {
+    pub fn new(sink: tokio::sync::mpsc::UnboundedSender<Value>) -> Self {
+        Progress { sink: Some(sink) }
+    }
+
+    /// Reports progress; never fails the handler (a closed sink means nobody listens any more).
+    pub fn update(&self, value: Value) {
+        if let Some(sink) = &self.sink {
+            let _ = sink.send(value);
+        }
+    }
+}
+
+/// One call of a handler: its arguments, where they came from, and per-call context.
+/// Cancellation is by dropping the handler's future (a disconnected client, a cancelled job).
+pub struct Call {
+    pub args: Args,
+    pub source: Source,
+    /// The request id (HTTP) or job id (queue) that every log line of the call carries.
+    pub request_id: String,
+    pub progress: Progress,
+}
+
+/// A handler as the runtime sees it: shared state from the endpoint's `init` hook plus one
+/// call. Generated code builds one per route (or one per queue endpoint) by binding
+/// `call.args` to the user's typed parameters and calling the user's function.
+pub type Handler<S> = Arc<dyn Fn(Arc<S>, Call) -> HandlerFuture + Send + Sync>;
