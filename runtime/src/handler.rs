@@ -126,3 +126,7 @@ pub struct Call {
 /// call. Generated code builds one per route (or one per queue endpoint) by binding
 /// `call.args` to the user's typed parameters and calling the user's function.
 pub type Handler<S> = Arc<dyn Fn(Arc<S>, Call) -> HandlerFuture + Send + Sync>;
+
+/// The endpoint's `init` hook: runs once per worker before it reports ready and produces the
+/// shared state every handler receives (load a model once). An `Err` makes `/ping` answer 503.
+pub type Init<S> = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = Result<S, String>> + Send>> + Send>;
