@@ -129,4 +129,5 @@ pub type Handler<S> = Arc<dyn Fn(Arc<S>, Call) -> HandlerFuture + Send + Sync>;
 
 /// The endpoint's `init` hook: runs once per worker before it reports ready and produces the
 /// shared state every handler receives (load a model once). An `Err` makes `/ping` answer 503.
-pub type Init<S> = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = Result<S, String>> + Send>> + Send>;
+pub type Init<S> =
+    Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = Result<S, String>> + Send>> + Send>;

@@ -3,4 +3,8 @@
 //! Generated worker crates stay thin: they declare handlers (see [`handler`]) and hand them to
 //! this library, which serves them over HTTP (load-balanced endpoints) or runs them as queue jobs.
 
+pub mod config;
 pub mod handler;
+pub mod health;
+pub mod logging;
+pub mod shutdown;
