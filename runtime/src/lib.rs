@@ -7,4 +7,5 @@ pub mod config;
 pub mod handler;
 pub mod health;
 pub mod logging;
+pub mod queue;
 pub mod shutdown;

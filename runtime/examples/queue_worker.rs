@@ -1,0 +1,93 @@
+//! A queue worker written by hand exactly as `flashc generate` writes one: the user's function,
+//! a handler that binds the job's `input` fields to its parameters by name, and `main`.
+//!
+//! Run it locally (`PORT=8000 cargo run -p flash-runtime --example queue_worker`) and call
+//! `POST /runsync {"input": {"name": "Ada", "count": 2}}`; with the platform variables set it
+//! takes jobs from the platform instead. Input fields that drive the test cases:
+//! - `mode: "stream"`: one chunk per `count`; `"fail"`: a client error; `"panic"`: a panic;
+//!   `"progress"`: a progress update before the result;
+//! - `sleep_ms`: the job takes that long (slow jobs for concurrency, cancel and SIGTERM tests).
+
+use std::{process::ExitCode, sync::Arc, time::Duration};
+
+use flash_runtime::{
+    handler::{handler, Call, HandlerError, Problem, Reply},
+    queue::{serve, QueueWorker},
+};
+use serde_json::{json, Value};
+
+/// The user's function: two parameters by name, plus knobs for the test cases.
+async fn greet(
+    call_progress: &flash_runtime::handler::Progress,
+    name: String,
+    count: u64,
+    mode: Option<String>,
+    sleep_ms: Option<u64>,
+) -> Result<Reply, HandlerError> {
+    if let Some(ms) = sleep_ms {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    match mode.as_deref() {
+        Some("fail") => Err(HandlerError::client(format!("cannot greet {name}"))),
+        Some("panic") => panic!("greet panicked for {name}"),
+        Some("stream") => {
+            let chunks: Vec<Value> = (0..count)
+                .map(|i| json!({ "token": format!("hello {name}"), "index": i }))
+                .collect();
+            Reply::stream(futures_util::stream::iter(chunks))
+        }
+        Some("progress") => {
+            call_progress.update(json!({ "step": 1, "of": 2 }));
+            Reply::json(json!({ "greeting": format!("hello {name}"), "count": count }))
+        }
+        _ => Reply::json(json!({ "greeting": format!("hello {name}"), "count": count })),
+    }
+}
+
+/// Binds `input` to typed parameters, collecting every problem (what generated code does).
+fn arg<T: serde::de::DeserializeOwned>(
+    call: &mut Call,
+    name: &str,
+    optional: bool,
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
+    let loc = vec![call.source.as_str().to_string(), name.to_string()];
+    match call.args.remove(name) {
+        None | Some(Value::Null) if optional => None,
+        None => {
+            problems.push(Problem {
+                loc,
+                msg: "field required".into(),
+                kind: "missing".into(),
+            });
+            None
+        }
+        Some(v) => match serde_json::from_value(v) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                problems.push(Problem {
+                    loc,
+                    msg: e.to_string(),
+                    kind: "type_error".into(),
+                });
+                None
+            }
+        },
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let greet_handler = handler(|_state: Arc<()>, mut call: Call| async move {
+        let mut problems = Vec::new();
+        let name = arg::<String>(&mut call, "name", false, &mut problems);
+        let count = arg::<u64>(&mut call, "count", true, &mut problems);
+        let mode = arg::<String>(&mut call, "mode", true, &mut problems);
+        let sleep_ms = arg::<u64>(&mut call, "sleep_ms", true, &mut problems);
+        let Some(name) = name.filter(|_| problems.is_empty()) else {
+            return Err(HandlerError::Invalid(problems));
+        };
+        greet(&call.progress, name, count.unwrap_or(1), mode, sleep_ms).await
+    });
+    serve(QueueWorker::new(greet_handler).max_concurrency(4).retries(1)).await
+}

@@ -1,0 +1,221 @@
+//! Running one job, the same way in both modes: check the input, call the handler under the
+//! execution timeout, catch a panic, and drive a streaming reply chunk by chunk.
+//!
+//! The platform loop and the local queue differ only in where results go, so they share this.
+
+use std::{future::Future, panic::AssertUnwindSafe, sync::Arc, time::Duration};
+
+use futures_util::{FutureExt, StreamExt};
+use serde_json::{json, Value};
+
+use crate::handler::{Args, Call, Handler, HandlerError, Progress, Reply, Source};
+
+/// What a successful job produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// A plain handler's return value.
+    Value(Value),
+    /// Every chunk a streaming handler produced, in order (the aggregate the platform keeps).
+    Stream(Vec<Value>),
+}
+
+impl Output {
+    /// The job's `output` as callers see it: the value, or the list of chunks.
+    pub fn into_value(self) -> Value {
+        match self {
+            Output::Value(v) => v,
+            Output::Stream(chunks) => Value::Array(chunks),
+        }
+    }
+}
+
+/// Why a job failed. Kept apart from [`HandlerError`] because a job can also fail before or
+/// around the handler (bad input, timeout, panic).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    /// The job's `input` was missing, not an object, or empty.
+    Input(String),
+    Handler(HandlerError),
+    Timeout(Duration),
+    Panic(String),
+}
+
+impl Failure {
+    /// The `error_type` reported to the platform (the Python SDK puts the exception class there).
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Failure::Input(_) => "InvalidInput",
+            Failure::Handler(HandlerError::Client(_)) => "ClientError",
+            Failure::Handler(HandlerError::Invalid(_)) => "InvalidArguments",
+            Failure::Handler(HandlerError::Internal(_)) => "HandlerError",
+            Failure::Timeout(_) => "TimeoutError",
+            Failure::Panic(_) => "HandlerPanic",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Failure::Input(m) => m.clone(),
+            Failure::Handler(e) => e.to_string(),
+            Failure::Timeout(d) => format!("execution timeout of {} ms exceeded", d.as_millis()),
+            Failure::Panic(m) => format!("handler panicked: {m}"),
+        }
+    }
+
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Failure::Timeout(_))
+    }
+
+    /// The job's `error` text: a JSON string with the fields the Python SDK reports, so that
+    /// callers parse errors from a Rust worker exactly like errors from a Python one.
+    pub fn to_error_text(&self, worker_id: &str) -> String {
+        json!({
+            "error_type": self.error_type(),
+            "error_message": self.message(),
+            "hostname": hostname(),
+            "worker_id": worker_id,
+        })
+        .to_string()
+    }
+}
+
+fn hostname() -> String {
+    // Read once: the kernel's hostname does not change under a running worker.
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        std::env::var("HOSTNAME")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .or_else(|| {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .ok()
+                    .map(|h| h.trim().to_string())
+            })
+            .unwrap_or_default()
+    })
+    .clone()
+}
+
+/// Checks a job's `input` and returns it as the handler's named arguments.
+///
+/// The platform silently never dispatches `{"input": {}}` (a ~42 s timeout for the caller), so
+/// an empty, missing or non-object input is refused here with a message saying what to send.
+pub fn input_args(input: Option<&Value>) -> Result<Args, String> {
+    match input {
+        None | Some(Value::Null) => Err(
+            "missing \"input\": send {\"input\": {...}} with the handler's parameters as fields"
+                .to_string(),
+        ),
+        Some(Value::Object(map)) if map.is_empty() => Err(
+            "\"input\" is empty: send the handler's parameters as its fields, e.g. {\"input\": {\"name\": ...}} \
+             (the platform never runs a job whose input is empty)"
+                .to_string(),
+        ),
+        Some(Value::Object(map)) => Ok(map.clone()),
+        Some(other) => Err(format!(
+            "\"input\" must be a JSON object whose fields are the handler's parameters, got {}",
+            kind(other)
+        )),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Runs the handler for one job. Each chunk of a streaming reply is handed to `on_chunk` (and
+/// awaited, so chunks leave in order) before the next is pulled; the timeout covers the whole
+/// run including streaming. Cancelling is dropping the returned future.
+pub async fn run<S, F, Fut>(
+    handler: &Handler<S>,
+    state: Arc<S>,
+    job_id: &str,
+    args: Args,
+    progress: Progress,
+    timeout: Option<Duration>,
+    mut on_chunk: F,
+) -> Result<Output, Failure>
+where
+    S: Send + Sync + 'static,
+    F: FnMut(Value) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let call = Call {
+        args,
+        source: Source::Input,
+        request_id: job_id.to_string(),
+        progress,
+    };
+    let work = async {
+        match handler(state, call).await {
+            Ok(Reply::Value(v)) => Ok(Output::Value(v)),
+            Ok(Reply::Stream(mut stream)) => {
+                let mut chunks = Vec::new();
+                while let Some(item) = stream.next().await {
+                    let chunk = item.map_err(Failure::Handler)?;
+                    on_chunk(chunk.clone()).await;
+                    chunks.push(chunk);
+                }
+                Ok(Output::Stream(chunks))
+            }
+            Err(e) => Err(Failure::Handler(e)),
+        }
+    };
+    // A panic must fail this job, not the worker: the loop keeps serving the others.
+    let guarded = AssertUnwindSafe(work).catch_unwind();
+    let outcome = match timeout {
+        Some(limit) => match tokio::time::timeout(limit, guarded).await {
+            Ok(r) => r,
+            Err(_) => return Err(Failure::Timeout(limit)),
+        },
+        None => guarded.await,
+    };
+    match outcome {
+        Ok(r) => r,
+        Err(payload) => Err(Failure::Panic(panic_message(payload.as_ref()))),
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_checks() {
+        assert!(input_args(None).unwrap_err().contains("missing \"input\""));
+        assert!(input_args(Some(&json!({})))
+            .unwrap_err()
+            .contains("\"input\" is empty"));
+        assert!(input_args(Some(&json!([1])))
+            .unwrap_err()
+            .contains("got an array"));
+        assert_eq!(input_args(Some(&json!({"a": 1}))).unwrap()["a"], json!(1));
+    }
+
+    #[test]
+    fn error_text_is_a_json_string_with_the_sdk_fields() {
+        let text = Failure::Handler(HandlerError::client("bad name")).to_error_text("w1");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["error_type"], "ClientError");
+        assert_eq!(v["error_message"], "bad name");
+        assert_eq!(v["worker_id"], "w1");
+        assert!(v["hostname"].is_string());
+    }
+}

@@ -1,0 +1,290 @@
+//! The platform's public queue API (`/run`, `/runsync`, `/status`, ...) over the local store,
+//! with the platform's response shapes, body limits and a JSON body on every error.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use axum::{
+    body::{Body, Bytes},
+    extract::{Path, Query, State},
+    http::{header::CONTENT_LENGTH, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use super::store::{NewJob, RetryError, Store};
+use crate::{
+    health::{Health, State as InitState},
+    queue::job,
+};
+
+/// `/run` accepts up to 10 MB, `/runsync` up to 20 MB, like the platform.
+pub const RUN_LIMIT: usize = 10 * 1024 * 1024;
+pub const RUNSYNC_LIMIT: usize = 20 * 1024 * 1024;
+/// The platform caps `?wait=` at 5 minutes.
+const MAX_WAIT: Duration = Duration::from_secs(300);
+
+#[derive(Clone)]
+pub struct App {
+    pub store: Arc<Store>,
+    /// Where the `init` hook is: `/ping` reports it; submissions queue while it runs and are
+    /// refused once it failed.
+    pub health: Health,
+    pub runsync_wait: Duration,
+}
+
+pub fn router(app: App) -> Router {
+    Router::new()
+        .route("/run", post(run))
+        .route("/runsync", post(runsync))
+        .route("/status/{id}", get(status).post(status))
+        .route("/stream/{id}", get(stream).post(stream))
+        .route("/cancel/{id}", post(cancel))
+        .route("/retry/{id}", post(retry))
+        .route("/health", get(health))
+        .route("/purge-queue", post(purge))
+        .route("/ping", get(ping))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
+        .method_not_allowed_fallback(|| async {
+            error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this route")
+        })
+        .with_state(app)
+}
+
+fn error(status: StatusCode, msg: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": msg.into() }))).into_response()
+}
+
+fn not_found(id: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        format!("no job {id} (unknown, or its result has expired)"),
+    )
+}
+
+async fn run(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
+    let new = match accept(&app, &headers, body, RUN_LIMIT, "/run", false).await {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    let id = app.store.submit(new, None);
+    Json(json!({ "id": id, "status": "IN_QUEUE" })).into_response()
+}
+
+async fn runsync(
+    State(app): State<App>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let wait = match query.get("wait") {
+        None => app.runsync_wait,
+        Some(w) => match w.trim().parse::<u64>() {
+            Ok(ms) => Duration::from_millis(ms).min(MAX_WAIT),
+            Err(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("?wait= must be milliseconds, got {w:?}"),
+                )
+            }
+        },
+    };
+    let new = match accept(&app, &headers, body, RUNSYNC_LIMIT, "/runsync", true).await {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    let (tx, rx) = oneshot::channel();
+    let id = app.store.submit(new, Some(tx));
+    match tokio::time::timeout(wait, rx).await {
+        Ok(Ok(body)) => Json(body).into_response(),
+        // Still running (or the waiter was dropped): answer the current, not-final state and
+        // let the caller poll `/status`, as the platform does.
+        _ => match app.store.status(&id) {
+            Some(body) => Json(body).into_response(),
+            None => not_found(&id),
+        },
+    }
+}
+
+/// Reads, limits and checks a submission.
+async fn accept(
+    app: &App,
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    route: &str,
+    sync: bool,
+) -> Result<NewJob, Response> {
+    if app.health.state() == InitState::Failed {
+        let why = app.health.reason().unwrap_or("unknown reason");
+        return Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the worker failed to initialize: {why}"),
+        ));
+    }
+    let bytes = read_limited(headers, body, limit, route).await?;
+    parse_submission(&bytes, sync).map_err(|msg| error(StatusCode::BAD_REQUEST, msg))
+}
+
+async fn read_limited(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    route: &str,
+) -> Result<Bytes, Response> {
+    let too_large = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "request body exceeds the {} MB limit of {route}",
+                limit / (1024 * 1024)
+            ),
+        )
+    };
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if is_length_limit(&e) {
+            too_large()
+        } else {
+            error(StatusCode::BAD_REQUEST, format!("cannot read the body: {e}"))
+        }
+    })
+}
+
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// `{"input": {...}, "webhook"?: url, "policy"?: {"executionTimeout"?: ms}}`.
+pub fn parse_submission(bytes: &[u8], sync: bool) -> Result<NewJob, String> {
+    let body: Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("the body is not valid JSON: {e}"))?;
+    let Value::Object(mut body) = body else {
+        return Err("the body must be a JSON object: {\"input\": {...}}".to_string());
+    };
+    let args = match body.remove("input") {
+        Some(Value::Object(map)) if !map.is_empty() => map,
+        other => return Err(job::input_args(other.as_ref()).err().unwrap_or_default()),
+    };
+    let webhook = match body.get("webhook") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(url)) if url.starts_with("http://") || url.starts_with("https://") => {
+            Some(url.clone())
+        }
+        Some(other) => {
+            return Err(format!(
+                "\"webhook\" must be an http(s) URL string, got {other}"
+            ))
+        }
+    };
+    let timeout = match body.get("policy") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(policy)) => match policy.get("executionTimeout") {
+            None | Some(Value::Null) => None,
+            Some(v) => match v.as_u64().filter(|ms| *ms > 0) {
+                Some(ms) => Some(Duration::from_millis(ms)),
+                None => {
+                    return Err(format!(
+                        "\"policy.executionTimeout\" must be a positive number of milliseconds, got {v}"
+                    ))
+                }
+            },
+        },
+        Some(other) => return Err(format!("\"policy\" must be an object, got {other}")),
+    };
+    Ok(NewJob {
+        args,
+        webhook,
+        timeout,
+        sync,
+    })
+}
+
+async fn status(State(app): State<App>, Path(id): Path<String>) -> Response {
+    match app.store.status(&id) {
+        Some(body) => Json(body).into_response(),
+        None => not_found(&id),
+    }
+}
+
+async fn stream(State(app): State<App>, Path(id): Path<String>) -> Response {
+    match app.store.take_stream(&id) {
+        Some(body) => Json(body).into_response(),
+        None => not_found(&id),
+    }
+}
+
+async fn cancel(State(app): State<App>, Path(id): Path<String>) -> Response {
+    match app.store.cancel(&id) {
+        Some(body) => Json(body).into_response(),
+        None => not_found(&id),
+    }
+}
+
+async fn retry(State(app): State<App>, Path(id): Path<String>) -> Response {
+    match app.store.retry(&id) {
+        Ok(body) => Json(body).into_response(),
+        Err(RetryError::NotFound) => not_found(&id),
+        Err(RetryError::NotRetryable(s)) => error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "only FAILED or TIMED_OUT jobs can be retried; job {id} is {}",
+                s.as_str()
+            ),
+        ),
+    }
+}
+
+async fn health(State(app): State<App>) -> Response {
+    Json(app.store.health()).into_response()
+}
+
+async fn purge(State(app): State<App>) -> Response {
+    let removed = app.store.purge();
+    Json(json!({ "removed": removed, "status": "completed" })).into_response()
+}
+
+/// 204 while `init` runs, 200 once ready, 503 if it failed: the platform's health contract.
+async fn ping(State(app): State<App>) -> Response {
+    app.health.ping_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn submissions() {
+        let ok = parse_submission(
+            br#"{"input":{"a":1},"webhook":"http://127.0.0.1:9/h","policy":{"executionTimeout":500}}"#,
+            false,
+        )
+        .unwrap();
+        assert_eq!(ok.args["a"], 1);
+        assert_eq!(ok.webhook.as_deref(), Some("http://127.0.0.1:9/h"));
+        assert_eq!(ok.timeout, Some(Duration::from_millis(500)));
+        let err = |b: &[u8]| parse_submission(b, false).err().unwrap();
+        assert!(err(br#"{"input":{}}"#).contains("\"input\" is empty"));
+        assert!(err(br#"{}"#).contains("missing \"input\""));
+        assert!(err(br#"{"input":"x"}"#).contains("got a string"));
+        assert!(err(br#"[1]"#).contains("JSON object"));
+        assert!(err(b"{").contains("not valid JSON"));
+        assert!(err(br#"{"input":{"a":1},"webhook":"ftp://x"}"#).contains("webhook"));
+        assert!(err(br#"{"input":{"a":1},"policy":{"executionTimeout":-1}}"#).contains("executionTimeout"));
+    }
+}

@@ -1,0 +1,196 @@
+//! The local queue (no platform variables): a real in-process queue behind the platform's
+//! public API on `$PORT`, so a queue endpoint can be developed and tested with the same calls
+//! it gets in production, without the cloud or an API key.
+//!
+//! `max_concurrency` workers pull jobs in FIFO order; `/run` returns at once, `/runsync` waits
+//! (`?wait=` ms), failed jobs are retried `retries` times, results are kept for the platform's
+//! retention times, and webhooks are called when a job ends.
+
+pub mod api;
+pub mod store;
+
+use std::{
+    future::{ready, IntoFuture},
+    sync::Arc,
+    time::Duration,
+};
+
+use tokio::{net::TcpListener, task::JoinSet};
+use tracing::Instrument;
+
+use self::{
+    api::App,
+    store::{Store, Webhook},
+};
+use super::{job, settings::LocalTiming, Prepared, QueueWorker};
+use crate::{handler::Progress, health::Health, logging::request_span, shutdown::Shutdown};
+
+/// Serves the local queue on `listener` until `shutdown` fires; then stops accepting, lets
+/// running jobs finish (up to `grace`) and returns.
+pub async fn run<S: Send + Sync + 'static>(
+    worker: QueueWorker<S>,
+    timing: LocalTiming,
+    listener: TcpListener,
+    shutdown: Shutdown,
+    grace: Duration,
+) -> Result<(), String> {
+    let max = worker.max_concurrency.max(1);
+    let store = Arc::new(Store::new(
+        max,
+        worker.retries,
+        timing.run_ttl,
+        timing.runsync_ttl,
+    ));
+    let health = Health::new();
+    let hooks = Hooks {
+        client: reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| format!("cannot build the webhook client: {e}"))?,
+        retry_delay: timing.webhook_retry,
+    };
+
+    // Serve at once (so `/ping` says 204 while init runs); jobs queue until workers start.
+    let stop_workers = Shutdown::new();
+    let workers = {
+        let store = store.clone();
+        let stop = stop_workers.clone();
+        let health = health.clone();
+        tokio::spawn(async move {
+            let prepared = match worker.prepare().await {
+                Ok(p) => Arc::new(p),
+                Err(e) => {
+                    health.set_failed(e);
+                    return;
+                }
+            };
+            health.set_ready();
+            let mut set = JoinSet::new();
+            for _ in 0..max {
+                set.spawn(work(store.clone(), prepared.clone(), hooks.clone(), stop.clone()));
+            }
+            while set.join_next().await.is_some() {}
+        })
+    };
+    let janitor = tokio::spawn(sweep(store.clone(), timing.run_ttl.min(timing.runsync_ttl)));
+
+    let app = api::router(App {
+        store: store.clone(),
+        health,
+        runsync_wait: timing.runsync_wait,
+    });
+    let stopping = shutdown.clone();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move { stopping.wait().await });
+    let served = server.into_future();
+    tokio::pin!(served);
+    // The server returns only after the shutdown trigger (or on an accept error, which ends the
+    // worker); open `/runsync` calls then get up to `grace` to finish.
+    tokio::select! {
+        r = &mut served => r.map_err(|e| format!("server error: {e}"))?,
+        _ = shutdown.wait() => {
+            if tokio::time::timeout(grace, &mut served).await.is_err() {
+                tracing::warn!("open requests did not finish within the grace period");
+            }
+        }
+    }
+    stop_workers.trigger();
+    if tokio::time::timeout(grace, workers).await.is_err() {
+        tracing::warn!("running jobs did not finish within the grace period");
+    }
+    janitor.abort();
+    Ok(())
+}
+
+/// One worker: takes the next job, runs it, records the outcome, repeats until stopped.
+async fn work<S: Send + Sync + 'static>(
+    store: Arc<Store>,
+    worker: Arc<Prepared<S>>,
+    hooks: Hooks,
+    stop: Shutdown,
+) {
+    loop {
+        let assignment = tokio::select! {
+            biased;
+            _ = stop.wait() => return,
+            a = store.next() => a,
+        };
+        let store::Assignment {
+            id,
+            args,
+            timeout,
+            generation,
+            mut cancelled,
+        } = assignment;
+        let (tx, mut updates) = tokio::sync::mpsc::unbounded_channel();
+        let run = job::run(
+            &worker.handler,
+            worker.state.clone(),
+            &id,
+            args,
+            Progress::new(tx),
+            timeout.or(worker.execution_timeout),
+            |chunk| {
+                store.chunk(&id, generation, chunk);
+                ready(())
+            },
+        );
+        let run = run.instrument(request_span(&id));
+        tokio::pin!(run);
+        let outcome = loop {
+            tokio::select! {
+                r = &mut run => break Some(r),
+                // Cancelled through `/cancel` or `/purge-queue`: drop the handler's future.
+                Ok(()) = &mut cancelled => break None,
+                Some(update) = updates.recv() => store.progress(&id, generation, update),
+            }
+        };
+        let Some(result) = outcome else {
+            tracing::info!(requestId = %id, "job cancelled");
+            continue;
+        };
+        while let Ok(update) = updates.try_recv() {
+            store.progress(&id, generation, update);
+        }
+        if let Some(hook) = store.finish(&id, generation, result) {
+            hooks.deliver(id.clone(), hook);
+        }
+    }
+}
+
+/// Expires retained results on a period well below the shortest retention.
+async fn sweep(store: Arc<Store>, shortest: Duration) {
+    let period = (shortest / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        store.sweep();
+    }
+}
+
+/// Webhook delivery: the final job body POSTed to the URL the caller gave, 3 attempts.
+#[derive(Clone)]
+struct Hooks {
+    client: reqwest::Client,
+    retry_delay: Duration,
+}
+
+impl Hooks {
+    fn deliver(&self, id: String, hook: Webhook) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            for attempt in 1..=3 {
+                match this.client.post(&hook.url).json(&hook.body).send().await {
+                    Ok(r) if r.status().is_success() => return,
+                    Ok(r) => tracing::warn!(requestId = %id, attempt, status = %r.status(), "webhook refused"),
+                    Err(e) => tracing::warn!(requestId = %id, attempt, "webhook failed: {e}"),
+                }
+                if attempt < 3 {
+                    tokio::time::sleep(this.retry_delay).await;
+                }
+            }
+            tracing::error!(requestId = %id, "webhook not delivered after 3 attempts");
+        });
+    }
+}

@@ -1,0 +1,492 @@
+//! The local queue's state: every job by id, the FIFO of queued jobs, counters for `/health`,
+//! and retention. One mutex guards it all; every operation under it is short and never awaits.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{Mutex, MutexGuard},
+    time::Duration,
+};
+
+use serde_json::{json, Map, Value};
+use tokio::{
+    sync::{oneshot, Notify},
+    time::Instant,
+};
+
+use crate::{
+    handler::Args,
+    queue::job::{Failure, Output},
+};
+
+/// The platform's job states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    InQueue,
+    InProgress,
+    Completed,
+    Failed,
+    Cancelled,
+    TimedOut,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::InQueue => "IN_QUEUE",
+            Status::InProgress => "IN_PROGRESS",
+            Status::Completed => "COMPLETED",
+            Status::Failed => "FAILED",
+            Status::Cancelled => "CANCELLED",
+            Status::TimedOut => "TIMED_OUT",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        !matches!(self, Status::InQueue | Status::InProgress)
+    }
+}
+
+/// A job as submitted.
+pub struct NewJob {
+    pub args: Args,
+    pub webhook: Option<String>,
+    pub timeout: Option<Duration>,
+    /// `/runsync` jobs are kept a shorter time than `/run` jobs, like on the platform.
+    pub sync: bool,
+}
+
+struct Job {
+    args: Args,
+    webhook: Option<String>,
+    timeout: Option<Duration>,
+    sync: bool,
+    status: Status,
+    /// The result, or the latest progress update while running.
+    output: Option<Value>,
+    error: Option<String>,
+    queued_at: Instant,
+    started_at: Option<Instant>,
+    delay_ms: Option<u64>,
+    exec_ms: Option<u64>,
+    attempts_left: u32,
+    /// Stream chunks not yet fetched through `/stream`.
+    chunks: Vec<Value>,
+    /// `/runsync` callers waiting for the final state.
+    waiters: Vec<oneshot::Sender<Value>>,
+    /// Fires the running attempt's cancellation.
+    cancel: Option<oneshot::Sender<()>>,
+    /// Bumped at every (re)queue so a stale attempt or queue entry is recognised and ignored.
+    generation: u64,
+    expires_at: Option<Instant>,
+}
+
+#[derive(Default)]
+struct Inner {
+    jobs: HashMap<String, Job>,
+    /// Ids with the generation they were queued in; entries of cancelled or purged jobs stay
+    /// until popped and are skipped then (cheaper than searching the queue on every cancel).
+    queue: VecDeque<(String, u64)>,
+    /// Finished jobs in finishing order per retention class, so expiry pops from the front.
+    expiry: [VecDeque<(Instant, String)>; 2],
+    in_queue: usize,
+    running: usize,
+    completed: u64,
+    failed: u64,
+    retried: u64,
+}
+
+/// One job handed to a worker.
+pub struct Assignment {
+    pub id: String,
+    pub args: Args,
+    pub timeout: Option<Duration>,
+    pub generation: u64,
+    pub cancelled: oneshot::Receiver<()>,
+}
+
+/// A final job whose webhook must be called.
+pub struct Webhook {
+    pub url: String,
+    pub body: Value,
+}
+
+pub struct Store {
+    inner: Mutex<Inner>,
+    work: Notify,
+    retries: u32,
+    workers: usize,
+    ttl: [Duration; 2],
+}
+
+/// Why `/retry` refused.
+pub enum RetryError {
+    NotFound,
+    NotRetryable(Status),
+}
+
+impl Store {
+    pub fn new(workers: usize, retries: u32, run_ttl: Duration, runsync_ttl: Duration) -> Self {
+        Store {
+            inner: Mutex::new(Inner::default()),
+            work: Notify::new(),
+            retries,
+            workers,
+            ttl: [run_ttl, runsync_ttl],
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Nothing under the lock can panic halfway through an update; a poisoned lock still
+        // holds consistent data.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a job; `waiter` (for `/runsync`) receives the job's body once it is final.
+    pub fn submit(&self, new: NewJob, waiter: Option<oneshot::Sender<Value>>) -> String {
+        let prefix = if new.sync { "sync-" } else { "" };
+        let id = format!("{prefix}{}", uuid::Uuid::new_v4());
+        let job = Job {
+            args: new.args,
+            webhook: new.webhook,
+            timeout: new.timeout,
+            sync: new.sync,
+            status: Status::InQueue,
+            output: None,
+            error: None,
+            queued_at: Instant::now(),
+            started_at: None,
+            delay_ms: None,
+            exec_ms: None,
+            attempts_left: self.retries,
+            chunks: Vec::new(),
+            waiters: waiter.into_iter().collect(),
+            cancel: None,
+            generation: 0,
+            expires_at: None,
+        };
+        {
+            let mut inner = self.lock();
+            inner.jobs.insert(id.clone(), job);
+            inner.queue.push_back((id.clone(), 0));
+            inner.in_queue += 1;
+        }
+        self.work.notify_one();
+        id
+    }
+
+    /// Waits for the next queued job and marks it IN_PROGRESS.
+    pub async fn next(&self) -> Assignment {
+        loop {
+            let notified = self.work.notified();
+            tokio::pin!(notified);
+            // Registered before looking, so a job queued in between wakes us.
+            notified.as_mut().enable();
+            if let Some(a) = self.try_next() {
+                return a;
+            }
+            notified.await;
+        }
+    }
+
+    fn try_next(&self) -> Option<Assignment> {
+        let mut inner = self.lock();
+        while let Some((id, generation)) = inner.queue.pop_front() {
+            let Some(job) = inner.jobs.get_mut(&id) else {
+                continue;
+            };
+            if job.status != Status::InQueue || job.generation != generation {
+                continue;
+            }
+            let now = Instant::now();
+            let (tx, rx) = oneshot::channel();
+            job.status = Status::InProgress;
+            job.started_at = Some(now);
+            job.delay_ms = Some(ms(now - job.queued_at));
+            job.cancel = Some(tx);
+            let a = Assignment {
+                args: job.args.clone(),
+                timeout: job.timeout,
+                generation,
+                cancelled: rx,
+                id,
+            };
+            inner.in_queue -= 1;
+            inner.running += 1;
+            return Some(a);
+        }
+        None
+    }
+
+    /// Records a progress update of a running attempt; `/status` shows it as `output`.
+    pub fn progress(&self, id: &str, generation: u64, value: Value) {
+        if let Some(job) = self.lock().jobs.get_mut(id) {
+            if job.status == Status::InProgress && job.generation == generation {
+                job.output = Some(value);
+            }
+        }
+    }
+
+    /// Records a stream chunk for `/stream`.
+    pub fn chunk(&self, id: &str, generation: u64, value: Value) {
+        if let Some(job) = self.lock().jobs.get_mut(id) {
+            if job.status == Status::InProgress && job.generation == generation {
+                job.chunks.push(value);
+            }
+        }
+    }
+
+    /// Records how an attempt ended: COMPLETED, queued again (retries left), FAILED or
+    /// TIMED_OUT. Returns the webhook to call when the job became final.
+    pub fn finish(
+        &self,
+        id: &str,
+        generation: u64,
+        result: Result<Output, Failure>,
+    ) -> Option<Webhook> {
+        let mut requeued = false;
+        let hook = {
+            let mut guard = self.lock();
+            let inner = &mut *guard;
+            let job = inner.jobs.get_mut(id)?;
+            // A cancelled (or purged) attempt that ran to its end anyway reports nothing.
+            if job.status != Status::InProgress || job.generation != generation {
+                return None;
+            }
+            let now = Instant::now();
+            inner.running -= 1;
+            job.cancel = None;
+            job.exec_ms = job.started_at.map(|s| ms(now - s));
+            match result {
+                Ok(out) => {
+                    job.status = Status::Completed;
+                    job.output = Some(out.into_value());
+                    inner.completed += 1;
+                }
+                Err(f) if !f.is_timeout() && job.attempts_left > 0 => {
+                    tracing::warn!(requestId = %id, "attempt failed ({}); retrying", f.message());
+                    job.attempts_left -= 1;
+                    job.generation += 1;
+                    job.status = Status::InQueue;
+                    job.output = None;
+                    job.chunks.clear();
+                    job.queued_at = now;
+                    inner.queue.push_back((id.to_string(), job.generation));
+                    inner.in_queue += 1;
+                    inner.retried += 1;
+                    requeued = true;
+                }
+                Err(f) => {
+                    tracing::warn!(requestId = %id, "job failed: {}", f.message());
+                    job.status = if f.is_timeout() {
+                        Status::TimedOut
+                    } else {
+                        Status::Failed
+                    };
+                    job.output = None;
+                    job.error = Some(f.to_error_text("local"));
+                    inner.failed += 1;
+                }
+            }
+            if requeued {
+                None
+            } else {
+                finalize(inner, id, now, self.ttl)
+            }
+        };
+        if requeued {
+            self.work.notify_one();
+        }
+        hook
+    }
+
+    /// The job's body as `/status` shows it; `None` if unknown or expired.
+    pub fn status(&self, id: &str) -> Option<Value> {
+        let inner = self.lock();
+        let job = inner.jobs.get(id)?;
+        if job.expires_at.is_some_and(|t| t <= Instant::now()) {
+            return None;
+        }
+        Some(render(id, job))
+    }
+
+    /// Chunks produced since the last call, in the platform's `/stream` shape.
+    pub fn take_stream(&self, id: &str) -> Option<Value> {
+        let mut inner = self.lock();
+        let job = inner.jobs.get_mut(id)?;
+        let stream: Vec<Value> = job
+            .chunks
+            .drain(..)
+            .map(|c| json!({ "output": c }))
+            .collect();
+        Some(json!({ "id": id, "status": job.status.as_str(), "stream": stream }))
+    }
+
+    /// Cancels a queued or running job. A final job keeps its state; the reply says which.
+    pub fn cancel(&self, id: &str) -> Option<Value> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let job = inner.jobs.get_mut(id)?;
+        let now = Instant::now();
+        match job.status {
+            Status::InQueue => inner.in_queue -= 1,
+            Status::InProgress => {
+                inner.running -= 1;
+                if let Some(tx) = job.cancel.take() {
+                    let _ = tx.send(());
+                }
+                job.exec_ms = job.started_at.map(|s| ms(now - s));
+            }
+            _ => return Some(json!({ "id": id, "status": job.status.as_str() })),
+        }
+        job.status = Status::Cancelled;
+        job.output = None;
+        // A cancelled job calls no webhook: the caller asked for it.
+        let _ = finalize(inner, id, now, self.ttl);
+        Some(json!({ "id": id, "status": "CANCELLED" }))
+    }
+
+    /// Queues a FAILED or TIMED_OUT job again with its retries restored.
+    pub fn retry(&self, id: &str) -> Result<Value, RetryError> {
+        {
+            let mut guard = self.lock();
+            let inner = &mut *guard;
+            let job = inner.jobs.get_mut(id).ok_or(RetryError::NotFound)?;
+            if !matches!(job.status, Status::Failed | Status::TimedOut) {
+                return Err(RetryError::NotRetryable(job.status));
+            }
+            job.status = Status::InQueue;
+            job.generation += 1;
+            job.attempts_left = self.retries;
+            job.output = None;
+            job.error = None;
+            job.chunks.clear();
+            job.delay_ms = None;
+            job.exec_ms = None;
+            job.started_at = None;
+            job.expires_at = None;
+            job.queued_at = Instant::now();
+            inner.queue.push_back((id.to_string(), job.generation));
+            inner.in_queue += 1;
+            inner.retried += 1;
+        }
+        self.work.notify_one();
+        Ok(json!({ "id": id, "status": "IN_QUEUE" }))
+    }
+
+    /// Cancels every queued job (running ones go on); returns how many.
+    pub fn purge(&self) -> usize {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let now = Instant::now();
+        let queued: Vec<String> = inner.queue.drain(..).map(|(id, _)| id).collect();
+        let mut removed = 0;
+        for id in queued {
+            if inner.jobs.get(&id).is_some_and(|j| j.status == Status::InQueue) {
+                if let Some(job) = inner.jobs.get_mut(&id) {
+                    job.status = Status::Cancelled;
+                }
+                let _ = finalize(inner, &id, now, self.ttl);
+                removed += 1;
+            }
+        }
+        inner.in_queue = 0;
+        removed
+    }
+
+    /// The `/health` body.
+    pub fn health(&self) -> Value {
+        let inner = self.lock();
+        json!({
+            "jobs": {
+                "completed": inner.completed,
+                "failed": inner.failed,
+                "inProgress": inner.running,
+                "inQueue": inner.in_queue,
+                "retried": inner.retried,
+            },
+            "workers": {
+                "idle": self.workers.saturating_sub(inner.running),
+                "running": inner.running.min(self.workers),
+            }
+        })
+    }
+
+    /// Forgets final jobs whose retention is over.
+    pub fn sweep(&self) {
+        let now = Instant::now();
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        for class in 0..2 {
+            while let Some((at, _)) = inner.expiry[class].front() {
+                if *at > now {
+                    break;
+                }
+                let Some((at, id)) = inner.expiry[class].pop_front() else {
+                    break;
+                };
+                // Only if it was not retried since: a retried job has another deadline or none.
+                if inner.jobs.get(&id).is_some_and(|j| j.expires_at == Some(at)) {
+                    inner.jobs.remove(&id);
+                }
+            }
+        }
+    }
+
+    /// Number of jobs held (queued, running and retained); for tests of retention.
+    pub fn len(&self) -> usize {
+        self.lock().jobs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Jobs running now.
+    pub fn running_count(&self) -> usize {
+        self.lock().running
+    }
+}
+
+/// Marks a job final: schedules its expiry, wakes `/runsync` waiters, and returns its webhook.
+fn finalize(inner: &mut Inner, id: &str, now: Instant, ttl: [Duration; 2]) -> Option<Webhook> {
+    let job = inner.jobs.get_mut(id)?;
+    let class = usize::from(job.sync);
+    let at = now + ttl[class];
+    job.expires_at = Some(at);
+    let body = render(id, job);
+    for w in job.waiters.drain(..) {
+        let _ = w.send(body.clone());
+    }
+    let hook = match (&job.webhook, job.status) {
+        (Some(url), Status::Completed | Status::Failed | Status::TimedOut) => Some(Webhook {
+            url: url.clone(),
+            body,
+        }),
+        _ => None,
+    };
+    inner.expiry[class].push_back((at, id.to_string()));
+    hook
+}
+
+fn render(id: &str, job: &Job) -> Value {
+    let mut m = Map::with_capacity(6);
+    m.insert("id".into(), Value::String(id.to_string()));
+    m.insert("status".into(), Value::String(job.status.as_str().into()));
+    if let Some(d) = job.delay_ms {
+        m.insert("delayTime".into(), d.into());
+    }
+    if let Some(e) = job.exec_ms {
+        m.insert("executionTime".into(), e.into());
+    }
+    if let Some(o) = &job.output {
+        m.insert("output".into(), o.clone());
+    }
+    if let Some(e) = &job.error {
+        m.insert("error".into(), Value::String(e.clone()));
+    }
+    Value::Object(m)
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,230 @@
+//! The worker loop on the Runpod platform (`RUNPOD_WEBHOOK_GET_JOB` set).
+//!
+//! One loop takes jobs as soon as a slot is free (a batch take when several are), each job runs
+//! in its own task holding a slot, and results go back as soon as a job ends. Nothing sleeps
+//! while a slot is free, unlike the Python SDK which sleeps 1 s whenever it is full. A heartbeat
+//! task and a stop-poll task run beside the loop. On shutdown the loop stops taking, lets every
+//! running job finish and report, then returns.
+
+pub mod cancel;
+pub mod endpoints;
+pub mod heartbeat;
+pub mod post;
+pub mod running;
+pub mod take;
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use tokio::{
+    sync::{OwnedSemaphorePermit, Semaphore},
+    time::Instant,
+};
+
+use self::{endpoints::Endpoints, post::Poster, running::Running, take::Taken};
+use super::{
+    job::{self, Failure, Output},
+    settings::PlatformTiming,
+    QueueWorker,
+};
+use tracing::Instrument;
+
+use crate::{
+    config::Platform, handler::Progress, logging::request_span, shutdown::Shutdown,
+};
+
+/// What every job task shares.
+struct Ctx<S> {
+    worker: super::Prepared<S>,
+    poster: Poster,
+    running: Arc<Running>,
+}
+
+/// Runs the platform loop until `shutdown` fires and every running job has reported.
+/// Fails only at start (bad configuration, `init` failed).
+pub async fn run<S: Send + Sync + 'static>(
+    worker: QueueWorker<S>,
+    platform: &Platform,
+    timing: PlatformTiming,
+    shutdown: Shutdown,
+) -> Result<(), String> {
+    let urls = Arc::new(Endpoints::new(platform)?);
+    let client = endpoints::client(&platform.api_key)?;
+    let max = worker.max_concurrency.max(1);
+    let worker = worker.prepare().await?;
+    let running = Arc::new(Running::default());
+    let ctx = Arc::new(Ctx {
+        worker,
+        poster: Poster {
+            client: client.clone(),
+            urls: urls.clone(),
+            retry_delays: Arc::new(timing.result_retry_delays.clone()),
+        },
+        running: running.clone(),
+    });
+
+    let mut background = Vec::new();
+    if let Some(ping) = &urls.ping {
+        background.push(tokio::spawn(heartbeat::run(
+            client.clone(),
+            ping.clone(),
+            platform.ping_interval,
+            running.clone(),
+        )));
+    }
+    background.push(tokio::spawn(cancel::run(
+        client.clone(),
+        urls.stop.clone(),
+        timing.stop_poll_interval,
+        timing.error_backoff,
+        running.clone(),
+    )));
+    tracing::info!(worker_id = %urls.worker_id, max_concurrency = max, "taking jobs");
+
+    let slots = Arc::new(Semaphore::new(max));
+    loop {
+        let first = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break, // never closed; leaving is the only sane reaction
+            },
+            _ = shutdown.wait() => break,
+        };
+        let mut permits = vec![first];
+        while let Ok(p) = slots.clone().try_acquire_owned() {
+            permits.push(p);
+        }
+        let started = Instant::now();
+        let in_progress = !running.is_empty();
+        let call = take::take(&client, &urls, permits.len(), in_progress);
+        tokio::pin!(call);
+        let (taken, stopping) = tokio::select! {
+            t = &mut call => (t, false),
+            _ = shutdown.wait() => {
+                // A take already sent may be answered with jobs; dropping it could lose them,
+                // so it gets a short grace before the loop stops.
+                match tokio::time::timeout(timing.drain_take_grace, &mut call).await {
+                    Ok(t) => (t, true),
+                    Err(_) => (Taken::Empty, true),
+                }
+            }
+        };
+        let wait = match taken {
+            Taken::Jobs(jobs) => {
+                for job in jobs {
+                    spawn_job(&ctx, job, permits.pop());
+                }
+                None
+            }
+            Taken::Empty => Some(timing.empty_take_interval.saturating_sub(started.elapsed())),
+            Taken::Backoff => {
+                tracing::warn!("the platform answered 429; backing off");
+                Some(timing.backoff_429)
+            }
+            Taken::Failed(why) => {
+                tracing::warn!("{why}");
+                Some(timing.error_backoff)
+            }
+        };
+        drop(permits);
+        if stopping {
+            break;
+        }
+        if let Some(wait) = wait.filter(|w| !w.is_zero()) {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.wait() => break,
+            }
+        }
+    }
+
+    tracing::info!(running = running.ids().len(), "stopped taking jobs; draining");
+    running.wait_until(Running::is_empty).await;
+    for task in background {
+        task.abort();
+    }
+    tracing::info!("drained; every job reported");
+    Ok(())
+}
+
+/// Starts one job's task. `permit` is `None` only when the platform sent more jobs than slots
+/// were free; such jobs still run (dropping them would lose them).
+fn spawn_job<S: Send + Sync + 'static>(
+    ctx: &Arc<Ctx<S>>,
+    job: Value,
+    permit: Option<OwnedSemaphorePermit>,
+) {
+    let Some(id) = job.get("id").and_then(Value::as_str).map(str::to_string) else {
+        tracing::error!("the platform sent a job without an id; it cannot be reported: {job}");
+        return;
+    };
+    let (guard, mut stop) = ctx.running.register(&id);
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        let _slot = permit;
+        let _guard = guard;
+        let work = execute(&ctx, &id, &job).instrument(request_span(&id));
+        tokio::select! {
+            _ = work => {}
+            // Only an explicit stop cancels; a dropped sender (replaced entry) does not.
+            Ok(()) = &mut stop => {
+                tracing::info!(requestId = %id, "job stopped; nothing is posted for it");
+            }
+        }
+    });
+}
+
+/// Runs one job and posts its progress, chunks and result.
+async fn execute<S: Send + Sync + 'static>(ctx: &Ctx<S>, id: &str, job: &Value) {
+    let poster = &ctx.poster;
+    let worker_id = &poster.urls.worker_id;
+    let args = match job::input_args(job.get("input")) {
+        Ok(args) => args,
+        Err(msg) => {
+            tracing::warn!(requestId = %id, "{msg}");
+            let error = Failure::Input(msg).to_error_text(worker_id);
+            poster.result(id, &json!({ "error": error }), false).await;
+            return;
+        }
+    };
+    tracing::debug!(requestId = %id, "job started");
+    let (tx, mut updates) = tokio::sync::mpsc::unbounded_channel();
+    let run = job::run(
+        &ctx.worker.handler,
+        ctx.worker.state.clone(),
+        id,
+        args,
+        Progress::new(tx),
+        ctx.worker.execution_timeout,
+        |chunk| {
+            let poster = poster.clone();
+            let id = id.to_string();
+            async move {
+                poster.chunk(&id, chunk).await;
+            }
+        },
+    );
+    tokio::pin!(run);
+    // Progress is posted in order and before the result; while one is posted the handler waits
+    // (as it would awaiting the SDK's progress_update).
+    let result = loop {
+        tokio::select! {
+            r = &mut run => break r,
+            Some(update) = updates.recv() => { poster.progress(id, update).await; }
+        }
+    };
+    while let Ok(update) = updates.try_recv() {
+        poster.progress(id, update).await;
+    }
+    let (body, is_stream) = match result {
+        Ok(Output::Value(v)) => (json!({ "output": v }), false),
+        Ok(Output::Stream(chunks)) => (json!({ "output": chunks }), true),
+        Err(failure) => {
+            tracing::warn!(requestId = %id, "job failed: {}", failure.message());
+            (json!({ "error": failure.to_error_text(worker_id) }), false)
+        }
+    };
+    if poster.result(id, &body, is_stream).await {
+        tracing::debug!(requestId = %id, "result posted");
+    }
+}

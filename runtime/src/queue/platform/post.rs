@@ -1,0 +1,88 @@
+//! Sending results, stream chunks and progress to the platform, with the SDK's retry policy.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::endpoints::Endpoints;
+
+/// Posts of one worker. Cloned cheaply (the client is pooled and shared).
+#[derive(Clone)]
+pub struct Poster {
+    pub client: reqwest::Client,
+    pub urls: std::sync::Arc<Endpoints>,
+    /// Delays between attempts; its length + 1 is the number of attempts.
+    pub retry_delays: std::sync::Arc<Vec<Duration>>,
+}
+
+const POST_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Poster {
+    /// The final result of a job: `{"output": v}` or `{"error": "..."}` to the output URL.
+    /// `is_stream` marks the aggregate that ends a streamed job.
+    pub async fn result(&self, job_id: &str, body: &Value, is_stream: bool) -> bool {
+        let url = Endpoints::job_url(&self.urls.output, job_id, is_stream);
+        self.send(job_id, &url, body).await
+    }
+
+    /// A progress update: `{"status": "IN_PROGRESS", "output": v}` to the output URL.
+    pub async fn progress(&self, job_id: &str, value: Value) -> bool {
+        let url = Endpoints::job_url(&self.urls.output, job_id, false);
+        self.send(job_id, &url, &json!({"status": "IN_PROGRESS", "output": value}))
+            .await
+    }
+
+    /// One chunk of a streaming job: `{"output": chunk}` to the stream URL.
+    pub async fn chunk(&self, job_id: &str, chunk: Value) -> bool {
+        let Some(template) = &self.urls.stream else {
+            // Without a stream URL the chunks still reach the caller in the final aggregate.
+            return false;
+        };
+        let url = Endpoints::job_url(template, job_id, true);
+        self.send(job_id, &url, &json!({ "output": chunk })).await
+    }
+
+    /// POSTs JSON, retrying transport errors and 5xx replies; a 4xx is final (sending the same
+    /// body again cannot succeed). Returns whether the platform accepted it.
+    async fn send(&self, job_id: &str, url: &str, body: &Value) -> bool {
+        let bytes = match serde_json::to_vec(body) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(requestId = %job_id, "cannot serialize a result: {e}");
+                return false;
+            }
+        };
+        let mut delays = self.retry_delays.iter();
+        let mut attempt = 1;
+        loop {
+            let sent = self
+                .client
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(bytes.clone())
+                .timeout(POST_TIMEOUT)
+                .send()
+                .await;
+            let problem = match sent {
+                Ok(r) if r.status().is_success() => return true,
+                Ok(r) if r.status().is_client_error() => {
+                    tracing::error!(requestId = %job_id, status = %r.status(), "the platform refused a post; not retrying");
+                    return false;
+                }
+                Ok(r) => format!("status {}", r.status()),
+                Err(e) => e.to_string(),
+            };
+            match delays.next() {
+                Some(delay) => {
+                    tracing::warn!(requestId = %job_id, attempt, "post failed ({problem}); retrying in {} ms", delay.as_millis());
+                    tokio::time::sleep(*delay).await;
+                    attempt += 1;
+                }
+                None => {
+                    tracing::error!(requestId = %job_id, attempt, "post failed ({problem}); giving up");
+                    return false;
+                }
+            }
+        }
+    }
+}
