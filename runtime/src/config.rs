@@ -11,6 +11,7 @@
 //! | `FLASH_EXECUTION_TIMEOUT_MS` | from the endpoint (none) | longest a handler may run; longer → 504 / `TIMED_OUT` |
 //! | `FLASH_DEBUG` | off | `1`/`true`: 500 bodies carry the error message |
 //! | `FLASH_LOG_LEVEL` | `info` | `error`, `warn`, `info`, `debug`, `trace`, or per-target `info,hyper=warn` |
+//! | `FLASH_WORKER_THREADS` | number of usable cores | tokio worker threads; `1` runs everything on one thread |
 //! | `FLASH_SHUTDOWN_GRACE_MS` | `30000` | how long shutdown waits for in-flight work before exiting |
 //! | `RUNPOD_ENDPOINT_ID` | unset | when set, logs are JSON lines `{"requestId","message","level"}` |
 //! | `RUNPOD_WEBHOOK_GET_JOB` | unset | when set the worker is on the platform and takes queue jobs |
@@ -43,6 +44,8 @@ pub struct Config {
     pub debug_errors: bool,
     pub log_level: String,
     pub shutdown_grace: Duration,
+    /// `None`: one per usable core.
+    pub worker_threads: Option<usize>,
     pub endpoint_id: Option<String>,
     /// Present only when `RUNPOD_WEBHOOK_GET_JOB` is set.
     pub platform: Option<Platform>,
@@ -113,7 +116,7 @@ impl Config {
             .map(Duration::from_millis);
         let debug_errors = match get("FLASH_DEBUG") {
             None => false,
-            Some(v) => parse_bool(&v).ok_or_else(|| ConfigError {
+            Some(v) => parse_bool(&v).ok_or(ConfigError {
                 var: "FLASH_DEBUG",
                 value: v,
                 expected: "1, 0, true or false",
@@ -122,6 +125,8 @@ impl Config {
         let shutdown_grace = Duration::from_millis(
             parse(&get, "FLASH_SHUTDOWN_GRACE_MS", "milliseconds")?.unwrap_or(30_000),
         );
+        let worker_threads =
+            parse::<usize>(&get, "FLASH_WORKER_THREADS", "a thread count")?.filter(|n| *n > 0);
         let platform = match get("RUNPOD_WEBHOOK_GET_JOB") {
             None => None,
             Some(get_job) => Some(Platform {
@@ -147,6 +152,7 @@ impl Config {
             debug_errors,
             log_level: get("FLASH_LOG_LEVEL").unwrap_or_else(|| "info".to_string()),
             shutdown_grace,
+            worker_threads,
             endpoint_id: get("RUNPOD_ENDPOINT_ID"),
             platform,
         })

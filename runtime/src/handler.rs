@@ -131,3 +131,46 @@ pub type Handler<S> = Arc<dyn Fn(Arc<S>, Call) -> HandlerFuture + Send + Sync>;
 /// shared state every handler receives (load a model once). An `Err` makes `/ping` answer 503.
 pub type Init<S> =
     Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = Result<S, String>> + Send>> + Send>;
+
+/// Boxes a closure into a [`Handler`], so generated code writes one plain `async move` closure
+/// per route.
+pub fn handler<S, F, Fut>(f: F) -> Handler<S>
+where
+    F: Fn(Arc<S>, Call) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Reply, HandlerError>> + Send + 'static,
+{
+    Arc::new(move |state, call| Box::pin(f(state, call)))
+}
+
+impl Reply {
+    /// A single JSON value from anything serializable (a failure to serialize is a 500).
+    pub fn json<T: Serialize>(value: T) -> Result<Reply, HandlerError> {
+        serde_json::to_value(value)
+            .map(Reply::Value)
+            .map_err(HandlerError::internal)
+    }
+
+    /// A stream of serializable items (WebSocket frames, NDJSON lines, queue stream chunks).
+    pub fn stream<T, St>(items: St) -> Result<Reply, HandlerError>
+    where
+        T: Serialize,
+        St: Stream<Item = T> + Send + 'static,
+    {
+        use futures_util::StreamExt;
+        Ok(Reply::Stream(Box::pin(items.map(|item| {
+            serde_json::to_value(item).map_err(HandlerError::internal)
+        }))))
+    }
+
+    /// A stream whose items may fail; the first error ends it.
+    pub fn try_stream<T, St>(items: St) -> Result<Reply, HandlerError>
+    where
+        T: Serialize,
+        St: Stream<Item = Result<T, HandlerError>> + Send + 'static,
+    {
+        use futures_util::StreamExt;
+        Ok(Reply::Stream(Box::pin(items.map(|item| {
+            item.and_then(|v| serde_json::to_value(v).map_err(HandlerError::internal))
+        }))))
+    }
+}

@@ -99,14 +99,25 @@ impl Health {
     /// A router answering `GET path` (normally `/ping`) from this state; merge it where needed.
     pub fn router<S: Clone + Send + Sync + 'static>(&self, path: &str) -> Router<S> {
         let health = self.clone();
-        Router::new().route(
-            path,
-            get(move || {
-                let health = health.clone();
-                async move { health.ping_response() }
-            }),
-        )
+        let ping = get(move || {
+            let health = health.clone();
+            async move { health.ping_response() }
+        });
+        // Every answer is JSON, a wrong method on the health path included.
+        Router::new().route(path, ping.fallback(|| async { method_not_allowed() }))
     }
+}
+
+fn method_not_allowed() -> Response {
+    let mut res = Response::new(Body::from(r#"{"error":"method not allowed"}"#));
+    *res.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    let headers = res.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    res
 }
 
 /// The `healthcheck` mode: true when `GET path` on `127.0.0.1:port` answers 200 within `timeout`.

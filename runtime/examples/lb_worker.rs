@@ -1,0 +1,155 @@
+//! A load-balanced worker written by hand exactly as `flashc generate` will write one: user
+//! functions (here inline; normally the user's own module), one closure per route that binds
+//! arguments and calls the function, a route table, and `main`.
+//!
+//! The integration tests (`tests/lb_*.rs`) run this binary and also reuse [`app`] in-process.
+//! Knobs for the tests only: `EXAMPLE_INIT_MS` delays init, `EXAMPLE_INIT_FAIL` makes it fail.
+
+use std::{sync::Arc, time::Duration};
+
+use flash_runtime::{
+    bind,
+    handler::{handler, HandlerError, Reply},
+    lb::App,
+};
+use serde::Serialize;
+
+// ---- the user's code (what a flash.yaml's handlers point at) ----
+
+/// What the `init` hook loads once per worker (a model, in real life).
+pub struct Model {
+    greeting: String,
+}
+
+async fn load_model() -> Result<Model, String> {
+    let delay = std::env::var("EXAMPLE_INIT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    tokio::time::sleep(Duration::from_millis(delay)).await;
+    if std::env::var_os("EXAMPLE_INIT_FAIL").is_some() {
+        return Err("model weights not found".into());
+    }
+    Ok(Model {
+        greeting: "hello".into(),
+    })
+}
+
+#[derive(Serialize)]
+struct User {
+    id: i64,
+    name: String,
+    email: String,
+}
+
+async fn get_user(user_id: i64, verbose: Option<bool>) -> serde_json::Value {
+    serde_json::json!({ "id": user_id, "verbose": verbose.unwrap_or(false) })
+}
+
+async fn create_user(name: String, email: String) -> User {
+    tracing::info!("creating user {name}");
+    User { id: 1, name, email }
+}
+
+fn divide(a: f64, b: f64) -> Result<f64, HandlerError> {
+    if b == 0.0 {
+        return Err(HandlerError::client("cannot divide by zero"));
+    }
+    Ok(a / b)
+}
+
+async fn slow(ms: u64) -> serde_json::Value {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    serde_json::json!({ "slept": ms })
+}
+
+fn generate(
+    prompt: String,
+    n: u32,
+    delay_ms: Option<u64>,
+) -> impl futures_util::Stream<Item = serde_json::Value> {
+    let delay = Duration::from_millis(delay_ms.unwrap_or(0));
+    futures_util::stream::unfold(0u32, move |i| {
+        let prompt = prompt.clone();
+        async move {
+            if i >= n {
+                return None;
+            }
+            tokio::time::sleep(delay).await;
+            let token = format!("{prompt}-{i}");
+            Some((serde_json::json!({ "token": token, "index": i }), i + 1))
+        }
+    })
+}
+
+// ---- what generated code looks like: a route table, one closure per route ----
+
+pub fn app() -> App<Model> {
+    App::new(load_model)
+        .get(
+            "/hello",
+            handler(|model: Arc<Model>, _call| async move {
+                Reply::json(serde_json::json!({ "message": model.greeting }))
+            }),
+        )
+        .get(
+            "/users/{user_id}",
+            handler(|_model, mut call| async move {
+                let (user_id, verbose) = bind!(call, path user_id: i64, verbose: Option<bool>)?;
+                Reply::json(get_user(user_id, verbose).await)
+            }),
+        )
+        .post(
+            "/users",
+            handler(|_model, mut call| async move {
+                let (name, email) = bind!(call, name: String, email: String)?;
+                Reply::json(create_user(name, email).await)
+            }),
+        )
+        .post(
+            "/divide",
+            handler(|_model, mut call| async move {
+                let (a, b) = bind!(call, a: f64, b: f64)?;
+                Reply::json(divide(a, b)?)
+            }),
+        )
+        .get(
+            "/panic",
+            handler(|_model, _call| async move {
+                panic!("handler bug");
+            }),
+        )
+        .get(
+            "/fail",
+            handler(|_model, _call| async move {
+                Err(HandlerError::internal("database password is hunter2"))
+            }),
+        )
+        .get(
+            "/slow",
+            handler(|_model, mut call| async move {
+                let (ms,) = bind!(call, ms: u64)?;
+                Reply::json(slow(ms).await)
+            }),
+        )
+        .get(
+            "/count",
+            handler(|_model, mut call| async move {
+                let (n,) = bind!(call, n: u32)?;
+                Reply::stream(futures_util::stream::iter(0..n))
+            }),
+        )
+        .websocket(
+            "/ws/generate",
+            handler(|_model, mut call| async move {
+                let (prompt, n, delay_ms) =
+                    bind!(call, prompt: String, n: u32, delay_ms: Option<u64>)?;
+                Reply::stream(generate(prompt, n, delay_ms))
+            }),
+        )
+}
+
+#[allow(dead_code)] // the tests include this file for `app` only
+fn main() -> std::process::ExitCode {
+    flash_runtime::lb::run(app())
+}

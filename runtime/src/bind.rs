@@ -1,0 +1,136 @@
+//! Binding a call's named arguments to a handler's typed parameters, Flash-style: every problem
+//! is collected before failing, so a caller fixes all of them in one round trip.
+//!
+//! Generated code uses the [`bind!`](crate::bind!) macro:
+//!
+//! ```
+//! use flash_runtime::{bind, handler::{Call, Source, HandlerError}};
+//! # fn demo(mut call: Call) -> Result<(), HandlerError> {
+//! let (user_id, verbose) = bind!(call, path user_id: i64, verbose: Option<bool>)?;
+//! # let _ = (user_id, verbose); Ok(()) }
+//! ```
+//!
+//! A parameter marked `path` reports its problems under `loc: ["path", name]`; the others under
+//! the call's source (`query`, `body`, `input`). A missing argument is fine when its type accepts
+//! null (`Option<T>`); values from a path or query string are also read as JSON when the
+//! string alone does not fit (`"42"` binds to an `i64`).
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::handler::{Args, Call, HandlerError, Problem, Source};
+
+/// Collects typed arguments and the problems met on the way.
+pub struct Binder<'a> {
+    args: &'a mut Args,
+    source: Source,
+    problems: Vec<Problem>,
+}
+
+impl<'a> Binder<'a> {
+    pub fn new(call: &'a mut Call) -> Binder<'a> {
+        Binder::from_args(&mut call.args, call.source)
+    }
+
+    pub fn from_args(args: &'a mut Args, source: Source) -> Binder<'a> {
+        Binder {
+            args,
+            source,
+            problems: Vec::new(),
+        }
+    }
+
+    /// The argument `name` from the call's source; `None` means a problem was recorded.
+    pub fn arg<T: DeserializeOwned>(&mut self, name: &str) -> Option<T> {
+        self.take(name, self.source)
+    }
+
+    /// The path parameter `name` (problems are reported under `path`, a bad value is a 422).
+    pub fn path<T: DeserializeOwned>(&mut self, name: &str) -> Option<T> {
+        self.take(name, Source::Path)
+    }
+
+    fn take<T: DeserializeOwned>(&mut self, name: &str, source: Source) -> Option<T> {
+        // Removing (not cloning) the value: each argument is bound once.
+        let Some(value) = self.args.remove(name) else {
+            return match serde_json::from_value::<T>(Value::Null) {
+                Ok(v) => Some(v),
+                Err(_) => {
+                    self.problem(source, name, "field required", "missing");
+                    None
+                }
+            };
+        };
+        let result = if matches!(source, Source::Path | Source::Query) {
+            // Path and query values arrive as strings; `"42"` should still bind to a number.
+            T::deserialize(&value).or_else(|e| match value.as_str() {
+                Some(text) => serde_json::from_str::<T>(text).map_err(|_| e),
+                None => Err(e),
+            })
+        } else {
+            serde_json::from_value::<T>(value)
+        };
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.problem(source, name, &e.to_string(), "invalid");
+                None
+            }
+        }
+    }
+
+    fn problem(&mut self, source: Source, name: &str, msg: &str, kind: &str) {
+        self.problems.push(Problem {
+            loc: vec![source.as_str().to_string(), name.to_string()],
+            msg: msg.to_string(),
+            kind: kind.to_string(),
+        });
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// Every problem recorded so far, as a 422.
+    pub fn into_error(self) -> HandlerError {
+        HandlerError::Invalid(self.problems)
+    }
+
+    /// `Ok` when every argument bound.
+    pub fn finish(self) -> Result<(), HandlerError> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(self.into_error())
+        }
+    }
+}
+
+/// Binds a call's arguments to typed variables, all problems at once; evaluates to
+/// `Result<(T1, T2, ..), HandlerError>`. Mark path parameters with `path`.
+#[macro_export]
+macro_rules! bind {
+    ($call:expr $(,)?) => {{
+        let _ = &$call;
+        ::core::result::Result::<(), $crate::handler::HandlerError>::Ok(())
+    }};
+    ($call:expr, $($params:tt)+) => {
+        $crate::bind!(@munch $call; []; $($params)+)
+    };
+    (@munch $call:expr; [$($acc:tt)*]; path $name:ident : $ty:ty $(, $($rest:tt)*)?) => {
+        $crate::bind!(@munch $call; [$($acc)* (path $name $ty)]; $($($rest)*)?)
+    };
+    (@munch $call:expr; [$($acc:tt)*]; $name:ident : $ty:ty $(, $($rest:tt)*)?) => {
+        $crate::bind!(@munch $call; [$($acc)* (arg $name $ty)]; $($($rest)*)?)
+    };
+    (@munch $call:expr; [$(($kind:ident $name:ident $ty:ty))*]; ) => {{
+        let mut binder = $crate::bind::Binder::new(&mut $call);
+        $( let $name = binder.$kind::<$ty>(::core::stringify!($name)); )*
+        match ($($name,)*) {
+            ($(::core::option::Option::Some($name),)*) if binder.is_ok() => {
+                ::core::result::Result::Ok(($($name,)*))
+            }
+            _ => ::core::result::Result::Err(binder.into_error()),
+        }
+    }};
+}

@@ -1,0 +1,135 @@
+//! Load-balanced serving: a route table of method + path template → [`Handler`], served over
+//! HTTP/1.1 with axum, plus WebSocket routes for streaming handlers.
+//!
+//! Generated code builds an [`App`] and hands it to [`run`]:
+//!
+//! ```no_run
+//! use flash_runtime::{bind, handler::{handler, Reply}, lb::App};
+//!
+//! fn main() -> std::process::ExitCode {
+//!     let app = App::stateless()
+//!         .get("/users/{user_id}", handler(|_state, mut call| async move {
+//!             let (user_id,) = bind!(call, path user_id: i64)?;
+//!             Reply::json(serde_json::json!({ "id": user_id }))
+//!         }));
+//!     flash_runtime::lb::run(app)
+//! }
+//! ```
+
+mod errors;
+mod route;
+mod serve;
+mod ws;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+pub use axum::http::Method;
+
+pub use self::serve::{bind, serve, Listeners};
+use crate::handler::{Handler, Init};
+
+/// The routes of one load-balanced endpoint and its `init` hook.
+pub struct App<S> {
+    pub(crate) init: Init<S>,
+    pub(crate) routes: Vec<RouteSpec<S>>,
+    pub(crate) execution_timeout: Option<Duration>,
+}
+
+pub(crate) enum Kind {
+    Http(Method),
+    WebSocket,
+}
+
+pub(crate) struct RouteSpec<S> {
+    pub(crate) kind: Kind,
+    pub(crate) path: String,
+    pub(crate) handler: Handler<S>,
+}
+
+impl App<()> {
+    /// An endpoint without an `init` hook: ready as soon as it listens.
+    pub fn stateless() -> App<()> {
+        App::new(|| async { Ok(()) })
+    }
+}
+
+impl<S: Send + Sync + 'static> App<S> {
+    /// An endpoint whose `init` hook produces the state every handler receives. `/ping` answers
+    /// 204 while it runs, 200 after, 503 if it returns `Err` (the reason is logged).
+    pub fn new<F, Fut>(init: F) -> App<S>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<S, String>> + Send + 'static,
+    {
+        App {
+            init: Box::new(move || Box::pin(init())),
+            routes: Vec::new(),
+            execution_timeout: None,
+        }
+    }
+
+    /// Adds `method path` (`/users/{user_id}`: `{name}` segments are path parameters).
+    pub fn route(mut self, method: Method, path: &str, handler: Handler<S>) -> Self {
+        self.routes.push(RouteSpec {
+            kind: Kind::Http(method),
+            path: path.to_string(),
+            handler,
+        });
+        self
+    }
+
+    pub fn get(self, path: &str, handler: Handler<S>) -> Self {
+        self.route(Method::GET, path, handler)
+    }
+
+    pub fn post(self, path: &str, handler: Handler<S>) -> Self {
+        self.route(Method::POST, path, handler)
+    }
+
+    pub fn put(self, path: &str, handler: Handler<S>) -> Self {
+        self.route(Method::PUT, path, handler)
+    }
+
+    pub fn patch(self, path: &str, handler: Handler<S>) -> Self {
+        self.route(Method::PATCH, path, handler)
+    }
+
+    pub fn delete(self, path: &str, handler: Handler<S>) -> Self {
+        self.route(Method::DELETE, path, handler)
+    }
+
+    /// A WebSocket route: the first text frame is the payload (bound like a POST body), the
+    /// handler's stream goes out as JSON frames, then `{"done": true, "total": n}`.
+    pub fn websocket(mut self, path: &str, handler: Handler<S>) -> Self {
+        self.routes.push(RouteSpec {
+            kind: Kind::WebSocket,
+            path: path.to_string(),
+            handler,
+        });
+        self
+    }
+
+    /// The endpoint's `execution_timeout`: a call running longer is answered 504.
+    /// `FLASH_EXECUTION_TIMEOUT_MS` overrides it.
+    pub fn execution_timeout(mut self, timeout: Duration) -> Self {
+        self.execution_timeout = Some(timeout);
+        self
+    }
+}
+
+/// The whole life of a load-balanced worker process, for generated `main` functions: the
+/// `healthcheck` mode, configuration, logging, the runtime, serving until SIGTERM/SIGINT, and
+/// the exit code (0 after a graceful shutdown, 1 if serving failed, 2 on bad configuration).
+pub fn run<S: Send + Sync + 'static>(app: App<S>) -> std::process::ExitCode {
+    crate::entry::run_with(
+        |cfg, shutdown| async move { serve::serve_all(app, cfg, shutdown).await },
+    )
+}
+
+pub(crate) struct Shared<S> {
+    pub(crate) state: std::sync::OnceLock<Arc<S>>,
+    pub(crate) health: crate::health::Health,
+    pub(crate) debug: bool,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) body_limit: usize,
+}

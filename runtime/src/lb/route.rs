@@ -1,0 +1,251 @@
+//! One HTTP request to one route: collect its arguments, call the handler safely (panics,
+//! timeouts), and turn the outcome into a response.
+
+use std::{
+    panic::AssertUnwindSafe,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, OnceLock,
+    },
+    time::Duration,
+};
+
+use axum::{
+    body::{Body, Bytes},
+    extract::{rejection::RawPathParamsRejection, RawPathParams, Request},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
+    response::Response,
+};
+use futures_util::{FutureExt, StreamExt};
+use serde_json::{json, Value};
+use tracing::Instrument;
+
+use super::{errors, Shared};
+use crate::handler::{Args, Call, Handler, HandlerError, Problem, Progress, Reply, Source};
+
+/// Serves one request to a plain HTTP route.
+pub(crate) async fn serve_http<S: Send + Sync + 'static>(
+    shared: Arc<Shared<S>>,
+    handler: Handler<S>,
+    params: Result<RawPathParams, RawPathParamsRejection>,
+    req: Request,
+) -> Response {
+    let request_id = request_id(req.headers());
+    let Some(state) = shared.state.get().cloned() else {
+        return not_ready(&shared);
+    };
+    let Ok(params) = params else {
+        return errors::error(StatusCode::BAD_REQUEST, "malformed path parameter");
+    };
+    let (args, source) = if req.method() == Method::GET || req.method() == Method::HEAD {
+        let mut args = Args::new();
+        if let Some(query) = req.uri().query() {
+            for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+                args.insert(k.into_owned(), Value::String(v.into_owned()));
+            }
+        }
+        (args, Source::Query)
+    } else {
+        let body = match read_body(req, shared.body_limit).await {
+            Ok(b) => b,
+            Err(res) => return res,
+        };
+        match body_args(&body) {
+            Ok(args) => (args, Source::Body),
+            Err(problem) => return errors::invalid(&[problem]),
+        }
+    };
+    let mut args = args;
+    // Path parameters win over same-named body or query fields: the route template says so.
+    for (k, v) in params.iter() {
+        args.insert(k.to_string(), Value::String(v.to_string()));
+    }
+    let call = Call {
+        args,
+        source,
+        request_id: request_id.clone(),
+        progress: Progress::default(),
+    };
+    let span = crate::logging::request_span(&request_id);
+    let outcome = call_handler(&handler, state, call, shared.timeout)
+        .instrument(span.clone())
+        .await;
+    let mut res = span.in_scope(|| respond(outcome, shared.debug));
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
+}
+
+/// What became of one handler call.
+pub(crate) enum Outcome {
+    Done(Result<Reply, HandlerError>),
+    Panicked(String),
+    TimedOut,
+}
+
+/// Calls a handler so that neither a panic nor an endless call can take the worker down.
+pub(crate) async fn call_handler<S>(
+    handler: &Handler<S>,
+    state: Arc<S>,
+    call: Call,
+    timeout: Option<Duration>,
+) -> Outcome {
+    // The closure itself may panic before producing its future (e.g. while binding).
+    let fut = match std::panic::catch_unwind(AssertUnwindSafe(|| handler(state, call))) {
+        Ok(fut) => fut,
+        Err(p) => return panicked(&*p),
+    };
+    let guarded = AssertUnwindSafe(fut).catch_unwind();
+    let result = match timeout {
+        None => guarded.await,
+        Some(t) => match tokio::time::timeout(t, guarded).await {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::error!("execution timeout of {} ms exceeded", t.as_millis());
+                return Outcome::TimedOut;
+            }
+        },
+    };
+    match result {
+        Ok(r) => Outcome::Done(r),
+        Err(p) => panicked(&*p),
+    }
+}
+
+fn panicked(payload: &(dyn std::any::Any + Send)) -> Outcome {
+    let msg = errors::panic_message(payload).to_string();
+    tracing::error!("handler panicked: {msg}");
+    Outcome::Panicked(msg)
+}
+
+fn respond(outcome: Outcome, debug: bool) -> Response {
+    match outcome {
+        Outcome::Done(Ok(Reply::Value(v))) => match serde_json::to_vec(&v) {
+            Ok(bytes) => errors::json_bytes(StatusCode::OK, bytes),
+            Err(e) => errors::from_handler(&HandlerError::internal(e), debug),
+        },
+        Outcome::Done(Ok(Reply::Stream(items))) => ndjson(items, debug),
+        Outcome::Done(Err(e)) => errors::from_handler(&e, debug),
+        Outcome::Panicked(msg) => errors::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            errors::internal_message(&msg, debug),
+        ),
+        Outcome::TimedOut => {
+            errors::error(StatusCode::GATEWAY_TIMEOUT, "execution timeout exceeded")
+        }
+    }
+}
+
+/// A streaming handler over plain HTTP: one JSON value per line; an error ends the stream with
+/// an `{"error": ...}` line (the status is already sent by then).
+fn ndjson(items: crate::handler::ItemStream, debug: bool) -> Response {
+    let lines = items.scan(false, move |failed, item| {
+        if *failed {
+            return futures_util::future::ready(None);
+        }
+        let value = match item {
+            Ok(v) => v,
+            Err(e) => {
+                *failed = true;
+                let msg = match &e {
+                    HandlerError::Internal(m) => errors::internal_message(m, debug).to_string(),
+                    other => other.to_string(),
+                };
+                json!({ "error": msg })
+            }
+        };
+        let mut line = value.to_string().into_bytes();
+        line.push(b'\n');
+        futures_util::future::ready(Some(Ok::<_, std::convert::Infallible>(Bytes::from(line))))
+    });
+    let mut res = Response::new(Body::from_stream(lines));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    res
+}
+
+pub(crate) fn not_ready<S>(shared: &Shared<S>) -> Response {
+    let msg = match shared.health.state() {
+        crate::health::State::Failed => "worker failed to initialize",
+        _ => "worker is initializing",
+    };
+    errors::error(StatusCode::SERVICE_UNAVAILABLE, msg)
+}
+
+/// Reads the whole body, answering 413 past `limit` (by `Content-Length` before reading).
+async fn read_body(req: Request, limit: usize) -> Result<Bytes, Response> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(errors::too_large(limit));
+    }
+    axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|e| {
+            if is_length_limit(&e) {
+                errors::too_large(limit)
+            } else {
+                errors::error(StatusCode::BAD_REQUEST, "could not read the request body")
+            }
+        })
+}
+
+fn is_length_limit(err: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// A body's top-level fields as arguments; an empty body is no arguments.
+pub(crate) fn body_args(body: &[u8]) -> Result<Args, Problem> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Args::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Problem {
+            loc: vec!["body".into()],
+            msg: "expected a JSON object whose fields are the parameters".into(),
+            kind: "object_type".into(),
+        }),
+        Err(e) => Err(Problem {
+            loc: vec!["body".into()],
+            msg: format!("invalid JSON: {e}"),
+            kind: "json_invalid".into(),
+        }),
+    }
+}
+
+/// The caller's `X-Request-Id` when it is a sane token, else a fresh process-unique id.
+pub(crate) fn request_id(headers: &HeaderMap) -> String {
+    if let Some(id) = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return id.to_string();
+    }
+    static PREFIX: OnceLock<u32> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    // Distinct across restarts of the worker without a random-number dependency.
+    let prefix = *PREFIX.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32))
+            .unwrap_or(0);
+        nanos ^ std::process::id().rotate_left(16)
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix:08x}-{n:012x}")
+}

@@ -1,0 +1,249 @@
+//! Building the router once at start, binding the ports, running `init` while `/ping` answers
+//! 204, and serving until the shutdown trigger fires (then draining, within a grace period).
+
+use std::{
+    collections::BTreeMap,
+    future::IntoFuture,
+    io,
+    net::SocketAddr,
+    panic::AssertUnwindSafe,
+    sync::{Arc, OnceLock},
+};
+
+use axum::{
+    extract::{rejection::RawPathParamsRejection, ws::rejection::WebSocketUpgradeRejection},
+    extract::{ws::WebSocketUpgrade, RawPathParams, Request},
+    http::{HeaderMap, HeaderValue},
+    routing::{MethodFilter, MethodRouter},
+    serve::ListenerExt,
+    Router,
+};
+use futures_util::FutureExt;
+use tokio::net::TcpListener;
+
+use super::{errors, route, ws, App, Kind, RouteSpec, Shared};
+use crate::{config::Config, handler::Handler, health::Health, shutdown::Shutdown};
+
+/// The bound sockets of a worker: the main port and, when it differs, the health port.
+pub struct Listeners {
+    pub main: TcpListener,
+    pub health: Option<TcpListener>,
+}
+
+impl Listeners {
+    pub fn main_addr(&self) -> io::Result<SocketAddr> {
+        self.main.local_addr()
+    }
+
+    pub fn health_addr(&self) -> io::Result<Option<SocketAddr>> {
+        self.health
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()
+    }
+}
+
+/// Binds `host:PORT` and, when it differs, `host:PORT_HEALTH`.
+pub async fn bind(cfg: &Config) -> io::Result<Listeners> {
+    let main = TcpListener::bind((cfg.host, cfg.port)).await?;
+    let health = if cfg.port_health != cfg.port {
+        Some(TcpListener::bind((cfg.host, cfg.port_health)).await?)
+    } else {
+        None
+    };
+    Ok(Listeners { main, health })
+}
+
+pub(crate) async fn serve_all<S: Send + Sync + 'static>(
+    app: App<S>,
+    cfg: Config,
+    shutdown: Shutdown,
+) -> io::Result<()> {
+    let listeners = bind(&cfg).await?;
+    serve(app, &cfg, listeners, shutdown).await
+}
+
+/// Serves `app` on already-bound listeners until `shutdown` fires, then stops accepting, lets
+/// in-flight requests finish (at most `FLASH_SHUTDOWN_GRACE_MS`), and returns.
+pub async fn serve<S: Send + Sync + 'static>(
+    app: App<S>,
+    cfg: &Config,
+    listeners: Listeners,
+    shutdown: Shutdown,
+) -> io::Result<()> {
+    let health = Health::new();
+    let shared = Arc::new(Shared {
+        state: OnceLock::new(),
+        health: health.clone(),
+        debug: cfg.debug_errors,
+        timeout: cfg.execution_timeout.or(app.execution_timeout),
+        body_limit: cfg.body_limit,
+    });
+    let routes = build_routes(app.routes, &shared)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let main_router = with_health(routes, &health, cfg)?;
+    tokio::spawn(run_init(app.init, shared.clone()));
+
+    tracing::info!("listening on {}", listeners.main_addr()?);
+    let main = serve_one(listeners.main, main_router, &shutdown);
+    let health_server = match listeners.health {
+        Some(listener) => {
+            tracing::info!("health checks on {}", listener.local_addr()?);
+            let router = health_router(&health, cfg, Router::new())?;
+            Some(serve_one(listener, router, &shutdown))
+        }
+        None => None,
+    };
+    let servers = async move {
+        match health_server {
+            Some(h) => tokio::try_join!(main, h).map(|_| ()),
+            None => main.await,
+        }
+    };
+    let grace = cfg.shutdown_grace;
+    let deadline = async {
+        shutdown.wait().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = servers => {
+            tracing::info!("stopped");
+            result
+        }
+        () = deadline => {
+            tracing::warn!("shutdown grace of {} ms over; exiting with requests in flight", grace.as_millis());
+            Ok(())
+        }
+    }
+}
+
+fn serve_one(
+    listener: TcpListener,
+    router: Router,
+    shutdown: &Shutdown,
+) -> impl std::future::Future<Output = io::Result<()>> {
+    let listener = listener.tap_io(|tcp| {
+        // Small responses and WebSocket frames should leave at once.
+        let _ = tcp.set_nodelay(true);
+    });
+    let shutdown = shutdown.clone();
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.wait().await })
+        .into_future()
+}
+
+async fn run_init<S: Send + Sync + 'static>(init: crate::handler::Init<S>, shared: Arc<Shared<S>>) {
+    let result = match std::panic::catch_unwind(AssertUnwindSafe(init)) {
+        Ok(fut) => AssertUnwindSafe(fut).catch_unwind().await,
+        Err(p) => Err(p),
+    };
+    match result {
+        Ok(Ok(state)) => {
+            let _ = shared.state.set(Arc::new(state));
+            shared.health.set_ready();
+            tracing::info!("worker ready");
+        }
+        Ok(Err(reason)) => shared.health.set_failed(reason),
+        Err(p) => shared
+            .health
+            .set_failed(format!("init panicked: {}", errors::panic_message(&*p))),
+    }
+}
+
+/// The route table as one axum router; 404 and 405 answer JSON. Invalid or conflicting paths
+/// are an error at start (axum reports them by panicking, which we turn into an error).
+fn build_routes<S: Send + Sync + 'static>(
+    specs: Vec<RouteSpec<S>>,
+    shared: &Arc<Shared<S>>,
+) -> Result<Router, String> {
+    let mut by_path: BTreeMap<String, Vec<(Kind, Handler<S>)>> = BTreeMap::new();
+    for spec in specs {
+        by_path
+            .entry(spec.path)
+            .or_default()
+            .push((spec.kind, spec.handler));
+    }
+    let shared = shared.clone();
+    std::panic::catch_unwind(AssertUnwindSafe(move || {
+        let mut router = Router::new();
+        for (path, entries) in by_path {
+            router = router.route(&path, method_router(entries, &shared)?);
+        }
+        Ok(router.fallback(|| async { errors::not_found() }))
+    }))
+    .unwrap_or_else(|p| Err(errors::panic_message(&*p).to_string()))
+}
+
+fn method_router<S: Send + Sync + 'static>(
+    entries: Vec<(Kind, Handler<S>)>,
+    shared: &Arc<Shared<S>>,
+) -> Result<MethodRouter, String> {
+    let mut mr = MethodRouter::new();
+    let mut allow: Vec<String> = Vec::new();
+    for (kind, handler) in entries {
+        let shared = shared.clone();
+        match kind {
+            Kind::Http(method) => {
+                let filter = MethodFilter::try_from(method.clone())
+                    .map_err(|_| format!("unsupported method {method}"))?;
+                allow.push(method.to_string());
+                mr = mr.on(
+                    filter,
+                    move |params: Result<RawPathParams, RawPathParamsRejection>, req: Request| {
+                        route::serve_http(shared, handler, params, req)
+                    },
+                );
+            }
+            Kind::WebSocket => {
+                allow.push("GET".to_string());
+                mr = mr.on(
+                    MethodFilter::GET,
+                    move |upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+                          headers: HeaderMap| {
+                        ws::upgrade(shared, handler, upgrade, headers)
+                    },
+                );
+            }
+        }
+    }
+    if allow.iter().any(|m| m == "GET") {
+        allow.push("HEAD".to_string());
+    }
+    let allow = HeaderValue::from_str(&allow.join(", ")).map_err(|e| e.to_string())?;
+    Ok(mr.fallback(move || {
+        let allow = allow.clone();
+        async move { errors::method_not_allowed(allow) }
+    }))
+}
+
+/// Puts the routes under `SCRIPT_NAME` and the health path at the root (and under the prefix).
+fn with_health(routes: Router, health: &Health, cfg: &Config) -> io::Result<Router> {
+    let routes = if cfg.script_name.is_empty() {
+        routes
+    } else {
+        Router::new()
+            .nest(&cfg.script_name, routes)
+            .fallback(|| async { errors::not_found() })
+    };
+    health_router(health, cfg, routes)
+}
+
+fn health_router(health: &Health, cfg: &Config, base: Router) -> io::Result<Router> {
+    let mut paths = vec![cfg.health_path.clone()];
+    if !cfg.script_name.is_empty() {
+        paths.push(format!("{}{}", cfg.script_name, cfg.health_path));
+    }
+    std::panic::catch_unwind(AssertUnwindSafe(move || {
+        let mut router = base;
+        for path in paths {
+            router = router.merge(health.router::<()>(&path));
+        }
+        router.fallback(|| async { errors::not_found() })
+    }))
+    .map_err(|p| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            errors::panic_message(&*p).to_string(),
+        )
+    })
+}
