@@ -89,5 +89,10 @@ async fn main() -> ExitCode {
         };
         greet(&call.progress, name, count.unwrap_or(1), mode, sleep_ms).await
     });
-    serve(QueueWorker::new(greet_handler).max_concurrency(4).retries(1)).await
+    serve(
+        QueueWorker::new(greet_handler)
+            .max_concurrency(4)
+            .retries(1),
+    )
+    .await
 }

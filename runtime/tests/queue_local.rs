@@ -36,9 +36,10 @@ async fn start_with(worker: QueueWorker<()>, tracker: Arc<Tracker>, t: LocalTimi
     let base = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = Shutdown::new();
     let s = shutdown.clone();
-    let task = tokio::spawn(async move {
-        local::run(worker, t, listener, s, Duration::from_secs(5)).await
-    });
+    let task =
+        tokio::spawn(
+            async move { local::run(worker, t, listener, s, Duration::from_secs(5)).await },
+        );
     Local {
         base,
         http: reqwest::Client::new(),
@@ -126,15 +127,22 @@ fn keys(v: &Value) -> Vec<String> {
 #[tokio::test]
 async fn runsync_returns_the_platform_shape() {
     let l = start(2, 0).await;
-    let (s, body) = l.post("/runsync", json!({"input": {"name": "Ada", "count": 2}})).await;
+    let (s, body) = l
+        .post("/runsync", json!({"input": {"name": "Ada", "count": 2}}))
+        .await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(keys(&body), ["delayTime", "executionTime", "id", "output", "status"]);
+    assert_eq!(
+        keys(&body),
+        ["delayTime", "executionTime", "id", "output", "status"]
+    );
     assert_eq!(body["status"], "COMPLETED");
     assert_eq!(body["output"], json!({"greeting": "hello Ada", "count": 2}));
     assert!(body["id"].as_str().unwrap().starts_with("sync-"));
     assert!(body["delayTime"].is_u64() && body["executionTime"].is_u64());
     // The result stays readable through /status.
-    let (s, again) = l.get(&format!("/status/{}", body["id"].as_str().unwrap())).await;
+    let (s, again) = l
+        .get(&format!("/status/{}", body["id"].as_str().unwrap()))
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(again, body);
     l.stop().await;
@@ -143,13 +151,18 @@ async fn runsync_returns_the_platform_shape() {
 #[tokio::test]
 async fn run_then_status() {
     let l = start(1, 0).await;
-    let (s, body) = l.post("/run", json!({"input": {"name": "Ada", "sleep_ms": 150}})).await;
+    let (s, body) = l
+        .post("/run", json!({"input": {"name": "Ada", "sleep_ms": 150}}))
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(keys(&body), ["id", "status"]);
     assert_eq!(body["status"], "IN_QUEUE");
     let id = body["id"].as_str().unwrap().to_string();
     let (_, st) = l.get(&format!("/status/{id}")).await;
-    assert!(matches!(st["status"].as_str(), Some("IN_QUEUE" | "IN_PROGRESS")));
+    assert!(matches!(
+        st["status"].as_str(),
+        Some("IN_QUEUE" | "IN_PROGRESS")
+    ));
     let done = l.wait_final(&id).await;
     assert_eq!(done["status"], "COMPLETED");
     assert_eq!(done["output"], json!({"greeting": "hello Ada", "count": 1}));
@@ -164,14 +177,19 @@ async fn run_then_status() {
 async fn runsync_wait_returns_a_not_final_state() {
     let l = start(1, 0).await;
     let (s, body) = l
-        .post("/runsync?wait=100", json!({"input": {"name": "n", "sleep_ms": 500}}))
+        .post(
+            "/runsync?wait=100",
+            json!({"input": {"name": "n", "sleep_ms": 500}}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(body["status"], "IN_PROGRESS");
     assert!(body.get("output").is_none());
     let done = l.wait_final(body["id"].as_str().unwrap()).await;
     assert_eq!(done["status"], "COMPLETED");
-    let (s, bad) = l.post("/runsync?wait=soon", json!({"input": {"name": "n"}})).await;
+    let (s, bad) = l
+        .post("/runsync?wait=soon", json!({"input": {"name": "n"}}))
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(bad["error"].as_str().unwrap().contains("?wait="));
     l.stop().await;
@@ -187,13 +205,19 @@ async fn bad_input_is_a_clear_400() {
         (json!({"input": null}), "missing \"input\""),
         (json!([1, 2]), "must be a JSON object"),
         (json!({"input": {"a": 1}, "webhook": 5}), "\"webhook\""),
-        (json!({"input": {"a": 1}, "policy": {"executionTimeout": "x"}}), "executionTimeout"),
+        (
+            json!({"input": {"a": 1}, "policy": {"executionTimeout": "x"}}),
+            "executionTimeout",
+        ),
     ] {
         for route in ["/run", "/runsync"] {
             let (s, err) = l.post(route, body.clone()).await;
             assert_eq!(s, StatusCode::BAD_REQUEST, "{route} {body}");
             assert_eq!(keys(&err), ["error"]);
-            assert!(err["error"].as_str().unwrap().contains(says), "{err} lacks {says}");
+            assert!(
+                err["error"].as_str().unwrap().contains(says),
+                "{err} lacks {says}"
+            );
         }
     }
     let (s, err) = l.post_raw("/run", b"{not json".to_vec()).await;
@@ -215,10 +239,16 @@ async fn body_limits_are_413_json() {
     };
     let (s, err) = l.post_raw("/run", big(11)).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(err["error"].as_str().unwrap().contains("10 MB limit of /run"));
+    assert!(err["error"]
+        .as_str()
+        .unwrap()
+        .contains("10 MB limit of /run"));
     let (s, err) = l.post_raw("/runsync", big(21)).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(err["error"].as_str().unwrap().contains("20 MB limit of /runsync"));
+    assert!(err["error"]
+        .as_str()
+        .unwrap()
+        .contains("20 MB limit of /runsync"));
     // 11 MB is within /runsync's limit.
     let (s, ok) = l.post_raw("/runsync", big(11)).await;
     assert_eq!(s, StatusCode::OK);
@@ -249,14 +279,19 @@ async fn body_limits_are_413_json() {
 async fn stream_returns_chunks_since_last_call() {
     let l = start(1, 0).await;
     let (_, body) = l
-        .post("/run", json!({"input": {"name": "Ada", "mode": "stream", "count": 3}}))
+        .post(
+            "/run",
+            json!({"input": {"name": "Ada", "mode": "stream", "count": 3}}),
+        )
         .await;
     let id = body["id"].as_str().unwrap().to_string();
     let done = l.wait_final(&id).await;
     assert_eq!(done["status"], "COMPLETED");
     assert_eq!(done["output"].as_array().unwrap().len(), 3);
     for method in ["GET", "POST"] {
-        let req = l.http.request(method.parse().unwrap(), format!("{}/stream/{id}", l.base));
+        let req = l
+            .http
+            .request(method.parse().unwrap(), format!("{}/stream/{id}", l.base));
         let body: Value = req.send().await.unwrap().json().await.unwrap();
         if method == "GET" {
             assert_eq!(body["status"], "COMPLETED");
@@ -279,7 +314,9 @@ async fn stream_returns_chunks_since_last_call() {
 #[tokio::test]
 async fn cancel_queued_and_running_jobs() {
     let l = start(1, 0).await;
-    let (_, running) = l.post("/run", json!({"input": {"name": "a", "sleep_ms": 5000}})).await;
+    let (_, running) = l
+        .post("/run", json!({"input": {"name": "a", "sleep_ms": 5000}}))
+        .await;
     let (_, queued) = l.post("/run", json!({"input": {"name": "b"}})).await;
     l.tracker.wait_calls(1).await;
     let q = queued["id"].as_str().unwrap();
@@ -311,10 +348,15 @@ async fn cancel_queued_and_running_jobs() {
 #[tokio::test]
 async fn retries_then_failed_and_retry_route() {
     let l = start(1, 2).await;
-    let (s, body) = l.post("/runsync", json!({"input": {"name": "n", "mode": "fail"}})).await;
+    let (s, body) = l
+        .post("/runsync", json!({"input": {"name": "n", "mode": "fail"}}))
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(body["status"], "FAILED");
-    assert_eq!(keys(&body), ["delayTime", "error", "executionTime", "id", "status"]);
+    assert_eq!(
+        keys(&body),
+        ["delayTime", "error", "executionTime", "id", "status"]
+    );
     let err: Value = serde_json::from_str(body["error"].as_str().unwrap()).unwrap();
     assert_eq!(err["error_type"], "ClientError");
     assert_eq!(err["error_message"], "cannot greet n");
@@ -333,7 +375,12 @@ async fn retries_then_failed_and_retry_route() {
     assert_eq!(l.tracker.get(&l.tracker.calls), 6);
     // Only FAILED and TIMED_OUT jobs can be retried.
     let (_, ok) = l.post("/runsync", json!({"input": {"name": "n"}})).await;
-    let (s, e) = l.post(&format!("/retry/{}", ok["id"].as_str().unwrap()), json!(null)).await;
+    let (s, e) = l
+        .post(
+            &format!("/retry/{}", ok["id"].as_str().unwrap()),
+            json!(null),
+        )
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(e["error"].as_str().unwrap().contains("is COMPLETED"));
     l.stop().await;
@@ -372,7 +419,9 @@ async fn health_counts_and_purge() {
     );
     let mut ids = Vec::new();
     for _ in 0..5 {
-        let (_, b) = l.post("/run", json!({"input": {"name": "n", "sleep_ms": 400}})).await;
+        let (_, b) = l
+            .post("/run", json!({"input": {"name": "n", "sleep_ms": 400}}))
+            .await;
         ids.push(b["id"].as_str().unwrap().to_string());
     }
     l.tracker.wait_calls(2).await;
@@ -411,7 +460,10 @@ async fn concurrency_is_max_concurrency() {
     }
     assert_eq!(l.tracker.get(&l.tracker.max), 3);
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(400) && took < Duration::from_millis(1200), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_millis(1200),
+        "{took:?}"
+    );
     l.stop().await;
 }
 
@@ -432,8 +484,13 @@ async fn webhook_gets_the_result() {
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, hook).await });
     let l = start(1, 0).await;
-    let (_, b) = l.post("/run", json!({"input": {"name": "Ada"}, "webhook": url})).await;
-    let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
+    let (_, b) = l
+        .post("/run", json!({"input": {"name": "Ada"}, "webhook": url}))
+        .await;
+    let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got["id"], b["id"]);
     assert_eq!(got["status"], "COMPLETED");
     assert_eq!(got["output"], json!({"greeting": "hello Ada", "count": 1}));
@@ -455,7 +512,9 @@ async fn results_expire_after_retention() {
     let run_id = run["id"].as_str().unwrap();
     l.wait_final(run_id).await;
     tokio::time::sleep(Duration::from_millis(150)).await;
-    let (s, _) = l.get(&format!("/status/{}", sync["id"].as_str().unwrap())).await;
+    let (s, _) = l
+        .get(&format!("/status/{}", sync["id"].as_str().unwrap()))
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, _) = l.get(&format!("/status/{run_id}")).await;
     assert_eq!(s, StatusCode::OK);
@@ -482,7 +541,9 @@ async fn ping_follows_init_and_failed_init_refuses_jobs() {
     let r = l.http.get(format!("{}/ping", l.base)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     // A job sent during init waits for it instead of failing.
-    let (_, b) = l.post("/runsync", json!({"input": {"name": "early"}})).await;
+    let (_, b) = l
+        .post("/runsync", json!({"input": {"name": "early"}}))
+        .await;
     assert_eq!(b["status"], "COMPLETED");
     let (s, p) = l.get("/ping").await;
     assert_eq!((s, p), (StatusCode::OK, json!({"status": "healthy"})));
@@ -505,7 +566,9 @@ async fn ping_follows_init_and_failed_init_refuses_jobs() {
 #[tokio::test]
 async fn panics_fail_the_job_not_the_worker() {
     let l = start(1, 0).await;
-    let (_, b) = l.post("/runsync", json!({"input": {"name": "n", "mode": "panic"}})).await;
+    let (_, b) = l
+        .post("/runsync", json!({"input": {"name": "n", "mode": "panic"}}))
+        .await;
     assert_eq!(b["status"], "FAILED");
     let err: Value = serde_json::from_str(b["error"].as_str().unwrap()).unwrap();
     assert_eq!(err["error_type"], "HandlerPanic");

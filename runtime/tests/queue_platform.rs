@@ -88,12 +88,18 @@ async fn single_take_posts_output_with_auth() {
     assert_eq!(r.query.get("isStream").map(String::as_str), Some("false"));
     assert_eq!(r.query.get("gpu").map(String::as_str), Some("TEST"));
     assert_eq!(r.auth.as_deref(), Some("test-key"));
-    assert_eq!(r.body, Some(json!({"output": {"greeting": "hello Ada", "count": 2}})));
+    assert_eq!(
+        r.body,
+        Some(json!({"output": {"greeting": "hello Ada", "count": 2}}))
+    );
     // One slot: plain takes only, never the batch URL, and every call carries the raw key.
     let takes = stand.of("take");
     assert!(!takes.is_empty());
     assert!(stand.of("take-batch").is_empty());
-    assert_eq!(takes[0].query.get("job_in_progress").map(String::as_str), Some("0"));
+    assert_eq!(
+        takes[0].query.get("job_in_progress").map(String::as_str),
+        Some("0")
+    );
     assert!(takes.iter().all(|t| t.auth.as_deref() == Some("test-key")));
     assert!(!takes[0].query.contains_key("batch_size"));
     w.shutdown.trigger();
@@ -115,8 +121,14 @@ async fn batch_take_and_concurrency_up_to_max() {
     assert_eq!(w.tracker.get(&w.tracker.max), 4);
     assert!(elapsed < Duration::from_millis(1500), "took {elapsed:?}");
     let batches = stand.of("take-batch");
-    assert_eq!(batches[0].query.get("batch_size").map(String::as_str), Some("4"));
-    assert_eq!(batches[0].query.get("job_in_progress").map(String::as_str), Some("0"));
+    assert_eq!(
+        batches[0].query.get("batch_size").map(String::as_str),
+        Some("4")
+    );
+    assert_eq!(
+        batches[0].query.get("job_in_progress").map(String::as_str),
+        Some("0")
+    );
     let mut ids: Vec<String> = results.iter().filter_map(|r| r.job.clone()).collect();
     ids.sort();
     assert_eq!(ids, (0..8).map(|i| format!("b{i}")).collect::<Vec<_>>());
@@ -143,7 +155,11 @@ async fn no_idle_sleep_between_jobs() {
     let started = std::time::Instant::now();
     let w = start(&stand, 1, None, timing());
     stand.wait_results(30, LIMIT).await;
-    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
     w.shutdown.trigger();
     w.task.await.unwrap().unwrap();
 }
@@ -158,15 +174,24 @@ async fn jobs_to_stop_cancels_without_posting() {
     // The handler's future is dropped...
     let deadline = tokio::time::Instant::now() + LIMIT;
     while w.tracker.get(&w.tracker.dropped) == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "job was not cancelled");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "job was not cancelled"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // ...the worker goes on taking jobs, and nothing was posted for the stopped one.
     stand.push_job(job("next", json!({"name": "n"})));
     let results = stand.wait_results(1, LIMIT).await;
     assert_eq!(results[0].job.as_deref(), Some("next"));
-    assert!(stand.of("done").iter().all(|r| r.job.as_deref() != Some("slow")));
-    assert!(stand.of("stop").iter().all(|r| r.auth.as_deref() == Some("test-key")));
+    assert!(stand
+        .of("done")
+        .iter()
+        .all(|r| r.job.as_deref() != Some("slow")));
+    assert!(stand
+        .of("stop")
+        .iter()
+        .all(|r| r.auth.as_deref() == Some("test-key")));
     w.shutdown.trigger();
     w.task.await.unwrap().unwrap();
 }
@@ -195,20 +220,30 @@ async fn result_post_retried_after_500() {
     let w = start(&stand, 1, None, timing());
     let results = stand.wait_results(1, LIMIT).await;
     assert_eq!(results[0].job.as_deref(), Some("r1"));
-    assert_eq!(results[0].body, Some(json!({"output": {"greeting": "hello n", "count": 1}})));
+    assert_eq!(
+        results[0].body,
+        Some(json!({"output": {"greeting": "hello n", "count": 1}}))
+    );
     assert_eq!(stand.of("done-500").len(), 1);
     // Always failing: exactly 3 attempts, then the worker gives up and goes on.
     stand.push_job(job("r2", json!({"name": "n"})));
     stand
         .wait_for(LIMIT, "3 attempts", |rs| {
-            rs.iter().filter(|r| r.kind == "done-500" && r.job.as_deref() == Some("r2")).count() == 3
+            rs.iter()
+                .filter(|r| r.kind == "done-500" && r.job.as_deref() == Some("r2"))
+                .count()
+                == 3
         })
         .await;
     stand.push_job(job("r3", json!({"name": "n"})));
     let results = stand.wait_results(2, LIMIT).await;
     assert_eq!(results[1].job.as_deref(), Some("r3"));
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let r2 = stand.of("done-500").iter().filter(|r| r.job.as_deref() == Some("r2")).count();
+    let r2 = stand
+        .of("done-500")
+        .iter()
+        .filter(|r| r.job.as_deref() == Some("r2"))
+        .count();
     assert_eq!(r2, 3);
     w.shutdown.trigger();
     w.task.await.unwrap().unwrap();
@@ -217,7 +252,10 @@ async fn result_post_retried_after_500() {
 #[tokio::test]
 async fn streaming_posts_chunks_then_aggregate() {
     let stand = StandIn::start(Duration::from_millis(200)).await;
-    stand.push_job(job("s1", json!({"name": "Ada", "mode": "stream", "count": 3})));
+    stand.push_job(job(
+        "s1",
+        json!({"name": "Ada", "mode": "stream", "count": 3}),
+    ));
     let w = start(&stand, 1, None, timing());
     let results = stand.wait_results(1, LIMIT).await;
     let chunks = stand.of("stream");
@@ -225,10 +263,16 @@ async fn streaming_posts_chunks_then_aggregate() {
     for (i, c) in chunks.iter().enumerate() {
         assert_eq!(c.job.as_deref(), Some("s1"));
         assert_eq!(c.query.get("isStream").map(String::as_str), Some("true"));
-        assert_eq!(c.body, Some(json!({"output": {"token": "hello Ada", "index": i}})));
+        assert_eq!(
+            c.body,
+            Some(json!({"output": {"token": "hello Ada", "index": i}}))
+        );
         assert!(c.at <= results[0].at);
     }
-    assert_eq!(results[0].query.get("isStream").map(String::as_str), Some("true"));
+    assert_eq!(
+        results[0].query.get("isStream").map(String::as_str),
+        Some("true")
+    );
     assert_eq!(
         results[0].body,
         Some(json!({"output": [
@@ -249,9 +293,18 @@ async fn progress_is_posted_before_the_result() {
     stand.wait_results(1, LIMIT).await;
     let done = stand.of("done");
     assert_eq!(done.len(), 2);
-    assert_eq!(done[0].body, Some(json!({"status": "IN_PROGRESS", "output": {"step": 1}})));
-    assert_eq!(done[0].query.get("isStream").map(String::as_str), Some("false"));
-    assert_eq!(done[1].body, Some(json!({"output": {"greeting": "hello n"}})));
+    assert_eq!(
+        done[0].body,
+        Some(json!({"status": "IN_PROGRESS", "output": {"step": 1}}))
+    );
+    assert_eq!(
+        done[0].query.get("isStream").map(String::as_str),
+        Some("false")
+    );
+    assert_eq!(
+        done[1].body,
+        Some(json!({"output": {"greeting": "hello n"}}))
+    );
     w.shutdown.trigger();
     w.task.await.unwrap().unwrap();
 }
@@ -277,14 +330,17 @@ async fn heartbeat_names_running_jobs() {
     let after = stand.results()[0].at;
     stand
         .wait_for(LIMIT, "an idle ping", |rs| {
-            rs.iter().any(|r| r.kind == "ping" && r.at > after && !r.query.contains_key("job_id"))
+            rs.iter()
+                .any(|r| r.kind == "ping" && r.at > after && !r.query.contains_key("job_id"))
         })
         .await;
     let pings = stand.of("ping");
     assert!(pings.iter().all(|p| p.worker == "w1"
         && p.auth.as_deref() == Some("test-key")
         && p.query.get("gpu").map(String::as_str) == Some("TEST")
-        && p.query.get("runpod_version").is_some_and(|v| v.starts_with("flash-runtime/"))));
+        && p.query
+            .get("runpod_version")
+            .is_some_and(|v| v.starts_with("flash-runtime/"))));
     shutdown.trigger();
     task.await.unwrap().unwrap();
 }
@@ -320,19 +376,37 @@ async fn failures_are_reported_as_sdk_error_text() {
     );
     let e = error_of(&by("e-empty"));
     assert_eq!(e["error_type"], "InvalidInput");
-    assert!(e["error_message"].as_str().unwrap().contains("\"input\" is empty"));
+    assert!(e["error_message"]
+        .as_str()
+        .unwrap()
+        .contains("\"input\" is empty"));
     let e = error_of(&by("e-missing"));
-    assert!(e["error_message"].as_str().unwrap().contains("missing \"input\""));
+    assert!(e["error_message"]
+        .as_str()
+        .unwrap()
+        .contains("missing \"input\""));
     let e = error_of(&by("e-type"));
-    assert!(e["error_message"].as_str().unwrap().contains("got a string"));
+    assert!(e["error_message"]
+        .as_str()
+        .unwrap()
+        .contains("got a string"));
     let e = error_of(&by("e-args"));
     assert_eq!(e["error_type"], "InvalidArguments");
-    assert!(e["error_message"].as_str().unwrap().contains("input.name: field required"));
+    assert!(e["error_message"]
+        .as_str()
+        .unwrap()
+        .contains("input.name: field required"));
     let e = error_of(&by("e-panic"));
     assert_eq!(e["error_type"], "HandlerPanic");
-    assert!(e["error_message"].as_str().unwrap().contains("greet panicked for n"));
+    assert!(e["error_message"]
+        .as_str()
+        .unwrap()
+        .contains("greet panicked for n"));
     // The worker survived the panic and the job without an id.
-    assert_eq!(by("ok"), json!({"output": {"greeting": "hello after", "count": 1}}));
+    assert_eq!(
+        by("ok"),
+        json!({"output": {"greeting": "hello after", "count": 1}})
+    );
     assert_eq!(by("e-client").as_object().unwrap().len(), 1);
     w.shutdown.trigger();
     w.task.await.unwrap().unwrap();

@@ -55,7 +55,9 @@ impl PlatformTiming {
         Ok(PlatformTiming {
             backoff_429: ms(&get, "FLASH_QUEUE_BACKOFF_MS")?.unwrap_or(d.backoff_429),
             error_backoff: ms(&get, "FLASH_QUEUE_ERROR_BACKOFF_MS")?.unwrap_or(d.error_backoff),
-            result_retry_delays: match get("FLASH_QUEUE_RETRY_DELAYS_MS").filter(|v| !v.trim().is_empty()) {
+            result_retry_delays: match get("FLASH_QUEUE_RETRY_DELAYS_MS")
+                .filter(|v| !v.trim().is_empty())
+            {
                 None => d.result_retry_delays,
                 Some(v) => v
                     .split(',')
@@ -67,8 +69,10 @@ impl PlatformTiming {
                         expected: "comma-separated milliseconds",
                     })?,
             },
-            empty_take_interval: ms(&get, "FLASH_QUEUE_EMPTY_TAKE_MS")?.unwrap_or(d.empty_take_interval),
-            stop_poll_interval: ms(&get, "FLASH_QUEUE_STOP_POLL_MS")?.unwrap_or(d.stop_poll_interval),
+            empty_take_interval: ms(&get, "FLASH_QUEUE_EMPTY_TAKE_MS")?
+                .unwrap_or(d.empty_take_interval),
+            stop_poll_interval: ms(&get, "FLASH_QUEUE_STOP_POLL_MS")?
+                .unwrap_or(d.stop_poll_interval),
             drain_take_grace: ms(&get, "FLASH_QUEUE_DRAIN_TAKE_MS")?.unwrap_or(d.drain_take_grace),
         })
     }
@@ -146,6 +150,9 @@ mod tests {
             vec![Duration::from_millis(10), Duration::from_millis(20)]
         );
         assert!(PlatformTiming::from_lookup(|_| Some("x".into())).is_err());
-        assert_eq!(LocalTiming::from_lookup(|_| None).unwrap(), LocalTiming::default());
+        assert_eq!(
+            LocalTiming::from_lookup(|_| None).unwrap(),
+            LocalTiming::default()
+        );
     }
 }

@@ -42,7 +42,10 @@ impl Tracker {
                 return;
             }
             if tokio::time::timeout_at(deadline, started).await.is_err() {
-                panic!("only {} of {n} calls started", self.calls.load(Ordering::SeqCst));
+                panic!(
+                    "only {} of {n} calls started",
+                    self.calls.load(Ordering::SeqCst)
+                );
             }
         }
     }
@@ -76,15 +79,21 @@ pub fn test_handler(tracker: Arc<Tracker>) -> Handler<()> {
                 Some(Value::String(n)) => n,
                 _ => {
                     guard.1 = true;
-                    return Err(HandlerError::Invalid(vec![flash_runtime::handler::Problem {
-                        loc: vec!["input".into(), "name".into()],
-                        msg: "field required".into(),
-                        kind: "missing".into(),
-                    }]));
+                    return Err(HandlerError::Invalid(vec![
+                        flash_runtime::handler::Problem {
+                            loc: vec!["input".into(), "name".into()],
+                            msg: "field required".into(),
+                            kind: "missing".into(),
+                        },
+                    ]));
                 }
             };
             let count = call.args.get("count").and_then(Value::as_u64).unwrap_or(1);
-            let mode = call.args.get("mode").and_then(Value::as_str).map(str::to_string);
+            let mode = call
+                .args
+                .get("mode")
+                .and_then(Value::as_str)
+                .map(str::to_string);
             if let Some(ms) = call.args.get("sleep_ms").and_then(Value::as_u64) {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
             }

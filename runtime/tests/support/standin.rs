@@ -110,7 +110,10 @@ impl StandIn {
     pub fn env(&self, worker: &str, ping_ms: u64) -> Vec<(String, String)> {
         let base = format!("http://{}/v2/ep", self.addr);
         vec![
-            ("RUNPOD_WEBHOOK_GET_JOB".into(), format!("{base}/job-take/$ID?gpu=TEST")),
+            (
+                "RUNPOD_WEBHOOK_GET_JOB".into(),
+                format!("{base}/job-take/$ID?gpu=TEST"),
+            ),
             (
                 "RUNPOD_WEBHOOK_POST_OUTPUT".into(),
                 format!("{base}/job-done/$RUNPOD_POD_ID/$ID?gpu=TEST"),
@@ -119,7 +122,10 @@ impl StandIn {
                 "RUNPOD_WEBHOOK_POST_STREAM".into(),
                 format!("{base}/job-stream/$RUNPOD_POD_ID/$ID?gpu=TEST"),
             ),
-            ("RUNPOD_WEBHOOK_PING".into(), format!("{base}/ping/$RUNPOD_POD_ID?gpu=TEST")),
+            (
+                "RUNPOD_WEBHOOK_PING".into(),
+                format!("{base}/ping/$RUNPOD_POD_ID?gpu=TEST"),
+            ),
             ("RUNPOD_PING_INTERVAL".into(), ping_ms.to_string()),
             ("RUNPOD_POD_ID".into(), worker.into()),
             ("RUNPOD_AI_API_KEY".into(), "test-key".into()),
@@ -156,7 +162,10 @@ impl StandIn {
     }
 
     pub fn of(&self, kind: &str) -> Vec<Record> {
-        self.records().into_iter().filter(|r| r.kind == kind).collect()
+        self.records()
+            .into_iter()
+            .filter(|r| r.kind == kind)
+            .collect()
     }
 
     pub fn finals(&self) -> usize {
@@ -182,7 +191,10 @@ impl StandIn {
                 return;
             }
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                panic!("timed out waiting for {what}; records: {:#?}", self.records());
+                panic!(
+                    "timed out waiting for {what}; records: {:#?}",
+                    self.records()
+                );
             }
         }
     }
@@ -245,7 +257,10 @@ async fn take_batch(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let n = q.get("batch_size").and_then(|n| n.parse().ok()).unwrap_or(1);
+    let n = q
+        .get("batch_size")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
     serve_take(s, "take-batch", worker, q, headers, n).await
 }
 

@@ -48,7 +48,10 @@ pub fn router(app: App) -> Router {
         .route("/ping", get(ping))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
         .method_not_allowed_fallback(|| async {
-            error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this route")
+            error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this route",
+            )
         })
         .with_state(app)
 }
@@ -154,7 +157,10 @@ async fn read_limited(
         if is_length_limit(&e) {
             too_large()
         } else {
-            error(StatusCode::BAD_REQUEST, format!("cannot read the body: {e}"))
+            error(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the body: {e}"),
+            )
         }
     })
 }
@@ -285,6 +291,9 @@ mod tests {
         assert!(err(br#"[1]"#).contains("JSON object"));
         assert!(err(b"{").contains("not valid JSON"));
         assert!(err(br#"{"input":{"a":1},"webhook":"ftp://x"}"#).contains("webhook"));
-        assert!(err(br#"{"input":{"a":1},"policy":{"executionTimeout":-1}}"#).contains("executionTimeout"));
+        assert!(
+            err(br#"{"input":{"a":1},"policy":{"executionTimeout":-1}}"#)
+                .contains("executionTimeout")
+        );
     }
 }

@@ -68,7 +68,12 @@ pub async fn run<S: Send + Sync + 'static>(
             health.set_ready();
             let mut set = JoinSet::new();
             for _ in 0..max {
-                set.spawn(work(store.clone(), prepared.clone(), hooks.clone(), stop.clone()));
+                set.spawn(work(
+                    store.clone(),
+                    prepared.clone(),
+                    hooks.clone(),
+                    stop.clone(),
+                ));
             }
             while set.join_next().await.is_some() {}
         })
@@ -81,7 +86,8 @@ pub async fn run<S: Send + Sync + 'static>(
         runsync_wait: timing.runsync_wait,
     });
     let stopping = shutdown.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move { stopping.wait().await });
+    let server =
+        axum::serve(listener, app).with_graceful_shutdown(async move { stopping.wait().await });
     let served = server.into_future();
     tokio::pin!(served);
     // The server returns only after the shutdown trigger (or on an accept error, which ends the
@@ -183,7 +189,9 @@ impl Hooks {
             for attempt in 1..=3 {
                 match this.client.post(&hook.url).json(&hook.body).send().await {
                     Ok(r) if r.status().is_success() => return,
-                    Ok(r) => tracing::warn!(requestId = %id, attempt, status = %r.status(), "webhook refused"),
+                    Ok(r) => {
+                        tracing::warn!(requestId = %id, attempt, status = %r.status(), "webhook refused")
+                    }
                     Err(e) => tracing::warn!(requestId = %id, attempt, "webhook failed: {e}"),
                 }
                 if attempt < 3 {

@@ -381,7 +381,11 @@ impl Store {
         let queued: Vec<String> = inner.queue.drain(..).map(|(id, _)| id).collect();
         let mut removed = 0;
         for id in queued {
-            if inner.jobs.get(&id).is_some_and(|j| j.status == Status::InQueue) {
+            if inner
+                .jobs
+                .get(&id)
+                .is_some_and(|j| j.status == Status::InQueue)
+            {
                 if let Some(job) = inner.jobs.get_mut(&id) {
                     job.status = Status::Cancelled;
                 }
@@ -425,7 +429,11 @@ impl Store {
                     break;
                 };
                 // Only if it was not retried since: a retried job has another deadline or none.
-                if inner.jobs.get(&id).is_some_and(|j| j.expires_at == Some(at)) {
+                if inner
+                    .jobs
+                    .get(&id)
+                    .is_some_and(|j| j.expires_at == Some(at))
+                {
                     inner.jobs.remove(&id);
                 }
             }

@@ -69,7 +69,10 @@ pub fn jobs_to_stop(body: &[u8]) -> Vec<String> {
 mod tests {
     #[test]
     fn parses() {
-        assert_eq!(super::jobs_to_stop(br#"{"jobsToStop":["a","b"]}"#), vec!["a", "b"]);
+        assert_eq!(
+            super::jobs_to_stop(br#"{"jobsToStop":["a","b"]}"#),
+            vec!["a", "b"]
+        );
         assert!(super::jobs_to_stop(b"nope").is_empty());
         assert!(super::jobs_to_stop(br#"{"jobsToStop":[1]}"#).is_empty());
     }

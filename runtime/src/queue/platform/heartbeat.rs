@@ -19,7 +19,12 @@ pub async fn run(client: reqwest::Client, url: String, interval: Duration, runni
         }
         target = with_param(&target, "runpod_version", VERSION);
         // A missed heartbeat is not fatal; the next one follows on schedule.
-        match client.get(&target).timeout(interval.max(Duration::from_secs(1))).send().await {
+        match client
+            .get(&target)
+            .timeout(interval.max(Duration::from_secs(1)))
+            .send()
+            .await
+        {
             Ok(r) if !r.status().is_success() => {
                 tracing::warn!(status = %r.status(), "heartbeat refused")
             }

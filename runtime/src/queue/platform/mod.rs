@@ -29,9 +29,7 @@ use super::{
 };
 use tracing::Instrument;
 
-use crate::{
-    config::Platform, handler::Progress, logging::request_span, shutdown::Shutdown,
-};
+use crate::{config::Platform, handler::Progress, logging::request_span, shutdown::Shutdown};
 
 /// What every job task shares.
 struct Ctx<S> {
@@ -138,7 +136,10 @@ pub async fn run<S: Send + Sync + 'static>(
         }
     }
 
-    tracing::info!(running = running.ids().len(), "stopped taking jobs; draining");
+    tracing::info!(
+        running = running.ids().len(),
+        "stopped taking jobs; draining"
+    );
     running.wait_until(Running::is_empty).await;
     for task in background {
         task.abort();

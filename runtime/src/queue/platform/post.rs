@@ -28,8 +28,12 @@ impl Poster {
     /// A progress update: `{"status": "IN_PROGRESS", "output": v}` to the output URL.
     pub async fn progress(&self, job_id: &str, value: Value) -> bool {
         let url = Endpoints::job_url(&self.urls.output, job_id, false);
-        self.send(job_id, &url, &json!({"status": "IN_PROGRESS", "output": value}))
-            .await
+        self.send(
+            job_id,
+            &url,
+            &json!({"status": "IN_PROGRESS", "output": value}),
+        )
+        .await
     }
 
     /// One chunk of a streaming job: `{"output": chunk}` to the stream URL.
