@@ -1,0 +1,524 @@
+//! The YAML reader: saphyr-parser's event stream folded into a [`Node`] tree.
+//!
+//! Building the tree ourselves, rather than taking a ready-made DOM, is what lets flashc
+//! report duplicate keys (a DOM keeps one), bound nesting and alias expansion (a DOM would
+//! happily build an alias bomb), and keep a span on every key. The builder is iterative, so
+//! deep input cannot overflow the stack.
+
+use std::collections::{HashMap, HashSet};
+
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError};
+
+use super::tree::{Entry, Node, Pos, Span, Value};
+use crate::diagnostic::Diagnostic;
+use crate::rules::{DUPLICATE_KEY, NOT_UTF8, YAML_LIMITS, YAML_SYNTAX};
+
+/// Bounds that keep loading linear in the input whatever it holds.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_bytes: usize,
+    pub max_depth: usize,
+    /// Nodes in the tree after alias expansion.
+    pub max_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bytes: 8 << 20,
+            max_depth: 64,
+            max_nodes: 1_000_000,
+        }
+    }
+}
+
+/// Reads `bytes` as one YAML document. Returns the tree (absent when the input could not be
+/// read at all) and every problem found on the way.
+pub fn load(bytes: &[u8], limits: Limits) -> (Option<Node>, Vec<Diagnostic>) {
+    if bytes.len() > limits.max_bytes {
+        let message = format!(
+            "file is {} bytes; flashc reads at most {} bytes",
+            bytes.len(),
+            limits.max_bytes
+        );
+        return (
+            None,
+            vec![Diagnostic::new(
+                &YAML_LIMITS,
+                Span::default_at_start(),
+                message,
+            )],
+        );
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(err) => return (None, vec![not_utf8(bytes, err.valid_up_to())]),
+    };
+    let mut builder = Builder {
+        limits,
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        nodes: 0,
+        root: None,
+        documents: 0,
+        diagnostics: Vec::new(),
+    };
+    match builder.run(text) {
+        Ok(()) => (builder.root, builder.diagnostics),
+        Err(fatal) => {
+            builder.diagnostics.push(fatal);
+            (None, builder.diagnostics)
+        }
+    }
+}
+
+impl Span {
+    fn default_at_start() -> Span {
+        let start = Pos { line: 1, col: 0 };
+        Span { start, end: start }
+    }
+}
+
+fn pos(m: &Marker) -> Pos {
+    Pos {
+        line: u32::try_from(m.line()).unwrap_or(u32::MAX),
+        col: u32::try_from(m.col()).unwrap_or(u32::MAX),
+    }
+}
+
+fn span(s: &saphyr_parser::Span) -> Span {
+    Span {
+        start: pos(&s.start),
+        end: pos(&s.end),
+    }
+}
+
+fn not_utf8(bytes: &[u8], valid_up_to: usize) -> Diagnostic {
+    // The prefix is valid UTF-8 by construction, so columns can be counted in characters.
+    let prefix = String::from_utf8_lossy(&bytes[..valid_up_to]);
+    let line = prefix.matches('\n').count() + 1;
+    let col = prefix.rsplit('\n').next().map_or(0, |l| l.chars().count());
+    let at = Pos {
+        line: u32::try_from(line).unwrap_or(u32::MAX),
+        col: u32::try_from(col).unwrap_or(u32::MAX),
+    };
+    Diagnostic::new(
+        &NOT_UTF8,
+        Span { start: at, end: at },
+        format!(
+            "file is not valid UTF-8: byte 0x{:02x} at this position",
+            bytes[valid_up_to]
+        ),
+    )
+    .label("not UTF-8")
+    .help("save flash.yaml as UTF-8")
+}
+
+enum Frame {
+    Seq {
+        start: Pos,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        start: Pos,
+        anchor: usize,
+        entries: Vec<Entry>,
+        key: Option<(String, Span)>,
+    },
+}
+
+struct Builder {
+    limits: Limits,
+    stack: Vec<Frame>,
+    /// Anchored nodes by anchor id, with their size for the alias budget.
+    anchors: HashMap<usize, (Node, usize)>,
+    nodes: usize,
+    root: Option<Node>,
+    documents: usize,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Builder {
+    fn run(&mut self, text: &str) -> Result<(), Diagnostic> {
+        let mut parser = Parser::new_from_str(text);
+        while let Some(next) = parser.next_event() {
+            let (event, at) = next.map_err(syntax_error)?;
+            let at = span(&at);
+            match event {
+                Event::DocumentStart(_) => {
+                    self.documents += 1;
+                    if self.documents > 1 {
+                        return Err(Diagnostic::new(
+                            &YAML_LIMITS,
+                            at,
+                            "flash.yaml holds more than one YAML document",
+                        )
+                        .label("a second document starts here")
+                        .help("keep one document; use `environments:` for variants"));
+                    }
+                }
+                Event::Scalar(text, style, anchor, _) => {
+                    let node = Node {
+                        value: resolve(&text, style),
+                        span: at,
+                    };
+                    self.push(node, anchor, at)?;
+                }
+                Event::Alias(id) => {
+                    let Some((node, size)) = self.anchors.get(&id) else {
+                        return Err(Diagnostic::new(
+                            &YAML_LIMITS,
+                            at,
+                            "alias to an undefined anchor",
+                        ));
+                    };
+                    let (mut node, size) = (node.clone(), *size);
+                    self.count(size, at)?;
+                    node.span = at;
+                    self.place(node, at)?;
+                }
+                Event::SequenceStart(anchor, _) => self.open(
+                    Frame::Seq {
+                        start: at.start,
+                        anchor,
+                        items: Vec::new(),
+                    },
+                    at,
+                )?,
+                Event::MappingStart(anchor, _) => self.open(
+                    Frame::Map {
+                        start: at.start,
+                        anchor,
+                        entries: Vec::new(),
+                        key: None,
+                    },
+                    at,
+                )?,
+                Event::SequenceEnd | Event::MappingEnd => self.close(at)?,
+                Event::StreamEnd => break,
+                Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
+            }
+        }
+        if self.root.is_none() {
+            // An empty file is an empty document: report it through the schema like `null`.
+            self.root = Some(Node {
+                value: Value::Null,
+                span: Span::default_at_start(),
+            });
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, frame: Frame, at: Span) -> Result<(), Diagnostic> {
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(Diagnostic::new(
+                &YAML_LIMITS,
+                at,
+                format!("nesting deeper than {} levels", self.limits.max_depth),
+            )
+            .label("too deep"));
+        }
+        self.stack.push(frame);
+        Ok(())
+    }
+
+    fn close(&mut self, at: Span) -> Result<(), Diagnostic> {
+        let Some(frame) = self.stack.pop() else {
+            return Ok(());
+        };
+        let (node, anchor) = match frame {
+            Frame::Seq {
+                start,
+                anchor,
+                items,
+            } => (
+                Node {
+                    value: Value::Seq(items),
+                    span: Span { start, end: at.end },
+                },
+                anchor,
+            ),
+            Frame::Map {
+                start,
+                anchor,
+                entries,
+                ..
+            } => {
+                let entries = self.without_duplicates(entries);
+                (
+                    Node {
+                        value: Value::Map(entries),
+                        span: Span { start, end: at.end },
+                    },
+                    anchor,
+                )
+            }
+        };
+        self.push_built(node, anchor, at)
+    }
+
+    /// A scalar: counted, remembered if anchored, then placed in its parent.
+    fn push(&mut self, node: Node, anchor: usize, at: Span) -> Result<(), Diagnostic> {
+        self.count(1, at)?;
+        self.push_built(node, anchor, at)
+    }
+
+    fn push_built(&mut self, node: Node, anchor: usize, at: Span) -> Result<(), Diagnostic> {
+        if anchor != 0 {
+            self.anchors.insert(anchor, (node.clone(), size(&node)));
+        }
+        if matches!(node.value, Value::Seq(_) | Value::Map(_)) {
+            self.count(1, at)?;
+        }
+        self.place(node, at)
+    }
+
+    fn count(&mut self, n: usize, at: Span) -> Result<(), Diagnostic> {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > self.limits.max_nodes {
+            return Err(Diagnostic::new(
+                &YAML_LIMITS,
+                at,
+                format!(
+                    "document expands to more than {} nodes (aliases included)",
+                    self.limits.max_nodes
+                ),
+            )
+            .label("limit reached while expanding here"));
+        }
+        Ok(())
+    }
+
+    fn place(&mut self, node: Node, at: Span) -> Result<(), Diagnostic> {
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map { entries, key, .. }) => match key.take() {
+                Some((key, key_span)) => entries.push(Entry {
+                    key,
+                    key_span,
+                    value: node,
+                }),
+                None => match node.value {
+                    Value::Seq(_) | Value::Map(_) => {
+                        return Err(Diagnostic::new(
+                            &YAML_LIMITS,
+                            node.span,
+                            "mapping keys must be plain strings, not lists or mappings",
+                        )
+                        .label("complex key"));
+                    }
+                    _ => *key = Some((scalar_text(&node), at)),
+                },
+            },
+        }
+        Ok(())
+    }
+
+    /// Keeps the first of each key and reports the others against it.
+    fn without_duplicates(&mut self, entries: Vec<Entry>) -> Vec<Entry> {
+        let mut seen: HashMap<&str, Span> = HashMap::with_capacity(entries.len());
+        let mut drop = HashSet::new();
+        for (i, entry) in entries.iter().enumerate() {
+            if let Some(first) = seen.get(entry.key.as_str()) {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        &DUPLICATE_KEY,
+                        entry.key_span,
+                        format!("duplicate key `{}`", entry.key),
+                    )
+                    .label("defined again here")
+                    .related(*first, format!("`{}` first defined here", entry.key))
+                    .help("remove one of them or give it another name"),
+                );
+                drop.insert(i);
+            } else {
+                seen.insert(&entry.key, entry.key_span);
+            }
+        }
+        if drop.is_empty() {
+            return entries;
+        }
+        entries
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !drop.contains(i))
+            .map(|(_, e)| e)
+            .collect()
+    }
+}
+
+fn size(node: &Node) -> usize {
+    // Iterative, so an adversarial anchor cannot overflow the stack.
+    let mut total = 0usize;
+    let mut todo = vec![node];
+    while let Some(n) = todo.pop() {
+        total += 1;
+        match &n.value {
+            Value::Seq(items) => todo.extend(items),
+            Value::Map(entries) => todo.extend(entries.iter().map(|e| &e.value)),
+            _ => {}
+        }
+    }
+    total
+}
+
+fn syntax_error(err: ScanError) -> Diagnostic {
+    let at = pos(err.marker());
+    let info = err.info();
+    let mut message = info.to_string();
+    if let Some(first) = message.get(..1) {
+        message = first.to_lowercase() + &message[1..];
+    }
+    let diagnostic = Diagnostic::new(&YAML_SYNTAX, Span { start: at, end: at }, message)
+        .label("the YAML parser stopped here");
+    if info.contains("tab") {
+        diagnostic.help("indent with spaces; YAML does not allow tabs for indentation")
+    } else {
+        diagnostic
+    }
+}
+
+fn scalar_text(node: &Node) -> String {
+    match &node.value {
+        Value::Str(s) => s.clone(),
+        Value::Null => String::new(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Seq(_) | Value::Map(_) => String::new(),
+    }
+}
+
+/// Resolves a scalar by the YAML 1.2 core schema: quoted scalars are strings; plain ones may
+/// be null, booleans, integers or floats. (YAML 1.1's `yes`/`no`/`on` stay strings.)
+fn resolve(text: &str, style: ScalarStyle) -> Value {
+    if style != ScalarStyle::Plain {
+        return Value::Str(text.to_string());
+    }
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY)
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        _ => {}
+    }
+    if let Some(int) = resolve_int(text) {
+        return Value::Int(int);
+    }
+    let float_chars = text
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
+    if float_chars && text.bytes().any(|b| b.is_ascii_digit()) {
+        if let Ok(f) = text.parse::<f64>() {
+            return Value::Float(f);
+        }
+    }
+    Value::Str(text.to_string())
+}
+
+fn resolve_int(text: &str) -> Option<i64> {
+    if let Some(hex) = text.strip_prefix("0x") {
+        return i64::from_str_radix(hex, 16).ok();
+    }
+    if let Some(oct) = text.strip_prefix("0o") {
+        return i64::from_str_radix(oct, 8).ok();
+    }
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(src: &str) -> Node {
+        let (root, diagnostics) = load(src.as_bytes(), Limits::default());
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        root.expect("a tree")
+    }
+
+    #[test]
+    fn resolves_scalars_by_the_core_schema() {
+        let root = tree("a: 1\nb: 1.5\nc: yes\nd: true\ne: ~\nf: '1'\ng: 0x10\n");
+        let values: Vec<_> = root
+            .entries()
+            .iter()
+            .map(|e| e.value.value.clone())
+            .collect();
+        assert_eq!(
+            values,
+            vec![
+                Value::Int(1),
+                Value::Float(1.5),
+                Value::Str("yes".into()),
+                Value::Bool(true),
+                Value::Null,
+                Value::Str("1".into()),
+                Value::Int(16),
+            ]
+        );
+    }
+
+    #[test]
+    fn keeps_key_and_value_positions() {
+        let root = tree("endpoints:\n  api:\n    workers: 3\n");
+        let workers = root
+            .at(&crate::path!["endpoints", "api", "workers"])
+            .unwrap();
+        assert_eq!(workers.span.start, Pos { line: 3, col: 13 });
+        let key = root
+            .key_span_at(&crate::path!["endpoints", "api", "workers"])
+            .unwrap();
+        assert_eq!(key.start, Pos { line: 3, col: 4 });
+        assert_eq!(key.end, Pos { line: 3, col: 11 });
+    }
+
+    #[test]
+    fn reports_duplicate_keys_and_keeps_the_first() {
+        let (root, diagnostics) = load(b"a: 1\na: 2\n", Limits::default());
+        assert_eq!(diagnostics.len(), 1);
+        assert_eq!(diagnostics[0].code, "FL0004");
+        assert_eq!(diagnostics[0].span.start, Pos { line: 2, col: 0 });
+        assert_eq!(
+            diagnostics[0].related[0].span.start,
+            Pos { line: 1, col: 0 }
+        );
+        assert_eq!(root.unwrap().get("a").unwrap().value, Value::Int(1));
+    }
+
+    #[test]
+    fn stops_alias_bombs_and_deep_nesting() {
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            bomb += &format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n");
+        }
+        let (root, diagnostics) = load(bomb.as_bytes(), Limits::default());
+        assert!(root.is_none());
+        assert_eq!(diagnostics[0].code, "FL0003");
+
+        let deep = "[".repeat(10_000);
+        let (root, diagnostics) = load(deep.as_bytes(), Limits::default());
+        assert!(root.is_none());
+        assert!(
+            diagnostics[0].message.contains("nesting"),
+            "{diagnostics:?}"
+        );
+    }
+
+    #[test]
+    fn locates_invalid_utf8() {
+        let (_, diagnostics) = load(b"name: ok\nx: caf\xe9\n", Limits::default());
+        assert_eq!(diagnostics[0].code, "FL0002");
+        assert_eq!(diagnostics[0].span.start, Pos { line: 2, col: 6 });
+    }
+}

@@ -1,0 +1,229 @@
+//! Route keys (`"GET /users/{id}"`) and durations (`"90s"`): the two small languages inside
+//! flash.yaml strings, parsed once here for the rules and for lowering.
+
+use super::vocab::ROUTE_METHODS;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    Literal(String),
+    Param(String),
+}
+
+/// A parsed `"METHOD /path"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteKey {
+    pub method: String,
+    pub path: String,
+}
+
+/// Why a route key does not parse, with the fix where one is clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteKeyError {
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl RouteKey {
+    pub fn parse(key: &str) -> Result<RouteKey, RouteKeyError> {
+        let trimmed = key.trim();
+        let Some((method, path)) = trimmed.split_once(char::is_whitespace) else {
+            let help = if trimmed.starts_with('/') {
+                Some(format!("add a method: `\"GET {trimmed}\"`"))
+            } else {
+                Some("write the method, a space and the path: `\"GET /users\"`".to_string())
+            };
+            return Err(RouteKeyError {
+                message: format!("route `{key}` must be a method and a path, such as `GET /users`"),
+                help,
+            });
+        };
+        let path = path.trim();
+        if !ROUTE_METHODS.contains(&method) {
+            let upper = method.to_ascii_uppercase();
+            let help = if ROUTE_METHODS.contains(&upper.as_str()) {
+                Some(format!("methods are upper case: `\"{upper} {path}\"`"))
+            } else {
+                crate::suggest::did_you_mean(method, ROUTE_METHODS.iter().copied())
+            };
+            return Err(RouteKeyError {
+                message: format!(
+                    "unknown method `{method}` in route `{key}`: expected GET, POST, PUT, DELETE, PATCH or WS"
+                ),
+                help,
+            });
+        }
+        if !path.starts_with('/') {
+            return Err(RouteKeyError {
+                message: format!("path `{path}` of route `{key}` must start with `/`"),
+                help: Some(format!("write `\"{method} /{path}\"`")),
+            });
+        }
+        Ok(RouteKey {
+            method: method.to_string(),
+            path: path.to_string(),
+        })
+    }
+
+    /// The path's segments; parameter syntax is checked by [`check_path`].
+    pub fn segments(&self) -> Vec<Segment> {
+        self.path
+            .split('/')
+            .skip(1)
+            .map(
+                |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    Some(name) => Segment::Param(name.to_string()),
+                    None => Segment::Literal(s.to_string()),
+                },
+            )
+            .collect()
+    }
+
+    /// What requests the route matches: `WS` is an upgraded GET, and parameter names do not
+    /// matter (`/users/{id}` and `/users/{user_id}` match the same requests).
+    pub fn match_key(&self) -> String {
+        let method = if self.method == "WS" {
+            "GET"
+        } else {
+            &self.method
+        };
+        let segments = self.segments();
+        let shape: Vec<&str> = segments
+            .iter()
+            .map(|s| match s {
+                Segment::Literal(l) => l.as_str(),
+                Segment::Param(_) => "{}",
+            })
+            .collect();
+        format!("{method} /{}", shape.join("/"))
+    }
+}
+
+/// Problems with the path's parameter syntax: `{name}` must be a whole segment whose name is
+/// an identifier, used once per path.
+pub fn check_path(path: &str) -> Vec<RouteKeyError> {
+    let mut problems = Vec::new();
+    let mut names: Vec<&str> = Vec::new();
+    for segment in path.split('/').skip(1) {
+        if let Some(name) = segment.strip_prefix(':') {
+            problems.push(RouteKeyError {
+                message: format!("path parameter `{segment}` uses `:name` syntax"),
+                help: Some(format!("write `{{{name}}}`")),
+            });
+            continue;
+        }
+        let opens = segment.matches('{').count();
+        let closes = segment.matches('}').count();
+        if opens == 0 && closes == 0 {
+            continue;
+        }
+        let whole = opens == 1 && closes == 1 && segment.starts_with('{') && segment.ends_with('}');
+        if !whole {
+            problems.push(RouteKeyError {
+                message: format!(
+                    "path segment `{segment}` must be a whole `{{name}}` parameter or plain text"
+                ),
+                help: Some("put the parameter in a segment of its own: `/users/{id}`".to_string()),
+            });
+            continue;
+        }
+        let name = &segment[1..segment.len() - 1];
+        if !is_identifier(name) {
+            problems.push(RouteKeyError {
+                message: format!("path parameter `{{{name}}}` must be named with letters, digits and `_`, not starting with a digit"),
+                help: (!name.is_empty()).then(|| format!("write `{{{}}}`", to_identifier(name))),
+            });
+        } else if names.contains(&name) {
+            problems.push(RouteKeyError {
+                message: format!("path parameter `{{{name}}}` appears twice in `{path}`"),
+                help: Some("give each parameter its own name".to_string()),
+            });
+        } else {
+            names.push(name);
+        }
+    }
+    problems
+}
+
+pub fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn to_identifier(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
+/// A duration in milliseconds: whole seconds as a number, or `<n>ms|s|m|h`.
+pub fn parse_duration(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration: expected a whole number and a unit, such as `90s` or `10m`"))?;
+    let factor = match unit {
+        "ms" => 1,
+        "s" | "" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        other => {
+            return Err(format!(
+                "`{text}` has unknown unit `{other}`: expected `ms`, `s`, `m` or `h`"
+            ))
+        }
+    };
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("`{text}` is too long a duration"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_names_do_not_change_what_a_route_matches() {
+        let a = RouteKey::parse("GET /users/{id}").unwrap();
+        let b = RouteKey::parse("GET /users/{user_id}").unwrap();
+        let ws = RouteKey::parse("WS /users/{x}").unwrap();
+        assert_eq!(a.match_key(), b.match_key());
+        assert_eq!(a.match_key(), ws.match_key());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(90_000));
+        assert_eq!(parse_duration("10m"), Ok(600_000));
+        assert_eq!(parse_duration("250ms"), Ok(250));
+        assert!(parse_duration("10 minutes").is_err());
+        assert!(parse_duration("s").is_err());
+    }
+
+    #[test]
+    fn path_parameter_syntax() {
+        assert!(check_path("/users/{id}/posts/{post_id}").is_empty());
+        assert_eq!(
+            check_path("/users/:id")[0].help.as_deref(),
+            Some("write `{id}`")
+        );
+        assert_eq!(check_path("/users/{id}/{id}").len(), 1);
+        assert_eq!(check_path("/users/user-{id}").len(), 1);
+        assert_eq!(check_path("/users/{1d}").len(), 1);
+    }
+}

@@ -1,0 +1,70 @@
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+
+use super::{SourceFile, Summary};
+use crate::diagnostic::{Diagnostic, Severity};
+
+/// rustc-style text: `error[FL0101]: message`, `--> file:line:col`, the snippet with carets
+/// and labels, related places, and `help:`.
+pub fn human(source: &SourceFile, diagnostics: &[Diagnostic], color: bool) -> String {
+    let renderer = if color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
+    let mut out = String::new();
+    for diagnostic in diagnostics {
+        let level = match diagnostic.severity {
+            Severity::Error => Level::ERROR,
+            Severity::Warning => Level::WARNING,
+        };
+        let range = |span: crate::load::Span| {
+            let start = source.offset(span.start);
+            let end = source.offset(span.end).max(start);
+            start..end
+        };
+        let mut snippet = Snippet::source(source.text)
+            .path(source.name)
+            .fold(true)
+            .annotation(
+                AnnotationKind::Primary
+                    .span(range(diagnostic.span))
+                    .label((!diagnostic.label.is_empty()).then_some(diagnostic.label.as_str())),
+            );
+        for related in &diagnostic.related {
+            snippet = snippet.annotation(
+                AnnotationKind::Context
+                    .span(range(related.span))
+                    .label(related.message.as_str()),
+            );
+        }
+        let mut group = level
+            .primary_title(diagnostic.message.as_str())
+            .id(diagnostic.code)
+            .element(snippet);
+        if let Some(help) = &diagnostic.help {
+            group = group.element(Level::HELP.message(help.as_str()));
+        }
+        let report: Vec<Group> = vec![group];
+        out.push_str(&renderer.render(&report));
+        out.push_str("\n\n");
+    }
+    let summary = Summary::of(diagnostics);
+    out.push_str(&match (summary.errors, summary.warnings) {
+        (0, 0) => format!("{}: no problems found\n", source.name),
+        (e, w) => format!(
+            "{}: {} and {}\n",
+            source.name,
+            plural(e, "error"),
+            plural(w, "warning")
+        ),
+    });
+    out
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}

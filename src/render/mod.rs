@@ -1,0 +1,75 @@
+//! Output formats for diagnostics: rustc-like text, JSON (a documented contract), GitHub
+//! workflow commands and SARIF 2.1.0. Renderers are pure: they return a `String`.
+
+mod github;
+mod human;
+mod json;
+mod sarif;
+
+pub use github::github;
+pub use human::human;
+pub use json::json;
+pub use sarif::sarif;
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::load::Pos;
+
+/// The checked file: its display name and text, for snippets and positions.
+pub struct SourceFile<'a> {
+    pub name: &'a str,
+    pub text: &'a str,
+    line_starts: Vec<usize>,
+}
+
+impl<'a> SourceFile<'a> {
+    pub fn new(name: &'a str, text: &'a str) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        SourceFile {
+            name,
+            text,
+            line_starts,
+        }
+    }
+
+    /// The byte offset of a position (lines 1-based, columns in characters), clamped to the text.
+    pub fn offset(&self, pos: Pos) -> usize {
+        let line = (pos.line.max(1) - 1) as usize;
+        let Some(&start) = self.line_starts.get(line) else {
+            return self.text.len();
+        };
+        let rest = &self.text[start..];
+        let line_text = rest.split('\n').next().unwrap_or("");
+        let within = line_text
+            .char_indices()
+            .nth(pos.col as usize)
+            .map_or(line_text.len(), |(i, _)| i);
+        start + within
+    }
+}
+
+/// Counts by severity, for summaries and exit codes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+impl Summary {
+    pub fn of(diagnostics: &[Diagnostic]) -> Summary {
+        let errors = diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        Summary {
+            errors,
+            warnings: diagnostics.len() - errors,
+        }
+    }
+}
+
+/// 1-based line and column of a position, as every output format reports them.
+fn line_col(pos: Pos) -> (u32, u32) {
+    (pos.line.max(1), pos.col + 1)
+}

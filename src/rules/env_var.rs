@@ -1,0 +1,121 @@
+use crate::diagnostic::Diagnostic;
+use crate::load::{Node, Value};
+use crate::validate::Project;
+
+declare_rule! {
+    /// ## What it does
+    /// Checks env var names: letters, digits and `_`, not starting with a digit; and not a
+    /// variable the platform or the worker runtime sets itself (`PORT`, `PORT_HEALTH`,
+    /// `SCRIPT_NAME`, `RUNPOD_*`).
+    ///
+    /// ## Why
+    /// Other names cannot be set by a shell or a Dockerfile `ENV`; overriding the
+    /// platform's variables breaks routing and the job protocol.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// env:
+    ///   model-id: bert      # write MODEL_ID
+    ///   PORT: "9000"        # set by the platform
+    /// ```
+    pub static ENV_VAR_NAME = ("FL0502", "env-var-name", Error, check_names);
+}
+
+declare_rule! {
+    /// ## What it does
+    /// Warns when an env var whose name suggests a secret (`*TOKEN*`, `*SECRET*`,
+    /// `*PASSWORD*`, `*API_KEY*`, `*PRIVATE_KEY*`, `*ACCESS_KEY*`) has its value written
+    /// in the file.
+    ///
+    /// ## Why
+    /// flash.yaml is committed and ends up in images; secrets belong on the platform and
+    /// are referenced by name.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// env:
+    ///   HF_TOKEN: hf_abc123               # write HF_TOKEN: { secret: hf_token }
+    /// ```
+    pub static PLAIN_SECRET = ("FL0503", "plain-secret", Warning, check_secrets);
+}
+
+const RESERVED: &[&str] = &["PORT", "PORT_HEALTH", "SCRIPT_NAME"];
+const SECRET_WORDS: &[&str] = &[
+    "TOKEN",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "API_KEY",
+    "APIKEY",
+    "PRIVATE_KEY",
+    "ACCESS_KEY",
+];
+
+fn env_nodes<'a>(project: &'a Project) -> impl Iterator<Item = &'a crate::load::Entry> {
+    project
+        .endpoints
+        .iter()
+        .flat_map(|e| e.node.get("env").map(Node::entries).unwrap_or_default())
+}
+
+fn check_names(project: &Project, out: &mut Vec<Diagnostic>) {
+    for var in env_nodes(project) {
+        let name = var.key.as_str();
+        let valid = crate::model::route_key::is_identifier(name);
+        if !valid {
+            let fixed: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_uppercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            out.push(
+                Diagnostic::new(&ENV_VAR_NAME, var.key_span, format!("env var name `{name}` may contain only letters, digits and `_`, not starting with a digit"))
+                    .label("invalid name")
+                    .help(format!("write `{}`", fixed.trim_start_matches(|c: char| c.is_ascii_digit()))),
+            );
+        } else if RESERVED.contains(&name) || name.starts_with("RUNPOD_") {
+            out.push(
+                Diagnostic::new(
+                    &ENV_VAR_NAME,
+                    var.key_span,
+                    format!("env var `{name}` is set by the platform or the worker runtime"),
+                )
+                .label("reserved variable")
+                .help("remove it; the platform sets it for every worker"),
+            );
+        }
+    }
+}
+
+fn check_secrets(project: &Project, out: &mut Vec<Diagnostic>) {
+    for var in env_nodes(project) {
+        let upper = var.key.to_ascii_uppercase();
+        let Value::Str(value) = &var.value.value else {
+            continue;
+        };
+        if value.is_empty() || !SECRET_WORDS.iter().any(|w| upper.contains(w)) {
+            continue;
+        }
+        out.push(
+            Diagnostic::new(
+                &PLAIN_SECRET,
+                var.value.span,
+                format!(
+                    "env var `{}` looks like a secret written in plain text",
+                    var.key
+                ),
+            )
+            .label("secret in the file")
+            .help(format!(
+                "store it on the platform and reference it: `{}: {{ secret: {} }}`",
+                var.key,
+                var.key.to_ascii_lowercase()
+            )),
+        );
+    }
+}

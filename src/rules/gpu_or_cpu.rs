@@ -1,0 +1,86 @@
+use crate::diagnostic::Diagnostic;
+use crate::validate::Project;
+
+declare_rule! {
+    /// ## What it does
+    /// Reports an endpoint that sets both `gpu` and `cpu`.
+    ///
+    /// ## Why
+    /// A worker runs on a GPU machine or a CPU machine, not both. (An endpoint's own `cpu`
+    /// replaces a `gpu` inherited from `defaults` or an overlay, and the reverse, so this
+    /// fires only when one place sets both.)
+    ///
+    /// ## Example
+    /// ```yaml
+    /// endpoints:
+    ///   api:
+    ///     gpu: ADA_24
+    ///     cpu: cpu3g-2-8    # choose one
+    /// ```
+    pub static GPU_AND_CPU = ("FL0301", "gpu-and-cpu", Error, check_both);
+}
+
+declare_rule! {
+    /// ## What it does
+    /// Reports `gpu_count` or `min_cuda_version` on an endpoint that runs on CPUs.
+    ///
+    /// ## Why
+    /// Neither means anything without a GPU, and keeping them suggests the endpoint was
+    /// meant to have one.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// endpoints:
+    ///   api:
+    ///     cpu: cpu3g-2-8
+    ///     gpu_count: 2      # GPU endpoints only
+    /// ```
+    pub static CPU_WITH_GPU_SETTINGS = ("FL0302", "cpu-with-gpu-settings", Error, check_gpu_settings);
+}
+
+fn check_both(project: &Project, out: &mut Vec<Diagnostic>) {
+    for (endpoint, spec) in project.typed() {
+        if spec.settings.gpu.is_some() && spec.settings.cpu.is_some() {
+            out.push(
+                Diagnostic::new(
+                    &GPU_AND_CPU,
+                    endpoint.key_span("cpu"),
+                    format!(
+                        "endpoint `{}` sets both `gpu` and `cpu`; they are mutually exclusive",
+                        endpoint.name
+                    ),
+                )
+                .label("`cpu` set here")
+                .related(endpoint.key_span("gpu"), "`gpu` set here")
+                .help(
+                    "keep `gpu` for a GPU worker or `cpu` for a CPU worker; with neither, any GPU",
+                ),
+            );
+        }
+    }
+}
+
+fn check_gpu_settings(project: &Project, out: &mut Vec<Diagnostic>) {
+    for (endpoint, spec) in project.typed() {
+        if spec.settings.cpu.is_none() {
+            continue;
+        }
+        for key in ["gpu_count", "min_cuda_version"] {
+            if endpoint.node.get(key).is_some() {
+                out.push(
+                    Diagnostic::new(
+                        &CPU_WITH_GPU_SETTINGS,
+                        endpoint.key_span(key),
+                        format!(
+                            "`{key}` applies to GPU endpoints; `{}` runs on CPUs",
+                            endpoint.name
+                        ),
+                    )
+                    .label("GPU setting on a CPU endpoint")
+                    .related(endpoint.key_span("cpu"), "CPU flavor chosen here")
+                    .help(format!("remove `{key}`, or choose `gpu` instead of `cpu`")),
+                );
+            }
+        }
+    }
+}

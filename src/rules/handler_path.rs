@@ -1,0 +1,96 @@
+use crate::diagnostic::Diagnostic;
+use crate::load::{Node, Span, Value};
+use crate::model::route_key::is_identifier;
+use crate::validate::Project;
+
+declare_rule! {
+    /// ## What it does
+    /// Checks that `handler`, `init` and every route's handler is a Rust path to a function
+    /// in the handler crate: identifiers joined by `::`, such as `users::create`.
+    ///
+    /// ## Why
+    /// The path is written into generated Rust code; anything but a path would not compile
+    /// (or would inject code). Flash users often write Python's dotted form; the help
+    /// converts it.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// endpoints:
+    ///   embed:
+    ///     type: queue
+    ///     handler: handlers.embed    # write `handlers::embed`
+    /// ```
+    pub static HANDLER_PATH = ("FL0204", "handler-path", Error, check);
+}
+
+fn check(project: &Project, out: &mut Vec<Diagnostic>) {
+    for endpoint in &project.endpoints {
+        for key in ["handler", "init"] {
+            if let Some(node) = endpoint.node.get(key) {
+                check_node(node, out);
+            }
+        }
+        for route in endpoint
+            .node
+            .get("routes")
+            .map(Node::entries)
+            .unwrap_or_default()
+        {
+            match &route.value.value {
+                Value::Str(_) => check_node(&route.value, out),
+                Value::Map(_) => {
+                    if let Some(handler) = route.value.get("handler") {
+                        check_node(handler, out);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn check_node(node: &Node, out: &mut Vec<Diagnostic>) {
+    if let Value::Str(path) = &node.value {
+        if let Some(diagnostic) = check_path(path, node.span) {
+            out.push(diagnostic);
+        }
+    }
+}
+
+const KEYWORDS: &[&str] = &[
+    "as", "async", "await", "break", "const", "continue", "dyn", "else", "enum", "extern", "false",
+    "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref",
+    "return", "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe",
+    "use", "where", "while",
+];
+
+fn check_path(path: &str, span: Span) -> Option<Diagnostic> {
+    let segments: Vec<&str> = path.split("::").collect();
+    let valid = segments
+        .iter()
+        .enumerate()
+        .all(|(i, s)| is_identifier(s) && (!KEYWORDS.contains(s)) && (i == 0 || *s != "crate"));
+    if valid {
+        return None;
+    }
+    let keyword = segments.iter().find(|s| KEYWORDS.contains(s));
+    let fixed: String = path
+        .replace("::", "\u{0}")
+        .replace(['.', ':', '/'], "\u{0}")
+        .replace('-', "_")
+        .replace('\u{0}', "::");
+    let help = match keyword {
+        Some(k) => format!("`{k}` is a Rust keyword and cannot name a module or function"),
+        None if fixed != path && fixed.split("::").all(is_identifier) => format!("write `{fixed}`"),
+        None => "write a Rust path such as `module::function`".to_string(),
+    };
+    Some(
+        Diagnostic::new(
+            &HANDLER_PATH,
+            span,
+            format!("handler `{path}` is not a Rust path: expected identifiers joined by `::`"),
+        )
+        .label("not a Rust path")
+        .help(help),
+    )
+}

@@ -1,0 +1,155 @@
+//! Every diagnostic code flashc can emit, one file each, in the manner of ruff's rules.
+//!
+//! A rule's doc comment is its documentation: `flashc explain CODE` prints it and
+//! `docs/rules.md` is generated from it. Codes are stable; a retired code is never reused.
+//! Codes by range: FL00xx reading YAML, FL01xx schema (shape of the file), FL02xx endpoints
+//! and routes, FL03xx compute, FL04xx scaling and timing, FL05xx placement and runtime,
+//! FL06xx project and environments.
+//!
+//! Load and schema codes document problems their stage finds; semantic rules also carry the
+//! `check` function the rule engine runs on each resolved project.
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::validate::Project;
+
+/// Declares a rule: its doc comment becomes its documentation.
+macro_rules! declare_rule {
+    (
+        $(#[doc = $doc:literal])*
+        $vis:vis static $id:ident = ($code:literal, $name:literal, $severity:ident $(, $check:path)?);
+    ) => {
+        $(#[doc = $doc])*
+        $vis static $id: $crate::rules::Rule = $crate::rules::Rule {
+            code: $code,
+            name: $name,
+            severity: $crate::diagnostic::Severity::$severity,
+            doc: concat!($($doc, "\n"),*),
+            check: declare_rule!(@check $($check)?),
+        };
+    };
+    (@check) => { None };
+    (@check $check:path) => { Some($check) };
+}
+
+mod container_disk;
+mod cpu_datacenter;
+mod cuda_version;
+mod duplicate_key;
+mod duplicate_route;
+mod endpoint_name;
+mod endpoint_type;
+mod env_var;
+mod environment;
+mod execution_timeout;
+mod gpu_list;
+mod gpu_or_cpu;
+mod handler_path;
+mod image;
+mod invalid_value;
+mod limits;
+mod missing_key;
+mod path_parameter;
+mod project_name;
+mod reserved_path;
+mod route_key;
+mod scaler;
+mod system_dependency;
+mod unknown_key;
+mod volume;
+mod workers;
+mod wrong_type;
+mod yaml_syntax;
+
+pub use container_disk::CONTAINER_DISK;
+pub use cpu_datacenter::CPU_DATACENTER;
+pub use cuda_version::CUDA_VERSION;
+pub use duplicate_key::DUPLICATE_KEY;
+pub use duplicate_route::DUPLICATE_ROUTE;
+pub use endpoint_name::ENDPOINT_NAME;
+pub use endpoint_type::{FIELD_FOR_OTHER_TYPE, MISSING_TYPE_FIELDS};
+pub use env_var::{ENV_VAR_NAME, PLAIN_SECRET};
+pub use environment::UNKNOWN_OVERLAY_TARGET;
+pub use execution_timeout::EXECUTION_TIMEOUT;
+pub use gpu_list::GPU_LIST;
+pub use gpu_or_cpu::{CPU_WITH_GPU_SETTINGS, GPU_AND_CPU};
+pub use handler_path::HANDLER_PATH;
+pub use image::IMAGE_REFERENCE;
+pub use invalid_value::INVALID_VALUE;
+pub use limits::OUT_OF_RANGE;
+pub use missing_key::MISSING_KEY;
+pub use path_parameter::PATH_PARAMETER;
+pub use project_name::PROJECT_NAME;
+pub use reserved_path::RESERVED_PATH;
+pub use route_key::ROUTE_KEY;
+pub use scaler::SCALER;
+pub use system_dependency::SYSTEM_DEPENDENCY;
+pub use unknown_key::UNKNOWN_KEY;
+pub use volume::VOLUME;
+pub use workers::WORKERS;
+pub use wrong_type::WRONG_TYPE;
+pub use yaml_syntax::{NOT_UTF8, YAML_LIMITS, YAML_SYNTAX};
+
+/// A diagnostic code and its documentation; semantic rules also carry their check.
+pub struct Rule {
+    pub code: &'static str,
+    /// A kebab-case name, stable like the code.
+    pub name: &'static str,
+    pub severity: Severity,
+    /// Markdown: what it does, why, an example.
+    pub doc: &'static str,
+    pub check: Option<fn(&Project, &mut Vec<Diagnostic>)>,
+}
+
+impl Rule {
+    /// The documentation with the one leading space of each `///` line removed.
+    pub fn documentation(&self) -> String {
+        self.doc
+            .lines()
+            .map(|line| line.strip_prefix(' ').unwrap_or(line))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// Every code, in code order.
+pub static ALL: &[&Rule] = &[
+    &YAML_SYNTAX,
+    &NOT_UTF8,
+    &YAML_LIMITS,
+    &DUPLICATE_KEY,
+    &UNKNOWN_KEY,
+    &WRONG_TYPE,
+    &INVALID_VALUE,
+    &OUT_OF_RANGE,
+    &MISSING_KEY,
+    &ENDPOINT_NAME,
+    &MISSING_TYPE_FIELDS,
+    &FIELD_FOR_OTHER_TYPE,
+    &HANDLER_PATH,
+    &ROUTE_KEY,
+    &PATH_PARAMETER,
+    &RESERVED_PATH,
+    &DUPLICATE_ROUTE,
+    &GPU_AND_CPU,
+    &CPU_WITH_GPU_SETTINGS,
+    &CUDA_VERSION,
+    &GPU_LIST,
+    &CPU_DATACENTER,
+    &CONTAINER_DISK,
+    &WORKERS,
+    &SCALER,
+    &EXECUTION_TIMEOUT,
+    &VOLUME,
+    &ENV_VAR_NAME,
+    &PLAIN_SECRET,
+    &SYSTEM_DEPENDENCY,
+    &IMAGE_REFERENCE,
+    &PROJECT_NAME,
+    &UNKNOWN_OVERLAY_TARGET,
+];
+
+pub fn find(code: &str) -> Option<&'static Rule> {
+    ALL.iter()
+        .copied()
+        .find(|r| r.code.eq_ignore_ascii_case(code) || r.name == code)
+}

@@ -1,0 +1,45 @@
+use crate::diagnostic::Diagnostic;
+use crate::load::Node;
+use crate::model::route_key::{check_path, RouteKey};
+use crate::validate::Project;
+
+declare_rule! {
+    /// ## What it does
+    /// Checks path parameters: `{name}` fills a whole segment, its name is an identifier
+    /// (letters, digits, `_`), and no name repeats within a path. Express-style `:id` gets
+    /// the `{id}` spelling as a fix.
+    ///
+    /// ## Why
+    /// Each parameter becomes an argument of the handler, bound by name; a parameter that is
+    /// not a whole segment or not an identifier cannot be bound.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// routes:
+    ///   "GET /users/:id": users::get        # write {id}
+    ///   "GET /files/file-{n}": files::get   # a parameter is a whole segment
+    /// ```
+    pub static PATH_PARAMETER = ("FL0206", "path-parameter", Error, check);
+}
+
+fn check(project: &Project, out: &mut Vec<Diagnostic>) {
+    for endpoint in &project.endpoints {
+        for route in endpoint
+            .node
+            .get("routes")
+            .map(Node::entries)
+            .unwrap_or_default()
+        {
+            let Ok(key) = RouteKey::parse(&route.key) else {
+                continue;
+            };
+            for problem in check_path(&key.path) {
+                out.push(
+                    Diagnostic::new(&PATH_PARAMETER, route.key_span, problem.message)
+                        .label("invalid path parameter")
+                        .help_opt(problem.help),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,47 @@
+use crate::diagnostic::Diagnostic;
+use crate::load::Node;
+use crate::model::{route_key::RouteKey, vocab::RESERVED_PATHS};
+use crate::validate::Project;
+
+declare_rule! {
+    /// ## What it does
+    /// Reports a route on a path the worker serves itself: `/ping` (the platform's health
+    /// check) and `/execute`.
+    ///
+    /// ## Why
+    /// The platform polls `/ping` to decide whether a worker is healthy; a user route there
+    /// would either never be called or take the worker out of rotation.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// routes:
+    ///   "GET /ping": health::ping    # reserved; use "/healthz" or another path
+    /// ```
+    pub static RESERVED_PATH = ("FL0207", "reserved-path", Error, check);
+}
+
+fn check(project: &Project, out: &mut Vec<Diagnostic>) {
+    for endpoint in &project.endpoints {
+        for route in endpoint
+            .node
+            .get("routes")
+            .map(Node::entries)
+            .unwrap_or_default()
+        {
+            let Ok(key) = RouteKey::parse(&route.key) else {
+                continue;
+            };
+            if RESERVED_PATHS.contains(&key.path.as_str()) {
+                out.push(
+                    Diagnostic::new(
+                        &RESERVED_PATH,
+                        route.key_span,
+                        format!("path `{}` is reserved by the worker runtime (reserved: /ping, /execute)", key.path),
+                    )
+                    .label("reserved path")
+                    .help("choose another path, such as `/healthz`; the runtime already answers `/ping`"),
+                );
+            }
+        }
+    }
+}

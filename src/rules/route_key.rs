@@ -1,0 +1,41 @@
+use crate::diagnostic::Diagnostic;
+use crate::load::Node;
+use crate::model::route_key::RouteKey;
+use crate::validate::Project;
+
+declare_rule! {
+    /// ## What it does
+    /// Checks each route key is a method and a path: `GET`, `POST`, `PUT`, `DELETE`,
+    /// `PATCH` or `WS` (a WebSocket), one space, and a path starting with `/`.
+    ///
+    /// ## Why
+    /// The key is the route: a lower-case method or a path without its `/` would otherwise
+    /// surface as a 404 in production.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// routes:
+    ///   "get /users": users::list     # methods are upper case: "GET /users"
+    ///   "POST users": users::create   # write "POST /users"
+    /// ```
+    pub static ROUTE_KEY = ("FL0205", "route-key", Error, check);
+}
+
+fn check(project: &Project, out: &mut Vec<Diagnostic>) {
+    for endpoint in &project.endpoints {
+        for route in endpoint
+            .node
+            .get("routes")
+            .map(Node::entries)
+            .unwrap_or_default()
+        {
+            if let Err(err) = RouteKey::parse(&route.key) {
+                out.push(
+                    Diagnostic::new(&ROUTE_KEY, route.key_span, err.message)
+                        .label("invalid route")
+                        .help_opt(err.help),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! The view of a resolved file that semantic rules read: each endpoint with its merged node
+//! (spans point wherever each value was written: the endpoint, `defaults`, or an overlay)
+//! and its typed form.
+
+use crate::load::{Node, Span};
+use crate::model::{Endpoint, EndpointType};
+
+pub struct Project<'a> {
+    pub root: &'a Node,
+    /// The overlay applied, if any (for messages).
+    pub environment: Option<&'a str>,
+    pub endpoints: Vec<EndpointView<'a>>,
+}
+
+pub struct EndpointView<'a> {
+    pub name: &'a str,
+    pub name_span: Span,
+    pub node: &'a Node,
+    /// The typed endpoint; `None` when its shape is wrong, which the schema check has
+    /// already reported (so rules skip it rather than cascade).
+    pub spec: Option<Endpoint>,
+}
+
+impl<'a> Project<'a> {
+    pub fn new(root: &'a Node, environment: Option<&'a str>) -> Self {
+        let endpoints = root
+            .get("endpoints")
+            .map(|e| e.entries())
+            .unwrap_or_default()
+            .iter()
+            .map(|entry| EndpointView {
+                name: &entry.key,
+                name_span: entry.key_span,
+                node: &entry.value,
+                spec: serde_json::from_value(entry.value.to_json()).ok(),
+            })
+            .collect();
+        Project {
+            root,
+            environment,
+            endpoints,
+        }
+    }
+
+    /// Endpoints whose shape is valid, with their typed form.
+    pub fn typed(&self) -> impl Iterator<Item = (&EndpointView<'a>, &Endpoint)> {
+        self.endpoints
+            .iter()
+            .filter_map(|e| e.spec.as_ref().map(|spec| (e, spec)))
+    }
+}
+
+impl EndpointView<'_> {
+    /// The span of a field's value, or of the endpoint's name when the field is absent.
+    pub fn value_span(&self, key: &str) -> Span {
+        self.node.get(key).map_or(self.name_span, |n| n.span)
+    }
+
+    /// The span of a field's key, or of the endpoint's name when the field is absent.
+    pub fn key_span(&self, key: &str) -> Span {
+        self.node.entry(key).map_or(self.name_span, |e| e.key_span)
+    }
+
+    pub fn kind(&self) -> Option<EndpointType> {
+        self.spec.as_ref().and_then(|s| s.kind)
+    }
+}
