@@ -68,7 +68,7 @@ impl From<usize> for Step {
 /// Builds a path from mixed keys and indices: `path!["endpoints", name, "routes"]`.
 #[macro_export]
 macro_rules! path {
-    ($($step:expr),* $(,)?) => { vec![$($crate::load::Step::from($step)),*] };
+    ($($step:expr),* $(,)?) => { [$($crate::load::Step::from($step)),*] };
 }
 
 impl Node {

@@ -139,6 +139,8 @@ struct Builder {
     diagnostics: Vec<Diagnostic>,
 }
 
+// A fatal error ends loading once per run; boxing it would buy nothing on a path taken once.
+#[allow(clippy::result_large_err)]
 impl Builder {
     fn run(&mut self, text: &str) -> Result<(), Diagnostic> {
         let mut parser = Parser::new_from_str(text);
@@ -367,6 +369,15 @@ fn size(node: &Node) -> usize {
 fn syntax_error(err: ScanError) -> Diagnostic {
     let at = pos(err.marker());
     let info = err.info();
+    if info.contains("recursion limit") {
+        // The scanner looks ahead of our own depth check on flow collections.
+        return Diagnostic::new(
+            &YAML_LIMITS,
+            Span { start: at, end: at },
+            "nesting too deep for the YAML parser",
+        )
+        .label("too deep");
+    }
     let mut message = info.to_string();
     if let Some(first) = message.get(..1) {
         message = first.to_lowercase() + &message[1..];

@@ -40,7 +40,7 @@ declare_rule! {
 }
 
 fn check_missing(project: &Project, out: &mut Vec<Diagnostic>) {
-    for (endpoint, spec) in project.typed() {
+    for (endpoint, spec) in project.typed().filter(|(e, _)| !e.had_schema_errors) {
         let problem = match spec.kind {
             None => {
                 let guess = if spec.routes.is_some() {

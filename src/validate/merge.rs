@@ -8,7 +8,7 @@
 //! one choice, not two to be combined.
 
 use crate::diagnostic::Diagnostic;
-use crate::load::{Entry, Node, Value};
+use crate::load::{Entry, Node, Step, Value};
 use crate::rules::UNKNOWN_OVERLAY_TARGET;
 use crate::suggest::did_you_mean;
 
@@ -19,7 +19,7 @@ const GPU_ONLY: &[&str] = &["gpu", "gpu_count", "min_cuda_version"];
 pub fn resolve(root: &Node, environment: Option<&str>) -> (Node, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let mut merged = root.clone();
-    let overlay = environment.and_then(|name| root.at(&crate::path!["environments", name]));
+    let overlay = environment.and_then(|name| root.at(&[Step::from("environments"), Step::from(name)]));
     if let Some(overlay) = overlay {
         if let Some(defaults) = overlay.get("defaults") {
             if let Some(base) = child_map(&mut merged, "defaults", defaults) {

@@ -38,9 +38,9 @@ pub fn check(root: &Node, environments: Environments) -> Vec<Diagnostic> {
             .collect(),
     };
     for environment in selected {
-        let (merged, mut found) = resolve(root, environment);
-        diagnostics.append(&mut found);
-        let project = Project::new(&merged, environment);
+        let (merged, mut overlay_problems) = resolve(root, environment);
+        diagnostics.append(&mut overlay_problems);
+        let project = Project::new(&merged, environment, &found.invalid);
         for rule in rules::ALL {
             if let Some(check) = rule.check {
                 check(&project, &mut diagnostics);

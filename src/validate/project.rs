@@ -2,7 +2,7 @@
 //! (spans point wherever each value was written: the endpoint, `defaults`, or an overlay)
 //! and its typed form.
 
-use crate::load::{Node, Span};
+use crate::load::{Node, Span, Step};
 use crate::model::{Endpoint, EndpointType};
 
 pub struct Project<'a> {
@@ -19,10 +19,13 @@ pub struct EndpointView<'a> {
     /// The typed endpoint; `None` when its shape is wrong, which the schema check has
     /// already reported (so rules skip it rather than cascade).
     pub spec: Option<Endpoint>,
+    /// Whether the schema check reported anything inside this endpoint (those values were
+    /// pruned, so "missing" rules must not report them again as absent).
+    pub had_schema_errors: bool,
 }
 
 impl<'a> Project<'a> {
-    pub fn new(root: &'a Node, environment: Option<&'a str>) -> Self {
+    pub fn new(root: &'a Node, environment: Option<&'a str>, invalid: &[Vec<Step>]) -> Self {
         let endpoints = root
             .get("endpoints")
             .map(|e| e.entries())
@@ -33,6 +36,9 @@ impl<'a> Project<'a> {
                 name_span: entry.key_span,
                 node: &entry.value,
                 spec: serde_json::from_value(entry.value.to_json()).ok(),
+                had_schema_errors: invalid.iter().any(|path| {
+                    matches!(path.as_slice(), [Step::Key(e), Step::Key(n), ..] if e == "endpoints" && n == &entry.key)
+                }),
             })
             .collect();
         Project {

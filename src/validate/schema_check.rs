@@ -203,6 +203,11 @@ impl Reporter<'_> {
     fn wrong_type(&self, path: &[Step], expected: &[&str]) -> Diagnostic {
         let found = self.node(path).map_or("nothing", Node::kind_name);
         let expected = join_or(expected);
+        if path.is_empty() && matches!(self.root.value, Value::Null) {
+            return Diagnostic::new(&WRONG_TYPE, self.root.span_start(), "flash.yaml is empty")
+                .label("expected `version`, `name` and `endpoints`")
+                .help("start with `version: 1`, `name: my-app` and an `endpoints:` mapping (see examples/)");
+        }
         let message = format!("{} must be {expected}, found {found}", describe(path));
         let help = self.node(path).and_then(|node| type_help(node, &expected));
         Diagnostic::new(&WRONG_TYPE, self.value_span(path), message)
@@ -256,7 +261,9 @@ impl Reporter<'_> {
         } else {
             allowed
         };
+        let is_text = matches!(self.node(path).map(|n| &n.value), Some(Value::Str(_)));
         let help = closest(&shown, allowed.iter().map(String::as_str))
+            .filter(|_| is_text)
             .map(|near| format!("did you mean `{near}`?"));
         Diagnostic::new(
             &INVALID_VALUE,

@@ -1,0 +1,228 @@
+//! The command line as users and CI see it: exit codes, output formats, committed artifacts.
+
+use std::process::{Command, Output};
+
+fn flashc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flashc"))
+        .args(args)
+        .output()
+        .expect("run flashc")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn exit_codes_are_the_documented_ones() {
+    assert_eq!(
+        flashc(&["check", "examples/hello/flash.yaml"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        flashc(&["check", "tests/ui/check/workers.yaml"])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(flashc(&["check", "--bogus"]).status.code(), Some(2));
+    assert_eq!(
+        flashc(&["check", "examples/hello/flash.yaml", "--env", "prod"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        flashc(&["check", "does/not/exist.yaml"]).status.code(),
+        Some(3)
+    );
+    // Warnings pass unless denied.
+    assert_eq!(
+        flashc(&["check", "tests/ui/check/plain_secret.yaml"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let denied = flashc(&[
+        "check",
+        "tests/ui/check/plain_secret.yaml",
+        "--deny",
+        "warnings",
+    ]);
+    assert_eq!(denied.status.code(), Some(1));
+}
+
+#[test]
+fn unknown_environment_suggests_the_nearest() {
+    let output = flashc(&["check", "examples/hello/flash.yaml", "--env", "prodution"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("did you mean `production`?"), "{stderr}");
+}
+
+#[test]
+fn env_flag_checks_the_merged_result() {
+    let file = "tests/ui/check/overlay_errors_located.yaml";
+    let output = flashc(&["check", file, "--env", "production", "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let first = &report["diagnostics"][0];
+    assert_eq!(first["code"], "FL0401");
+    // The bad value is located in the overlay, where it was written.
+    assert_eq!(first["line"], 10);
+}
+
+#[test]
+fn json_output_is_the_documented_contract() {
+    let output = flashc(&[
+        "check",
+        "tests/ui/check/duplicate_route.yaml",
+        "--format",
+        "json",
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let d = &report["diagnostics"][0];
+    for key in [
+        "code",
+        "severity",
+        "message",
+        "file",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+        "label",
+        "help",
+        "related",
+    ] {
+        assert!(d.get(key).is_some(), "missing `{key}` in {d}");
+    }
+    assert_eq!(d["code"], "FL0208");
+    assert_eq!(d["severity"], "error");
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(8), Some(7))
+    );
+    assert_eq!(
+        (d["end_line"].as_u64(), d["end_column"].as_u64()),
+        (Some(8), Some(29))
+    );
+    assert_eq!(d["related"][0]["line"], 7);
+    assert_eq!(report["summary"]["errors"], 2);
+    assert_eq!(report["summary"]["warnings"], 0);
+}
+
+#[test]
+fn github_format_annotates_with_positions() {
+    let output = flashc(&[
+        "check",
+        "tests/ui/check/unknown_key.yaml",
+        "--format",
+        "github",
+    ]);
+    let text = stdout(&output);
+    assert!(
+        text.starts_with("::error file=tests/ui/check/unknown_key.yaml,line=7,col=5,endLine=7,endColumn=11,title=FL0101::unknown key `worker`"),
+        "{text}"
+    );
+    assert!(text.contains("%0Ahelp: did you mean `workers`?"), "{text}");
+}
+
+#[test]
+fn sarif_format_is_sarif_2_1_0() {
+    let output = flashc(&["check", "tests/ui/check/gpu_list.yaml", "--format", "sarif"]);
+    let log: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(log["version"], "2.1.0");
+    let result = &log["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "FL0304");
+    assert_eq!(result["level"], "warning");
+    let region = &result["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(region["startLine"], 7);
+    let rule_index = result["ruleIndex"].as_u64().expect("ruleIndex") as usize;
+    assert_eq!(
+        log["runs"][0]["tool"]["driver"]["rules"][rule_index]["id"],
+        "FL0304"
+    );
+}
+
+#[test]
+fn human_output_is_rustc_like() {
+    let output = flashc(&[
+        "check",
+        "tests/ui/check/unknown_key.yaml",
+        "--color",
+        "never",
+    ]);
+    let text = stdout(&output);
+    assert!(
+        text.contains("error[FL0101]: unknown key `worker` in endpoint `api`"),
+        "{text}"
+    );
+    assert!(
+        text.contains(" --> tests/ui/check/unknown_key.yaml:7:5"),
+        "{text}"
+    );
+    assert!(text.contains("^^^^^^ not a known key"), "{text}");
+    assert!(text.contains("= help: did you mean `workers`?"), "{text}");
+}
+
+#[test]
+fn explain_prints_rule_docs_and_rejects_unknown_codes() {
+    let output = flashc(&["explain", "FL0208"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout(&output).contains("/users/{user_id}"));
+    let output = flashc(&["explain", "FL0209"]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn committed_schema_is_fresh() {
+    let committed = std::fs::read_to_string(flashc::schema::SCHEMA_PATH).unwrap_or_default();
+    assert!(
+        committed == flashc::schema::generate_text(),
+        "schema/flash.schema.json is stale: run `cargo run -- schema > schema/flash.schema.json`"
+    );
+    assert_eq!(stdout(&flashc(&["schema"])), committed);
+}
+
+#[test]
+fn committed_rules_doc_is_fresh() {
+    let committed = std::fs::read_to_string("docs/rules.md").unwrap_or_default();
+    assert!(
+        committed == flashc::rules_markdown(),
+        "docs/rules.md is stale: run `cargo run -- explain --all > docs/rules.md`"
+    );
+}
+
+#[test]
+fn schema_describes_every_property() {
+    let schema = flashc::schema::generate();
+    let mut missing = Vec::new();
+    walk(&schema, "#", &mut missing);
+    assert!(
+        missing.is_empty(),
+        "properties without a description: {missing:?}"
+    );
+
+    fn walk(value: &serde_json::Value, at: &str, missing: &mut Vec<String>) {
+        if let Some(props) = value.get("properties").and_then(|p| p.as_object()) {
+            assert_eq!(
+                value.get("additionalProperties"),
+                Some(&serde_json::Value::Bool(false)),
+                "{at}"
+            );
+            for (name, prop) in props {
+                if prop.get("description").is_none() || prop.get("markdownDescription").is_none() {
+                    missing.push(format!("{at}/{name}"));
+                }
+            }
+        }
+        match value {
+            serde_json::Value::Object(map) => map
+                .iter()
+                .for_each(|(k, v)| walk(v, &format!("{at}/{k}"), missing)),
+            serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, at, missing)),
+            _ => {}
+        }
+    }
+}

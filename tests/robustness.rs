@@ -1,0 +1,78 @@
+//! `flashc check` never panics and always answers within bounds, whatever the input:
+//! arbitrary bytes, mutations of a valid file, and hostile YAML.
+
+use proptest::prelude::*;
+
+const EXAMPLE: &str = include_str!("../examples/hello/flash.yaml");
+
+fn assert_well_formed(bytes: &[u8]) {
+    let diagnostics = flashc::check(bytes, None).expect("no --env given");
+    let text = String::from_utf8_lossy(bytes);
+    let lines = text.lines().count() as u32 + 1;
+    for d in &diagnostics {
+        assert!(
+            d.span.start.line >= 1 && d.span.start.line <= lines,
+            "{d:?} outside {lines} lines"
+        );
+        assert!(d.span.start <= d.span.end, "{d:?}");
+        assert!(!d.message.is_empty());
+    }
+    // Rendering must not panic either, in every format.
+    let source = flashc::render::SourceFile::new("f.yaml", &text);
+    let _ = flashc::render::human(&source, &diagnostics, false);
+    let _ = flashc::render::sarif(&source, &diagnostics);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+        assert_well_formed(&bytes);
+    }
+
+    #[test]
+    fn mutated_example(edits in proptest::collection::vec((0usize..2000, any::<u8>()), 1..8)) {
+        let mut bytes = EXAMPLE.as_bytes().to_vec();
+        for (at, byte) in edits {
+            let at = at % bytes.len();
+            bytes[at] = byte;
+        }
+        assert_well_formed(&bytes);
+    }
+
+    #[test]
+    fn spliced_lines(cut in 0usize..40, take in 0usize..40) {
+        let lines: Vec<&str> = EXAMPLE.lines().collect();
+        let mut spliced = lines.clone();
+        let cut = cut % lines.len();
+        spliced.insert(cut, lines[take % lines.len()]);
+        assert_well_formed(spliced.join("\n").as_bytes());
+    }
+}
+
+#[test]
+fn hostile_yaml_is_refused_quickly() {
+    let started = std::time::Instant::now();
+    let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..12 {
+        let p = i - 1;
+        bomb += &format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        );
+    }
+    let inputs: Vec<Vec<u8>> = vec![
+        bomb.into_bytes(),
+        "[".repeat(100_000).into_bytes(),
+        "{a: ".repeat(50_000).into_bytes(),
+        "- ".repeat(100_000).into_bytes(),
+        vec![b'a'; 9 << 20],
+        vec![0xff, 0xfe, 0x00, 0x41],
+    ];
+    for input in inputs {
+        let diagnostics = flashc::check(&input, None).expect("no --env given");
+        assert!(!diagnostics.is_empty());
+    }
+    // Generous: the point is "bounded", not a benchmark (see benches/ for speed).
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}

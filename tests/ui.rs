@@ -1,0 +1,108 @@
+//! Golden UI tests, in the manner of Spin's and rustc's: every `tests/ui/check/*.yaml` is
+//! checked and its human and JSON output compared with the `.out` and `.json` files beside it.
+//! Add a case by dropping in a YAML file and running `BLESS=1 cargo test --test ui`, then
+//! read the new expected files before committing them.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use flashc::render::{self, SourceFile};
+
+fn cases(dir: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn compare(expected_path: &Path, actual: &str, failures: &mut Vec<String>) {
+    if std::env::var_os("BLESS").is_some() {
+        fs::write(expected_path, actual).expect("write expected output");
+        return;
+    }
+    let expected = fs::read_to_string(expected_path).unwrap_or_default();
+    if expected != actual {
+        failures.push(format!(
+            "--- {} (expected)\n{expected}\n+++ actual\n{actual}",
+            expected_path.display()
+        ));
+    }
+}
+
+#[test]
+fn check_ui_cases() {
+    let mut failures = Vec::new();
+    let files = cases("tests/ui/check");
+    assert!(files.len() >= 40, "expected the UI cases to be present");
+    for file in files {
+        let bytes = fs::read(&file).expect("read case");
+        let name = file.to_string_lossy().replace('\\', "/");
+        let diagnostics = flashc::check(&bytes, None).expect("no --env given");
+        let text = String::from_utf8_lossy(&bytes);
+        let source = SourceFile::new(&name, &text);
+        compare(
+            &file.with_extension("out"),
+            &render::human(&source, &diagnostics, false),
+            &mut failures,
+        );
+        compare(
+            &file.with_extension("json"),
+            &render::json(&source, &diagnostics),
+            &mut failures,
+        );
+        // A case named for a rule must trigger it (guards against a case that silently passes).
+        let stem = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        if !stem.starts_with("valid") && stem != "defaults_cpu_replaces_gpu" {
+            assert!(
+                !diagnostics.is_empty(),
+                "{name}: expected at least one diagnostic"
+            );
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} UI case(s) differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_rule_has_a_ui_case() {
+    let mut seen = std::collections::BTreeSet::new();
+    for file in cases("tests/ui/check") {
+        let bytes = fs::read(&file).expect("read case");
+        for d in flashc::check(&bytes, None).expect("no --env given") {
+            seen.insert(d.code);
+        }
+    }
+    let missing: Vec<&str> = flashc::rules::ALL
+        .iter()
+        .map(|r| r.code)
+        .filter(|c| !seen.contains(c))
+        .collect();
+    assert!(missing.is_empty(), "codes without a UI case: {missing:?}");
+}
+
+#[test]
+fn bundled_examples_are_clean() {
+    for dir in fs::read_dir("examples").expect("examples/").flatten() {
+        let file = dir.path().join("flash.yaml");
+        if !file.exists() {
+            continue;
+        }
+        let bytes = fs::read(&file).expect("read example");
+        let diagnostics = flashc::check(&bytes, None).expect("no --env given");
+        assert!(
+            diagnostics.is_empty(),
+            "{}: {diagnostics:#?}",
+            file.display()
+        );
+    }
+}
