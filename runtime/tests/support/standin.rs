@@ -79,6 +79,11 @@ impl StandIn {
 
     /// `record_takes: false` keeps the bench from growing an unbounded record list.
     pub async fn start_with(hold: Duration, record_takes: bool) -> StandIn {
+        Self::start_with_port(hold, record_takes, 0).await
+    }
+
+    /// As [`StandIn::start_with`] on a given loopback port (0: any).
+    pub async fn start_with_port(hold: Duration, record_takes: bool, port: u16) -> StandIn {
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner::default()),
             jobs: Notify::new(),
@@ -95,7 +100,9 @@ impl StandIn {
             .route("/v2/ep/job-stream/{worker}/{job}", post(stream))
             .route("/v2/ep/ping/{worker}", get(ping))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

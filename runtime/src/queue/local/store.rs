@@ -260,6 +260,9 @@ impl Store {
                 Ok(out) => {
                     job.status = Status::Completed;
                     job.output = Some(out.into_value());
+                    // Only FAILED and TIMED_OUT jobs can be retried: the input is not needed
+                    // any more, and retained `/runsync` results add up fast under load.
+                    job.args = Args::new();
                     inner.completed += 1;
                 }
                 Err(f) if !f.is_timeout() && job.attempts_left > 0 => {

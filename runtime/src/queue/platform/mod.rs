@@ -162,9 +162,8 @@ fn spawn_job<S: Send + Sync + 'static>(
     let (guard, mut stop) = ctx.running.register(&id);
     let ctx = ctx.clone();
     tokio::spawn(async move {
-        let _slot = permit;
         let _guard = guard;
-        let work = execute(&ctx, &id, &job).instrument(request_span(&id));
+        let work = execute(&ctx, &id, &job, permit).instrument(request_span(&id));
         tokio::select! {
             _ = work => {}
             // Only an explicit stop cancels; a dropped sender (replaced entry) does not.
@@ -175,13 +174,21 @@ fn spawn_job<S: Send + Sync + 'static>(
     });
 }
 
-/// Runs one job and posts its progress, chunks and result.
-async fn execute<S: Send + Sync + 'static>(ctx: &Ctx<S>, id: &str, job: &Value) {
+/// Runs one job and posts its progress, chunks and result. The slot is given back as soon as the
+/// handler is done, so the next take overlaps this job's result post (the job still counts as
+/// running, for the heartbeat and the drain, until its result is posted).
+async fn execute<S: Send + Sync + 'static>(
+    ctx: &Ctx<S>,
+    id: &str,
+    job: &Value,
+    slot: Option<OwnedSemaphorePermit>,
+) {
     let poster = &ctx.poster;
     let worker_id = &poster.urls.worker_id;
     let args = match job::input_args(job.get("input")) {
         Ok(args) => args,
         Err(msg) => {
+            drop(slot);
             tracing::warn!(requestId = %id, "{msg}");
             let error = Failure::Input(msg).to_error_text(worker_id);
             poster.result(id, &json!({ "error": error }), false).await;
@@ -214,6 +221,7 @@ async fn execute<S: Send + Sync + 'static>(ctx: &Ctx<S>, id: &str, job: &Value) 
             Some(update) = updates.recv() => { poster.progress(id, update).await; }
         }
     };
+    drop(slot);
     while let Ok(update) = updates.try_recv() {
         poster.progress(id, update).await;
     }

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Queue benchmarks of flash-runtime, in release, server and load generator pinned to separate
+# cores (the machine has 2):
+#  (a) the local queue's POST /runsync with a trivial handler, 64 connections, wrk + Lua POST;
+#  (b) the platform worker loop against the local stand-in of Runpod's job endpoints, a 10 ms
+#      handler and max_concurrency 8 (theoretical maximum 800 jobs/s).
+# Needs wrk (apt-get install -y wrk). Environment: DURATION (s, default 10), JOBS (default 4000),
+# LOCAL_CONCURRENCY (workers of the local queue, default 8).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DURATION=${DURATION:-10}
+JOBS=${JOBS:-4000}
+LOCAL_CONCURRENCY=${LOCAL_CONCURRENCY:-8}
+LOCAL_PORT=${LOCAL_PORT:-18081}
+STANDIN_PORT=${STANDIN_PORT:-18082}
+BIN=target/release/examples
+WORK=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 2; }
+cargo build --release -q -p flash-runtime --example bench_worker --example bench_standin
+
+echo "== (a) local queue: POST /runsync, trivial handler, 64 connections, ${DURATION}s"
+PORT=$LOCAL_PORT FLASH_HOST=127.0.0.1 FLASH_LOG_LEVEL=warn BENCH_CONCURRENCY=$LOCAL_CONCURRENCY \
+  taskset -c 0 "$BIN/bench_worker" &
+worker=$!
+pids+=("$worker")
+for _ in $(seq 1 200); do
+  curl -sf "http://127.0.0.1:$LOCAL_PORT/ping" >/dev/null && break
+  sleep 0.05
+done
+# One call first: the shape must be right before speed means anything.
+reply=$(curl -sf -X POST -H 'content-type: application/json' -d '{"input":{"name":"bench"}}' \
+  "http://127.0.0.1:$LOCAL_PORT/runsync")
+echo "sample reply: $reply"
+echo "$reply" | grep -q '"status":"COMPLETED"' || { echo "unexpected reply" >&2; exit 1; }
+taskset -c 1 wrk -t1 -c64 -d"${DURATION}s" --latency -s runtime/bench/runsync.lua \
+  "http://127.0.0.1:$LOCAL_PORT/runsync" | tee "$WORK/wrk.txt"
+curl -sf "http://127.0.0.1:$LOCAL_PORT/health"; echo
+kill -TERM "$worker"; wait "$worker" || true
+
+echo "== (b) platform loop: stand-in, $JOBS jobs of 10 ms, max_concurrency 8"
+taskset -c 1 "$BIN/bench_standin" "$STANDIN_PORT" "$JOBS" 10 >"$WORK/standin.txt" &
+standin=$!
+pids+=("$standin")
+for _ in $(seq 1 200); do grep -q READY "$WORK/standin.txt" 2>/dev/null && break; sleep 0.05; done
+env_args=()
+while IFS= read -r line; do
+  case "$line" in RUNPOD_*=*) env_args+=("$line") ;; esac
+done <"$WORK/standin.txt"
+env "${env_args[@]}" FLASH_LOG_LEVEL=error BENCH_CONCURRENCY=8 taskset -c 0 "$BIN/bench_worker" &
+worker=$!
+pids+=("$worker")
+wait "$standin"
+grep jobs_per_s "$WORK/standin.txt"
+kill -TERM "$worker"; wait "$worker" || true
