@@ -11,7 +11,8 @@
 use std::{process::ExitCode, sync::Arc, time::Duration};
 
 use flash_runtime::{
-    handler::{handler, Call, HandlerError, Problem, Reply},
+    bind,
+    handler::{handler, Call, HandlerError, Reply},
     queue::{serve, QueueWorker},
 };
 use serde_json::{json, Value};
@@ -44,49 +45,18 @@ async fn greet(
     }
 }
 
-/// Binds `input` to typed parameters, collecting every problem (what generated code does).
-fn arg<T: serde::de::DeserializeOwned>(
-    call: &mut Call,
-    name: &str,
-    optional: bool,
-    problems: &mut Vec<Problem>,
-) -> Option<T> {
-    let loc = vec![call.source.as_str().to_string(), name.to_string()];
-    match call.args.remove(name) {
-        None | Some(Value::Null) if optional => None,
-        None => {
-            problems.push(Problem {
-                loc,
-                msg: "field required".into(),
-                kind: "missing".into(),
-            });
-            None
-        }
-        Some(v) => match serde_json::from_value(v) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                problems.push(Problem {
-                    loc,
-                    msg: e.to_string(),
-                    kind: "type_error".into(),
-                });
-                None
-            }
-        },
-    }
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
+    // One handler per queue endpoint: bind the job's `input` fields by name (every problem at
+    // once), then call the user's function.
     let greet_handler = handler(|_state: Arc<()>, mut call: Call| async move {
-        let mut problems = Vec::new();
-        let name = arg::<String>(&mut call, "name", false, &mut problems);
-        let count = arg::<u64>(&mut call, "count", true, &mut problems);
-        let mode = arg::<String>(&mut call, "mode", true, &mut problems);
-        let sleep_ms = arg::<u64>(&mut call, "sleep_ms", true, &mut problems);
-        let Some(name) = name.filter(|_| problems.is_empty()) else {
-            return Err(HandlerError::Invalid(problems));
-        };
+        let (name, count, mode, sleep_ms) = bind!(
+            call,
+            name: String,
+            count: Option<u64>,
+            mode: Option<String>,
+            sleep_ms: Option<u64>
+        )?;
         greet(&call.progress, name, count.unwrap_or(1), mode, sleep_ms).await
     });
     serve(

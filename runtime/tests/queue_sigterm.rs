@@ -142,6 +142,21 @@ async fn local_sigterm_finishes_open_runsync_and_exits_0() {
         assert!(Instant::now() < deadline, "worker never became ready");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // The example binds `input` by name, reporting every problem at once.
+    let bad: Value = http
+        .post(format!("{base}/runsync"))
+        .json(&json!({"input": {"count": "many"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bad["status"], "FAILED");
+    let err: Value = serde_json::from_str(bad["error"].as_str().unwrap()).unwrap();
+    assert_eq!(err["error_type"], "InvalidArguments");
+    let msg = err["error_message"].as_str().unwrap();
+    assert!(msg.contains("input.name") && msg.contains("input.count"), "{msg}");
     let call = {
         let http = http.clone();
         let base = base.clone();
