@@ -7,12 +7,11 @@ use std::{process::ExitCode, sync::Arc, time::Duration};
 
 use flash_runtime::{
     handler::{handler, Call, Reply},
-    queue::{serve, QueueWorker},
+    queue::{run, QueueWorker},
 };
 use serde_json::{json, Value};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let concurrency = std::env::var("BENCH_CONCURRENCY")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -23,5 +22,5 @@ async fn main() -> ExitCode {
         }
         Reply::json(json!({ "ok": true }))
     });
-    serve(QueueWorker::new(trivial).max_concurrency(concurrency)).await
+    run(QueueWorker::new(trivial).max_concurrency(concurrency))
 }

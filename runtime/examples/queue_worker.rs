@@ -13,7 +13,7 @@ use std::{process::ExitCode, sync::Arc, time::Duration};
 use flash_runtime::{
     bind,
     handler::{handler, Call, HandlerError, Reply},
-    queue::{serve, QueueWorker},
+    queue::{run, QueueWorker},
 };
 use serde_json::{json, Value};
 
@@ -45,8 +45,7 @@ async fn greet(
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     // One handler per queue endpoint: bind the job's `input` fields by name (every problem at
     // once), then call the user's function.
     let greet_handler = handler(|_state: Arc<()>, mut call: Call| async move {
@@ -59,10 +58,7 @@ async fn main() -> ExitCode {
         )?;
         greet(&call.progress, name, count.unwrap_or(1), mode, sleep_ms).await
     });
-    serve(
-        QueueWorker::new(greet_handler)
-            .max_concurrency(4)
-            .retries(1),
-    )
-    .await
+    run(QueueWorker::new(greet_handler)
+        .max_concurrency(4)
+        .retries(1))
 }

@@ -39,6 +39,22 @@ fn spawn(env: &[(String, String)]) -> Child {
     cmd.spawn().unwrap()
 }
 
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// `queue_worker healthcheck` with the same environment: the Dockerfile HEALTHCHECK mode.
+fn healthcheck(env: &[(String, String)]) -> bool {
+    Command::new(example_binary())
+        .arg("healthcheck")
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .status()
+        .unwrap()
+        .success()
+}
+
 fn sigterm(child: &Child) {
     let ok = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -82,6 +98,8 @@ async fn platform_sigterm_reports_every_job_in_flight_and_exits_0() {
     let mut env = stand.env("w-sig", 50);
     env.push(("FLASH_QUEUE_EMPTY_TAKE_MS".into(), "20".into()));
     env.push(("FLASH_QUEUE_STOP_POLL_MS".into(), "20".into()));
+    env.push(("PORT".into(), free_port().to_string()));
+    env.push(("FLASH_HOST".into(), "127.0.0.1".into()));
     let mut child = spawn(&env);
     stand
         .wait_for(
@@ -95,6 +113,8 @@ async fn platform_sigterm_reports_every_job_in_flight_and_exits_0() {
             },
         )
         .await;
+    // The binary's healthcheck mode works on the platform too (init is done: jobs run).
+    assert!(healthcheck(&env));
     stand.push_job(json!({"id": "late", "input": {"name": "late"}}));
     sigterm(&child);
     let (status, logs) = wait_exit(&mut child, Duration::from_secs(10)).await;
@@ -120,10 +140,7 @@ async fn platform_sigterm_reports_every_job_in_flight_and_exits_0() {
 
 #[tokio::test]
 async fn local_sigterm_finishes_open_runsync_and_exits_0() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let env = vec![
         ("PORT".to_string(), port.to_string()),
         ("FLASH_HOST".to_string(), "127.0.0.1".to_string()),
@@ -142,6 +159,7 @@ async fn local_sigterm_finishes_open_runsync_and_exits_0() {
         assert!(Instant::now() < deadline, "worker never became ready");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    assert!(healthcheck(&env));
     // The example binds `input` by name, reporting every problem at once.
     let bad: Value = http
         .post(format!("{base}/runsync"))
@@ -156,7 +174,10 @@ async fn local_sigterm_finishes_open_runsync_and_exits_0() {
     let err: Value = serde_json::from_str(bad["error"].as_str().unwrap()).unwrap();
     assert_eq!(err["error_type"], "InvalidArguments");
     let msg = err["error_message"].as_str().unwrap();
-    assert!(msg.contains("input.name") && msg.contains("input.count"), "{msg}");
+    assert!(
+        msg.contains("input.name") && msg.contains("input.count"),
+        "{msg}"
+    );
     let call = {
         let http = http.clone();
         let base = base.clone();

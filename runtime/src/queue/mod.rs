@@ -1,21 +1,20 @@
 //! Queue-based endpoints: a worker with one handler that runs jobs.
 //!
-//! [`serve`] picks the mode from the environment: on the platform (`RUNPOD_WEBHOOK_GET_JOB`
+//! [`run`] picks the mode from the environment: on the platform (`RUNPOD_WEBHOOK_GET_JOB`
 //! set) it runs the [`platform`] worker loop; anywhere else it serves the [`local`] queue, a
 //! real in-process queue behind the platform's public API, on `$PORT`. Generated code builds a
-//! [`QueueWorker`] and calls [`serve`]; nothing else.
+//! [`QueueWorker`] and calls [`run`] from `main`; nothing else.
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use flash_runtime::handler::{Handler, Reply};
-//! use flash_runtime::queue::{serve, QueueWorker};
+//! use flash_runtime::handler::{handler, Call, Reply};
+//! use flash_runtime::queue::{run, QueueWorker};
 //!
-//! #[tokio::main]
-//! async fn main() -> std::process::ExitCode {
-//!     let handler: Handler<()> = Arc::new(|_state, call| {
-//!         Box::pin(async move { Ok(Reply::Value(serde_json::Value::Object(call.args))) })
+//! fn main() -> std::process::ExitCode {
+//!     let echo = handler(|_state: Arc<()>, call: Call| async move {
+//!         Ok(Reply::Value(serde_json::Value::Object(call.args)))
 //!     });
-//!     serve(QueueWorker::new(handler).max_concurrency(4).retries(1)).await
+//!     run(QueueWorker::new(echo).max_concurrency(4).retries(1))
 //! }
 //! ```
 
@@ -24,11 +23,14 @@ pub mod local;
 pub mod platform;
 pub mod settings;
 
-use std::{process::ExitCode, sync::Arc, time::Duration};
+use std::{net::SocketAddr, process::ExitCode, sync::Arc, time::Duration};
+
+use tokio::net::TcpListener;
 
 use crate::{
     config::Config,
     handler::{Handler, Init},
+    health::Health,
     shutdown::Shutdown,
 };
 
@@ -100,46 +102,76 @@ pub(crate) struct Prepared<S> {
     pub execution_timeout: Option<Duration>,
 }
 
-/// Runs a queue worker until SIGTERM/SIGINT, in the mode the environment selects, and returns
-/// the process exit code: 0 after a clean drain, 1 if the worker could not start.
-pub async fn serve<S: Send + Sync + 'static>(mut worker: QueueWorker<S>) -> ExitCode {
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => return fail(format!("bad configuration: {e}")),
-    };
-    crate::logging::init(&config);
-    if config.execution_timeout.is_some() {
-        worker.execution_timeout = config.execution_timeout;
+/// The whole `main` of a queue worker: `healthcheck` mode, configuration, logging, the tokio
+/// runtime, then [`serve`] until SIGTERM/SIGINT. Exit 0 after a clean drain, 1 if the worker
+/// could not start, 2 on invalid configuration.
+pub fn run<S: Send + Sync + 'static>(worker: QueueWorker<S>) -> ExitCode {
+    crate::entry::run_with(move |cfg, shutdown| async move {
+        serve(worker, cfg, shutdown)
+            .await
+            .map_err(std::io::Error::other)
+    })
+}
+
+/// Runs a queue worker in the mode `cfg` selects until `shutdown` fires and everything in flight
+/// has been reported: the platform loop when `RUNPOD_WEBHOOK_GET_JOB` is set, else the local
+/// queue API on `cfg.host:cfg.port`.
+pub async fn serve<S: Send + Sync + 'static>(
+    mut worker: QueueWorker<S>,
+    cfg: Config,
+    shutdown: Shutdown,
+) -> Result<(), String> {
+    if cfg.execution_timeout.is_some() {
+        worker.execution_timeout = cfg.execution_timeout;
     }
-    let shutdown = Shutdown::on_signals();
-    let outcome = match &config.platform {
-        Some(platform) => match settings::PlatformTiming::from_env() {
-            Ok(timing) => platform::run(worker, platform, timing, shutdown).await,
-            Err(e) => Err(format!("bad configuration: {e}")),
-        },
-        None => match settings::LocalTiming::from_env() {
-            Ok(timing) => {
-                let addr = std::net::SocketAddr::new(config.host, config.port);
-                match tokio::net::TcpListener::bind(addr).await {
-                    Ok(listener) => {
-                        tracing::info!(%addr, "no platform variables: serving the local queue API");
-                        local::run(worker, timing, listener, shutdown, config.shutdown_grace).await
-                    }
-                    Err(e) => Err(format!("cannot listen on {addr}: {e}")),
-                }
+    match &cfg.platform {
+        Some(platform) => {
+            let timing = settings::PlatformTiming::from_env()
+                .map_err(|e| format!("bad configuration: {e}"))?;
+            let health = Health::new();
+            let probe = serve_health(&cfg, &health, &shutdown).await;
+            let result =
+                platform::run_with_health(worker, platform, timing, shutdown, health).await;
+            if let Some(probe) = probe {
+                probe.abort();
             }
-            Err(e) => Err(format!("bad configuration: {e}")),
-        },
-    };
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(e),
+            result
+        }
+        None => {
+            let timing =
+                settings::LocalTiming::from_env().map_err(|e| format!("bad configuration: {e}"))?;
+            let addr = SocketAddr::new(cfg.host, cfg.port);
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            tracing::info!(%addr, "no platform variables: serving the local queue API");
+            local::run(worker, timing, listener, shutdown, cfg.shutdown_grace).await
+        }
     }
 }
 
-fn fail(msg: String) -> ExitCode {
-    tracing::error!("{msg}");
-    // Also on stderr: logging may not be set up when the configuration itself is wrong.
-    eprintln!("flash worker: {msg}");
-    ExitCode::FAILURE
+/// On the platform a queue worker needs no HTTP server, but the `healthcheck` mode of the binary
+/// (a Dockerfile `HEALTHCHECK`) asks `/ping` on `PORT_HEALTH`; serve it there when the port is
+/// free. A port that cannot be bound is logged and skipped: jobs matter more than the probe.
+async fn serve_health(
+    cfg: &Config,
+    health: &Health,
+    shutdown: &Shutdown,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let addr = SocketAddr::new(cfg.host, cfg.port_health);
+    match TcpListener::bind(addr).await {
+        Ok(listener) => {
+            let app: axum::Router = health.router(&cfg.health_path);
+            let stop = shutdown.clone();
+            Some(tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move { stop.wait().await })
+                    .await;
+            }))
+        }
+        Err(e) => {
+            tracing::warn!(%addr, "health probe not served: {e}");
+            None
+        }
+    }
 }

@@ -29,7 +29,9 @@ use super::{
 };
 use tracing::Instrument;
 
-use crate::{config::Platform, handler::Progress, logging::request_span, shutdown::Shutdown};
+use crate::{
+    config::Platform, handler::Progress, health::Health, logging::request_span, shutdown::Shutdown,
+};
 
 /// What every job task shares.
 struct Ctx<S> {
@@ -46,10 +48,30 @@ pub async fn run<S: Send + Sync + 'static>(
     timing: PlatformTiming,
     shutdown: Shutdown,
 ) -> Result<(), String> {
+    run_with_health(worker, platform, timing, shutdown, Health::new()).await
+}
+
+/// As [`run`], reporting `init` through `health` (the `/ping` probe of the binary).
+pub async fn run_with_health<S: Send + Sync + 'static>(
+    worker: QueueWorker<S>,
+    platform: &Platform,
+    timing: PlatformTiming,
+    shutdown: Shutdown,
+    health: Health,
+) -> Result<(), String> {
     let urls = Arc::new(Endpoints::new(platform)?);
     let client = endpoints::client(&platform.api_key)?;
     let max = worker.max_concurrency.max(1);
-    let worker = worker.prepare().await?;
+    let worker = match worker.prepare().await {
+        Ok(w) => {
+            health.set_ready();
+            w
+        }
+        Err(e) => {
+            health.set_failed(e.clone());
+            return Err(e);
+        }
+    };
     let running = Arc::new(Running::default());
     let ctx = Arc::new(Ctx {
         worker,
