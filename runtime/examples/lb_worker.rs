@@ -107,6 +107,13 @@ pub fn app() -> App<Model> {
             }),
         )
         .post(
+            "/add",
+            handler(|_model, mut call| async move {
+                let (a, b) = bind!(call, a: i64, b: i64)?;
+                Reply::json(serde_json::json!({ "sum": a.wrapping_add(b) }))
+            }),
+        )
+        .post(
             "/divide",
             handler(|_model, mut call| async move {
                 let (a, b) = bind!(call, a: f64, b: f64)?;

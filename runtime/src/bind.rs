@@ -134,3 +134,57 @@ macro_rules! bind {
         }
     }};
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::handler::Progress;
+
+    fn call(args: serde_json::Value, source: Source) -> Call {
+        Call {
+            args: args.as_object().cloned().unwrap_or_default(),
+            source,
+            request_id: "t".into(),
+            progress: Progress::default(),
+        }
+    }
+
+    #[test]
+    fn binds_typed_values_and_optional_missing_ones() {
+        let mut c = call(json!({"a": 1, "b": "x"}), Source::Body);
+        let (a, b, c2) = crate::bind!(c, a: i64, b: String, c: Option<u8>).unwrap();
+        assert_eq!((a, b.as_str(), c2), (1, "x", None));
+    }
+
+    #[test]
+    fn strings_from_path_and_query_parse_as_json() {
+        let mut c = call(json!({"id": "42", "on": "true", "s": "007"}), Source::Query);
+        let (id, on, s) = crate::bind!(c, path id: u32, on: bool, s: String).unwrap();
+        assert_eq!((id, on, s.as_str()), (42, true, "007"));
+    }
+
+    #[test]
+    fn every_problem_at_once_with_its_location() {
+        let mut c = call(json!({"id": "x", "n": "5"}), Source::Body);
+        let err = crate::bind!(c, path id: u32, n: u32, m: String).unwrap_err();
+        let HandlerError::Invalid(problems) = err else {
+            panic!("not a 422: {err:?}");
+        };
+        let locs: Vec<Vec<String>> = problems.iter().map(|p| p.loc.clone()).collect();
+        // A body value is not reparsed: "5" is not a number in JSON.
+        assert_eq!(
+            locs,
+            [vec!["path", "id"], vec!["body", "n"], vec!["body", "m"]]
+        );
+        assert_eq!(problems[2].kind, "missing");
+        assert_eq!(problems[2].msg, "field required");
+    }
+
+    #[test]
+    fn no_parameters_bind_to_unit() {
+        let c = call(json!({"extra": 1}), Source::Body);
+        crate::bind!(c).unwrap();
+    }
+}

@@ -2,8 +2,13 @@
 //!
 //! On the platform (`RUNPOD_ENDPOINT_ID` set) each line is the JSON Runpod's log viewer reads:
 //! `{"requestId": "...", "message": "...", "level": "INFO"}`; elsewhere a human line. The request
-//! id comes from the nearest enclosing [`request_span`], so every line logged while serving a
-//! request or a job carries it without the handler passing it around.
+//! id comes from the nearest enclosing [`request_span`], or else from the task-local id set by
+//! [`with_request_id`], so every line logged while serving a request or a job carries it without
+//! the handler passing it around.
+//!
+//! The HTTP hot path uses the task-local: it costs nothing per request when nothing is logged,
+//! whereas a span costs a registry entry and an allocation per request (measured: a third of the
+//! throughput of a trivial route).
 
 use std::{fmt::Write as _, io::Write as _, time::SystemTime};
 
@@ -23,6 +28,29 @@ pub fn request_span(request_id: &str) -> tracing::Span {
     tracing::info_span!("request", request_id = request_id)
 }
 
+tokio::task_local! {
+    static REQUEST_ID: Box<str>;
+}
+
+/// Runs `fut` with `request_id` as the id of every line it logs (unless a [`request_span`]
+/// inside it says otherwise).
+pub fn with_request_id<F: std::future::Future>(
+    request_id: &str,
+    fut: F,
+) -> impl std::future::Future<Output = F::Output> {
+    REQUEST_ID.scope(request_id.into(), fut)
+}
+
+/// Runs `f` synchronously with `request_id` as the id of its log lines.
+pub fn sync_with_request_id<R>(request_id: &str, f: impl FnOnce() -> R) -> R {
+    REQUEST_ID.sync_scope(request_id.into(), f)
+}
+
+/// The request id of the running request or job, if any.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(|id| id.to_string()).ok()
+}
+
 /// Installs the global subscriber from the configuration. Calling it again (tests, a second
 /// entry point) keeps the first one.
 pub fn init(cfg: &Config) {
@@ -33,8 +61,10 @@ pub fn init(cfg: &Config) {
     let layer = LineLayer {
         json: cfg.endpoint_id.is_some(),
     };
+    // A global filter (not a per-layer one) lets disabled callsites be skipped once and for all.
     let _ = tracing_subscriber::registry()
-        .with(layer.with_filter(filter))
+        .with(filter)
+        .with(layer)
         .try_init();
 }
 
@@ -59,12 +89,15 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let request_id = ctx.event_scope(event).and_then(|scope| {
-            scope
-                .from_root()
-                .filter_map(|span| span.extensions().get::<RequestId>().map(|r| r.0.clone()))
-                .last()
-        });
+        let request_id = ctx
+            .event_scope(event)
+            .and_then(|scope| {
+                scope
+                    .from_root()
+                    .filter_map(|span| span.extensions().get::<RequestId>().map(|r| r.0.clone()))
+                    .last()
+            })
+            .or_else(current_request_id);
         let mut msg = MessageVisitor::default();
         event.record(&mut msg);
         let level = event.metadata().level();

@@ -87,6 +87,11 @@ async fn post_binds_a_flat_json_body() {
             json!({"id": 1, "name": "Ada", "email": "ada@example.com"})
         )
     );
+    // The benchmark's route.
+    assert_eq!(
+        post(&s.url("/add"), r#"{"a":1,"b":2}"#).await,
+        (200, json!({"sum": 3}))
+    );
     s.stop().await;
 }
 

@@ -18,10 +18,10 @@ use axum::{
 };
 use futures_util::{FutureExt, StreamExt};
 use serde_json::{json, Value};
-use tracing::Instrument;
 
 use super::{errors, Shared};
 use crate::handler::{Args, Call, Handler, HandlerError, Problem, Progress, Reply, Source};
+use crate::logging;
 
 /// Serves one request to a plain HTTP route.
 pub(crate) async fn serve_http<S: Send + Sync + 'static>(
@@ -66,13 +66,18 @@ pub(crate) async fn serve_http<S: Send + Sync + 'static>(
         request_id: request_id.clone(),
         progress: Progress::default(),
     };
-    let span = crate::logging::request_span(&request_id);
-    let outcome = call_handler(&handler, state, call, shared.timeout)
-        .instrument(span.clone())
-        .await;
-    let mut res = span.in_scope(|| respond(outcome, shared.debug));
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        res.headers_mut().insert("x-request-id", v);
+    let outcome = logging::with_request_id(
+        &request_id,
+        call_handler(&handler, state, call, shared.timeout),
+    )
+    .await;
+    let mut res = match outcome {
+        // The common case logs nothing, so it skips setting the request id for the log.
+        Outcome::Done(Ok(Reply::Value(v))) => json_response(&v, shared.debug),
+        other => logging::sync_with_request_id(&request_id, || respond(other, shared.debug)),
+    };
+    if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(request_id)) {
+        res.headers_mut().insert(REQUEST_ID, v);
     }
     res
 }
@@ -119,12 +124,18 @@ fn panicked(payload: &(dyn std::any::Any + Send)) -> Outcome {
     Outcome::Panicked(msg)
 }
 
+const REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
+
+fn json_response(value: &Value, debug: bool) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(bytes) => errors::json_bytes(StatusCode::OK, bytes),
+        Err(e) => errors::from_handler(&HandlerError::internal(e), debug),
+    }
+}
+
 fn respond(outcome: Outcome, debug: bool) -> Response {
     match outcome {
-        Outcome::Done(Ok(Reply::Value(v))) => match serde_json::to_vec(&v) {
-            Ok(bytes) => errors::json_bytes(StatusCode::OK, bytes),
-            Err(e) => errors::from_handler(&HandlerError::internal(e), debug),
-        },
+        Outcome::Done(Ok(Reply::Value(v))) => json_response(&v, debug),
         Outcome::Done(Ok(Reply::Stream(items))) => ndjson(items, debug),
         Outcome::Done(Err(e)) => errors::from_handler(&e, debug),
         Outcome::Panicked(msg) => errors::error(
@@ -230,7 +241,7 @@ pub(crate) fn body_args(body: &[u8]) -> Result<Args, Problem> {
 /// The caller's `X-Request-Id` when it is a sane token, else a fresh process-unique id.
 pub(crate) fn request_id(headers: &HeaderMap) -> String {
     if let Some(id) = headers
-        .get("x-request-id")
+        .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
     {

@@ -14,7 +14,6 @@ use axum::{
 };
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use tracing::Instrument;
 
 use super::{
     errors,
@@ -40,16 +39,17 @@ pub(crate) async fn upgrade<S: Send + Sync + 'static>(
         return not_ready(&shared);
     };
     let request_id = request_id(&headers);
-    let span = crate::logging::request_span(&request_id);
     let limit = shared.body_limit;
-    ws.max_message_size(limit).on_upgrade(move |socket| {
-        Session {
-            socket,
-            debug: shared.debug,
-        }
-        .run(handler, state, request_id, shared.timeout)
-        .instrument(span)
-    })
+    ws.max_message_size(limit)
+        .on_upgrade(move |socket| async move {
+            let session = Session {
+                socket,
+                debug: shared.debug,
+            };
+            let id = request_id.clone();
+            let run = session.run(handler, state, request_id, shared.timeout);
+            crate::logging::with_request_id(&id, run).await
+        })
 }
 
 struct Session {
