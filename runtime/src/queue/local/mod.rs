@@ -15,6 +15,7 @@ use std::{
     time::Duration,
 };
 
+use axum::serve::ListenerExt;
 use tokio::{net::TcpListener, task::JoinSet};
 use tracing::Instrument;
 
@@ -84,6 +85,11 @@ pub async fn run<S: Send + Sync + 'static>(
         store: store.clone(),
         health,
         runsync_wait: timing.runsync_wait,
+    });
+    // Small request/response exchanges on keep-alive connections stall on Nagle's algorithm
+    // meeting delayed ACKs (tens of ms); send every response at once.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
     });
     let stopping = shutdown.clone();
     let server =
