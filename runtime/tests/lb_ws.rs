@@ -45,7 +45,13 @@ async fn collect(ws: &mut Ws) -> (Vec<Value>, Option<CloseCode>) {
             Some(Ok(Message::Text(t))) => {
                 frames.push(serde_json::from_str(&t).expect("JSON frame"))
             }
-            Some(Ok(Message::Close(frame))) => return (frames, frame.map(|f| f.code)),
+            Some(Ok(Message::Close(frame))) => {
+                // Reading on flushes our close reply and completes the handshake.
+                while let Ok(Some(_)) =
+                    tokio::time::timeout(Duration::from_secs(2), ws.next()).await
+                {}
+                return (frames, frame.map(|f| f.code));
+            }
             Some(Ok(_)) => continue,
             None | Some(Err(_)) => return (frames, None),
         }
@@ -253,4 +259,27 @@ async fn an_error_item_ends_the_stream_with_an_error_frame() {
     );
     assert_eq!(code, Some(CloseCode::Policy));
     s.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_streams_in_flight() {
+    let s = start_example(&[]).await;
+    let mut ws = connect(s.addr, "/ws/generate").await;
+    ws.send(Message::text(r#"{"prompt":"p","n":8,"delay_ms":50}"#))
+        .await
+        .unwrap();
+    let first = ws.next().await.unwrap().unwrap();
+    assert!(first.is_text());
+    s.shutdown.trigger();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!s.task.is_finished(), "serving ended with a stream in flight");
+    let (frames, code) = collect(&mut ws).await;
+    assert_eq!(frames.len(), 8, "{frames:?}"); // 7 more items and the done frame
+    assert_eq!(frames[7], json!({"done": true, "total": 8}));
+    assert_eq!(code, Some(CloseCode::Normal));
+    tokio::time::timeout(Duration::from_secs(3), s.task)
+        .await
+        .expect("server returns once the stream ended")
+        .unwrap()
+        .unwrap();
 }

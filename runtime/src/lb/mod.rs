@@ -19,6 +19,7 @@
 mod errors;
 mod route;
 mod serve;
+mod sessions;
 mod ws;
 
 use std::{future::Future, sync::Arc, time::Duration};
@@ -132,4 +133,5 @@ pub(crate) struct Shared<S> {
     pub(crate) debug: bool,
     pub(crate) timeout: Option<Duration>,
     pub(crate) body_limit: usize,
+    pub(crate) sessions: sessions::Sessions,
 }

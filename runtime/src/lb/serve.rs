@@ -78,7 +78,9 @@ pub async fn serve<S: Send + Sync + 'static>(
         debug: cfg.debug_errors,
         timeout: cfg.execution_timeout.or(app.execution_timeout),
         body_limit: cfg.body_limit,
+        sessions: Default::default(),
     });
+    let sessions = shared.sessions.clone();
     let routes = build_routes(app.routes, &shared)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let main_router = with_health(routes, &health, cfg)?;
@@ -98,7 +100,10 @@ pub async fn serve<S: Send + Sync + 'static>(
         match health_server {
             Some(h) => tokio::try_join!(main, h).map(|_| ()),
             None => main.await,
-        }
+        }?;
+        // The HTTP servers have drained; WebSocket sessions still streaming finish too.
+        sessions.idle().await;
+        Ok::<(), io::Error>(())
     };
     let grace = cfg.shutdown_grace;
     let deadline = async {

@@ -42,6 +42,7 @@ pub(crate) async fn upgrade<S: Send + Sync + 'static>(
     let limit = shared.body_limit;
     ws.max_message_size(limit)
         .on_upgrade(move |socket| async move {
+            let _open = shared.sessions.enter();
             let session = Session {
                 socket,
                 debug: shared.debug,
