@@ -35,14 +35,25 @@ for _ in $(seq 1 200); do
   curl -sf "http://127.0.0.1:$LOCAL_PORT/ping" >/dev/null && break
   sleep 0.05
 done
+echo "server RSS idle: $(awk '/VmRSS/ {print $2, $3}' "/proc/$worker/status")"
 # One call first: the shape must be right before speed means anything.
 reply=$(curl -sf -X POST -H 'content-type: application/json' -d '{"input":{"name":"bench"}}' \
   "http://127.0.0.1:$LOCAL_PORT/runsync")
 echo "sample reply: $reply"
 echo "$reply" | grep -q '"status":"COMPLETED"' || { echo "unexpected reply" >&2; exit 1; }
+# CPU time the server spends (utime+stime, clock ticks): on a shared machine the wall-clock rate
+# depends on what else runs on the core, jobs per CPU-second of the server does not.
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+before=$(cpu_ticks "$worker")
 taskset -c 1 wrk -t1 -c64 -d"${DURATION}s" --latency -s runtime/bench/runsync.lua \
   "http://127.0.0.1:$LOCAL_PORT/runsync" | tee "$WORK/wrk.txt"
-curl -sf "http://127.0.0.1:$LOCAL_PORT/health"; echo
+after=$(cpu_ticks "$worker")
+health=$(curl -sf "http://127.0.0.1:$LOCAL_PORT/health"); echo "$health"
+completed=$(echo "$health" | sed -E 's/.*"completed":([0-9]+).*/\1/')
+hz=$(getconf CLK_TCK)
+awk -v n="$completed" -v t=$((after - before)) -v hz="$hz" -v d="$DURATION" 'BEGIN {
+  cpu = t / hz; printf "server CPU: %.2f s over %d s (%.0f%% of its core); %.0f jobs per CPU-second\n", cpu, d, 100 * cpu / d, n / cpu }'
+echo "server RSS after the run: $(awk '/VmRSS/ {print $2, $3}' "/proc/$worker/status") (results kept 1 min, like the platform)"
 kill -TERM "$worker"; wait "$worker" || true
 
 echo "== (b) platform loop: stand-in, $JOBS jobs of 10 ms, max_concurrency 8"

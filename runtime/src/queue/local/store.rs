@@ -61,8 +61,11 @@ struct Job {
     timeout: Option<Duration>,
     sync: bool,
     status: Status,
-    /// The result, or the latest progress update while running.
+    /// The latest progress update while running.
     output: Option<Value>,
+    /// The final output, serialized: a retained result is read rarely, and a parsed `Value`
+    /// costs several times its text in memory (maps allocate whole B-tree nodes).
+    kept_output: Option<Box<str>>,
     error: Option<String>,
     queued_at: Instant,
     started_at: Option<Instant>,
@@ -152,6 +155,7 @@ impl Store {
             sync: new.sync,
             status: Status::InQueue,
             output: None,
+            kept_output: None,
             error: None,
             queued_at: Instant::now(),
             started_at: None,
@@ -361,6 +365,7 @@ impl Store {
             job.generation += 1;
             job.attempts_left = self.retries;
             job.output = None;
+            job.kept_output = None;
             job.error = None;
             job.chunks.clear();
             job.delay_ms = None;
@@ -464,23 +469,48 @@ fn finalize(inner: &mut Inner, id: &str, now: Instant, ttl: [Duration; 2]) -> Op
     let class = usize::from(job.sync);
     let at = now + ttl[class];
     job.expires_at = Some(at);
-    let body = render(id, job);
-    for w in job.waiters.drain(..) {
-        let _ = w.send(body.clone());
-    }
-    let hook = match (&job.webhook, job.status) {
-        (Some(url), Status::Completed | Status::Failed | Status::TimedOut) => Some(Webhook {
-            url: url.clone(),
-            body,
-        }),
+    let output = job.output.take();
+    let body = render_with(id, job, output);
+    job.kept_output = body.get("output").map(|o| o.to_string().into_boxed_str());
+    let hook_url = match (&job.webhook, job.status) {
+        (Some(url), Status::Completed | Status::Failed | Status::TimedOut) => Some(url.clone()),
         _ => None,
     };
+    let mut waiters = std::mem::take(&mut job.waiters);
+    // The last receiver takes the body itself unless the webhook still needs it.
+    let last = if hook_url.is_none() {
+        waiters.pop()
+    } else {
+        None
+    };
+    for w in waiters {
+        let _ = w.send(body.clone());
+    }
     inner.expiry[class].push_back((at, id.to_string()));
-    hook
+    match hook_url {
+        Some(url) => Some(Webhook { url, body }),
+        None => {
+            if let Some(w) = last {
+                let _ = w.send(body);
+            }
+            None
+        }
+    }
 }
 
+/// The job's body as `/status` shows it.
 fn render(id: &str, job: &Job) -> Value {
-    let mut m = Map::with_capacity(6);
+    let output = match (&job.output, &job.kept_output) {
+        (Some(progress), _) => Some(progress.clone()),
+        // Written by `finalize` from a `Value`, so it parses back.
+        (None, Some(text)) => serde_json::from_str(text).ok(),
+        (None, None) => None,
+    };
+    render_with(id, job, output)
+}
+
+fn render_with(id: &str, job: &Job, output: Option<Value>) -> Value {
+    let mut m = Map::new();
     m.insert("id".into(), Value::String(id.to_string()));
     m.insert("status".into(), Value::String(job.status.as_str().into()));
     if let Some(d) = job.delay_ms {
@@ -489,8 +519,8 @@ fn render(id: &str, job: &Job) -> Value {
     if let Some(e) = job.exec_ms {
         m.insert("executionTime".into(), e.into());
     }
-    if let Some(o) = &job.output {
-        m.insert("output".into(), o.clone());
+    if let Some(o) = output {
+        m.insert("output".into(), o);
     }
     if let Some(e) = &job.error {
         m.insert("error".into(), Value::String(e.clone()));
