@@ -62,7 +62,7 @@ pub fn check(
             Environments::Only(name)
         }
     };
-    diagnostics.extend(validate::check(&root, selection));
+    diagnostics.extend(validate::check(root, selection));
     diagnostic::normalize(&mut diagnostics);
     Ok(diagnostics)
 }

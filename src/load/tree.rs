@@ -16,8 +16,9 @@ pub struct Span {
     pub end: Pos,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Value {
+    #[default]
     Null,
     Bool(bool),
     Int(i64),
@@ -27,7 +28,7 @@ pub enum Value {
     Map(Vec<Entry>),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Node {
     pub value: Value,
     pub span: Span,

@@ -162,7 +162,7 @@ impl Builder {
                 }
                 Event::Scalar(text, style, anchor, _) => {
                     let node = Node {
-                        value: resolve(&text, style),
+                        value: resolve(text, style),
                         span: at,
                     };
                     self.push(node, anchor, at)?;
@@ -311,7 +311,7 @@ impl Builder {
                         )
                         .label("complex key"));
                     }
-                    _ => *key = Some((scalar_text(&node), at)),
+                    _ => *key = Some((scalar_text(node.value), at)),
                 },
             },
         }
@@ -320,6 +320,16 @@ impl Builder {
 
     /// Keeps the first of each key and reports the others against it.
     fn without_duplicates(&mut self, entries: Vec<Entry>) -> Vec<Entry> {
+        // Most mappings are small: a quadratic scan beats building a hash set for each.
+        let small = entries.len() <= 16;
+        if small
+            && !entries
+                .iter()
+                .enumerate()
+                .any(|(i, e)| entries[..i].iter().any(|f| f.key == e.key))
+        {
+            return entries;
+        }
         let mut seen: HashMap<&str, Span> = HashMap::with_capacity(entries.len());
         let mut drop = HashSet::new();
         for (i, entry) in entries.iter().enumerate() {
@@ -391,9 +401,9 @@ fn syntax_error(err: ScanError) -> Diagnostic {
     }
 }
 
-fn scalar_text(node: &Node) -> String {
-    match &node.value {
-        Value::Str(s) => s.clone(),
+fn scalar_text(value: Value) -> String {
+    match value {
+        Value::Str(s) => s,
         Value::Null => String::new(),
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
@@ -404,11 +414,11 @@ fn scalar_text(node: &Node) -> String {
 
 /// Resolves a scalar by the YAML 1.2 core schema: quoted scalars are strings; plain ones may
 /// be null, booleans, integers or floats. (YAML 1.1's `yes`/`no`/`on` stay strings.)
-fn resolve(text: &str, style: ScalarStyle) -> Value {
+fn resolve(text: std::borrow::Cow<'_, str>, style: ScalarStyle) -> Value {
     if style != ScalarStyle::Plain {
-        return Value::Str(text.to_string());
+        return Value::Str(text.into_owned());
     }
-    match text {
+    match text.as_ref() {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
         "false" | "False" | "FALSE" => return Value::Bool(false),
@@ -419,7 +429,7 @@ fn resolve(text: &str, style: ScalarStyle) -> Value {
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}
     }
-    if let Some(int) = resolve_int(text) {
+    if let Some(int) = resolve_int(&text) {
         return Value::Int(int);
     }
     let float_chars = text
@@ -430,7 +440,7 @@ fn resolve(text: &str, style: ScalarStyle) -> Value {
             return Value::Float(f);
         }
     }
-    Value::Str(text.to_string())
+    Value::Str(text.into_owned())
 }
 
 fn resolve_int(text: &str) -> Option<i64> {

@@ -3,10 +3,10 @@
 
 use super::vocab::ROUTE_METHODS;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Segment {
-    Literal(String),
-    Param(String),
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Segment<'a> {
+    Literal(&'a str),
+    Param(&'a str),
 }
 
 /// A parsed `"METHOD /path"`.
@@ -65,17 +65,13 @@ impl RouteKey {
     }
 
     /// The path's segments; parameter syntax is checked by [`check_path`].
-    pub fn segments(&self) -> Vec<Segment> {
-        self.path
-            .split('/')
-            .skip(1)
-            .map(
-                |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                    Some(name) => Segment::Param(name.to_string()),
-                    None => Segment::Literal(s.to_string()),
-                },
-            )
-            .collect()
+    pub fn segments(&self) -> impl Iterator<Item = Segment<'_>> {
+        self.path.split('/').skip(1).map(|s| {
+            match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => Segment::Param(name),
+                None => Segment::Literal(s),
+            }
+        })
     }
 
     /// What requests the route matches: `WS` is an upgraded GET, and parameter names do not
@@ -86,15 +82,17 @@ impl RouteKey {
         } else {
             &self.method
         };
-        let segments = self.segments();
-        let shape: Vec<&str> = segments
-            .iter()
-            .map(|s| match s {
-                Segment::Literal(l) => l.as_str(),
+        let mut key = String::with_capacity(method.len() + self.path.len() + 1);
+        key.push_str(method);
+        key.push(' ');
+        for segment in self.segments() {
+            key.push('/');
+            key.push_str(match segment {
+                Segment::Literal(l) => l,
                 Segment::Param(_) => "{}",
-            })
-            .collect();
-        format!("{method} /{}", shape.join("/"))
+            });
+        }
+        key
     }
 }
 

@@ -65,15 +65,14 @@ const KEYWORDS: &[&str] = &[
 ];
 
 fn check_path(path: &str, span: Span) -> Option<Diagnostic> {
-    let segments: Vec<&str> = path.split("::").collect();
-    let valid = segments
-        .iter()
+    let valid = path
+        .split("::")
         .enumerate()
-        .all(|(i, s)| is_identifier(s) && (!KEYWORDS.contains(s)) && (i == 0 || *s != "crate"));
+        .all(|(i, s)| is_identifier(s) && !KEYWORDS.contains(&s) && (i == 0 || s != "crate"));
     if valid {
         return None;
     }
-    let keyword = segments.iter().find(|s| KEYWORDS.contains(s));
+    let keyword = path.split("::").find(|s| KEYWORDS.contains(s));
     let fixed: String = path
         .replace("::", "\u{0}")
         .replace(['.', ':', '/'], "\u{0}")

@@ -16,24 +16,27 @@ const MERGED_BY_KEY: &[&str] = &["env", "routes"];
 const GPU_ONLY: &[&str] = &["gpu", "gpu_count", "min_cuda_version"];
 
 /// The file with `environment`'s overlay applied and `defaults` folded into every endpoint.
-pub fn resolve(root: &Node, environment: Option<&str>) -> (Node, Vec<Diagnostic>) {
+/// Takes the tree by value: folding moves each endpoint's entries instead of copying them.
+pub fn resolve(root: Node, environment: Option<&str>) -> (Node, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
-    let mut merged = root.clone();
-    let overlay = environment.and_then(|name| root.at(&[Step::from("environments"), Step::from(name)]));
-    if let Some(overlay) = overlay {
+    let overlay = environment
+        .and_then(|name| root.at(&[Step::from("environments"), Step::from(name)]))
+        .cloned();
+    let mut merged = root;
+    if let Some(overlay) = &overlay {
         if let Some(defaults) = overlay.get("defaults") {
             if let Some(base) = child_map(&mut merged, "defaults", defaults) {
-                overlay_onto(base, defaults);
+                overlay_onto(base, defaults.clone());
             }
         }
         if let Some(endpoints) = overlay.get("endpoints") {
-            let base_names: Vec<String> = root
+            let base_names: Vec<String> = merged
                 .get("endpoints")
                 .map(|e| e.entries().iter().map(|e| e.key.clone()).collect())
                 .unwrap_or_default();
             for entry in endpoints.entries() {
                 match endpoint_mut(&mut merged, &entry.key) {
-                    Some(base) => overlay_onto(base, &entry.value),
+                    Some(base) => overlay_onto(base, entry.value.clone()),
                     None => diagnostics.push(unknown_target(entry, &base_names, environment)),
                 }
             }
@@ -46,10 +49,10 @@ pub fn resolve(root: &Node, environment: Option<&str>) -> (Node, Vec<Diagnostic>
                 .filter(|e| matches!(e.value.value, Value::Map(_)))
             {
                 let mut folded = defaults.clone();
-                overlay_onto(&mut folded, &endpoint.value);
                 // The endpoint's own node keeps its span; only its entries change.
                 folded.span = endpoint.value.span;
-                endpoint.value = folded;
+                let own = std::mem::replace(&mut endpoint.value, folded);
+                overlay_onto(&mut endpoint.value, own);
             }
         }
     }
@@ -115,8 +118,8 @@ fn child_map<'a>(node: &'a mut Node, key: &str, template: &Node) -> Option<&'a m
 
 /// Applies `top`'s entries onto `base` (both mappings; anything else is left alone, since the
 /// schema check has reported it).
-fn overlay_onto(base: &mut Node, top: &Node) {
-    let (Value::Map(base_entries), Value::Map(top_entries)) = (&mut base.value, &top.value) else {
+fn overlay_onto(base: &mut Node, top: Node) {
+    let (Value::Map(base_entries), Value::Map(top_entries)) = (&mut base.value, top.value) else {
         return;
     };
     let sets = |key: &str| top_entries.iter().any(|e| e.key == key);
@@ -129,24 +132,27 @@ fn overlay_onto(base: &mut Node, top: &Node) {
     for entry in top_entries {
         match base_entries.iter_mut().find(|e| e.key == entry.key) {
             Some(existing) if MERGED_BY_KEY.contains(&entry.key.as_str()) => {
-                merge_by_key(&mut existing.value, &entry.value);
+                merge_by_key(&mut existing.value, entry.value);
             }
-            Some(existing) => *existing = entry.clone(),
-            None => base_entries.push(entry.clone()),
+            Some(existing) => *existing = entry,
+            None => base_entries.push(entry),
         }
     }
 }
 
 /// `env` and `routes`: entries of `top` replace or extend those of `base`, key by key.
-fn merge_by_key(base: &mut Node, top: &Node) {
-    let (Value::Map(base_entries), Value::Map(top_entries)) = (&mut base.value, &top.value) else {
-        *base = top.clone();
+fn merge_by_key(base: &mut Node, top: Node) {
+    if !matches!((&base.value, &top.value), (Value::Map(_), Value::Map(_))) {
+        *base = top;
+        return;
+    }
+    let (Value::Map(base_entries), Value::Map(top_entries)) = (&mut base.value, top.value) else {
         return;
     };
     for entry in top_entries {
         match base_entries.iter_mut().find(|e| e.key == entry.key) {
-            Some(existing) => *existing = entry.clone(),
-            None => base_entries.push(entry.clone()),
+            Some(existing) => *existing = entry,
+            None => base_entries.push(entry),
         }
     }
 }

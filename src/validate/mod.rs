@@ -7,6 +7,7 @@ mod merge;
 mod project;
 mod prune;
 mod schema_check;
+mod schema_json;
 mod schema_nav;
 
 pub use merge::resolve;
@@ -26,19 +27,31 @@ pub enum Environments<'a> {
 }
 
 /// Every problem in the file, sorted by position, one diagnostic per mistake.
-pub fn check(root: &Node, environments: Environments) -> Vec<Diagnostic> {
-    let found = schema_check::check(root);
+pub fn check(mut root: Node, environments: Environments) -> Vec<Diagnostic> {
+    let found = schema_check::check(&root);
     let mut diagnostics = found.diagnostics;
-    let pruned = prune::without(root, &found.invalid);
-    let root = pruned.as_ref().unwrap_or(root);
-    let selected: Vec<Option<&str>> = match environments {
-        Environments::Only(name) => vec![Some(name)],
+    prune::remove_all(&mut root, &found.invalid);
+    let selected: Vec<Option<String>> = match environments {
+        Environments::Only(name) => vec![Some(name.to_string())],
         Environments::All => std::iter::once(None)
-            .chain(environment_names(root).into_iter().map(Some))
+            .chain(
+                environment_names(&root)
+                    .into_iter()
+                    .map(|n| Some(n.to_string())),
+            )
             .collect(),
     };
-    for environment in selected {
-        let (merged, mut overlay_problems) = resolve(root, environment);
+    let mut remaining = selected.len();
+    for environment in &selected {
+        remaining -= 1;
+        // The last merge may consume the tree; earlier ones work on a copy.
+        let tree = if remaining == 0 {
+            std::mem::take(&mut root)
+        } else {
+            root.clone()
+        };
+        let environment = environment.as_deref();
+        let (merged, mut overlay_problems) = resolve(tree, environment);
         diagnostics.append(&mut overlay_problems);
         let project = Project::new(&merged, environment, &found.invalid);
         for rule in rules::ALL {

@@ -35,7 +35,7 @@ impl<'a> Project<'a> {
                 name: &entry.key,
                 name_span: entry.key_span,
                 node: &entry.value,
-                spec: serde_json::from_value(entry.value.to_json()).ok(),
+                spec: crate::load::from_node(&entry.value).ok(),
                 had_schema_errors: invalid.iter().any(|path| {
                     matches!(path.as_slice(), [Step::Key(e), Step::Key(n), ..] if e == "endpoints" && n == &entry.key)
                 }),

@@ -3,20 +3,15 @@
 
 use crate::load::{Node, Step, Value};
 
-/// `root` without the nodes at `paths`, or `None` when there is nothing to remove.
-pub fn without(root: &Node, paths: &[Vec<Step>]) -> Option<Node> {
-    if paths.is_empty() {
-        return None;
-    }
-    let mut pruned = root.clone();
+/// Removes the nodes at `paths` from `root`.
+pub fn remove_all(root: &mut Node, paths: &[Vec<Step>]) {
     let mut sorted: Vec<&Vec<Step>> = paths.iter().collect();
     // Later indices first, so removing an item does not shift the ones still to remove.
     sorted.sort();
     sorted.dedup();
     for path in sorted.into_iter().rev() {
-        remove(&mut pruned, path);
+        remove(root, path);
     }
-    Some(pruned)
 }
 
 fn remove(node: &mut Node, path: &[Step]) {

@@ -13,6 +13,7 @@ use jsonschema::paths::LocationSegment;
 use jsonschema::{ValidationError, Validator};
 use serde_json::Value as Json;
 
+use super::schema_json::Tree;
 use super::schema_nav::SchemaNav;
 use crate::diagnostic::Diagnostic;
 use crate::load::{Node, Span, Step, Value};
@@ -21,7 +22,7 @@ use crate::suggest::closest;
 
 struct Compiled {
     schema: Json,
-    validator: Validator,
+    validator: Validator<Tree>,
 }
 
 fn compiled() -> Option<&'static Compiled> {
@@ -29,7 +30,7 @@ fn compiled() -> Option<&'static Compiled> {
     COMPILED
         .get_or_init(|| {
             let schema = crate::schema::generate();
-            let validator = jsonschema::validator_for(&schema).ok()?;
+            let validator = jsonschema::options_for::<Tree>().build(&schema).ok()?;
             Some(Compiled { schema, validator })
         })
         .as_ref()
@@ -47,13 +48,12 @@ pub fn check(root: &Node) -> Found {
     let Some(compiled) = compiled() else {
         return Found::default();
     };
-    let json = root.to_json();
     let reporter = Reporter {
         root,
         nav: SchemaNav::new(&compiled.schema),
     };
     let mut out = Found::default();
-    for error in compiled.validator.iter_errors(&json) {
+    for error in compiled.validator.iter_errors(root) {
         reporter.report(&error, &mut out);
     }
     out
