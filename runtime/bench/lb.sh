@@ -3,28 +3,38 @@
 # flash-runtime) against a minimal hand-written axum server (examples/minimal_axum.rs) answering
 # the same routes, measured in the same run.
 #
-# - throughput and p99: wrk, 64 keep-alive connections, 1 wrk thread; the server is pinned to
-#   core 0 and wrk to core 1 (taskset); GET /ping and POST /add {"a":1,"b":2}; the two servers
-#   alternate for ROUNDS rounds and each figure is the median of its rounds;
+# - throughput and p99: wrk, 64 keep-alive connections, 1 wrk thread, release builds. Both
+#   servers run at once, pinned to core 0; wrk is pinned to core 1 and loads one server at a
+#   time (an idle server costs nothing). Each round measures GET /ping and POST /add
+#   {"a":1,"b":2} on both servers back to back, so the two figures of a pair see the same
+#   background load; the report gives medians over ROUNDS rounds and the median of the
+#   per-pair ratios (the figure that resists other load on a shared machine best).
+# - server CPU time per request (from /proc): the least noise-sensitive cost figure.
 # - start time: process spawn to the first 200 on /ping, STARTS runs each, median and p90;
 # - idle memory: VmRSS after start and a few requests, once idle.
 #
-# Needs wrk (apt-get install -y wrk), taskset and python3. Usage: runtime/bench/lb.sh
-# Environment: DURATION (default 10s), ROUNDS (default 3), STARTS (default 100),
-# FLASH_WORKER_THREADS (passed to the worker; default: the runtime's own default).
+# Needs wrk (apt-get install -y wrk), taskset, curl and python3. Usage: runtime/bench/lb.sh
+# Environment: DURATION per measurement (default 5s), ROUNDS (default 8), STARTS (default 100),
+# FLASH_WORKER_THREADS (passed to the worker; unset: the runtime's default).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-DURATION=${DURATION:-10s}
-ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5s}
+ROUNDS=${ROUNDS:-8}
 STARTS=${STARTS:-100}
-PORT=${BENCH_PORT:-18190}
+BASE_PORT=${BENCH_PORT:-18190}
+declare -A PORT=([axum]=$BASE_PORT [worker]=$((BASE_PORT + 1)))
+declare -A PID=()
 
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
 cargo build --release -q -p flash-runtime --example lb_worker --example minimal_axum
 BIN=target/release/examples
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"; [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null || true' EXIT
+cleanup() {
+    for p in "${PID[@]}"; do kill "$p" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
 
 cat >"$WORK/post.lua" <<'LUA'
 wrk.method = "POST"
@@ -32,43 +42,33 @@ wrk.body = '{"a":1,"b":2}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
 
-wait_ready() {
+wait_ready() { # port
     for _ in $(seq 1 500); do
-        if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/ping" 2>/dev/null || true)" = 200 ]; then
+        if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/ping" 2>/dev/null || true)" = 200 ]; then
             return 0
         fi
         sleep 0.01
     done
-    echo "server on $PORT never became ready" >&2
+    echo "server on $1 never became ready" >&2
     exit 1
 }
 
-start_server() { # name
-    case $1 in
-        worker) taskset -c 0 env PORT=$PORT FLASH_HOST=127.0.0.1 "$BIN/lb_worker" >/dev/null 2>&1 & ;;
-        axum) taskset -c 0 env PORT=$PORT "$BIN/minimal_axum" >/dev/null 2>&1 & ;;
-    esac
-    SERVER=$!
-    wait_ready
-}
+taskset -c 0 env PORT="${PORT[axum]}" "$BIN/minimal_axum" >/dev/null 2>&1 &
+PID[axum]=$!
+taskset -c 0 env PORT="${PORT[worker]}" FLASH_HOST=127.0.0.1 "$BIN/lb_worker" >/dev/null 2>&1 &
+PID[worker]=$!
+wait_ready "${PORT[axum]}"
+wait_ready "${PORT[worker]}"
 
-stop_server() {
-    kill "$SERVER" 2>/dev/null || true
-    wait "$SERVER" 2>/dev/null || true
-    SERVER=
-}
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER/stat"; }
-
-# wrk's output → "req_per_s p99_ms server_cpu_us_per_request". The CPU cost per request is the
-# figure least disturbed by other load on the machine; req/s and p99 are what the targets name.
-run_wrk() { # path [lua]
-    local args=(-t1 -c64 -d"$DURATION" --latency)
-    [ $# -gt 1 ] && args+=(-s "$2")
-    local t0 t1
-    t0=$(cpu_ticks)
-    taskset -c 1 wrk "${args[@]}" "http://127.0.0.1:$PORT$1" >"$WORK/wrk.out"
-    t1=$(cpu_ticks)
+# One wrk run → "req_per_s p99_ms server_cpu_us_per_request".
+run_wrk() { # server path [lua]
+    local server=$1 path=$2 args=(-t1 -c64 -d"$DURATION" --latency) t0 t1
+    [ $# -gt 2 ] && args+=(-s "$3")
+    t0=$(cpu_ticks "${PID[$server]}")
+    taskset -c 1 wrk "${args[@]}" "http://127.0.0.1:${PORT[$server]}$path" >"$WORK/wrk.out"
+    t1=$(cpu_ticks "${PID[$server]}")
     awk -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" '
         /requests in/ { n = $1 }
         /Requests\/sec:/ { rps = $2 }
@@ -81,45 +81,56 @@ run_wrk() { # path [lua]
 }
 
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
-declare -A RESULTS
+# Warm-up: connections, allocator, caches.
+for server in axum worker; do
+    taskset -c 1 wrk -t1 -c64 -d2s "http://127.0.0.1:${PORT[$server]}/ping" >/dev/null
+done
+
+: >"$WORK/results"
 for round in $(seq 1 "$ROUNDS"); do
-    for server in axum worker; do
-        start_server "$server"
-        # Warm up connections and caches before measuring.
-        taskset -c 1 wrk -t1 -c64 -d2s "http://127.0.0.1:$PORT/ping" >/dev/null
-        RESULTS[$server,ping,$round]=$(run_wrk /ping)
-        RESULTS[$server,post,$round]=$(run_wrk /add "$WORK/post.lua")
-        stop_server
-        echo "round $round $server: ping ${RESULTS[$server,ping,$round]}  post ${RESULTS[$server,post,$round]}" >&2
+    for route in ping post; do
+        # Alternate which server goes first, so neither always gets the quieter slot.
+        order="axum worker"
+        [ $((round % 2)) -eq 0 ] && order="worker axum"
+        for server in $order; do
+            if [ "$route" = ping ]; then r=$(run_wrk "$server" /ping); else r=$(run_wrk "$server" /add "$WORK/post.lua"); fi
+            echo "$round $route $server $r" >>"$WORK/results"
+            echo "round $round $route $server: $r" >&2
+        done
     done
 done
 
-median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+echo
+echo "load average before the run: $LOAD; $ROUNDS rounds of $DURATION per server and route"
+python3 - "$WORK/results" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+data = {}
+for rnd, route, server, rps, p99, cpu in rows:
+    data.setdefault((route, server), {})[int(rnd)] = (float(rps), float(p99), float(cpu))
+print()
+print("| route | server | req/s (median) | p99 ms (median) | CPU µs/request (median) |")
+print("|---|---|---:|---:|---:|")
+for route in ("ping", "post"):
+    for server in ("axum", "worker"):
+        d = data[(route, server)].values()
+        print(f"| {route} | {server} | {statistics.median(x[0] for x in d):,.0f} | "
+              f"{statistics.median(x[1] for x in d):.2f} | {statistics.median(x[2] for x in d):.2f} |")
+print()
+print("| route | req/s ratio | p99 ratio | CPU/request ratio | (worker ÷ axum: median of per-round ratios) |")
+print("|---|---:|---:|---:|---|")
+for route in ("ping", "post"):
+    a, w = data[(route, "axum")], data[(route, "worker")]
+    ratio = lambda i: statistics.median(w[r][i] / a[r][i] for r in a)
+    print(f"| {route} | {ratio(0):.3f} (target ≥ 0.90) | {ratio(1):.3f} (target ≤ 1.30) | {ratio(2):.3f} | |")
+PY
 
-echo
-echo "load average before the run: $LOAD"
-echo
-echo "| route | server | req/s | p99 (ms) | server CPU per request (µs) |"
-echo "|---|---|---:|---:|---:|"
-for route in ping post; do
-    for server in axum worker; do
-        rps=$(for r in $(seq 1 "$ROUNDS"); do echo "${RESULTS[$server,$route,$r]}" | cut -d' ' -f1; done | median)
-        p99=$(for r in $(seq 1 "$ROUNDS"); do echo "${RESULTS[$server,$route,$r]}" | cut -d' ' -f2; done | median)
-        cpu=$(for r in $(seq 1 "$ROUNDS"); do echo "${RESULTS[$server,$route,$r]}" | cut -d' ' -f3; done | median)
-        eval "${server}_${route}_rps=$rps; ${server}_${route}_p99=$p99; ${server}_${route}_cpu=$cpu"
-        echo "| $route | $server | $rps | $p99 | $cpu |"
-    done
-done
-echo
-for route in ping post; do
-    eval "awk -v wr=\$worker_${route}_rps -v ar=\$axum_${route}_rps -v wp=\$worker_${route}_p99 -v ap=\$axum_${route}_p99 \
-        -v wc=\$worker_${route}_cpu -v ac=\$axum_${route}_cpu \
-        'BEGIN { printf \"$route: req/s ratio %.3f (target >= 0.90), p99 ratio %.3f (target <= 1.30), CPU per request ratio %.3f\n\", wr / ar, wp / ap, wc / ac }'"
-done
+for p in "${PID[@]}"; do kill "$p" 2>/dev/null || true; done
+PID=()
 
 # Start to first 200 and idle memory, measured by a small Python driver (its own start-up is
 # outside the timed span: the clock starts right before the spawn).
-python3 - "$BIN" "$PORT" "$STARTS" <<'PY'
+python3 - "$BIN" "$BASE_PORT" "$STARTS" <<'PY'
 import os, socket, statistics, subprocess, sys, time
 
 bin_dir, port, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -129,7 +140,7 @@ def status(port):
         with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
             s.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             return s.recv(64).split(b" ")[1]
-    except OSError:
+    except (OSError, IndexError):
         return None
 
 def start(name):
@@ -142,6 +153,7 @@ def start(name):
         time.sleep(0.0002)
     return p, (time.perf_counter() - t0) * 1000
 
+print()
 for name in ("minimal_axum", "lb_worker"):
     times = []
     for _ in range(runs):
@@ -149,7 +161,7 @@ for name in ("minimal_axum", "lb_worker"):
         times.append(ms)
         p.kill(); p.wait()
     times.sort()
-    p90 = times[int(len(times) * 0.9) - 1]
+    p90 = times[max(0, int(len(times) * 0.9) - 1)]
     p, _ = start(name)
     for _ in range(20):
         status(port)

@@ -89,7 +89,7 @@ pub fn app() -> App<Model> {
         .get(
             "/hello",
             handler(|model: Arc<Model>, _call| async move {
-                Reply::json(serde_json::json!({ "message": model.greeting }))
+                Reply::value(serde_json::json!({ "message": model.greeting }))
             }),
         )
         .get(
@@ -110,7 +110,7 @@ pub fn app() -> App<Model> {
             "/add",
             handler(|_model, mut call| async move {
                 let (a, b) = bind!(call, a: i64, b: i64)?;
-                Reply::json(serde_json::json!({ "sum": a.wrapping_add(b) }))
+                Reply::value(serde_json::json!({ "sum": a.wrapping_add(b) }))
             }),
         )
         .post(

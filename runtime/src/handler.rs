@@ -143,6 +143,11 @@ where
 }
 
 impl Reply {
+    /// A value that is already JSON (no copy, unlike [`Reply::json`] on a `Value`).
+    pub fn value(value: Value) -> Result<Reply, HandlerError> {
+        Ok(Reply::Value(value))
+    }
+
     /// A single JSON value from anything serializable (a failure to serialize is a 500).
     pub fn json<T: Serialize>(value: T) -> Result<Reply, HandlerError> {
         serde_json::to_value(value)
