@@ -27,6 +27,7 @@ fn timing() -> PlatformTiming {
         empty_take_interval: Duration::from_millis(20),
         stop_poll_interval: Duration::from_millis(20),
         drain_take_grace: Duration::from_millis(100),
+        shutdown_grace: Duration::from_secs(5),
     }
 }
 
@@ -445,6 +446,56 @@ async fn shutdown_drains_running_jobs() {
     stand.push_job(job("late", json!({"name": "n"})));
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(stand.queued(), 1);
+}
+
+#[tokio::test]
+async fn jobs_past_the_shutdown_grace_are_reported_failed() {
+    let stand = StandIn::start(Duration::from_millis(200)).await;
+    stand.push_job(job("quick", json!({"name": "n", "sleep_ms": 50})));
+    stand.push_job(job("endless", json!({"name": "n", "sleep_ms": 60_000})));
+    let t = PlatformTiming {
+        shutdown_grace: Duration::from_millis(300),
+        ..timing()
+    };
+    let w = start(&stand, 2, None, t);
+    w.tracker.wait_calls(2).await;
+    let stopped_at = std::time::Instant::now();
+    w.shutdown.trigger();
+    tokio::time::timeout(LIMIT, w.task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(stopped_at.elapsed() < Duration::from_secs(2));
+    let results = stand.results();
+    assert_eq!(results.len(), 2);
+    let by = |id: &str| {
+        results
+            .iter()
+            .find(|r| r.job.as_deref() == Some(id))
+            .unwrap()
+            .body
+            .clone()
+            .unwrap()
+    };
+    assert_eq!(
+        by("quick"),
+        json!({"output": {"greeting": "hello n", "count": 1}})
+    );
+    let e = error_of(&by("endless"));
+    assert_eq!(e["error_type"], "WorkerShutdown");
+    assert!(e["error_message"]
+        .as_str()
+        .unwrap()
+        .contains("300 ms shutdown grace"));
+    // The handler was stopped, not left running.
+    for _ in 0..100 {
+        if w.tracker.get(&w.tracker.dropped) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(w.tracker.get(&w.tracker.dropped), 1);
 }
 
 #[tokio::test]

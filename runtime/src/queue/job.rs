@@ -38,6 +38,8 @@ pub enum Failure {
     Handler(HandlerError),
     Timeout(Duration),
     Panic(String),
+    /// The worker was stopped and the job did not finish within the shutdown grace period.
+    Shutdown(Duration),
 }
 
 impl Failure {
@@ -50,6 +52,7 @@ impl Failure {
             Failure::Handler(HandlerError::Internal(_)) => "HandlerError",
             Failure::Timeout(_) => "TimeoutError",
             Failure::Panic(_) => "HandlerPanic",
+            Failure::Shutdown(_) => "WorkerShutdown",
         }
     }
 
@@ -59,6 +62,10 @@ impl Failure {
             Failure::Handler(e) => e.to_string(),
             Failure::Timeout(d) => format!("execution timeout of {} ms exceeded", d.as_millis()),
             Failure::Panic(m) => format!("handler panicked: {m}"),
+            Failure::Shutdown(d) => format!(
+                "the worker was stopped and the job did not finish within the {} ms shutdown grace period",
+                d.as_millis()
+            ),
         }
     }
 

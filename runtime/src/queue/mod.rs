@@ -126,8 +126,9 @@ pub async fn serve<S: Send + Sync + 'static>(
     }
     match &cfg.platform {
         Some(platform) => {
-            let timing = settings::PlatformTiming::from_env()
+            let mut timing = settings::PlatformTiming::from_env()
                 .map_err(|e| format!("bad configuration: {e}"))?;
+            timing.shutdown_grace = cfg.shutdown_grace;
             let health = Health::new();
             let probe = serve_health(&cfg, &health, &shutdown).await;
             let result =

@@ -30,6 +30,9 @@ pub struct PlatformTiming {
     pub empty_take_interval: Duration,
     pub stop_poll_interval: Duration,
     pub drain_take_grace: Duration,
+    /// On shutdown, how long running jobs may still take; past it they are stopped and reported
+    /// as failed (`WorkerShutdown`), so no job is left unreported. `FLASH_SHUTDOWN_GRACE_MS`.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for PlatformTiming {
@@ -41,6 +44,7 @@ impl Default for PlatformTiming {
             empty_take_interval: Duration::from_millis(100),
             stop_poll_interval: Duration::from_secs(1),
             drain_take_grace: Duration::from_secs(2),
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }
@@ -74,6 +78,7 @@ impl PlatformTiming {
             stop_poll_interval: ms(&get, "FLASH_QUEUE_STOP_POLL_MS")?
                 .unwrap_or(d.stop_poll_interval),
             drain_take_grace: ms(&get, "FLASH_QUEUE_DRAIN_TAKE_MS")?.unwrap_or(d.drain_take_grace),
+            shutdown_grace: ms(&get, "FLASH_SHUTDOWN_GRACE_MS")?.unwrap_or(d.shutdown_grace),
         })
     }
 }

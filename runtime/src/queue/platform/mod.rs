@@ -162,7 +162,18 @@ pub async fn run_with_health<S: Send + Sync + 'static>(
         running = running.ids().len(),
         "stopped taking jobs; draining"
     );
-    running.wait_until(Running::is_empty).await;
+    let drained =
+        tokio::time::timeout(timing.shutdown_grace, running.wait_until(Running::is_empty)).await;
+    if drained.is_err() {
+        // Out of time: stop what still runs and say so, rather than vanish with the jobs.
+        let failure = Failure::Shutdown(timing.shutdown_grace);
+        let body = json!({ "error": failure.to_error_text(&urls.worker_id) });
+        for id in running.ids() {
+            running.cancel(&id);
+            tracing::warn!(requestId = %id, "{}", failure.message());
+            ctx.poster.result(&id, &body, false).await;
+        }
+    }
     for task in background {
         task.abort();
     }
