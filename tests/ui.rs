@@ -106,3 +106,16 @@ fn bundled_examples_are_clean() {
         );
     }
 }
+
+#[test]
+fn documented_example_is_valid() {
+    let doc = fs::read_to_string("docs/flash-yaml.md").expect("docs/flash-yaml.md");
+    let example = doc
+        .split("```yaml\n")
+        .nth(2)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the complete example");
+    assert!(example.contains("environments:"), "picked the wrong block");
+    let diagnostics = flashc::check(example.as_bytes(), None).expect("no --env given");
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+}
