@@ -502,7 +502,7 @@ async fn results_expire_after_retention() {
     let tracker = Arc::new(Tracker::default());
     let worker = QueueWorker::new(test_handler(tracker.clone()));
     let t = LocalTiming {
-        run_ttl: Duration::from_millis(300),
+        run_ttl: Duration::from_millis(1500),
         runsync_ttl: Duration::from_millis(100),
         ..timing()
     };
@@ -518,7 +518,7 @@ async fn results_expire_after_retention() {
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, _) = l.get(&format!("/status/{run_id}")).await;
     assert_eq!(s, StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let (s, _) = l.get(&format!("/status/{run_id}")).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     l.stop().await;

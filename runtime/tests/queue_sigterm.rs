@@ -92,7 +92,7 @@ async fn platform_sigterm_reports_every_job_in_flight_and_exits_0() {
     // The example runs 4 jobs at once; 4 slow jobs fill it, a 5th waits in the platform queue.
     for i in 0..4 {
         stand.push_job(
-            json!({"id": format!("t{i}"), "input": {"name": format!("n{i}"), "sleep_ms": 700}}),
+            json!({"id": format!("t{i}"), "input": {"name": format!("n{i}"), "sleep_ms": 1500}}),
         );
     }
     let mut env = stand.env("w-sig", 50);
