@@ -11,9 +11,9 @@ pub enum Segment<'a> {
 
 /// A parsed `"METHOD /path"`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RouteKey {
-    pub method: String,
-    pub path: String,
+pub struct RouteKey<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
 }
 
 /// Why a route key does not parse, with the fix where one is clear.
@@ -23,8 +23,8 @@ pub struct RouteKeyError {
     pub help: Option<String>,
 }
 
-impl RouteKey {
-    pub fn parse(key: &str) -> Result<RouteKey, RouteKeyError> {
+impl<'a> RouteKey<'a> {
+    pub fn parse(key: &'a str) -> Result<RouteKey<'a>, RouteKeyError> {
         let trimmed = key.trim();
         let Some((method, path)) = trimmed.split_once(char::is_whitespace) else {
             let help = if trimmed.starts_with('/') {
@@ -58,10 +58,7 @@ impl RouteKey {
                 help: Some(format!("write `\"{method} /{path}\"`")),
             });
         }
-        Ok(RouteKey {
-            method: method.to_string(),
-            path: path.to_string(),
-        })
+        Ok(RouteKey { method, path })
     }
 
     /// The path's segments; parameter syntax is checked by [`check_path`].

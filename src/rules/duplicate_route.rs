@@ -1,5 +1,3 @@
-use std::collections::HashMap;
-
 use crate::diagnostic::Diagnostic;
 use crate::load::{Node, Span};
 use crate::model::route_key::RouteKey;
@@ -25,7 +23,8 @@ declare_rule! {
 
 fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     for endpoint in &project.endpoints {
-        let mut seen: HashMap<String, (Span, &str)> = HashMap::new();
+        // Endpoints have a handful of routes: a linear scan beats hashing.
+        let mut seen: Vec<(String, Span, &str)> = Vec::new();
         for route in endpoint
             .node
             .get("routes")
@@ -36,7 +35,7 @@ fn check(project: &Project, out: &mut Vec<Diagnostic>) {
                 continue;
             };
             let shape = key.match_key();
-            if let Some((first_span, first_key)) = seen.get(&shape) {
+            if let Some((_, first_span, first_key)) = seen.iter().find(|(s, _, _)| *s == shape) {
                 out.push(
                     Diagnostic::new(
                         &DUPLICATE_ROUTE,
@@ -51,7 +50,7 @@ fn check(project: &Project, out: &mut Vec<Diagnostic>) {
                     .help("remove one of the routes, or give them different paths"),
                 );
             } else {
-                seen.insert(shape, (route.key_span, &route.key));
+                seen.push((shape, route.key_span, &route.key));
             }
         }
     }

@@ -57,22 +57,22 @@ fn check_node(node: &Node, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Sorted, for binary search.
 const KEYWORDS: &[&str] = &[
-    "as", "async", "await", "break", "const", "continue", "dyn", "else", "enum", "extern", "false",
-    "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref",
-    "return", "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe",
-    "use", "where", "while",
+    "Self", "as", "async", "await", "break", "const", "continue", "dyn", "else", "enum", "extern",
+    "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub",
+    "ref", "return", "self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use",
+    "where", "while",
 ];
 
 fn check_path(path: &str, span: Span) -> Option<Diagnostic> {
-    let valid = path
-        .split("::")
-        .enumerate()
-        .all(|(i, s)| is_identifier(s) && !KEYWORDS.contains(&s) && (i == 0 || s != "crate"));
+    let valid = path.split("::").enumerate().all(|(i, s)| {
+        is_identifier(s) && KEYWORDS.binary_search(&s).is_err() && (i == 0 || s != "crate")
+    });
     if valid {
         return None;
     }
-    let keyword = path.split("::").find(|s| KEYWORDS.contains(s));
+    let keyword = path.split("::").find(|s| KEYWORDS.binary_search(s).is_ok());
     let fixed: String = path
         .replace("::", "\u{0}")
         .replace(['.', ':', '/'], "\u{0}")
@@ -92,4 +92,12 @@ fn check_path(path: &str, span: Span) -> Option<Diagnostic> {
         .label("not a Rust path")
         .help(help),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keywords_are_sorted_for_binary_search() {
+        assert!(super::KEYWORDS.windows(2).all(|w| w[0] < w[1]));
+    }
 }

@@ -33,7 +33,7 @@ fn check(project: &Project, out: &mut Vec<Diagnostic>) {
             let Ok(key) = RouteKey::parse(&route.key) else {
                 continue;
             };
-            for problem in check_path(&key.path) {
+            for problem in check_path(key.path) {
                 out.push(
                     Diagnostic::new(&PATH_PARAMETER, route.key_span, problem.message)
                         .label("invalid path parameter")

@@ -31,7 +31,7 @@ fn check(project: &Project, out: &mut Vec<Diagnostic>) {
             let Ok(key) = RouteKey::parse(&route.key) else {
                 continue;
             };
-            if RESERVED_PATHS.contains(&key.path.as_str()) {
+            if RESERVED_PATHS.contains(&key.path) {
                 out.push(
                     Diagnostic::new(
                         &RESERVED_PATH,
