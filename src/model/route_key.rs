@@ -77,7 +77,7 @@ impl<'a> RouteKey<'a> {
         let method = if self.method == "WS" {
             "GET"
         } else {
-            &self.method
+            self.method
         };
         let mut key = String::with_capacity(method.len() + self.path.len() + 1);
         key.push_str(method);
