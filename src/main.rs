@@ -49,7 +49,7 @@ enum Command {
 
 #[derive(clap::Args)]
 struct CheckArgs {
-    /// The file to check.
+    /// The file to check; `-` reads standard input (for editors).
     #[arg(default_value = "flash.yaml")]
     file: PathBuf,
     /// Check the base file with this environment overlay applied (default: the base file and every overlay).
@@ -96,7 +96,14 @@ fn main() -> ExitCode {
 }
 
 fn check(args: &CheckArgs) -> ExitCode {
-    let bytes = match std::fs::read(&args.file) {
+    let stdin = args.file.as_os_str() == "-";
+    let read = if stdin {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).map(|_| bytes)
+    } else {
+        std::fs::read(&args.file)
+    };
+    let bytes = match read {
         Ok(bytes) => bytes,
         Err(err) => {
             let report = miette::miette!(
@@ -115,7 +122,11 @@ fn check(args: &CheckArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let name = args.file.display().to_string();
+    let name = if stdin {
+        "<stdin>".to_string()
+    } else {
+        args.file.display().to_string()
+    };
     // Snippets need text; a non-UTF-8 file has a located diagnostic and no snippet to show.
     let text = String::from_utf8_lossy(&bytes);
     let source = SourceFile::new(&name, &text);

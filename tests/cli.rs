@@ -226,3 +226,26 @@ fn schema_describes_every_property() {
         }
     }
 }
+
+#[test]
+fn reads_standard_input_for_editors() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flashc"))
+        .args(["check", "-", "--format", "json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn flashc");
+    let file = std::fs::read("tests/ui/check/workers.yaml").expect("case");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&file)
+        .expect("write");
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(report["diagnostics"][0]["file"], "<stdin>");
+    assert_eq!(report["diagnostics"][0]["code"], "FL0401");
+}

@@ -30,14 +30,16 @@ pub struct FlashFile {
     /// Settings applied to every endpoint. A field set on an endpoint replaces the default;
     /// `env` merges variable by variable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("examples" = [{"workers": [0, 3], "idle_timeout": 60}]))]
     pub defaults: Option<Settings>,
     /// The endpoints, by name. A name becomes a crate name, an image name and a URL segment:
     /// lowercase letters, digits and `-`, starting with a letter, at most 63 characters.
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1), extend("examples" = [{"embed": {"type": "queue", "handler": "embed::run", "gpu": "ADA_24"}}]))]
     pub endpoints: BTreeMap<String, Endpoint>,
     /// Named overlays (`production`, `staging`, ...) that override any endpoint field or default;
     /// `flashc check --env NAME` checks the merged result.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("examples" = [{"production": {"endpoints": {"embed": {"workers": [1, 10]}}}}]))]
     pub environments: BTreeMap<String, Environment>,
 }
 
@@ -164,6 +166,7 @@ pub struct Settings {
     /// How the endpoint scales: `QUEUE_DELAY` (seconds a job may wait) or `REQUEST_COUNT`
     /// (requests per worker; required for load-balanced endpoints).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("examples" = [{"type": "QUEUE_DELAY", "value": 4}]))]
     pub scaler: Option<Scaler>,
     /// Time limit for one job or request, such as `90s` or `10m`. No limit when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -180,6 +183,7 @@ pub struct Settings {
     pub datacenters: Option<Vec<DatacenterId>>,
     /// Network volume(s) mounted in the workers; at most one per datacenter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("examples" = [{"name": "models", "size": 100, "datacenter": "EU-RO-1"}]))]
     pub volume: Option<OneOrMany<Volume>>,
     /// Container disk in GB. CPU endpoints are capped by their flavors (10 or 15 GB per vCPU).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -196,6 +200,7 @@ pub struct Settings {
     pub system_dependencies: Option<Vec<String>>,
     /// Base image overrides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("examples" = [{"base": "debian:bookworm-slim"}]))]
     pub image: Option<ImageOverride>,
 }
 
