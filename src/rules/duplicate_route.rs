@@ -1,6 +1,5 @@
 use crate::diagnostic::Diagnostic;
-use crate::load::{Node, Span};
-use crate::model::route_key::RouteKey;
+use crate::load::Span;
 use crate::validate::Project;
 
 declare_rule! {
@@ -22,36 +21,41 @@ declare_rule! {
 }
 
 fn check(project: &Project, out: &mut Vec<Diagnostic>) {
-    for endpoint in &project.endpoints {
-        // Endpoints have a handful of routes: a linear scan beats hashing.
-        let mut seen: Vec<(String, Span, &str)> = Vec::new();
-        for route in endpoint
-            .node
-            .get("routes")
-            .map(Node::entries)
-            .unwrap_or_default()
-        {
-            let Ok(key) = RouteKey::parse(&route.key) else {
-                continue;
-            };
-            let shape = key.match_key();
-            if let Some((_, first_span, first_key)) = seen.iter().find(|(s, _, _)| *s == shape) {
-                out.push(
-                    Diagnostic::new(
-                        &DUPLICATE_ROUTE,
-                        route.key_span,
-                        format!(
-                            "route `{}` of endpoint `{}` matches the same requests as `{first_key}`",
-                            route.key, endpoint.name
-                        ),
-                    )
-                    .label("duplicate route")
-                    .related(*first_span, format!("`{first_key}` is defined here"))
-                    .help("remove one of the routes, or give them different paths"),
-                );
-            } else {
-                seen.push((shape, route.key_span, &route.key));
+    // Endpoints have a handful of routes: a linear scan beats hashing.
+    let mut seen: Vec<(&str, String, Span, &str)> = Vec::new();
+    for route in project.routes() {
+        let Ok(key) = route.key else { continue };
+        let shape = key.match_key();
+        let first = seen
+            .iter()
+            .find(|(endpoint, s, _, _)| *endpoint == route.endpoint && *s == shape);
+        if let Some((_, _, first_span, first_key)) = first {
+            out.push(
+                Diagnostic::new(
+                    &DUPLICATE_ROUTE,
+                    route.entry.key_span,
+                    format!(
+                        "route `{}` of endpoint `{}` matches the same requests as `{first_key}`",
+                        route.entry.key, route.endpoint
+                    ),
+                )
+                .label("duplicate route")
+                .related(*first_span, format!("`{first_key}` is defined here"))
+                .help("remove one of the routes, or give them different paths"),
+            );
+        } else {
+            if seen
+                .first()
+                .is_some_and(|(endpoint, ..)| *endpoint != route.endpoint)
+            {
+                seen.clear();
             }
+            seen.push((
+                route.endpoint,
+                shape,
+                route.entry.key_span,
+                &route.entry.key,
+            ));
         }
     }
 }

@@ -1,6 +1,5 @@
 use crate::diagnostic::Diagnostic;
-use crate::load::Node;
-use crate::model::route_key::{check_path, RouteKey};
+use crate::model::route_key::check_path;
 use crate::validate::Project;
 
 declare_rule! {
@@ -23,23 +22,14 @@ declare_rule! {
 }
 
 fn check(project: &Project, out: &mut Vec<Diagnostic>) {
-    for endpoint in &project.endpoints {
-        for route in endpoint
-            .node
-            .get("routes")
-            .map(Node::entries)
-            .unwrap_or_default()
-        {
-            let Ok(key) = RouteKey::parse(&route.key) else {
-                continue;
-            };
-            for problem in check_path(key.path) {
-                out.push(
-                    Diagnostic::new(&PATH_PARAMETER, route.key_span, problem.message)
-                        .label("invalid path parameter")
-                        .help_opt(problem.help),
-                );
-            }
+    for route in project.routes() {
+        let Ok(key) = route.key else { continue };
+        for problem in check_path(key.path) {
+            out.push(
+                Diagnostic::new(&PATH_PARAMETER, route.entry.key_span, problem.message)
+                    .label("invalid path parameter")
+                    .help_opt(problem.help),
+            );
         }
     }
 }

@@ -1,6 +1,5 @@
 use crate::diagnostic::Diagnostic;
-use crate::load::Node;
-use crate::model::{route_key::RouteKey, vocab::RESERVED_PATHS};
+use crate::model::vocab::RESERVED_PATHS;
 use crate::validate::Project;
 
 declare_rule! {
@@ -21,27 +20,23 @@ declare_rule! {
 }
 
 fn check(project: &Project, out: &mut Vec<Diagnostic>) {
-    for endpoint in &project.endpoints {
-        for route in endpoint
-            .node
-            .get("routes")
-            .map(Node::entries)
-            .unwrap_or_default()
-        {
-            let Ok(key) = RouteKey::parse(&route.key) else {
-                continue;
-            };
-            if RESERVED_PATHS.contains(&key.path) {
-                out.push(
-                    Diagnostic::new(
-                        &RESERVED_PATH,
-                        route.key_span,
-                        format!("path `{}` is reserved by the worker runtime (reserved: /ping, /execute)", key.path),
-                    )
-                    .label("reserved path")
-                    .help("choose another path, such as `/healthz`; the runtime already answers `/ping`"),
-                );
-            }
+    for route in project.routes() {
+        let Ok(key) = route.key else { continue };
+        if RESERVED_PATHS.contains(&key.path) {
+            out.push(
+                Diagnostic::new(
+                    &RESERVED_PATH,
+                    route.entry.key_span,
+                    format!(
+                        "path `{}` is reserved by the worker runtime (reserved: /ping, /execute)",
+                        key.path
+                    ),
+                )
+                .label("reserved path")
+                .help(
+                    "choose another path, such as `/healthz`; the runtime already answers `/ping`",
+                ),
+            );
         }
     }
 }

@@ -1,6 +1,4 @@
 use crate::diagnostic::Diagnostic;
-use crate::load::Node;
-use crate::model::route_key::RouteKey;
 use crate::validate::Project;
 
 declare_rule! {
@@ -22,20 +20,13 @@ declare_rule! {
 }
 
 fn check(project: &Project, out: &mut Vec<Diagnostic>) {
-    for endpoint in &project.endpoints {
-        for route in endpoint
-            .node
-            .get("routes")
-            .map(Node::entries)
-            .unwrap_or_default()
-        {
-            if let Err(err) = RouteKey::parse(&route.key) {
-                out.push(
-                    Diagnostic::new(&ROUTE_KEY, route.key_span, err.message)
-                        .label("invalid route")
-                        .help_opt(err.help),
-                );
-            }
+    for route in project.routes() {
+        if let Err(err) = route.key {
+            out.push(
+                Diagnostic::new(&ROUTE_KEY, route.entry.key_span, err.message)
+                    .label("invalid route")
+                    .help_opt(err.help),
+            );
         }
     }
 }

@@ -11,7 +11,7 @@ mod schema_json;
 mod schema_nav;
 
 pub use merge::resolve;
-pub use project::{EndpointView, Project};
+pub use project::{EndpointView, Project, RouteView};
 
 use crate::diagnostic::{normalize, Diagnostic};
 use crate::load::Node;

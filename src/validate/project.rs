@@ -2,7 +2,8 @@
 //! (spans point wherever each value was written: the endpoint, `defaults`, or an overlay)
 //! and its typed form.
 
-use crate::load::{Node, Span, Step};
+use crate::load::{Entry, Node, Span, Step};
+use crate::model::route_key::{RouteKey, RouteKeyError};
 use crate::model::{Endpoint, EndpointType};
 
 pub struct Project<'a> {
@@ -10,6 +11,14 @@ pub struct Project<'a> {
     /// The overlay applied, if any (for messages).
     pub environment: Option<&'a str>,
     pub endpoints: Vec<EndpointView<'a>>,
+}
+
+/// One route of one endpoint, its key parsed once for every route rule.
+pub struct RouteView<'a> {
+    /// The endpoint's name.
+    pub endpoint: &'a str,
+    pub entry: &'a Entry,
+    pub key: Result<RouteKey<'a>, RouteKeyError>,
 }
 
 pub struct EndpointView<'a> {
@@ -46,6 +55,22 @@ impl<'a> Project<'a> {
             environment,
             endpoints,
         }
+    }
+
+    /// Every route of every endpoint, in file order, with its parsed key.
+    pub fn routes(&self) -> impl Iterator<Item = RouteView<'a>> + '_ {
+        self.endpoints.iter().flat_map(|endpoint| {
+            let routes = endpoint
+                .node
+                .get("routes")
+                .map(Node::entries)
+                .unwrap_or_default();
+            routes.iter().map(|entry| RouteView {
+                endpoint: endpoint.name,
+                entry,
+                key: RouteKey::parse(&entry.key),
+            })
+        })
     }
 
     /// Endpoints whose shape is valid, with their typed form.
