@@ -409,6 +409,52 @@ async fn execution_timeout_policy_times_out() {
 }
 
 #[tokio::test]
+async fn policy_ttl_expires_queued_jobs_and_caps_running_ones() {
+    let l = start(1, 2).await;
+    let (_, busy) = l
+        .post("/run", json!({"input": {"name": "a", "sleep_ms": 400}}))
+        .await;
+    let (s, waiting) = l
+        .post(
+            "/run",
+            json!({"input": {"name": "b"}, "policy": {"ttl": 100}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let expired = l.wait_final(waiting["id"].as_str().unwrap()).await;
+    assert_eq!(expired["status"], "TIMED_OUT");
+    let err: Value = serde_json::from_str(expired["error"].as_str().unwrap()).unwrap();
+    assert_eq!(err["error_type"], "TTLExpired");
+    assert!(err["error_message"]
+        .as_str()
+        .unwrap()
+        .contains("ttl of 100 ms"));
+    assert_eq!(
+        l.wait_final(busy["id"].as_str().unwrap()).await["status"],
+        "COMPLETED"
+    );
+    // The expired job never ran, and expiry is not retried.
+    assert_eq!(l.tracker.get(&l.tracker.calls), 1);
+    // A running job is stopped when its ttl runs out.
+    let (_, capped) = l
+        .post(
+            "/runsync",
+            json!({"input": {"name": "c", "sleep_ms": 3000}, "policy": {"ttl": 200}}),
+        )
+        .await;
+    assert_eq!(capped["status"], "TIMED_OUT");
+    let (s, bad) = l
+        .post(
+            "/run",
+            json!({"input": {"name": "d"}, "policy": {"ttl": 0}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(bad["error"].as_str().unwrap().contains("policy.ttl"));
+    l.stop().await;
+}
+
+#[tokio::test]
 async fn health_counts_and_purge() {
     let l = start(2, 0).await;
     let (_, h) = l.get("/health").await;

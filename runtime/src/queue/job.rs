@@ -40,6 +40,8 @@ pub enum Failure {
     Panic(String),
     /// The worker was stopped and the job did not finish within the shutdown grace period.
     Shutdown(Duration),
+    /// The job's `policy.ttl` ran out while it waited in the queue (local mode).
+    Expired(Duration),
 }
 
 impl Failure {
@@ -53,6 +55,7 @@ impl Failure {
             Failure::Timeout(_) => "TimeoutError",
             Failure::Panic(_) => "HandlerPanic",
             Failure::Shutdown(_) => "WorkerShutdown",
+            Failure::Expired(_) => "TTLExpired",
         }
     }
 
@@ -66,11 +69,16 @@ impl Failure {
                 "the worker was stopped and the job did not finish within the {} ms shutdown grace period",
                 d.as_millis()
             ),
+            Failure::Expired(d) => format!(
+                "the job's ttl of {} ms ran out before a worker took it",
+                d.as_millis()
+            ),
         }
     }
 
+    /// Ends as TIMED_OUT (and is not retried automatically).
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Failure::Timeout(_))
+        matches!(self, Failure::Timeout(_) | Failure::Expired(_))
     }
 
     /// The job's `error` text: a JSON string with the fields the Python SDK reports, so that

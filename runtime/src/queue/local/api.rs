@@ -176,7 +176,7 @@ fn is_length_limit(e: &axum::Error) -> bool {
     false
 }
 
-/// `{"input": {...}, "webhook"?: url, "policy"?: {"executionTimeout"?: ms}}`.
+/// `{"input": {...}, "webhook"?: url, "policy"?: {"executionTimeout"?: ms, "ttl"?: ms}}`.
 pub fn parse_submission(bytes: &[u8], sync: bool) -> Result<NewJob, String> {
     let body: Value =
         serde_json::from_slice(bytes).map_err(|e| format!("the body is not valid JSON: {e}"))?;
@@ -198,27 +198,36 @@ pub fn parse_submission(bytes: &[u8], sync: bool) -> Result<NewJob, String> {
             ))
         }
     };
-    let timeout = match body.get("policy") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(policy)) => match policy.get("executionTimeout") {
-            None | Some(Value::Null) => None,
-            Some(v) => match v.as_u64().filter(|ms| *ms > 0) {
-                Some(ms) => Some(Duration::from_millis(ms)),
-                None => {
-                    return Err(format!(
-                        "\"policy.executionTimeout\" must be a positive number of milliseconds, got {v}"
-                    ))
-                }
-            },
-        },
+    let (timeout, ttl) = match body.get("policy") {
+        None | Some(Value::Null) => (None, None),
+        Some(Value::Object(policy)) => (
+            policy_ms(policy, "executionTimeout")?,
+            policy_ms(policy, "ttl")?,
+        ),
         Some(other) => return Err(format!("\"policy\" must be an object, got {other}")),
     };
     Ok(NewJob {
         args,
         webhook,
         timeout,
+        ttl,
         sync,
     })
+}
+
+fn policy_ms(
+    policy: &serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<Option<Duration>, String> {
+    match policy.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_u64().filter(|ms| *ms > 0) {
+            Some(ms) => Ok(Some(Duration::from_millis(ms))),
+            None => Err(format!(
+                "\"policy.{key}\" must be a positive number of milliseconds, got {v}"
+            )),
+        },
+    }
 }
 
 async fn status(State(app): State<App>, Path(id): Path<String>) -> Response {

@@ -133,7 +133,14 @@ async fn work<S: Send + Sync + 'static>(
             timeout,
             generation,
             mut cancelled,
+            expired,
         } = assignment;
+        if let Some(ttl) = expired {
+            if let Some(hook) = store.finish(&id, generation, Err(job::Failure::Expired(ttl))) {
+                hooks.deliver(id.clone(), hook);
+            }
+            continue;
+        }
         let (tx, mut updates) = tokio::sync::mpsc::unbounded_channel();
         let run = job::run(
             &worker.handler,

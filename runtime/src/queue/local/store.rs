@@ -51,6 +51,8 @@ pub struct NewJob {
     pub args: Args,
     pub webhook: Option<String>,
     pub timeout: Option<Duration>,
+    /// `policy.ttl`: the job's whole lifetime, queue time included.
+    pub ttl: Option<Duration>,
     /// `/runsync` jobs are kept a shorter time than `/run` jobs, like on the platform.
     pub sync: bool,
 }
@@ -59,6 +61,9 @@ struct Job {
     args: Args,
     webhook: Option<String>,
     timeout: Option<Duration>,
+    ttl: Option<Duration>,
+    /// When the job was submitted or last retried through `/retry`; its ttl counts from here.
+    submitted_at: Instant,
     sync: bool,
     status: Status,
     /// The latest progress update while running.
@@ -107,6 +112,8 @@ pub struct Assignment {
     pub timeout: Option<Duration>,
     pub generation: u64,
     pub cancelled: oneshot::Receiver<()>,
+    /// Set when the job's ttl ran out in the queue: the worker records that instead of running it.
+    pub expired: Option<Duration>,
 }
 
 /// A final job whose webhook must be called.
@@ -154,6 +161,8 @@ impl Store {
             args: new.args,
             webhook: new.webhook,
             timeout: new.timeout,
+            ttl: new.ttl,
+            submitted_at: Instant::now(),
             sync: new.sync,
             status: Status::InQueue,
             output: None,
@@ -209,11 +218,25 @@ impl Store {
             job.started_at = Some(now);
             job.delay_ms = Some(ms(now - job.queued_at));
             job.cancel = Some(tx);
+            // The ttl bounds the whole lifetime: what is left of it caps the execution time.
+            let left = job
+                .ttl
+                .map(|ttl| (ttl, (job.submitted_at + ttl).saturating_duration_since(now)));
+            let expired = left.filter(|(_, left)| left.is_zero()).map(|(ttl, _)| ttl);
+            let timeout = match (job.timeout, left) {
+                (Some(t), Some((_, l))) => Some(t.min(l)),
+                (t, l) => t.or(l.map(|(_, l)| l)),
+            };
             let a = Assignment {
-                args: job.args.clone(),
-                timeout: job.timeout,
+                args: if expired.is_some() {
+                    Args::new()
+                } else {
+                    job.args.clone()
+                },
+                timeout,
                 generation,
                 cancelled: rx,
+                expired,
                 id,
             };
             inner.in_queue -= 1;
@@ -375,6 +398,7 @@ impl Store {
             job.started_at = None;
             job.expires_at = None;
             job.queued_at = Instant::now();
+            job.submitted_at = job.queued_at;
             inner.queue.push_back((id.to_string(), job.generation));
             inner.in_queue += 1;
             inner.retried += 1;
