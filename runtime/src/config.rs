@@ -11,7 +11,7 @@
 //! | `FLASH_EXECUTION_TIMEOUT_MS` | from the endpoint (none) | longest a handler may run; longer → 504 / `TIMED_OUT` |
 //! | `FLASH_DEBUG` | off | `1`/`true`: 500 bodies carry the error message |
 //! | `FLASH_LOG_LEVEL` | `info` | `error`, `warn`, `info`, `debug`, `trace`, or per-target `info,hyper=warn` |
-//! | `FLASH_WORKER_THREADS` | number of usable cores | tokio worker threads; `1` runs everything on one thread |
+//! | `FLASH_WORKER_THREADS` | number of usable cores | tokio worker threads; with `1` (or one usable core) a single-threaded runtime |
 //! | `FLASH_SHUTDOWN_GRACE_MS` | `30000` | how long shutdown waits for in-flight work before exiting |
 //! | `RUNPOD_ENDPOINT_ID` | unset | when set, logs are JSON lines `{"requestId","message","level"}` |
 //! | `RUNPOD_WEBHOOK_GET_JOB` | unset | when set the worker is on the platform and takes queue jobs |

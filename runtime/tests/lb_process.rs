@@ -76,6 +76,26 @@ fn sigterm_drains_the_request_in_flight_and_exits_0() {
 }
 
 #[test]
+fn single_threaded_runtime_drains_too() {
+    let port = free_port();
+    let mut child = spawn_worker(port, &[("FLASH_WORKER_THREADS", "1")]);
+    wait_for(port, 200);
+    let slow = std::thread::spawn(move || get(port, "/slow?ms=800"));
+    std::thread::sleep(Duration::from_millis(200));
+    // A slow handler does not hold up others on the one thread.
+    assert_eq!(
+        get(port, "/hello"),
+        Some((200, r#"{"message":"hello"}"#.to_string()))
+    );
+    sigterm(&child);
+    assert_eq!(
+        slow.join().unwrap(),
+        Some((200, r#"{"slept":800}"#.to_string()))
+    );
+    assert_eq!(wait_exit(&mut child).code(), Some(0));
+}
+
+#[test]
 fn sigterm_when_idle_exits_0_at_once() {
     let port = free_port();
     let mut child = spawn_worker(port, &[]);
