@@ -14,12 +14,6 @@ pub fn generate() -> Value {
     let generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
     let mut schema = generator.into_root_schema_for::<FlashFile>().to_value();
     polish(&mut schema);
-    if let Some(root) = schema.as_object_mut() {
-        root.insert(
-            "$id".into(),
-            json!("https://flashc.dev/schema/flash.schema.json"),
-        );
-    }
     schema
 }
 

@@ -65,7 +65,6 @@ pub fn sarif(source: &SourceFile, diagnostics: &[Diagnostic]) -> String {
             "tool": {"driver": {
                 "name": "flashc",
                 "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://github.com/flashc/flashc",
                 "rules": rules,
             }},
             "results": results,
