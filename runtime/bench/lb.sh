@@ -172,3 +172,51 @@ for name in ("minimal_axum", "lb_worker"):
     print(f"{name}: start to first 200 median {statistics.median(times):.2f} ms, p90 {p90:.2f} ms, "
           f"max {times[-1]:.2f} ms over {runs} runs; idle RSS {rss / 1024:.1f} MB")
 PY
+
+# Instructions per request in user space, counted by callgrind: deterministic, so it is the
+# figure to compare when the machine is shared (wall-clock figures above move with other load).
+# Kernel time (the same syscalls for both servers) is not counted. Skipped without valgrind.
+if command -v valgrind >/dev/null && [ "${INSTRUCTIONS:-1}" = 1 ]; then
+    echo
+    echo "| route | server | user-space instructions per request (callgrind) |"
+    echo "|---|---|---:|"
+    python3 - "$BIN" "$BASE_PORT" <<'PY'
+import http.client, os, subprocess, sys, tempfile, time
+
+bin_dir, port = sys.argv[1], int(sys.argv[2])
+
+def requests(path, n):
+    c = http.client.HTTPConnection("127.0.0.1", port)
+    for _ in range(n):
+        if path == "/add":
+            c.request("POST", path, body='{"a":1,"b":2}', headers={"Content-Type": "application/json"})
+        else:
+            c.request("GET", path)
+        r = c.getresponse(); r.read()
+        assert r.status == 200, r.status
+
+def total(name, path, n):
+    out = tempfile.mktemp()
+    env = dict(os.environ, PORT=str(port), FLASH_HOST="127.0.0.1")
+    # Pinned to one core like the servers above (the worker then runs single-threaded).
+    p = subprocess.Popen(["taskset", "-c", "0", "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", f"{bin_dir}/{name}"],
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(600):
+        try:
+            requests("/ping", 1)
+            break
+        except (OSError, AssertionError, http.client.HTTPException):
+            time.sleep(0.05)
+    requests(path, n)
+    p.terminate(); p.wait()
+    with open(out) as f:
+        ir = next(int(l.split()[1]) for l in f if l.startswith(("summary:", "totals:")))
+    os.unlink(out)
+    return ir
+
+for path, route in (("/ping", "ping"), ("/add", "post")):
+    for name, label in (("minimal_axum", "axum"), ("lb_worker", "worker")):
+        per = (total(name, path, 3000) - total(name, path, 1000)) / 2000
+        print(f"| {route} | {label} | {per:,.0f} |")
+PY
+fi
