@@ -316,3 +316,12 @@ async fn raw_request(addr: std::net::SocketAddr, request: &str) -> String {
     let n = stream.read(&mut buf).await.unwrap();
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }
+
+#[tokio::test]
+async fn head_on_a_get_route_has_no_body() {
+    let s = start_example(&[]).await;
+    let res = client().head(s.url("/hello")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "");
+    s.stop().await;
+}

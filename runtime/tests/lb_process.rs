@@ -122,6 +122,27 @@ fn healthcheck_mode_exit_codes() {
 }
 
 #[test]
+fn healthcheck_mode_asks_the_health_port() {
+    let (port, health) = (free_port(), free_port());
+    let mut child = spawn_worker(port, &[("PORT_HEALTH", &health.to_string())]);
+    wait_for(health, 200);
+    let code = |health_port: u16| {
+        Command::new(worker_bin())
+            .arg("healthcheck")
+            .env("PORT", port.to_string())
+            .env("PORT_HEALTH", health_port.to_string())
+            .status()
+            .expect("run healthcheck")
+            .code()
+    };
+    assert_eq!(code(health), Some(0));
+    // Pointed at a port nobody serves: unhealthy, even though PORT itself is up.
+    assert_eq!(code(free_port()), Some(1));
+    sigterm(&child);
+    assert_eq!(wait_exit(&mut child).code(), Some(0));
+}
+
+#[test]
 fn healthcheck_mode_fails_when_init_failed() {
     let port = free_port();
     let mut child = spawn_worker(port, &[("EXAMPLE_INIT_FAIL", "1")]);
