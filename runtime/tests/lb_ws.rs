@@ -272,7 +272,10 @@ async fn shutdown_waits_for_streams_in_flight() {
     assert!(first.is_text());
     s.shutdown.trigger();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(!s.task.is_finished(), "serving ended with a stream in flight");
+    assert!(
+        !s.task.is_finished(),
+        "serving ended with a stream in flight"
+    );
     let (frames, code) = collect(&mut ws).await;
     assert_eq!(frames.len(), 8, "{frames:?}"); // 7 more items and the done frame
     assert_eq!(frames[7], json!({"done": true, "total": 8}));
