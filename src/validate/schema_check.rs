@@ -409,7 +409,9 @@ fn describe_noun(path: &[Step]) -> String {
         Step::Key(k) => Some(k.as_str()),
         Step::Index(_) => None,
     });
-    let in_scaler = path.iter().any(|s| matches!(s, Step::Key(k) if k == "scaler"));
+    let in_scaler = path
+        .iter()
+        .any(|s| matches!(s, Step::Key(k) if k == "scaler"));
     match key {
         Some("type") if in_scaler => "scaler type".into(),
         Some("type") => "endpoint type".into(),
