@@ -77,12 +77,12 @@ mod tests {
     use crate::model::{Endpoint, Workers};
 
     #[test]
-    fn reads_model_types_with_untagged_and_flattened_fields() {
+    fn reads_model_types_with_untagged_enums_and_shared_settings() {
         let (root, _) = load(
             b"type: queue\nhandler: a::b\nworkers: [1, 4]\ngpu: [ADA_24]\nmin_cuda_version: 12.8\n",
             Limits::default(),
         );
-        let endpoint: Endpoint = from_node(root.as_ref().expect("tree")).expect("valid endpoint");
+        let endpoint = Endpoint::from_node(root.as_ref().expect("tree")).expect("valid endpoint");
         assert_eq!(endpoint.handler.as_deref(), Some("a::b"));
         assert_eq!(endpoint.settings.workers, Some(Workers::Range([1, 4])));
         assert_eq!(

@@ -93,8 +93,21 @@ pub struct Endpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("examples" = ["model::load"]))]
     pub init: Option<String>,
-    #[serde(flatten)]
+    /// Deserialised separately from the same mapping (see [`Endpoint::from_node`]): serde's
+    /// `flatten` would buffer every endpoint into an intermediate tree first, which cost more
+    /// than all the rules together. The schema still shows the settings inline.
+    #[serde(skip)]
+    #[schemars(flatten, !skip)]
     pub settings: Settings,
+}
+
+impl Endpoint {
+    /// The typed endpoint from its spanned mapping.
+    pub fn from_node(node: &crate::load::Node) -> Result<Endpoint, serde::de::value::Error> {
+        let mut endpoint: Endpoint = crate::load::from_node(node)?;
+        endpoint.settings = crate::load::from_node(node)?;
+        Ok(endpoint)
+    }
 }
 
 /// A route's target: a handler path, or a handler with options.

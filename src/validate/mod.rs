@@ -54,10 +54,8 @@ pub fn check(mut root: Node, environments: Environments) -> Vec<Diagnostic> {
         let (merged, mut overlay_problems) = resolve(tree, environment);
         diagnostics.append(&mut overlay_problems);
         let project = Project::new(&merged, environment, &found.invalid);
-        for rule in rules::ALL {
-            if let Some(check) = rule.check {
-                check(&project, &mut diagnostics);
-            }
+        for check in rules::ALL.iter().filter_map(|rule| rule.check) {
+            check(&project, &mut diagnostics);
         }
     }
     normalize(&mut diagnostics);

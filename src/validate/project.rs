@@ -44,7 +44,7 @@ impl<'a> Project<'a> {
                 name: &entry.key,
                 name_span: entry.key_span,
                 node: &entry.value,
-                spec: crate::load::from_node(&entry.value).ok(),
+                spec: Endpoint::from_node(&entry.value).ok(),
                 had_schema_errors: invalid.iter().any(|path| {
                     matches!(path.as_slice(), [Step::Key(e), Step::Key(n), ..] if e == "endpoints" && n == &entry.key)
                 }),
