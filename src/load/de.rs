@@ -72,7 +72,6 @@ impl<'de> Deserializer<'de> for NodeDeserializer<'de> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::load::{load, Limits};
     use crate::model::{Endpoint, Workers};
 
