@@ -97,17 +97,19 @@ fn main() -> ExitCode {
 
 fn check(args: &CheckArgs) -> ExitCode {
     let stdin = args.file.as_os_str() == "-";
+    // Read at most one byte past the limit: enough for the loader to report the size, and
+    // `/dev/zero` or an endless pipe cannot exhaust memory.
+    let limit = flashc::load::Limits::default().max_bytes as u64 + 1;
     let read = if stdin {
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).map(|_| bytes)
+        read_bounded(std::io::stdin(), limit)
     } else {
-        std::fs::read(&args.file)
+        std::fs::File::open(&args.file).and_then(|file| read_bounded(file, limit))
     };
     let bytes = match read {
         Ok(bytes) => bytes,
         Err(err) => {
             let report = miette::miette!(
-                help = "pass the path of a flash.yaml, or run `flashc init` to start a project",
+                help = "pass the path of a flash.yaml (examples/hello/flash.yaml is one)",
                 "cannot read {}: {err}",
                 args.file.display()
             );
@@ -156,6 +158,12 @@ fn check(args: &CheckArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn read_bounded(reader: impl std::io::Read, limit: u64) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut reader.take(limit), &mut bytes)?;
+    Ok(bytes)
 }
 
 fn explain(code: Option<&str>, all: bool) -> ExitCode {

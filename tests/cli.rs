@@ -249,3 +249,29 @@ fn reads_standard_input_for_editors() {
     assert_eq!(report["diagnostics"][0]["file"], "<stdin>");
     assert_eq!(report["diagnostics"][0]["code"], "FL0401");
 }
+
+#[test]
+fn oversized_input_is_refused_without_reading_it_all() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flashc"))
+        .args(["check", "-", "--format", "json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn flashc");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // flashc stops reading at its limit, so the write may end early with a broken pipe.
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![b'a'; 1 << 20];
+        for _ in 0..64 {
+            if stdin.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+    });
+    let output = child.wait_with_output().expect("wait");
+    writer.join().expect("writer");
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(report["diagnostics"][0]["code"], "FL0003");
+}

@@ -394,7 +394,7 @@ fn syntax_error(err: ScanError) -> Diagnostic {
     }
     let diagnostic = Diagnostic::new(&YAML_SYNTAX, Span { start: at, end: at }, message)
         .label("the YAML parser stopped here");
-    if info.contains("tab") {
+    if info.contains("tabs") {
         diagnostic.help("indent with spaces; YAML does not allow tabs for indentation")
     } else {
         diagnostic

@@ -142,9 +142,18 @@ impl JsonSchema for CudaVersion {
                 .filter_map(|v| v.parse::<f64>().ok())
                 .map(serde_json::Value::from),
         );
+        let docs: Vec<String> = values
+            .iter()
+            .map(|v| match v {
+                serde_json::Value::String(s) => format!("CUDA {s}."),
+                n => format!("CUDA {n}, written as a number."),
+            })
+            .collect();
         json_schema!({
             "description": "A CUDA version: 11.8, 12.0 to 12.9, or 13.0.",
             "enum": values,
+            "enumDescriptions": docs,
+            "markdownEnumDescriptions": docs,
             "default": vocab::DEFAULT_CUDA_VERSION,
         })
     }
@@ -164,6 +173,8 @@ impl JsonSchema for FormatVersion {
         json_schema!({
             "description": "The format version of this file. Always `1`.",
             "enum": [1],
+            "enumDescriptions": ["flash.yaml format version 1."],
+            "markdownEnumDescriptions": ["flash.yaml format version 1."],
         })
     }
 }

@@ -38,6 +38,14 @@ impl<'a> RouteKey<'a> {
             });
         };
         let path = path.trim();
+        if key != format!("{method} {path}") {
+            return Err(RouteKeyError {
+                message: format!(
+                    "route `{key}` must be written as the method, one space and the path"
+                ),
+                help: Some(format!("write `\"{method} {path}\"`")),
+            });
+        }
         if !ROUTE_METHODS.contains(&method) {
             let upper = method.to_ascii_uppercase();
             let help = if ROUTE_METHODS.contains(&upper.as_str()) {
@@ -97,6 +105,30 @@ impl<'a> RouteKey<'a> {
 /// an identifier, used once per path.
 pub fn check_path(path: &str) -> Vec<RouteKeyError> {
     let mut problems = Vec::new();
+    if let Some(bad) = path.chars().find(|c| !is_path_char(*c)) {
+        let what = match bad {
+            '?' => {
+                "a query string is not part of a route; query parameters bind by name".to_string()
+            }
+            '#' => "a fragment is never sent to the server".to_string(),
+            c if c.is_whitespace() => "a path cannot contain spaces".to_string(),
+            c => format!("`{c}` is not allowed in a path"),
+        };
+        problems.push(RouteKeyError {
+            message: format!("path `{path}` contains `{bad}`: {what}"),
+            help: Some(
+                "use letters, digits, `-`, `_`, `.`, `~` and `{name}` parameters between `/`"
+                    .to_string(),
+            ),
+        });
+        return problems;
+    }
+    if path.len() > 1 && path[1..].split('/').rev().skip(1).any(str::is_empty) {
+        problems.push(RouteKeyError {
+            message: format!("path `{path}` has an empty segment (`//`)"),
+            help: Some(format!("write `{}`", collapse_slashes(path))),
+        });
+    }
     let mut names: Vec<&str> = Vec::new();
     for segment in path.split('/').skip(1) {
         if let Some(name) = segment.strip_prefix(':') {
@@ -139,6 +171,22 @@ pub fn check_path(path: &str) -> Vec<RouteKeyError> {
     problems
 }
 
+/// Characters a route path may hold: RFC 3986 path characters, without `%`-escapes (write the
+/// character itself), plus the braces of parameters.
+fn is_path_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "/-._~!$&'()*+,;=:@{}".contains(c)
+}
+
+fn collapse_slashes(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if !(c == '/' && out.ends_with('/')) {
+            out.push(c);
+        }
+    }
+    out
+}
+
 pub fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
@@ -177,6 +225,11 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
         "s" | "" => 1_000,
         "m" => 60_000,
         "h" => 3_600_000,
+        other if other.starts_with('.') => {
+            return Err(format!(
+                "`{text}` is not a whole number; use a smaller unit, such as `90m` for `1.5h`"
+            ))
+        }
         other => {
             return Err(format!(
                 "`{text}` has unknown unit `{other}`: expected `ms`, `s`, `m` or `h`"

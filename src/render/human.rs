@@ -17,12 +17,25 @@ pub fn human(source: &SourceFile, diagnostics: &[Diagnostic], color: bool) -> St
             Severity::Error => Level::ERROR,
             Severity::Warning => Level::WARNING,
         };
+        // Only the lines the diagnostic touches: handing the whole file to the renderer for
+        // each diagnostic made output quadratic in the file's size.
+        let spans =
+            std::iter::once(diagnostic.span).chain(diagnostic.related.iter().map(|r| r.span));
+        let first = spans
+            .clone()
+            .map(|s| s.start.line)
+            .min()
+            .unwrap_or(1)
+            .max(1);
+        let last = spans.map(|s| s.end.line).max().unwrap_or(first).max(first);
+        let lines = source.lines(first, last);
         let range = |span: crate::load::Span| {
-            let start = source.offset(span.start);
-            let end = source.offset(span.end).max(start);
-            start..end
+            let start = source.offset(span.start).clamp(lines.start, lines.end) - lines.start;
+            let end = source.offset(span.end).clamp(lines.start, lines.end) - lines.start;
+            start..end.max(start)
         };
-        let mut snippet = Snippet::source(source.text)
+        let mut snippet = Snippet::source(&source.text[lines.clone()])
+            .line_start(first as usize)
             .path(source.name)
             .fold(true)
             .annotation(

@@ -23,6 +23,8 @@ pub struct SourceFile<'a> {
 
 impl<'a> SourceFile<'a> {
     pub fn new(name: &'a str, text: &'a str) -> Self {
+        // Positions are counted after a byte-order mark, as the YAML parser counts them.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
@@ -46,6 +48,21 @@ impl<'a> SourceFile<'a> {
             .nth(pos.col as usize)
             .map_or(line_text.len(), |(i, _)| i);
         start + within
+    }
+}
+
+impl SourceFile<'_> {
+    /// The byte range of whole lines `first..=last` (1-based), without the final newline.
+    pub fn lines(&self, first: u32, last: u32) -> std::ops::Range<usize> {
+        let start = self.offset(Pos {
+            line: first,
+            col: 0,
+        });
+        let end = self
+            .line_starts
+            .get(last.max(first) as usize)
+            .map_or(self.text.len(), |next| next.saturating_sub(1));
+        start..end.max(start)
     }
 }
 

@@ -67,6 +67,7 @@ pub fn sarif(source: &SourceFile, diagnostics: &[Diagnostic]) -> String {
                 "version": env!("CARGO_PKG_VERSION"),
                 "rules": rules,
             }},
+            "columnKind": "unicodeCodePoints",
             "results": results,
         }],
     });

@@ -1,5 +1,6 @@
 use crate::diagnostic::Diagnostic;
 use crate::load::Span;
+use crate::model::route_key::check_path;
 use crate::validate::Project;
 
 declare_rule! {
@@ -25,6 +26,9 @@ fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     let mut seen: Vec<(&str, String, Span, &str)> = Vec::new();
     for route in project.routes() {
         let Ok(key) = route.key else { continue };
+        if !check_path(key.path).is_empty() {
+            continue; // reported by FL0206; comparing a malformed path would only cascade
+        }
         let shape = key.match_key();
         let first = seen
             .iter()

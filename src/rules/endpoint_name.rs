@@ -42,12 +42,14 @@ pub(super) fn name_problem(name: &str) -> Option<&'static str> {
     } else if name.chars().count() > 63 {
         Some("is longer than 63 characters")
     } else if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
-        Some("must start with a lowercase letter")
+        Some("must start with a lowercase ASCII letter (a-z)")
     } else if !name
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     {
-        Some("may contain only lowercase letters, digits and `-`")
+        Some("may contain only lowercase ASCII letters, digits and `-`")
+    } else if name.ends_with('-') || name.contains("--") {
+        Some("must not end with `-` or contain `--` (it becomes a DNS label and an image name)")
     } else {
         None
     }

@@ -59,15 +59,19 @@ fn check_node(node: &Node, out: &mut Vec<Diagnostic>) {
 
 /// Sorted, for binary search.
 const KEYWORDS: &[&str] = &[
-    "Self", "as", "async", "await", "break", "const", "continue", "dyn", "else", "enum", "extern",
-    "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub",
-    "ref", "return", "self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use",
-    "where", "while",
+    "Self", "abstract", "as", "async", "await", "become", "box", "break", "const", "continue",
+    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
+    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
+    "return", "self", "static", "struct", "super", "trait", "true", "try", "type", "typeof",
+    "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
 ];
 
 fn check_path(path: &str, span: Span) -> Option<Diagnostic> {
     let valid = path.split("::").enumerate().all(|(i, s)| {
-        is_identifier(s) && KEYWORDS.binary_search(&s).is_err() && (i == 0 || s != "crate")
+        is_identifier(s)
+            && s != "_"
+            && KEYWORDS.binary_search(&s).is_err()
+            && (i == 0 || s != "crate")
     });
     if valid {
         return None;
@@ -79,7 +83,9 @@ fn check_path(path: &str, span: Span) -> Option<Diagnostic> {
         .replace('-', "_")
         .replace('\u{0}', "::");
     let help = match keyword {
-        Some(k) => format!("`{k}` is a Rust keyword and cannot name a module or function"),
+        Some(k) => {
+            format!("`{k}` is a Rust keyword or reserved word and cannot name a module or function")
+        }
         None if fixed != path && fixed.split("::").all(is_identifier) => format!("write `{fixed}`"),
         None => "write a Rust path such as `module::function`".to_string(),
     };
@@ -87,7 +93,7 @@ fn check_path(path: &str, span: Span) -> Option<Diagnostic> {
         Diagnostic::new(
             &HANDLER_PATH,
             span,
-            format!("handler `{path}` is not a Rust path: expected identifiers joined by `::`"),
+            format!("function `{path}` is not a Rust path: expected identifiers joined by `::`"),
         )
         .label("not a Rust path")
         .help(help),

@@ -31,6 +31,13 @@ fn check(project: &Project, out: &mut Vec<Diagnostic>) {
                     .help("set a maximum of at least 1, for example `workers: 1`; `min: 0` already scales to zero"),
             );
         } else if min > max {
+            let node = endpoint.node.get("workers");
+            let max_written = node.is_some_and(|n| n.get("max").is_some() || !n.items().is_empty());
+            let help = if max_written {
+                format!("write `workers: [{max}, {min}]` if you swapped them")
+            } else {
+                format!("`max` defaults to 1; set it, for example `{{min: {min}, max: {min}}}`")
+            };
             out.push(
                 Diagnostic::new(
                     &WORKERS,
@@ -38,9 +45,7 @@ fn check(project: &Project, out: &mut Vec<Diagnostic>) {
                     format!("workers min ({min}) exceeds max ({max})"),
                 )
                 .label("min is larger than max")
-                .help(format!(
-                    "write `workers: [{max}, {min}]` if you swapped them"
-                )),
+                .help(help),
             );
         }
     }

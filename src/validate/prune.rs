@@ -3,8 +3,15 @@
 
 use crate::load::{Node, Step, Value};
 
-/// Removes the nodes at `paths` from `root`.
+/// Removes the nodes at `paths` from `root`. Within an endpoint or `defaults`, the whole
+/// setting that holds a condemned value goes (all of `workers: [-1, 2]`, not just its `-1`):
+/// a setting with a part missing would be completed by defaults into something the file never
+/// said, and rules would report on that. Entries of `env` and `routes` go one by one.
 pub fn remove_all(root: &mut Node, paths: &[Vec<Step>]) {
+    let paths: Vec<Vec<Step>> = paths
+        .iter()
+        .map(|p| p[..setting_depth(p)].to_vec())
+        .collect();
     let mut sorted: Vec<&Vec<Step>> = paths.iter().collect();
     // Later indices first, so removing an item does not shift the ones still to remove.
     sorted.sort();
@@ -12,6 +19,26 @@ pub fn remove_all(root: &mut Node, paths: &[Vec<Step>]) {
     for path in sorted.into_iter().rev() {
         remove(root, path);
     }
+}
+
+/// How many steps of `path` name the setting that contains it.
+fn setting_depth(path: &[Step]) -> usize {
+    let key = |i: usize| match path.get(i) {
+        Some(Step::Key(k)) => Some(k.as_str()),
+        _ => None,
+    };
+    let settings_at = match (key(0), key(2)) {
+        (Some("endpoints"), _) => 2,
+        (Some("defaults"), _) => 1,
+        (Some("environments"), Some("endpoints")) => 4,
+        (Some("environments"), Some("defaults")) => 3,
+        _ => return path.len(),
+    };
+    let depth = match key(settings_at) {
+        Some("env" | "routes") => settings_at + 2,
+        _ => settings_at + 1,
+    };
+    depth.min(path.len())
 }
 
 fn remove(node: &mut Node, path: &[Step]) {

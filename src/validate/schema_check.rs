@@ -94,7 +94,12 @@ impl Reporter<'_> {
             }
             ValidationErrorKind::Type { kind } => self.wrong_type(&path, &type_names(kind)),
             ValidationErrorKind::Required { property } => {
-                self.missing(&path, property.as_str().unwrap_or_default())
+                let property = property.as_str().unwrap_or_default();
+                if self.misspelt_in(&path, property) {
+                    // The unknown-key diagnostic already says "did you mean `{property}`?".
+                    return;
+                }
+                self.missing(&path, property)
             }
             ValidationErrorKind::Enum { options } => self.invalid_value(&path, options),
             ValidationErrorKind::Constant { expected_value } => {
@@ -215,6 +220,17 @@ impl Reporter<'_> {
             .help_opt(help)
     }
 
+    /// Whether the mapping at `parent` has an unknown key whose nearest known key is `property`.
+    fn misspelt_in(&self, parent: &[Step], property: &str) -> bool {
+        let allowed = self.nav.properties_at(parent);
+        self.node(parent).is_some_and(|node| {
+            node.entries().iter().any(|e| {
+                !allowed.contains(&e.key)
+                    && closest(&e.key, allowed.iter().map(String::as_str)) == Some(property)
+            })
+        })
+    }
+
     fn missing(&self, parent: &[Step], property: &str) -> Diagnostic {
         let example = match property {
             "version" => "version: 1".to_string(),
@@ -262,9 +278,19 @@ impl Reporter<'_> {
             allowed
         };
         let is_text = matches!(self.node(path).map(|n| &n.value), Some(Value::Str(_)));
-        let help = closest(&shown, allowed.iter().map(String::as_str))
-            .filter(|_| is_text)
-            .map(|near| format!("did you mean `{near}`?"));
+        let numbers_only = options
+            .as_array()
+            .is_some_and(|a| a.iter().all(Json::is_number));
+        let help = if is_text && numbers_only {
+            Some(format!(
+                "write a number without quotes: `{}`",
+                list(&allowed, 3).replace('`', "")
+            ))
+        } else {
+            closest(&shown, allowed.iter().map(String::as_str))
+                .filter(|_| is_text)
+                .map(|near| format!("did you mean `{near}`?"))
+        };
         Diagnostic::new(
             &INVALID_VALUE,
             self.value_span(path),
