@@ -6,7 +6,8 @@ declare_rule! {
     /// ## What it does
     /// Checks env var names: letters, digits and `_`, not starting with a digit; and not a
     /// variable the platform or the worker runtime sets itself (`PORT`, `PORT_HEALTH`,
-    /// `SCRIPT_NAME`, `RUNPOD_*`).
+    /// `SCRIPT_NAME`, `RUNPOD_*`). Also checks the names in secret references
+    /// (`{secret: NAME}`): letters, digits, `_`, `-` and `.`.
     ///
     /// ## Why
     /// Other names cannot be set by a shell or a Dockerfile `ENV`; overriding the
@@ -60,6 +61,21 @@ fn env_nodes<'a>(project: &'a Project) -> impl Iterator<Item = &'a crate::load::
 
 fn check_names(project: &Project, out: &mut Vec<Diagnostic>) {
     for var in env_nodes(project) {
+        if let Some(secret) = var.value.get("secret") {
+            if let Value::Str(name) = &secret.value {
+                let valid = !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+                if !valid {
+                    out.push(
+                        Diagnostic::new(&ENV_VAR_NAME, secret.span, format!("secret name `{name}` may contain only letters, digits, `_`, `-` and `.`"))
+                            .label("invalid secret name")
+                            .help("use the name the secret has on the platform, such as `hf_token`"),
+                    );
+                }
+            }
+        }
         let name = var.key.as_str();
         let valid = crate::model::route_key::is_identifier(name);
         if !valid {

@@ -180,8 +180,18 @@ impl Reporter<'_> {
         let mut path = parent.to_vec();
         path.push(Step::Key(key.to_string()));
         let allowed = self.nav.properties_at(parent);
+        let in_env = parent
+            .iter()
+            .any(|s| matches!(s, Step::Key(k) if k == "env"));
         let help = if key == "<<" {
             Some("YAML merge keys are not supported; put shared settings in `defaults`".to_string())
+        } else if in_env {
+            Some("an env var's value is a string, or `{secret: NAME}` for a secret".to_string())
+        } else if let Some(flash) = flash_spelling(key).filter(|flash| {
+            let target = flash.split([':', ' ']).next().unwrap_or_default();
+            allowed.iter().any(|a| a == target)
+        }) {
+            Some(format!("flash.yaml writes this as `{flash}`"))
         } else if let Some(near) = closest(key, allowed.iter().map(String::as_str)) {
             Some(format!("did you mean `{near}`?"))
         } else if key.contains(' ') && key.starts_with(|c: char| c.is_ascii_alphabetic()) {
@@ -365,6 +375,28 @@ impl Node {
             end: self.span.start,
         }
     }
+}
+
+/// Names Flash's Python API (and Runpod's REST API) uses for settings flash.yaml spells
+/// differently, so that users moving over are told the new spelling.
+fn flash_spelling(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "dependencies" | "system_packages" | "apt_packages" => "system_dependencies",
+        "network_volume" | "networkVolume" | "volumes" => "volume",
+        "min_workers" | "max_workers" | "workersMin" | "workersMax" => "workers: [min, max]",
+        "gpuIds" | "gpu_ids" | "gpus" | "gpu_type" | "gpu_types" => "gpu",
+        "instanceIds" | "instance_ids" | "cpu_type" | "instance_type" => "cpu",
+        "gpuCount" => "gpu_count",
+        "idleTimeout" => "idle_timeout",
+        "executionTimeout" | "executionTimeoutMs" | "timeout" => "execution_timeout",
+        "datacenter" | "data_centers" | "locations" => "datacenters",
+        "env_vars" | "environment" | "envs" => "env",
+        "scalerType" | "scaler_type" | "scalerValue" | "scaler_value" => "scaler: {type, value}",
+        "containerDiskInGb" | "container_disk_in_gb" => "container_disk",
+        "flashBoot" | "flash_boot" => "flashboot",
+        "cudaVersions" | "cuda_version" | "minCudaVersion" => "min_cuda_version",
+        _ => return None,
+    })
 }
 
 fn type_names(kind: &TypeKind) -> Vec<&'static str> {
