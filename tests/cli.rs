@@ -227,23 +227,29 @@ fn schema_describes_every_property() {
     }
 }
 
-#[test]
-fn reads_standard_input_for_editors() {
+/// Runs flashc with `input` on standard input, written from a thread: flashc may stop reading
+/// early (at its size limit), which ends the write with a broken pipe.
+fn flashc_with_stdin(args: &[&str], input: Vec<u8>) -> Output {
     use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_flashc"))
-        .args(["check", "-", "--format", "json"])
+        .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("spawn flashc");
-    let file = std::fs::read("tests/ui/check/workers.yaml").expect("case");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(&file)
-        .expect("write");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
     let output = child.wait_with_output().expect("wait");
+    writer.join().expect("writer");
+    output
+}
+
+#[test]
+fn reads_standard_input_for_editors() {
+    let file = std::fs::read("tests/ui/check/workers.yaml").expect("case");
+    let output = flashc_with_stdin(&["check", "-", "--format", "json"], file);
     assert_eq!(output.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     assert_eq!(report["diagnostics"][0]["file"], "<stdin>");
@@ -252,25 +258,7 @@ fn reads_standard_input_for_editors() {
 
 #[test]
 fn oversized_input_is_refused_without_reading_it_all() {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flashc"))
-        .args(["check", "-", "--format", "json"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn flashc");
-    let mut stdin = child.stdin.take().expect("stdin");
-    // flashc stops reading at its limit, so the write may end early with a broken pipe.
-    let writer = std::thread::spawn(move || {
-        let chunk = vec![b'a'; 1 << 20];
-        for _ in 0..64 {
-            if stdin.write_all(&chunk).is_err() {
-                break;
-            }
-        }
-    });
-    let output = child.wait_with_output().expect("wait");
-    writer.join().expect("writer");
+    let output = flashc_with_stdin(&["check", "-", "--format", "json"], vec![b'a'; 64 << 20]);
     assert_eq!(output.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     assert_eq!(report["diagnostics"][0]["code"], "FL0003");
