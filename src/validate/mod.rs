@@ -41,11 +41,10 @@ pub fn check(mut root: Node, environments: Environments) -> Vec<Diagnostic> {
             )
             .collect(),
     };
-    let mut remaining = selected.len();
-    for environment in &selected {
-        remaining -= 1;
+    let last = selected.len() - 1;
+    for (index, environment) in selected.iter().enumerate() {
         // The last merge may consume the tree; earlier ones work on a copy.
-        let tree = if remaining == 0 {
+        let tree = if index == last {
             std::mem::take(&mut root)
         } else {
             root.clone()
