@@ -142,6 +142,14 @@ impl JsonSchema for CudaVersion {
                 .filter_map(|v| v.parse::<f64>().ok())
                 .map(serde_json::Value::from),
         );
+        // `min_cuda_version: 12` is a YAML integer; it means 12.0, as editors would assume.
+        values.extend(
+            vocab::CUDA_VERSIONS
+                .iter()
+                .filter_map(|v| v.strip_suffix(".0"))
+                .filter_map(|v| v.parse::<i64>().ok())
+                .map(serde_json::Value::from),
+        );
         let docs: Vec<String> = values
             .iter()
             .map(|v| match v {

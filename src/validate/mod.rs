@@ -42,6 +42,8 @@ pub fn check(mut root: Node, environments: Environments) -> Vec<Diagnostic> {
             .collect(),
     };
     let last = selected.len() - 1;
+    // What the base file alone produces, when it is checked (without `--env`).
+    let mut base: Option<Vec<Diagnostic>> = None;
     for (index, environment) in selected.iter().enumerate() {
         // The last merge may consume the tree; earlier ones work on a copy.
         let tree = if index == last {
@@ -52,10 +54,28 @@ pub fn check(mut root: Node, environments: Environments) -> Vec<Diagnostic> {
         let environment = environment.as_deref();
         let (merged, mut overlay_problems) = resolve(tree, environment);
         diagnostics.append(&mut overlay_problems);
+        let mut found_here = Vec::new();
         let project = Project::new(&merged, environment, &found.invalid);
         for check in rules::ALL.iter().filter_map(|rule| rule.check) {
-            check(&project, &mut diagnostics);
+            check(&project, &mut found_here);
         }
+        match (environment, &base) {
+            (None, _) => base = Some(found_here.clone()),
+            // A problem only an overlay causes says which overlay, since its primary span may
+            // point into the base file (an overlay that changes `type` leaves routes missing).
+            (Some(name), Some(base)) => {
+                for d in &mut found_here {
+                    if !base
+                        .iter()
+                        .any(|b| b.span == d.span && b.code == d.code && b.message == d.message)
+                    {
+                        d.message.push_str(&format!(" (in environment `{name}`)"));
+                    }
+                }
+            }
+            (Some(_), None) => {}
+        }
+        diagnostics.append(&mut found_here);
     }
     normalize(&mut diagnostics);
     diagnostics
