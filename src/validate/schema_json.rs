@@ -127,8 +127,8 @@ impl<'a> JsonNode<'a, Tree> for &'a Node {
         match self.value {
             Value::Null => JsonType::Null,
             Value::Bool(_) => JsonType::Boolean,
-            Value::Int(_) => JsonType::Integer,
-            Value::Float(_) => JsonType::Number,
+            // As for serde_json: every number is `Number`; integer-ness is read from the value.
+            Value::Int(_) | Value::Float(_) => JsonType::Number,
             Value::Str(_) => JsonType::String,
             Value::Seq(_) => JsonType::Array,
             Value::Map(_) => JsonType::Object,
