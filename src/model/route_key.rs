@@ -38,7 +38,11 @@ impl<'a> RouteKey<'a> {
             });
         };
         let path = path.trim();
-        if key != format!("{method} {path}") {
+        let canonical = key.len() == method.len() + 1 + path.len()
+            && key.starts_with(method)
+            && key.ends_with(path)
+            && key.as_bytes().get(method.len()) == Some(&b' ');
+        if !canonical {
             return Err(RouteKeyError {
                 message: format!(
                     "route `{key}` must be written as the method, one space and the path"
