@@ -34,6 +34,7 @@ macro_rules! declare_rule {
 mod container_disk;
 mod cpu_datacenter;
 mod cuda_version;
+mod duplicate_entry;
 mod duplicate_key;
 mod duplicate_route;
 mod endpoint_name;
@@ -63,6 +64,7 @@ mod yaml_syntax;
 pub use container_disk::CONTAINER_DISK;
 pub use cpu_datacenter::CPU_DATACENTER;
 pub use cuda_version::CUDA_VERSION;
+pub use duplicate_entry::DUPLICATE_ENTRY;
 pub use duplicate_key::DUPLICATE_KEY;
 pub use duplicate_route::DUPLICATE_ROUTE;
 pub use endpoint_name::ENDPOINT_NAME;
@@ -144,6 +146,7 @@ pub static ALL: &[&Rule] = &[
     &PLAIN_SECRET,
     &SYSTEM_DEPENDENCY,
     &IMAGE_REFERENCE,
+    &DUPLICATE_ENTRY,
     &PROJECT_NAME,
     &UNKNOWN_OVERLAY_TARGET,
 ];
