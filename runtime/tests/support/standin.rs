@@ -292,22 +292,36 @@ async fn serve_take(
             return StatusCode::TOO_MANY_REQUESTS.into_response();
         }
     }
+    long_poll(&s, &s.jobs, |inner| {
+        if inner.queue.is_empty() {
+            return None;
+        }
+        let k = n.min(inner.queue.len());
+        let jobs: Vec<Value> = inner.queue.drain(..k).collect();
+        Some(if kind == "take" {
+            Json(jobs.into_iter().next().unwrap_or(Value::Null)).into_response()
+        } else {
+            Json(Value::Array(jobs)).into_response()
+        })
+    })
+    .await
+}
+
+/// Holds a request like the platform's long polls: answers as soon as `ready` yields a response
+/// (re-checked whenever `wake` is notified), or 204 after the stand-in's hold time.
+async fn long_poll(
+    s: &Shared,
+    wake: &Notify,
+    mut ready: impl FnMut(&mut Inner) -> Option<Response>,
+) -> Response {
     let deadline = Instant::now() + s.hold;
     loop {
-        let notified = s.jobs.notified();
+        let notified = wake.notified();
         tokio::pin!(notified);
+        // Registered before checking, so a notification between check and wait is not lost.
         notified.as_mut().enable();
-        {
-            let mut inner = s.lock();
-            if !inner.queue.is_empty() {
-                let k = n.min(inner.queue.len());
-                let jobs: Vec<Value> = inner.queue.drain(..k).collect();
-                return if kind == "take" {
-                    Json(jobs.into_iter().next().unwrap_or(Value::Null)).into_response()
-                } else {
-                    Json(Value::Array(jobs)).into_response()
-                };
-            }
+        if let Some(response) = ready(&mut s.lock()) {
+            return response;
         }
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
             return StatusCode::NO_CONTENT.into_response();
@@ -322,22 +336,14 @@ async fn stop(
     headers: HeaderMap,
 ) -> Response {
     s.record(record("stop", worker, None, q, &headers, None));
-    let deadline = Instant::now() + s.hold;
-    loop {
-        let notified = s.stops.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        {
-            let mut inner = s.lock();
-            if !inner.stops.is_empty() {
-                let ids: Vec<String> = inner.stops.drain(..).collect();
-                return Json(json!({ "jobsToStop": ids })).into_response();
-            }
+    long_poll(&s, &s.stops, |inner| {
+        if inner.stops.is_empty() {
+            return None;
         }
-        if tokio::time::timeout_at(deadline, notified).await.is_err() {
-            return StatusCode::NO_CONTENT.into_response();
-        }
-    }
+        let ids: Vec<String> = inner.stops.drain(..).collect();
+        Some(Json(json!({ "jobsToStop": ids })).into_response())
+    })
+    .await
 }
 
 async fn done(
