@@ -11,6 +11,7 @@ pub mod diagnostic;
 pub mod load;
 pub mod model;
 pub mod render;
+pub mod resolve;
 pub mod schema;
 pub mod suggest;
 pub mod validate;
