@@ -8,7 +8,9 @@
 pub mod rules;
 
 pub mod diagnostic;
+pub mod emit;
 pub mod load;
+pub mod lower;
 pub mod model;
 pub mod render;
 pub mod resolve;
@@ -100,4 +102,55 @@ pub fn rules_markdown() -> String {
         out.push('\n');
     }
     out
+}
+
+/// Why `flashc generate` produced nothing.
+#[derive(Debug)]
+pub enum GenerateError {
+    UnknownEnvironment(UnknownEnvironment),
+    /// The file or its handlers have errors (warnings are returned with the output instead).
+    Problems(Vec<Diagnostic>),
+    /// A template failed to render, or lowering met what `check` should have refused.
+    Internal(String),
+}
+
+/// What `flashc generate` writes, and the warnings met on the way.
+pub struct Generated {
+    pub files: Vec<emit::OutputFile>,
+    pub warnings: Vec<Diagnostic>,
+    pub plan: lower::Plan,
+}
+
+/// `flashc generate` as a function: check (handlers included), lower, emit. It reads only
+/// through `workspace`; the caller writes the files.
+pub fn generate(
+    bytes: &[u8],
+    environment: Option<&str>,
+    workspace: &dyn resolve::Workspace,
+    options: &emit::Options,
+) -> Result<Generated, GenerateError> {
+    let mut diagnostics = check(bytes, environment).map_err(GenerateError::UnknownEnvironment)?;
+    let stop = |d: &[Diagnostic]| d.iter().any(|d| d.severity == diagnostic::Severity::Error);
+    if stop(&diagnostics) {
+        return Err(GenerateError::Problems(diagnostics));
+    }
+    let (Some(root), _) = load::load(bytes, load::Limits::default()) else {
+        return Err(GenerateError::Problems(diagnostics));
+    };
+    let (merged, _) = validate::resolve(root, environment);
+    let project = validate::Project::new(&merged, environment, &[]);
+    let resolved = resolve::resolve(&project, workspace, &mut diagnostics);
+    diagnostic::normalize(&mut diagnostics);
+    let Some(resolved) = resolved.filter(|_| !stop(&diagnostics)) else {
+        return Err(GenerateError::Problems(diagnostics));
+    };
+    let crate_dir = merged.get("crate").and_then(load::Node::as_str).unwrap_or(".");
+    let plan = lower::lower(&merged, environment, &resolved, crate_dir)
+        .map_err(|e| GenerateError::Internal(e.to_string()))?;
+    let files = emit::emit(&plan, options).map_err(|e| GenerateError::Internal(e.to_string()))?;
+    Ok(Generated {
+        files,
+        warnings: diagnostics,
+        plan,
+    })
 }

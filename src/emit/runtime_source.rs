@@ -1,0 +1,100 @@
+//! flash-runtime's source, embedded in flashc at build time and written into every generated
+//! workspace, so a generated workspace builds with nothing but crates.io. Only the library is
+//! shipped (its `Cargo.toml` and `src/`); tests, examples and benches stay here.
+
+use include_dir::{include_dir, Dir};
+
+static RUNTIME_SRC: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/runtime/src");
+const RUNTIME_MANIFEST: &str = include_str!("../../runtime/Cargo.toml");
+const WORKSPACE_MANIFEST: &str = include_str!("../../Cargo.toml");
+
+/// Every file of the runtime, as `(path relative to the crate, contents)`, sorted by path.
+pub fn files() -> Vec<(String, String)> {
+    let mut out = vec![("Cargo.toml".to_string(), standalone_manifest())];
+    collect(&RUNTIME_SRC, &mut out);
+    out.sort();
+    out
+}
+
+fn collect(dir: &Dir<'static>, out: &mut Vec<(String, String)>) {
+    for file in dir.files() {
+        if let Some(text) = file.contents_utf8() {
+            let path = file.path().to_string_lossy().replace('\\', "/");
+            out.push((format!("src/{path}"), text.to_string()));
+        }
+    }
+    for sub in dir.dirs() {
+        collect(sub, out);
+    }
+}
+
+/// The runtime's Cargo.toml without this repository's workspace: inherited fields get the
+/// workspace's values, and dev-dependencies (for tests not shipped) are dropped.
+pub fn standalone_manifest() -> String {
+    let mut out = String::from(
+        "# flash-runtime, written by flashc: the library every generated worker links.\n",
+    );
+    let mut in_dev = false;
+    for line in RUNTIME_MANIFEST.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            in_dev = trimmed == "[dev-dependencies]";
+        }
+        if in_dev {
+            continue;
+        }
+        match trimmed.split_once(".workspace") {
+            Some((key, rest)) if rest.trim_start().starts_with('=') => {
+                let value = workspace_value(key).unwrap_or_else(|| "\"\"".to_string());
+                out.push_str(&format!("{key} = {value}\n"));
+            }
+            _ => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+/// A `[workspace.package]` value of this repository's Cargo.toml, as TOML text.
+fn workspace_value(key: &str) -> Option<String> {
+    let mut in_package = false;
+    for line in WORKSPACE_MANIFEST.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            in_package = trimmed == "[workspace.package]";
+            continue;
+        }
+        if in_package {
+            if let Some((k, v)) = trimmed.split_once('=') {
+                if k.trim() == key {
+                    return Some(v.trim().to_string());
+                }
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_shipped_manifest_stands_alone() {
+        let manifest = super::standalone_manifest();
+        assert!(!manifest.contains("workspace"), "{manifest}");
+        assert!(!manifest.contains("dev-dependencies"), "{manifest}");
+        assert!(manifest.contains("edition = \"2021\""), "{manifest}");
+        assert!(manifest.contains("name = \"flash-runtime\""), "{manifest}");
+    }
+
+    #[test]
+    fn the_library_is_embedded() {
+        let files = super::files();
+        assert!(files.iter().any(|(p, _)| p == "src/lib.rs"));
+        assert!(files.iter().any(|(p, _)| p == "src/lb/mod.rs"));
+    }
+}

@@ -1,0 +1,183 @@
+//! The Rust expressions inside a worker's `main.rs`: for each handler, the closure's parameters
+//! and the lines that bind its arguments and call the user's function. Templates own the file's
+//! layout; this module owns the code that depends on a handler's signature.
+//!
+//! Nothing from flash.yaml is spliced in unchecked: function paths and parameter names were
+//! validated as Rust identifiers by `check` and `resolve`, and string values (route paths) are
+//! written as escaped Rust string literals.
+
+use crate::lower::{ArgSource, CallPlan, EndpointPlan};
+use crate::resolve::{InitFn, ParamKind, Pass, Returns};
+
+/// A handler closure: `|state, mut call| async move { body }`.
+pub struct Closure {
+    pub params: String,
+    pub body: Vec<String>,
+    pub uses_bind: bool,
+    pub uses_blocking: bool,
+}
+
+/// A Rust string literal for `text`, escaped so no value can end it early.
+pub fn string_literal(text: &str) -> String {
+    // `{:?}` on a str is a valid Rust literal: quotes, backslashes and control characters escaped.
+    format!("{text:?}")
+}
+
+/// Local names the closure uses, chosen so no parameter of the user's function shadows them.
+struct Names {
+    state: &'static str,
+    call: &'static str,
+    ctx: &'static str,
+}
+
+impl Names {
+    fn avoiding(taken: &[&str]) -> Names {
+        let pick = |plain: &'static str, fallback: &'static str| {
+            if taken.contains(&plain) {
+                fallback
+            } else {
+                plain
+            }
+        };
+        Names {
+            state: pick("state", "flash_state"),
+            call: pick("call", "flash_call"),
+            ctx: pick("ctx", "flash_ctx"),
+        }
+    }
+}
+
+pub fn closure(lib: &str, plan: &CallPlan) -> Closure {
+    let f = &plan.function;
+    let taken: Vec<&str> = f.params.iter().map(|p| p.name.as_str()).collect();
+    let names = Names::avoiding(&taken);
+    let mut bound = Vec::new();
+    let mut args = Vec::new();
+    let mut uses_state = false;
+    let mut uses_ctx = false;
+    for (param, source) in f.params.iter().zip(&plan.sources) {
+        match param.kind {
+            ParamKind::Arg => {
+                bound.push(match source {
+                    ArgSource::Path => format!("path {}", param.name),
+                    _ => param.name.clone(),
+                });
+                args.push(param.name.clone());
+            }
+            ParamKind::State(pass) => {
+                uses_state = true;
+                args.push(match pass {
+                    Pass::Ref => format!("&{}", names.state),
+                    Pass::Owned => names.state.to_string(),
+                });
+            }
+            ParamKind::Context(pass) => {
+                uses_ctx = true;
+                args.push(match pass {
+                    Pass::Ref => format!("&{}", names.ctx),
+                    Pass::Owned => names.ctx.to_string(),
+                });
+            }
+        }
+    }
+    let uses_call = uses_ctx || !bound.is_empty();
+    let params = format!(
+        "{}, {}",
+        if uses_state {
+            names.state.to_string()
+        } else {
+            format!("_{}", names.state)
+        },
+        match (uses_call, bound.is_empty()) {
+            (false, _) => format!("_{}", names.call),
+            (true, true) => names.call.to_string(),
+            (true, false) => format!("mut {}", names.call),
+        }
+    );
+    let mut body = Vec::new();
+    if uses_ctx {
+        body.push(format!("let {} = {}.context();", names.ctx, names.call));
+    }
+    if !bound.is_empty() {
+        let pattern = if bound.len() == 1 {
+            format!("({},)", args_only(&bound).join(", "))
+        } else {
+            format!("({})", args_only(&bound).join(", "))
+        };
+        body.push(format!(
+            "let {pattern} = bind!({}, {})?;",
+            names.call,
+            bound.join(", ")
+        ));
+    }
+    let call = format!("{lib}::{}({})", f.path, args.join(", "));
+    let value = if f.is_async {
+        format!("{call}.await")
+    } else {
+        format!("blocking(move || {call}).await?")
+    };
+    let reply = match &f.returns {
+        Returns::Value { .. } => "json",
+        Returns::Result { .. } => "result",
+        Returns::Stream {
+            fallible: false, ..
+        } => "stream",
+        Returns::Stream { fallible: true, .. } => "try_stream",
+    };
+    body.push(format!("Reply::{reply}({value})"));
+    Closure {
+        params,
+        body,
+        uses_bind: !bound.is_empty(),
+        uses_blocking: !f.is_async,
+    }
+}
+
+/// `path id` → `id`.
+fn args_only(bound: &[String]) -> Vec<&str> {
+    bound
+        .iter()
+        .map(|b| b.strip_prefix("path ").unwrap_or(b))
+        .collect()
+}
+
+/// The closure that runs the endpoint's `init` and turns its result into `Result<S, String>`.
+pub fn init_closure(lib: &str, init: &InitFn) -> (String, bool) {
+    let call = format!("{lib}::{}()", init.path);
+    let body = match (init.is_async, init.fallible) {
+        (true, true) => format!("{call}.await.map_err(|err| err.to_string())"),
+        (true, false) => format!("Ok({call}.await)"),
+        (false, true) => format!(
+            "blocking({lib}::{}).await.map_err(|err| err.to_string())?.map_err(|err| err.to_string())",
+            init.path
+        ),
+        (false, false) => format!(
+            "blocking({lib}::{}).await.map_err(|err| err.to_string())",
+            init.path
+        ),
+    };
+    (format!("|| async {{ {body} }}"), !init.is_async)
+}
+
+/// The `use` lines a worker needs, and nothing more (an unused import fails clippy).
+pub fn imports(endpoint: &EndpointPlan, uses_bind: bool, uses_blocking: bool) -> Vec<String> {
+    let mut lines = Vec::new();
+    if endpoint.execution_timeout_ms.is_some() {
+        lines.push("use std::time::Duration;".to_string());
+        lines.push(String::new());
+    }
+    lines.push("use flash_runtime::handler::{handler, Reply};".to_string());
+    match endpoint.kind {
+        crate::lower::Kind::LoadBalanced => lines.push("use flash_runtime::lb::App;".to_string()),
+        crate::lower::Kind::Queue => {
+            lines.push("use flash_runtime::queue::QueueWorker;".to_string())
+        }
+    }
+    match (uses_bind, uses_blocking) {
+        (true, true) => lines.push("use flash_runtime::{bind, blocking};".to_string()),
+        (true, false) => lines.push("use flash_runtime::bind;".to_string()),
+        (false, true) => lines.push("use flash_runtime::blocking;".to_string()),
+        (false, false) => {}
+    }
+    lines
+}

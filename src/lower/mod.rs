@@ -1,0 +1,471 @@
+//! Stage 4, lower: a checked, merged flash.yaml and its resolved handlers become a [`Plan`]:
+//! every default applied, Runpod's vocabulary computed (`gpuIds`, CPU instance ids), images
+//! named, every route and queue handler bound to a resolved function. Emit renders the plan and
+//! nothing else, so every decision about *what* is generated is made here, once.
+//!
+//! Lowering runs only on a file `check` passed: it reports nothing and never fails on valid
+//! input; anything unexpected (a shape check should have refused) is an [`Unlowerable`].
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::load::Node;
+use crate::model::route_key::{parse_duration, RouteKey, Segment};
+use crate::model::{
+    vocab, Duration, Endpoint, EndpointType, EnvValue, OneOrMany, ScalerType, Settings,
+};
+use crate::resolve::{HandlerFn, InitFn, Resolved};
+
+/// The port generated workers listen on in their image. Not 80: workers run as a non-root user,
+/// which cannot bind ports below 1024.
+pub const WORKER_PORT: u16 = 8080;
+pub const CPU_BASE_IMAGE: &str = "debian:bookworm-slim";
+pub const BUILDER_IMAGE: &str = "rust:1-slim-bookworm";
+/// Datacenters CPU endpoints can run in today (see the vocabulary brief).
+pub const CPU_DATACENTERS: &[&str] = &["EU-RO-1"];
+
+/// Everything `emit` renders.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub project: String,
+    /// The environment overlay applied, if any.
+    pub environment: Option<String>,
+    pub handler_crate: HandlerCrate,
+    /// Sorted by name.
+    pub endpoints: Vec<EndpointPlan>,
+}
+
+/// The user's crate, as generated code and Dockerfiles refer to it. Paths are relative to
+/// the directory of flash.yaml (the Docker build context), with `/` separators.
+#[derive(Debug, Clone, Serialize)]
+pub struct HandlerCrate {
+    pub package: String,
+    pub lib_name: String,
+    /// `.` or `handlers`.
+    pub dir: String,
+    /// `Cargo.toml` or `handlers/Cargo.toml`.
+    pub manifest: String,
+    /// `src/lib.rs` or `handlers/src/lib.rs`.
+    pub lib: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Queue,
+    LoadBalanced,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointPlan {
+    pub name: String,
+    pub kind: Kind,
+    /// The worker crate's package and binary name (`api-worker`).
+    pub package: String,
+    /// The image name without tag (`hello-api`).
+    pub image: String,
+    pub compute: Compute,
+    pub workers_min: u32,
+    pub workers_max: u32,
+    pub idle_timeout: u32,
+    pub scaler_type: &'static str,
+    pub scaler_value: u32,
+    pub execution_timeout_ms: Option<u64>,
+    pub flashboot: bool,
+    /// Empty: any datacenter.
+    pub datacenters: Vec<String>,
+    pub volumes: Vec<VolumePlan>,
+    pub container_disk: Option<u32>,
+    pub env: BTreeMap<String, EnvPlan>,
+    pub system_dependencies: Vec<String>,
+    pub base_image: String,
+    pub builder_image: String,
+    pub port: u16,
+    pub init: Option<InitFn>,
+    /// Queue endpoints: the job handler.
+    pub handler: Option<CallPlan>,
+    pub retries: u32,
+    pub max_concurrency: u32,
+    /// Load-balanced endpoints, in path order.
+    pub routes: Vec<RoutePlan>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Compute {
+    Gpu {
+        /// What flash.yaml chose (pools, models or `any`).
+        choices: Vec<String>,
+        /// Runpod's `gpuIds` string.
+        gpu_ids: String,
+        count: u32,
+        /// `12.8`.
+        min_cuda_version: String,
+    },
+    Cpu {
+        instance_ids: Vec<String>,
+    },
+}
+
+impl Compute {
+    pub fn is_gpu(&self) -> bool {
+        matches!(self, Compute::Gpu { .. })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VolumePlan {
+    pub name: Option<String>,
+    pub id: Option<String>,
+    pub size_gb: u32,
+    pub datacenter: String,
+}
+
+/// An environment variable: a value, or a secret the platform fills in at deploy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EnvPlan {
+    Value { value: String },
+    Secret { name: String },
+}
+
+/// One route of a load-balanced endpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoutePlan {
+    /// `GET`, `POST`, `PUT`, `DELETE`, `PATCH` or `WS`.
+    pub method: String,
+    pub path: String,
+    pub path_params: Vec<String>,
+    pub timeout_ms: Option<u64>,
+    pub description: Option<String>,
+    pub call: CallPlan,
+}
+
+/// A resolved handler and how each of its parameters is supplied.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallPlan {
+    /// The function's path from the crate root (`users::get`).
+    pub path: String,
+    pub function: HandlerFn,
+    /// Per parameter, in order: where its argument comes from.
+    pub sources: Vec<ArgSource>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArgSource {
+    Path,
+    Query,
+    Body,
+    Input,
+    State,
+    Context,
+}
+
+/// Lowering met something `check` should have refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unlowerable(pub String);
+
+impl std::fmt::Display for Unlowerable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "internal error while lowering: {}", self.0)
+    }
+}
+
+/// Lowers a merged project (defaults and the overlay already folded in by
+/// `validate::resolve`) whose handlers were resolved.
+pub fn lower(
+    merged: &Node,
+    environment: Option<&str>,
+    resolved: &Resolved,
+    crate_dir: &str,
+) -> Result<Plan, Unlowerable> {
+    let project = merged
+        .get("name")
+        .and_then(Node::as_str)
+        .ok_or_else(|| Unlowerable("no project name".into()))?
+        .to_string();
+    let mut endpoints = Vec::new();
+    for entry in merged.get("endpoints").map(Node::entries).unwrap_or_default() {
+        let spec = Endpoint::from_node(&entry.value)
+            .map_err(|e| Unlowerable(format!("endpoint `{}`: {e}", entry.key)))?;
+        endpoints.push(lower_endpoint(&project, &entry.key, &spec, resolved)?);
+    }
+    endpoints.sort_by(|a, b| a.name.cmp(&b.name));
+    let krate = &resolved.krate;
+    let relative = |path: &std::path::Path| -> String {
+        let rel = path.strip_prefix(&krate.manifest_dir).unwrap_or(path);
+        let rel = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        join(crate_dir, &rel)
+    };
+    Ok(Plan {
+        project,
+        environment: environment.map(str::to_string),
+        handler_crate: HandlerCrate {
+            package: krate.package.clone(),
+            lib_name: krate.lib_name.clone(),
+            dir: normalize_dir(crate_dir),
+            manifest: join(crate_dir, "Cargo.toml"),
+            lib: relative(&krate.lib_path),
+        },
+        endpoints,
+    })
+}
+
+fn normalize_dir(dir: &str) -> String {
+    let trimmed = dir.trim_start_matches("./").trim_end_matches('/');
+    if trimmed.is_empty() {
+        ".".into()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+fn join(dir: &str, rest: &str) -> String {
+    match normalize_dir(dir).as_str() {
+        "." => rest.to_string(),
+        dir => format!("{dir}/{rest}"),
+    }
+}
+
+fn lower_endpoint(
+    project: &str,
+    name: &str,
+    spec: &Endpoint,
+    resolved: &Resolved,
+) -> Result<EndpointPlan, Unlowerable> {
+    let s: &Settings = &spec.settings;
+    let kind = match spec.kind {
+        Some(EndpointType::Queue) => Kind::Queue,
+        Some(EndpointType::LoadBalanced) => Kind::LoadBalanced,
+        None => return Err(Unlowerable(format!("endpoint `{name}` has no type"))),
+    };
+    let compute = match (&s.cpu, &s.gpu) {
+        (Some(cpu), _) => Compute::Cpu {
+            instance_ids: cpu.as_slice().iter().map(|c| c.0.clone()).collect(),
+        },
+        (None, gpu) => {
+            let choices: Vec<String> = match gpu {
+                Some(g) => g.as_slice().iter().map(|c| c.0.clone()).collect(),
+                None => vec![vocab::GPU_ANY.to_string()],
+            };
+            let refs: Vec<&str> = choices.iter().map(String::as_str).collect();
+            Compute::Gpu {
+                gpu_ids: vocab::gpu_ids(&refs),
+                choices,
+                count: s.gpu_count.unwrap_or(1),
+                min_cuda_version: s
+                    .min_cuda_version
+                    .as_ref()
+                    .map_or(vocab::DEFAULT_CUDA_VERSION.to_string(), |v| v.0.clone()),
+            }
+        }
+    };
+    let (workers_min, workers_max) = s.workers.map_or((0, 1), |w| w.bounds());
+    let scaler_type = s
+        .scaler
+        .as_ref()
+        .and_then(|sc| sc.kind)
+        .unwrap_or(match kind {
+            Kind::Queue => ScalerType::QueueDelay,
+            Kind::LoadBalanced => ScalerType::RequestCount,
+        });
+    let datacenters = match &s.datacenters {
+        Some(list) => list.iter().map(|d| d.0.clone()).collect(),
+        None if !compute.is_gpu() => CPU_DATACENTERS.iter().map(|d| d.to_string()).collect(),
+        None => Vec::new(),
+    };
+    let volumes = s
+        .volume
+        .as_ref()
+        .map(OneOrMany::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|v| VolumePlan {
+            name: v.name.clone(),
+            id: v.id.clone(),
+            size_gb: v.size.unwrap_or(100),
+            datacenter: v
+                .datacenter
+                .as_ref()
+                .map_or_else(|| "EU-RO-1".to_string(), |d| d.0.clone()),
+        })
+        .collect();
+    let env = s
+        .env
+        .as_ref()
+        .map(|env| {
+            env.iter()
+                .map(|(k, v)| {
+                    let plan = match v {
+                        EnvValue::Plain(value) => EnvPlan::Value {
+                            value: value.clone(),
+                        },
+                        EnvValue::Secret(secret) => EnvPlan::Secret {
+                            name: secret.secret.clone(),
+                        },
+                    };
+                    (k.clone(), plan)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let image = s.image.as_ref();
+    let base_image = image
+        .and_then(|i| i.base.clone())
+        .unwrap_or_else(|| match &compute {
+            Compute::Gpu {
+                min_cuda_version, ..
+            } => cuda_base_image(min_cuda_version),
+            Compute::Cpu { .. } => CPU_BASE_IMAGE.to_string(),
+        });
+    let builder_image = image
+        .and_then(|i| i.builder.clone())
+        .unwrap_or_else(|| BUILDER_IMAGE.to_string());
+    let init = match &spec.init {
+        Some(path) => Some(
+            resolved
+                .inits
+                .get(path)
+                .cloned()
+                .ok_or_else(|| Unlowerable(format!("init `{path}` was not resolved")))?,
+        ),
+        None => None,
+    };
+    let bind = |path: &str, sources: &dyn Fn(&str) -> ArgSource| -> Result<CallPlan, Unlowerable> {
+        let function = resolved
+            .handlers
+            .get(path)
+            .cloned()
+            .ok_or_else(|| Unlowerable(format!("handler `{path}` was not resolved")))?;
+        let sources = function
+            .params
+            .iter()
+            .map(|p| match p.kind {
+                crate::resolve::ParamKind::Arg => sources(&p.name),
+                crate::resolve::ParamKind::State(_) => ArgSource::State,
+                crate::resolve::ParamKind::Context(_) => ArgSource::Context,
+            })
+            .collect();
+        Ok(CallPlan {
+            path: path.to_string(),
+            function,
+            sources,
+        })
+    };
+    let handler = match (kind, &spec.handler) {
+        (Kind::Queue, Some(path)) => Some(bind(path, &|_| ArgSource::Input)?),
+        (Kind::Queue, None) => {
+            return Err(Unlowerable(format!("queue endpoint `{name}` has no handler")))
+        }
+        _ => None,
+    };
+    let mut routes = Vec::new();
+    if kind == Kind::LoadBalanced {
+        for (key, route) in spec.routes.iter().flatten() {
+            let parsed = RouteKey::parse(key)
+                .map_err(|e| Unlowerable(format!("route `{key}`: {}", e.message)))?;
+            let path_params: Vec<String> = parsed
+                .segments()
+                .filter_map(|seg| match seg {
+                    Segment::Param(p) => Some(p.to_string()),
+                    Segment::Literal(_) => None,
+                })
+                .collect();
+            let method = parsed.method.to_ascii_uppercase();
+            let from_query = method == "GET" || method == "WS";
+            let call = bind(route.handler(), &|param| {
+                if path_params.iter().any(|p| p == param) {
+                    ArgSource::Path
+                } else if from_query {
+                    ArgSource::Query
+                } else {
+                    ArgSource::Body
+                }
+            })?;
+            let (timeout_ms, description) = match route {
+                crate::model::Route::Handler(_) => (None, None),
+                crate::model::Route::Detailed(o) => (
+                    o.timeout.as_ref().map(duration_ms).transpose()?,
+                    o.description.clone(),
+                ),
+            };
+            routes.push(RoutePlan {
+                method,
+                path: parsed.path.to_string(),
+                path_params,
+                timeout_ms,
+                description,
+                call,
+            });
+        }
+        routes.sort_by(|a, b| (&a.path, &a.method).cmp(&(&b.path, &b.method)));
+    }
+    Ok(EndpointPlan {
+        name: name.to_string(),
+        kind,
+        package: format!("{name}-worker"),
+        image: format!("{project}-{name}"),
+        compute,
+        workers_min,
+        workers_max,
+        idle_timeout: s.idle_timeout.unwrap_or(60),
+        scaler_type: match scaler_type {
+            ScalerType::QueueDelay => "QUEUE_DELAY",
+            ScalerType::RequestCount => "REQUEST_COUNT",
+        },
+        scaler_value: s.scaler.as_ref().and_then(|sc| sc.value).unwrap_or(4),
+        execution_timeout_ms: s.execution_timeout.as_ref().map(duration_ms).transpose()?,
+        flashboot: s.flashboot.unwrap_or(true),
+        datacenters,
+        volumes,
+        container_disk: s.container_disk,
+        env,
+        system_dependencies: s.system_dependencies.clone().unwrap_or_default(),
+        base_image,
+        builder_image,
+        port: WORKER_PORT,
+        init,
+        handler,
+        retries: spec.retries.unwrap_or(0),
+        max_concurrency: spec.max_concurrency.unwrap_or(1),
+        routes,
+    })
+}
+
+fn duration_ms(d: &Duration) -> Result<u64, Unlowerable> {
+    match d {
+        Duration::Seconds(s) => s
+            .checked_mul(1000)
+            .ok_or_else(|| Unlowerable(format!("duration {s}s overflows"))),
+        Duration::Text(t) => parse_duration(t).map_err(Unlowerable),
+    }
+}
+
+/// The `nvidia/cuda` runtime image for a minimum CUDA version: the last patch release of that
+/// minor (the tags in the Docker brief), on Ubuntu 22.04.
+pub fn cuda_base_image(min_cuda_version: &str) -> String {
+    let tag = match min_cuda_version {
+        "11.8" => "11.8.0",
+        "12.0" => "12.0.1",
+        "12.1" => "12.1.1",
+        "12.2" => "12.2.2",
+        "12.3" => "12.3.2",
+        "12.4" => "12.4.1",
+        "12.5" => "12.5.1",
+        "12.6" => "12.6.3",
+        // No 12.7 image was released. A CUDA runtime newer than the host's driver does not
+        // start, so the image may only be older: 12.6 runs on every host that offers 12.7.
+        "12.7" => "12.6.3",
+        "12.8" => "12.8.1",
+        "12.9" => "12.9.1",
+        "13.0" => "13.0.0",
+        other => return format!("nvidia/cuda:{other}.0-runtime-ubuntu22.04"),
+    };
+    format!("nvidia/cuda:{tag}-runtime-ubuntu22.04")
+}
