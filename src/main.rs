@@ -13,6 +13,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+mod cli;
 use flashc::diagnostic::Severity;
 use flashc::render::{self, SourceFile};
 
@@ -35,8 +37,14 @@ struct Cli {
 enum Command {
     /// Validate flash.yaml: schema, then semantic rules; every problem with its location.
     Check(CheckArgs),
-    /// Print the JSON Schema of flash.yaml.
-    Schema,
+    /// Generate the worker crates, Dockerfiles and route manifest (into `.flash/`).
+    Generate(GenerateArgs),
+    /// Print the JSON Schema of flash.yaml (`--manifest`: of flash_manifest.json).
+    Schema {
+        /// The schema of the route manifest `flashc generate` writes.
+        #[arg(long)]
+        manifest: bool,
+    },
     /// Print the documentation of a diagnostic code (`flashc explain FL0101`).
     Explain {
         /// A code such as FL0101, or a rule name such as `unknown-key`.
@@ -66,6 +74,25 @@ struct CheckArgs {
     color: Color,
 }
 
+#[derive(clap::Args)]
+struct GenerateArgs {
+    /// The flash.yaml to generate from; the output goes beside it.
+    #[arg(default_value = "flash.yaml")]
+    file: PathBuf,
+    /// Apply this environment overlay.
+    #[arg(long = "env", value_name = "NAME")]
+    environment: Option<String>,
+    /// The output directory, relative to the directory of flash.yaml.
+    #[arg(long, value_name = "DIR", default_value = ".flash")]
+    out: String,
+    /// Write nothing; exit 1 when the output on disk is not what generate would write (for CI).
+    #[arg(long)]
+    check: bool,
+    /// Colour for diagnostics.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
     Human,
@@ -90,7 +117,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => check(&args),
-        Command::Schema => emit(&flashc::schema::generate_text()),
+        Command::Generate(args) => generate(&args),
+        Command::Schema { manifest: false } => emit(&flashc::schema::generate_text()),
+        Command::Schema { manifest: true } => emit(&flashc::emit::manifest_schema_text()),
         Command::Explain { code, all } => explain(code.as_deref(), all),
     }
 }
@@ -158,6 +187,148 @@ fn check(args: &CheckArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn generate(args: &GenerateArgs) -> ExitCode {
+    let limit = flashc::load::Limits::default().max_bytes as u64 + 1;
+    let bytes = match std::fs::File::open(&args.file).and_then(|f| read_bounded(f, limit)) {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            let report = miette::miette!(
+                help = "pass the path of a flash.yaml (examples/hello/flash.yaml is one)",
+                "cannot read {}: {err}",
+                args.file.display()
+            );
+            eprintln!("{report:?}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let out_dir = match cli::generate::check_out_dir(&args.out) {
+        Ok(out) => out,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let project = args
+        .file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."))
+        .to_path_buf();
+    let overrides = match template_overrides(&project) {
+        Ok(o) => o,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let workspace = cli::workspace::FsWorkspace::new(&project);
+    let options = flashc::emit::Options {
+        out_dir: &out_dir,
+        flashc_version: env!("CARGO_PKG_VERSION"),
+        overrides: &overrides,
+    };
+    let name = args.file.display().to_string();
+    let text = String::from_utf8_lossy(&bytes);
+    let source = SourceFile::new(&name, &text);
+    let color = match args.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let generated =
+        match flashc::generate(&bytes, args.environment.as_deref(), &workspace, &options) {
+            Ok(generated) => generated,
+            Err(flashc::GenerateError::UnknownEnvironment(unknown)) => {
+                eprintln!("error: {unknown}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+            Err(flashc::GenerateError::Problems(diagnostics)) => {
+                eprint!("{}", render::human(&source, &diagnostics, color));
+                eprintln!(
+                    "error: nothing generated: fix the problems above (`flashc check {name}`)"
+                );
+                return ExitCode::from(EXIT_PROBLEMS);
+            }
+            Err(flashc::GenerateError::Internal(message)) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(EXIT_FAILURE);
+            }
+        };
+    if !generated.warnings.is_empty() {
+        eprint!("{}", render::human(&source, &generated.warnings, color));
+    }
+    let crate_dir = project.join(&generated.plan.handler_crate.dir);
+    let changes =
+        match cli::generate::apply(&project, &crate_dir, &out_dir, &generated.files, args.check) {
+            Ok(changes) => changes,
+            Err(cli::generate::WriteError(message)) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(EXIT_FAILURE);
+            }
+        };
+    for warning in &changes.warnings {
+        eprintln!("warning: {warning}");
+    }
+    for kept in &changes.kept {
+        eprintln!("note: {kept} is yours (no flashc header), so flashc left it as it is");
+    }
+    if args.check {
+        if changes.is_empty() {
+            println!("{out_dir} is up to date");
+            return ExitCode::SUCCESS;
+        }
+        for path in &changes.written {
+            println!("stale: {path}");
+        }
+        for path in &changes.removed {
+            println!("stale (would be removed): {path}");
+        }
+        eprintln!("error: {out_dir} is not what `flashc generate` would write; run it and commit the result");
+        return ExitCode::from(EXIT_PROBLEMS);
+    }
+    let plan = &generated.plan;
+    println!(
+        "generated {} endpoint{} of `{}` into {}: {} file{} written, {} removed",
+        plan.endpoints.len(),
+        if plan.endpoints.len() == 1 { "" } else { "s" },
+        plan.project,
+        project.join(&out_dir).display(),
+        changes.written.len(),
+        if changes.written.len() == 1 { "" } else { "s" },
+        changes.removed.len(),
+    );
+    println!("\nbuild and run an image (from {}):", project.display());
+    for endpoint in &plan.endpoints {
+        println!(
+            "  docker build -f {out_dir}/workers/{name}/Dockerfile -t {image} .\n  docker run --rm --network host -e PORT={port} {image}",
+            name = endpoint.name,
+            image = endpoint.image,
+            port = endpoint.port,
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+/// `flash-templates/*.j2` beside flash.yaml replace the built-in templates of the same name.
+fn template_overrides(
+    project: &std::path::Path,
+) -> std::io::Result<std::collections::BTreeMap<String, String>> {
+    let mut overrides = std::collections::BTreeMap::new();
+    let dir = project.join("flash-templates");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(overrides);
+    };
+    for entry in entries {
+        let path = entry?.path();
+        if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
+            if name.ends_with(".j2") {
+                overrides.insert(name.to_string(), std::fs::read_to_string(&path)?);
+            }
+        }
+    }
+    Ok(overrides)
 }
 
 fn read_bounded(reader: impl std::io::Read, limit: u64) -> std::io::Result<Vec<u8>> {

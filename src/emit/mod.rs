@@ -37,7 +37,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "queue_main.rs.j2",
         include_str!("../../templates/queue_main.rs.j2"),
     ),
-    ("Dockerfile.j2", include_str!("../../templates/Dockerfile.j2")),
+    (
+        "Dockerfile.j2",
+        include_str!("../../templates/Dockerfile.j2"),
+    ),
     (
         "dockerignore.j2",
         include_str!("../../templates/dockerignore.j2"),
@@ -121,7 +124,11 @@ pub fn emit(plan: &Plan, options: &Options) -> Result<Vec<OutputFile>, EmitError
         Owner::Generated,
     );
     for (path, text) in runtime_source::files() {
-        add(format!("{out}/flash-runtime/{path}"), text, Owner::Generated);
+        add(
+            format!("{out}/flash-runtime/{path}"),
+            text,
+            Owner::Generated,
+        );
     }
     for endpoint in &plan.endpoints {
         let dir = format!("{out}/workers/{}", endpoint.name);
@@ -151,7 +158,11 @@ pub fn emit(plan: &Plan, options: &Options) -> Result<Vec<OutputFile>, EmitError
         );
         if endpoint.kind == Kind::LoadBalanced {
             let doc = openapi::document(plan, endpoint, options.flashc_version);
-            add(format!("{dir}/openapi.json"), pretty_json(&doc), Owner::Generated);
+            add(
+                format!("{dir}/openapi.json"),
+                pretty_json(&doc),
+                Owner::Generated,
+            );
         }
     }
     let manifest = manifest::manifest(plan, options.flashc_version);
@@ -244,7 +255,11 @@ fn render(env: &Environment, name: &str, ctx: Value) -> Result<String, EmitError
 
 /// `../../../handlers` from `.flash/workers/<name>` to the crate.
 fn crate_path_from_worker(out: &str, crate_dir: &str) -> String {
-    let depth = out.split('/').filter(|s| !s.is_empty() && *s != ".").count() + 2;
+    let depth = out
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .count()
+        + 2;
     let up = vec![".."; depth].join("/");
     if crate_dir == "." {
         up
@@ -263,6 +278,14 @@ fn main_rs(
     let lib = &plan.handler_crate.lib_name;
     let init = endpoint.init.as_ref().map(|i| rust::init_closure(lib, i));
     let init_blocks = init.as_ref().is_some_and(|(_, blocks)| *blocks);
+    let execution_timeout = endpoint.execution_timeout_ms.map(|ms| {
+        if ms % 1000 == 0 {
+            format!("Duration::from_secs({})", ms / 1000)
+        } else {
+            format!("Duration::from_millis({ms})")
+        }
+    });
+    let ctx = context! { execution_timeout => execution_timeout, ..ctx };
     let body = match endpoint.kind {
         Kind::LoadBalanced => {
             let mut uses_bind = false;
@@ -295,7 +318,7 @@ fn main_rs(
                 env,
                 "lb_main.rs.j2",
                 context! {
-                    
+
                     imports => imports,
                     app_constructor => app_constructor,
                     routes => routes,
@@ -315,13 +338,16 @@ fn main_rs(
                 Some((init, _)) => format!("QueueWorker::with_state({init}, job)"),
                 None => "QueueWorker::new(job)".to_string(),
             };
-            let imports =
-                rust::imports(endpoint, closure.uses_bind, closure.uses_blocking || init_blocks);
+            let imports = rust::imports(
+                endpoint,
+                closure.uses_bind,
+                closure.uses_blocking || init_blocks,
+            );
             render(
                 env,
                 "queue_main.rs.j2",
                 context! {
-                    
+
                     imports => imports,
                     worker_constructor => worker_constructor,
                     job => context! {
@@ -364,6 +390,9 @@ mod tests {
             super::crate_path_from_worker(".flash", "handlers"),
             "../../../handlers"
         );
-        assert_eq!(super::crate_path_from_worker("build/gen", "."), "../../../..");
+        assert_eq!(
+            super::crate_path_from_worker("build/gen", "."),
+            "../../../.."
+        );
     }
 }

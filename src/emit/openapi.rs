@@ -172,7 +172,10 @@ pub fn json_type(ty: &str) -> (Value, bool) {
     }
     for list in ["Vec", "VecDeque", "HashSet", "BTreeSet"] {
         if let Some(inner) = generic_arg(&ty, list) {
-            return (json!({ "type": "array", "items": json_type(inner).0 }), false);
+            return (
+                json!({ "type": "array", "items": json_type(inner).0 }),
+                false,
+            );
         }
     }
     let last = ty.rsplit("::").next().unwrap_or(&ty);
@@ -199,7 +202,9 @@ fn generic_arg<'a>(ty: &'a str, name: &str) -> Option<&'a str> {
     if ty.len() != last.len() && ty[..ty.len() - last.len()].contains('<') {
         return None;
     }
-    last.strip_prefix(name)?.strip_prefix('<')?.strip_suffix('>')
+    last.strip_prefix(name)?
+        .strip_prefix('<')?
+        .strip_suffix('>')
 }
 
 #[cfg(test)]
@@ -209,7 +214,10 @@ mod tests {
     #[test]
     fn rust_types_become_json_types() {
         assert_eq!(json_type("i64"), (json!({"type": "integer"}), false));
-        assert_eq!(json_type("Option<bool>"), (json!({"type": "boolean"}), true));
+        assert_eq!(
+            json_type("Option<bool>"),
+            (json!({"type": "boolean"}), true)
+        );
         assert_eq!(
             json_type("Vec<String>"),
             (json!({"type": "array", "items": {"type": "string"}}), false)

@@ -1,0 +1,261 @@
+//! `flashc generate`'s side effects: compare the emitted files with the disk, write only what
+//! changed (so cargo and Docker caches stay warm), format Rust with rustfmt, delete what no
+//! endpoint produces any more (only inside the output directory), and bring the workspace's
+//! Cargo.lock up to date so `cargo build --locked` works in the image.
+
+use std::collections::BTreeSet;
+use std::path::{Component, Path, PathBuf};
+use std::process::Command;
+
+use flashc::emit::{OutputFile, Owner, GENERATED_MARK};
+
+/// What a run did (or, with `--check`, would do).
+#[derive(Default)]
+pub struct Changes {
+    pub written: Vec<String>,
+    pub removed: Vec<String>,
+    /// Project files flashc leaves alone because the user owns them now.
+    pub kept: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.written.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// A failure that stops generation (exit code 3).
+pub struct WriteError(pub String);
+
+/// `--out` must be a relative path inside the project: it is part of every image's build context.
+pub fn check_out_dir(out: &str) -> Result<String, String> {
+    let path = Path::new(out);
+    let clean: Vec<String> = path
+        .components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .map(|c| match c {
+            Component::Normal(s) => Ok(s.to_string_lossy().into_owned()),
+            _ => Err(()),
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|()| {
+            format!("--out {out}: must be a directory inside the project (relative, without `..`), because it is part of every image's Docker build context")
+        })?;
+    if clean.is_empty() {
+        return Err(format!(
+            "--out {out}: the output needs a directory of its own, such as `.flash`"
+        ));
+    }
+    Ok(clean.join("/"))
+}
+
+/// Applies `files` under `project` (the directory of flash.yaml). With `dry_run` nothing is
+/// written; the result says what would change.
+pub fn apply(
+    project: &Path,
+    crate_dir: &Path,
+    out_dir: &str,
+    files: &[OutputFile],
+    dry_run: bool,
+) -> Result<Changes, WriteError> {
+    let out_root = project.join(out_dir);
+    refuse_foreign_directory(&out_root)?;
+    let mut changes = Changes::default();
+    let mut rust_written = Vec::new();
+    let mut manifests_written = false;
+    let mut expected = BTreeSet::new();
+    for file in files {
+        let target = project.join(&file.path);
+        if file.owner == Owner::Generated {
+            expected.insert(target.clone());
+        }
+        let existing = std::fs::read(&target).ok();
+        let current = match (&existing, file.rust) {
+            (None, _) => false,
+            // Rust files were reformatted after writing; the fingerprint in their first line
+            // says which rendering they came from.
+            (Some(bytes), true) => first_line(bytes) == first_line(file.contents.as_bytes()),
+            (Some(bytes), false) => bytes == file.contents.as_bytes(),
+        };
+        if current {
+            continue;
+        }
+        if file.owner == Owner::Project {
+            if let Some(bytes) = &existing {
+                if !has_mark(bytes) {
+                    changes.kept.push(file.path.clone());
+                    continue;
+                }
+            }
+        }
+        changes.written.push(file.path.clone());
+        manifests_written |= file.path.ends_with("Cargo.toml");
+        if dry_run {
+            continue;
+        }
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
+        }
+        std::fs::write(&target, &file.contents).map_err(|e| io_error(&target, e))?;
+        if file.rust {
+            rust_written.push(target);
+        }
+    }
+    for stale in stale_files(&out_root, &expected) {
+        let shown = stale
+            .strip_prefix(project)
+            .unwrap_or(&stale)
+            .to_string_lossy()
+            .replace('\\', "/");
+        changes.removed.push(shown);
+        if !dry_run {
+            std::fs::remove_file(&stale).map_err(|e| io_error(&stale, e))?;
+            remove_empty_parents(&stale, &out_root);
+        }
+    }
+    if !dry_run {
+        if let Some(warning) = rustfmt(&rust_written) {
+            changes.warnings.push(warning);
+        }
+        if let Some(warning) = sync_lockfile(crate_dir, &out_root, manifests_written) {
+            changes.warnings.push(warning);
+        }
+    }
+    Ok(changes)
+}
+
+fn first_line(bytes: &[u8]) -> &[u8] {
+    bytes.split(|&b| b == b'\n').next().unwrap_or(bytes)
+}
+
+/// Whether a file's first line says flashc wrote it.
+fn has_mark(bytes: &[u8]) -> bool {
+    first_line(bytes)
+        .windows(GENERATED_MARK.len())
+        .any(|w| w == GENERATED_MARK.as_bytes())
+}
+
+fn io_error(path: &Path, err: std::io::Error) -> WriteError {
+    WriteError(format!("cannot write {}: {err}", path.display()))
+}
+
+/// flashc deletes stale files in its output directory, so it must never adopt a directory that
+/// holds someone else's files.
+fn refuse_foreign_directory(out_root: &Path) -> Result<(), WriteError> {
+    let Ok(mut entries) = std::fs::read_dir(out_root) else {
+        return Ok(());
+    };
+    if entries.next().is_none() {
+        return Ok(());
+    }
+    let ours = std::fs::read(out_root.join("Cargo.toml")).is_ok_and(|bytes| has_mark(&bytes));
+    if ours {
+        Ok(())
+    } else {
+        Err(WriteError(format!(
+            "{} exists and was not written by flashc; choose another --out or remove it",
+            out_root.display()
+        )))
+    }
+}
+
+/// Files under the output directory that this run did not produce; cargo's `target/` and
+/// `Cargo.lock` are cargo's, not stale.
+fn stale_files(out_root: &Path, expected: &BTreeSet<PathBuf>) -> Vec<PathBuf> {
+    let mut stale = Vec::new();
+    let mut stack = vec![out_root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if dir == out_root {
+                let name = entry.file_name();
+                if name == "target" || name == "Cargo.lock" {
+                    continue;
+                }
+            }
+            if kind.is_dir() {
+                stack.push(path);
+            } else if !expected.contains(&path) {
+                stale.push(path);
+            }
+        }
+    }
+    stale.sort();
+    stale
+}
+
+fn remove_empty_parents(file: &Path, out_root: &Path) {
+    let mut dir = file.parent();
+    while let Some(d) = dir {
+        if d == out_root || std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+}
+
+/// Formats the Rust files just written, in one rustfmt process.
+fn rustfmt(paths: &[PathBuf]) -> Option<String> {
+    if paths.is_empty() {
+        return None;
+    }
+    let rustfmt = std::env::var_os("RUSTFMT").unwrap_or_else(|| "rustfmt".into());
+    match Command::new(rustfmt)
+        .args(["--edition", "2021"])
+        .args(paths)
+        .status()
+    {
+        Ok(status) if status.success() => None,
+        Ok(status) => Some(format!(
+            "rustfmt exited with {status}; the generated Rust is correct but not formatted"
+        )),
+        Err(err) => Some(format!(
+            "rustfmt could not run ({err}); the generated Rust is correct but not formatted (`rustup component add rustfmt`)"
+        )),
+    }
+}
+
+/// `cargo build --locked` in the image needs a Cargo.lock that matches every manifest. Cargo
+/// writes it: seeded from the handler crate's own lock (so its versions are kept), then updated
+/// by `cargo metadata`, which only adds what is missing.
+fn sync_lockfile(crate_dir: &Path, out_root: &Path, manifests_written: bool) -> Option<String> {
+    let lock = out_root.join("Cargo.lock");
+    let lock_time = std::fs::metadata(&lock).and_then(|m| m.modified()).ok();
+    let newer_than_lock = |path: PathBuf| {
+        std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| lock_time.is_none_or(|l| t > l))
+    };
+    let user_changed = newer_than_lock(crate_dir.join("Cargo.toml"));
+    if lock_time.is_some() && !manifests_written && !user_changed {
+        return None;
+    }
+    if lock_time.is_none() {
+        let _ = std::fs::copy(crate_dir.join("Cargo.lock"), &lock);
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--manifest-path"])
+        .arg(out_root.join("Cargo.toml"))
+        .stdout(std::process::Stdio::null())
+        .output();
+    match output {
+        Ok(out) if out.status.success() => None,
+        Ok(out) => Some(format!(
+            "cargo could not write {}: {}",
+            lock.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Err(err) => Some(format!(
+            "cargo could not run ({err}); {} is not written",
+            lock.display()
+        )),
+    }
+}
