@@ -4,15 +4,24 @@
 //!
 //! The integration tests (`tests/lb_*.rs`) run this binary and also reuse [`app`] in-process.
 //! Knobs for the tests only: `EXAMPLE_INIT_MS` delays init, `EXAMPLE_INIT_FAIL` makes it fail.
+//!
+//! The idioms of generated code: `bind!` without types (the user's function's parameters type
+//! them), a plain `fn` runs through `blocking` (never on the async threads), a `Result` answers
+//! through `Reply::result`, `call.context()` is the `Context` a function may ask for.
 
 use std::{sync::Arc, time::Duration};
 
 use flash_runtime::{
-    bind,
-    handler::{handler, HandlerError, Reply},
+    bind, blocking,
+    handler::{handler, Reply},
     lb::App,
+    Context, HandlerError,
 };
 use serde::Serialize;
+
+/// What `flashc generate` writes next to `main.rs` (here a small inline stand-in).
+const OPENAPI: &str =
+    r#"{"openapi":"3.1.0","info":{"title":"lb_worker","version":"0.1.0"},"paths":{}}"#;
 
 // ---- the user's code (what a flash.yaml's handlers point at) ----
 
@@ -58,6 +67,20 @@ fn divide(a: f64, b: f64) -> Result<f64, HandlerError> {
     Ok(a / b)
 }
 
+/// CPU-bound work (model inference, in real life): spins a core for `ms` milliseconds.
+fn busy(ms: u64) -> serde_json::Value {
+    let start = std::time::Instant::now();
+    let mut rounds: u64 = 0;
+    while start.elapsed() < Duration::from_millis(ms) {
+        rounds = std::hint::black_box(rounds.wrapping_add(1));
+    }
+    serde_json::json!({ "busy_ms": ms, "rounds": rounds })
+}
+
+async fn whoami(ctx: &Context) -> serde_json::Value {
+    serde_json::json!({ "request_id": ctx.request_id() })
+}
+
 async fn slow(ms: u64) -> serde_json::Value {
     tokio::time::sleep(Duration::from_millis(ms)).await;
     serde_json::json!({ "slept": ms })
@@ -86,6 +109,7 @@ fn generate(
 
 pub fn app() -> App<Model> {
     App::new(load_model)
+        .openapi(OPENAPI)
         .get(
             "/hello",
             handler(|model: Arc<Model>, _call| async move {
@@ -95,20 +119,21 @@ pub fn app() -> App<Model> {
         .get(
             "/users/{user_id}",
             handler(|_model, mut call| async move {
-                let (user_id, verbose) = bind!(call, path user_id: i64, verbose: Option<bool>)?;
+                let (user_id, verbose) = bind!(call, path user_id, verbose)?;
                 Reply::json(get_user(user_id, verbose).await)
             }),
         )
         .post(
             "/users",
             handler(|_model, mut call| async move {
-                let (name, email) = bind!(call, name: String, email: String)?;
+                let (name, email) = bind!(call, name, email)?;
                 Reply::json(create_user(name, email).await)
             }),
         )
         .post(
             "/add",
             handler(|_model, mut call| async move {
+                // Typed parameters still work (and this benchmark route stays allocation-light).
                 let (a, b) = bind!(call, a: i64, b: i64)?;
                 Reply::value(serde_json::json!({ "sum": a.wrapping_add(b) }))
             }),
@@ -116,8 +141,22 @@ pub fn app() -> App<Model> {
         .post(
             "/divide",
             handler(|_model, mut call| async move {
-                let (a, b) = bind!(call, a: f64, b: f64)?;
-                Reply::json(divide(a, b)?)
+                let (a, b) = bind!(call, a, b)?;
+                Reply::result(blocking(move || divide(a, b)).await?)
+            }),
+        )
+        .get(
+            "/busy",
+            handler(|_model, mut call| async move {
+                let (ms,) = bind!(call, ms)?;
+                Reply::json(blocking(move || busy(ms)).await?)
+            }),
+        )
+        .get(
+            "/whoami",
+            handler(|_model, call| async move {
+                let ctx = call.context();
+                Reply::json(whoami(&ctx).await)
             }),
         )
         .get(
@@ -135,7 +174,7 @@ pub fn app() -> App<Model> {
         .get(
             "/slow",
             handler(|_model, mut call| async move {
-                let (ms,) = bind!(call, ms: u64)?;
+                let (ms,) = bind!(call, ms)?;
                 Reply::json(slow(ms).await)
             }),
         )
@@ -149,8 +188,7 @@ pub fn app() -> App<Model> {
         .websocket(
             "/ws/generate",
             handler(|_model, mut call| async move {
-                let (prompt, n, delay_ms) =
-                    bind!(call, prompt: String, n: u32, delay_ms: Option<u64>)?;
+                let (prompt, n, delay_ms) = bind!(call, prompt, n, delay_ms)?;
                 Reply::stream(generate(prompt, n, delay_ms))
             }),
         )

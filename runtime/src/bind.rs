@@ -106,8 +106,21 @@ impl<'a> Binder<'a> {
     }
 }
 
-/// Binds a call's arguments to typed variables, all problems at once; evaluates to
+/// Binds a call's arguments to variables, all problems at once; evaluates to
 /// `Result<(T1, T2, ..), HandlerError>`. Mark path parameters with `path`.
+///
+/// A parameter's type may be written (`name: String`) or left out (`name`): then it is inferred
+/// from how the variable is used, typically the user's function it is passed to, so generated
+/// code never spells a type:
+///
+/// ```
+/// use flash_runtime::{bind, handler::{Call, HandlerError}};
+/// fn get_user(id: i64, verbose: Option<bool>) -> String { format!("{id} {verbose:?}") }
+/// # fn demo(mut call: Call) -> Result<String, HandlerError> {
+/// let (id, verbose) = bind!(call, path id, verbose)?;
+/// Ok(get_user(id, verbose))
+/// # }
+/// ```
 #[macro_export]
 macro_rules! bind {
     ($call:expr $(,)?) => {{
@@ -120,8 +133,14 @@ macro_rules! bind {
     (@munch $call:expr; [$($acc:tt)*]; path $name:ident : $ty:ty $(, $($rest:tt)*)?) => {
         $crate::bind!(@munch $call; [$($acc)* (path $name $ty)]; $($($rest)*)?)
     };
+    (@munch $call:expr; [$($acc:tt)*]; path $name:ident $(, $($rest:tt)*)?) => {
+        $crate::bind!(@munch $call; [$($acc)* (path $name _)]; $($($rest)*)?)
+    };
     (@munch $call:expr; [$($acc:tt)*]; $name:ident : $ty:ty $(, $($rest:tt)*)?) => {
         $crate::bind!(@munch $call; [$($acc)* (arg $name $ty)]; $($($rest)*)?)
+    };
+    (@munch $call:expr; [$($acc:tt)*]; $name:ident $(, $($rest:tt)*)?) => {
+        $crate::bind!(@munch $call; [$($acc)* (arg $name _)]; $($($rest)*)?)
     };
     (@munch $call:expr; [$(($kind:ident $name:ident $ty:ty))*]; ) => {{
         let mut binder = $crate::bind::Binder::new(&mut $call);
@@ -180,6 +199,50 @@ mod tests {
         );
         assert_eq!(problems[2].kind, "missing");
         assert_eq!(problems[2].msg, "field required");
+    }
+
+    fn get_user(id: u32, verbose: Option<bool>, tags: Vec<String>) -> String {
+        format!("{id} {verbose:?} {tags:?}")
+    }
+
+    #[test]
+    fn untyped_parameters_take_their_types_from_use() {
+        let mut c = call(
+            json!({"id": "42", "verbose": "true", "tags": "[\"a\"]"}),
+            Source::Query,
+        );
+        // No types: `id: u32`, `verbose: Option<bool>`, `tags: Vec<String>` come from `get_user`.
+        let (id, verbose, tags) = crate::bind!(c, path id, verbose, tags).unwrap();
+        assert_eq!(get_user(id, verbose, tags), "42 Some(true) [\"a\"]");
+    }
+
+    #[test]
+    fn untyped_parameters_report_problems_like_typed_ones() {
+        let mut c = call(json!({"id": "x"}), Source::Body);
+        let err = crate::bind!(c, path id, verbose, tags)
+            .map(|(id, verbose, tags)| get_user(id, verbose, tags))
+            .unwrap_err();
+        let HandlerError::Invalid(problems) = err else {
+            panic!("not a 422: {err:?}");
+        };
+        let locs: Vec<Vec<String>> = problems.iter().map(|p| p.loc.clone()).collect();
+        // `verbose` is an Option: missing is fine; `tags` is required.
+        assert_eq!(locs, [vec!["path", "id"], vec!["body", "tags"]]);
+    }
+
+    #[test]
+    fn typed_and_untyped_mix_and_a_parameter_may_be_called_path() {
+        let mut c = call(json!({"path": "/a", "n": 2, "id": "7"}), Source::Body);
+        let (path, n, id) = crate::bind!(c, path: String, n, path id: u64,).unwrap();
+        fn sum(a: u64, b: u64) -> u64 {
+            a + b
+        }
+        let path: String = path;
+        assert_eq!((path.as_str(), sum(n, id)), ("/a", 9));
+        let mut c = call(json!({"path": "/b"}), Source::Body);
+        let (path,) = crate::bind!(c, path).unwrap();
+        let path: String = path;
+        assert_eq!(path, "/b");
     }
 
     #[test]

@@ -61,6 +61,44 @@ impl HandlerError {
     pub fn internal(err: impl fmt::Display) -> Self {
         HandlerError::Internal(err.to_string())
     }
+
+    /// Any error a user's function returns, as the runtime reports it: a [`HandlerError`]
+    /// (boxed or not) keeps its kind (`Client` 400, `Invalid` 422); anything else is `Internal`
+    /// with the error's text followed by its `source()` chain (`"outer: cause: root cause"`).
+    ///
+    /// Works for `String`, `&str`, `std::io::Error`, any `std::error::Error + Send + Sync`, boxed
+    /// errors and `anyhow::Error` (which converts into a box). An `anyhow::Error` wrapping a
+    /// `HandlerError` loses its kind in that conversion; `HandlerError::from_ref(&*err)` keeps it.
+    pub fn from_error<E>(err: E) -> HandlerError
+    where
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        match err.into().downcast::<HandlerError>() {
+            Ok(handler_error) => *handler_error,
+            Err(other) => HandlerError::from_ref(&*other),
+        }
+    }
+
+    /// Like [`HandlerError::from_error`] for an error behind a reference: a `HandlerError` is
+    /// cloned, anything else becomes `Internal` with its text and `source()` chain. For an
+    /// `anyhow::Error` `e`, `HandlerError::from_ref(&*e)` finds a `HandlerError` inside it.
+    pub fn from_ref(err: &(dyn std::error::Error + 'static)) -> HandlerError {
+        if let Some(handler_error) = err.downcast_ref::<HandlerError>() {
+            return handler_error.clone();
+        }
+        let mut text = err.to_string();
+        let mut source = err.source();
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            // Some errors already repeat their cause in their own text; say it once.
+            if !text.ends_with(&cause_text) {
+                text.push_str(": ");
+                text.push_str(&cause_text);
+            }
+            source = cause.source();
+        }
+        HandlerError::Internal(text)
+    }
 }
 
 impl fmt::Display for HandlerError {
@@ -112,6 +150,51 @@ impl Progress {
     }
 }
 
+/// What a handler may know about the call it serves: the request id (HTTP) or job id (queue),
+/// and a way to report progress of a queue job. Cheap to clone; `Send + Sync + 'static`, so it
+/// can move into [`crate::blocking`] code or spawned tasks.
+#[derive(Clone, Default)]
+pub struct Context {
+    request_id: Arc<str>,
+    progress: Progress,
+}
+
+impl Context {
+    pub fn new(request_id: &str, progress: Progress) -> Context {
+        Context {
+            request_id: request_id.into(),
+            progress,
+        }
+    }
+
+    /// The request id (HTTP, also in the `x-request-id` response header) or job id (queue).
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// Reports progress of a queue job (`{"status": "IN_PROGRESS", "output": value}`); a no-op
+    /// for HTTP calls. Never fails the handler: a value that does not serialize is logged and
+    /// dropped.
+    pub fn progress(&self, value: impl Serialize) {
+        if self.progress.sink.is_none() {
+            return;
+        }
+        match serde_json::to_value(value) {
+            Ok(v) => self.progress.update(v),
+            Err(e) => tracing::warn!("progress update dropped: it does not serialize: {e}"),
+        }
+    }
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("request_id", &self.request_id)
+            .field("progress", &self.progress.sink.is_some())
+            .finish()
+    }
+}
+
 /// One call of a handler: its arguments, where they came from, and per-call context.
 /// Cancellation is by dropping the handler's future (a disconnected client, a cancelled job).
 pub struct Call {
@@ -120,6 +203,13 @@ pub struct Call {
     /// The request id (HTTP) or job id (queue) that every log line of the call carries.
     pub request_id: String,
     pub progress: Progress,
+}
+
+impl Call {
+    /// The call's [`Context`] (request or job id, progress), to pass to the user's function.
+    pub fn context(&self) -> Context {
+        Context::new(&self.request_id, self.progress.clone())
+    }
 }
 
 /// A handler as the runtime sees it: shared state from the endpoint's `init` hook plus one
@@ -167,15 +257,319 @@ impl Reply {
         }))))
     }
 
-    /// A stream whose items may fail; the first error ends it.
-    pub fn try_stream<T, St>(items: St) -> Result<Reply, HandlerError>
+    /// The answer of a function returning `Result<T, E>`: `Ok` is a JSON value; `Err` goes
+    /// through [`HandlerError::from_error`] (a `HandlerError` keeps its kind, anything else is
+    /// `Internal`).
+    pub fn result<T, E>(result: Result<T, E>) -> Result<Reply, HandlerError>
     where
         T: Serialize,
-        St: Stream<Item = Result<T, HandlerError>> + Send + 'static,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        match result {
+            Ok(value) => Reply::json(value),
+            Err(e) => Err(HandlerError::from_error(e)),
+        }
+    }
+
+    /// A stream whose items may fail (`Result<T, E>`, `E` as in [`Reply::result`]); the first
+    /// error ends it.
+    pub fn try_stream<T, E, St>(items: St) -> Result<Reply, HandlerError>
+    where
+        T: Serialize,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+        St: Stream<Item = Result<T, E>> + Send + 'static,
     {
         use futures_util::StreamExt;
-        Ok(Reply::Stream(Box::pin(items.map(|item| {
-            item.and_then(|v| serde_json::to_value(v).map_err(HandlerError::internal))
+        Ok(Reply::Stream(Box::pin(items.map(|item| match item {
+            Ok(v) => serde_json::to_value(v).map_err(HandlerError::internal),
+            Err(e) => Err(HandlerError::from_error(e)),
         }))))
+    }
+}
+
+/// Runs synchronous code (a CPU-bound model call, blocking I/O) on tokio's blocking thread
+/// pool, so it never holds up the worker's async threads: `/ping`, other routes and the queue
+/// heartbeat keep answering while it runs, even on a single-threaded runtime.
+///
+/// A panic inside `f` becomes [`HandlerError::Internal`] with the panic message (and is logged);
+/// the worker keeps serving. Log lines from `f` carry the call's request id. Dropping the
+/// returned future (a timeout, a cancelled job) cannot stop `f`: it runs to its end and its
+/// result is discarded.
+///
+/// ```
+/// # async fn demo() -> Result<(), flash_runtime::HandlerError> {
+/// let sum = flash_runtime::blocking(|| (0..1_000u64).sum::<u64>()).await?;
+/// assert_eq!(sum, 499_500);
+/// # Ok(()) }
+/// ```
+pub async fn blocking<T, F>(f: F) -> Result<T, HandlerError>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let request_id = crate::logging::current_request_id();
+    let span = tracing::Span::current();
+    let task = tokio::task::spawn_blocking(move || {
+        let _entered = span.enter();
+        match request_id {
+            Some(id) => crate::logging::sync_with_request_id(&id, f),
+            None => f(),
+        }
+    });
+    match task.await {
+        Ok(value) => Ok(value),
+        Err(e) if e.is_panic() => {
+            let payload = e.into_panic();
+            let msg = crate::entry::panic_text(&*payload).to_string();
+            tracing::error!("handler panicked in blocking code: {msg}");
+            Err(HandlerError::Internal(format!("handler panicked: {msg}")))
+        }
+        Err(_) => Err(HandlerError::Internal(
+            "blocking task was cancelled (the runtime is shutting down)".to_string(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{error::Error, fmt};
+
+    use futures_util::StreamExt;
+    use serde_json::json;
+
+    use super::*;
+
+    /// An application error with a cause, the shape `anyhow` and `thiserror` errors have.
+    #[derive(Debug)]
+    struct AppError {
+        what: &'static str,
+        cause: std::io::Error,
+    }
+
+    impl fmt::Display for AppError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.what)
+        }
+    }
+
+    impl Error for AppError {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&self.cause)
+        }
+    }
+
+    fn app_error() -> AppError {
+        AppError {
+            what: "loading the model",
+            cause: std::io::Error::new(std::io::ErrorKind::NotFound, "weights.bin missing"),
+        }
+    }
+
+    /// What `anyhow::Error` is to this code: a boxed error that derefs to the error inside.
+    struct AnyhowLike(Box<dyn Error + Send + Sync>);
+
+    impl std::ops::Deref for AnyhowLike {
+        type Target = dyn Error + Send + Sync;
+        fn deref(&self) -> &Self::Target {
+            &*self.0
+        }
+    }
+
+    fn err_of(reply: Result<Reply, HandlerError>) -> HandlerError {
+        match reply {
+            Ok(_) => panic!("expected an error"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn result_ok_is_json() {
+        let Ok(Reply::Value(v)) = Reply::result(Ok::<_, String>(json!({"a": 1}))) else {
+            panic!("not a value");
+        };
+        assert_eq!(v, json!({"a": 1}));
+    }
+
+    #[test]
+    fn result_keeps_handler_error_kinds() {
+        let client = err_of(Reply::result(Err::<(), _>(HandlerError::client(
+            "bad name",
+        ))));
+        assert_eq!(client, HandlerError::Client("bad name".into()));
+        let problems = vec![Problem {
+            loc: vec!["body".into(), "x".into()],
+            msg: "field required".into(),
+            kind: "missing".into(),
+        }];
+        let invalid = err_of(Reply::result(Err::<(), _>(HandlerError::Invalid(
+            problems.clone(),
+        ))));
+        assert_eq!(invalid, HandlerError::Invalid(problems));
+        // Already boxed, as `?` into `Box<dyn Error + Send + Sync>` leaves it.
+        let boxed: Box<dyn Error + Send + Sync> = Box::new(HandlerError::client("boxed"));
+        assert_eq!(
+            err_of(Reply::result(Err::<(), _>(boxed))),
+            HandlerError::Client("boxed".into())
+        );
+    }
+
+    #[test]
+    fn result_string_and_str_errors_are_internal() {
+        assert_eq!(
+            err_of(Reply::result(Err::<(), _>("no such user".to_string()))),
+            HandlerError::Internal("no such user".into())
+        );
+        assert_eq!(
+            err_of(Reply::result(Err::<(), _>("static text"))),
+            HandlerError::Internal("static text".into())
+        );
+    }
+
+    #[test]
+    fn result_io_error_is_internal_with_its_text() {
+        let e = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "cannot open /data");
+        assert_eq!(
+            err_of(Reply::result(Err::<(), _>(e))),
+            HandlerError::Internal("cannot open /data".into())
+        );
+    }
+
+    #[test]
+    fn result_anyhow_style_errors_carry_their_source_chain() {
+        assert_eq!(
+            err_of(Reply::result(Err::<(), _>(app_error()))),
+            HandlerError::Internal("loading the model: weights.bin missing".into())
+        );
+        let boxed: Box<dyn Error + Send + Sync> = Box::new(app_error());
+        assert_eq!(
+            err_of(Reply::result(Err::<(), _>(boxed))),
+            HandlerError::Internal("loading the model: weights.bin missing".into())
+        );
+    }
+
+    #[test]
+    fn from_ref_finds_a_handler_error_behind_a_deref() {
+        let wrapped = AnyhowLike(Box::new(HandlerError::client("bad input")));
+        assert_eq!(
+            HandlerError::from_ref(&*wrapped),
+            HandlerError::Client("bad input".into())
+        );
+        let other = AnyhowLike(Box::new(app_error()));
+        assert_eq!(
+            HandlerError::from_ref(&*other),
+            HandlerError::Internal("loading the model: weights.bin missing".into())
+        );
+    }
+
+    #[test]
+    fn a_cause_repeated_in_the_text_is_said_once() {
+        #[derive(Debug)]
+        struct Wrap(std::io::Error);
+        impl fmt::Display for Wrap {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "reading: {}", self.0)
+            }
+        }
+        impl Error for Wrap {
+            fn source(&self) -> Option<&(dyn Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let e = Wrap(std::io::Error::other("disk gone"));
+        assert_eq!(
+            HandlerError::from_error(e),
+            HandlerError::Internal("reading: disk gone".into())
+        );
+    }
+
+    async fn collect(reply: Result<Reply, HandlerError>) -> Vec<Result<Value, HandlerError>> {
+        let Ok(Reply::Stream(items)) = reply else {
+            panic!("not a stream");
+        };
+        items.collect().await
+    }
+
+    #[tokio::test]
+    async fn try_stream_takes_every_error_kind() {
+        let items = vec![Ok(1), Err(HandlerError::client("stop"))];
+        let out = collect(Reply::try_stream(futures_util::stream::iter(items))).await;
+        assert_eq!(
+            out,
+            [Ok(json!(1)), Err(HandlerError::Client("stop".into()))]
+        );
+
+        let items = vec![Ok("a"), Err("broken pipe".to_string())];
+        let out = collect(Reply::try_stream(futures_util::stream::iter(items))).await;
+        assert_eq!(out[1], Err(HandlerError::Internal("broken pipe".into())));
+
+        let items: Vec<Result<u8, &'static str>> = vec![Err("static")];
+        let out = collect(Reply::try_stream(futures_util::stream::iter(items))).await;
+        assert_eq!(out[0], Err(HandlerError::Internal("static".into())));
+
+        let items: Vec<Result<u8, std::io::Error>> = vec![Err(std::io::Error::other("io"))];
+        let out = collect(Reply::try_stream(futures_util::stream::iter(items))).await;
+        assert_eq!(out[0], Err(HandlerError::Internal("io".into())));
+
+        let items: Vec<Result<u8, Box<dyn Error + Send + Sync>>> = vec![Err(app_error().into())];
+        let out = collect(Reply::try_stream(futures_util::stream::iter(items))).await;
+        assert_eq!(
+            out[0],
+            Err(HandlerError::Internal(
+                "loading the model: weights.bin missing".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn context_is_shareable_and_reports_progress_of_jobs_only() {
+        fn assert_bounds<T: Clone + Send + Sync + 'static>() {}
+        assert_bounds::<Context>();
+
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let call = Call {
+            args: Args::new(),
+            source: Source::Input,
+            request_id: "job-1".into(),
+            progress: Progress::new(tx),
+        };
+        let ctx = call.context();
+        assert_eq!(ctx.request_id(), "job-1");
+        ctx.clone().progress(json!({"step": 1}));
+        #[derive(Serialize)]
+        struct Step {
+            step: u32,
+        }
+        ctx.progress(Step { step: 2 });
+        assert_eq!(rx.try_recv().unwrap(), json!({"step": 1}));
+        assert_eq!(rx.try_recv().unwrap(), json!({"step": 2}));
+
+        // HTTP calls have no progress: a no-op.
+        let http = Context::new("req-1", Progress::default());
+        http.progress(json!({"ignored": true}));
+        assert_eq!(http.request_id(), "req-1");
+    }
+
+    #[tokio::test]
+    async fn blocking_returns_the_value_and_turns_a_panic_into_an_internal_error() {
+        assert_eq!(blocking(|| 6 * 7).await, Ok(42));
+        let err = blocking(|| -> u32 { panic!("kaboom {}", 7) })
+            .await
+            .unwrap_err();
+        let HandlerError::Internal(msg) = err else {
+            panic!("not internal: {err:?}");
+        };
+        assert!(msg.contains("kaboom 7"), "{msg}");
+        // The runtime survives and runs the next one.
+        assert_eq!(blocking(|| "still here").await, Ok("still here"));
+    }
+
+    #[tokio::test]
+    async fn blocking_code_logs_with_the_request_id() {
+        let id = crate::logging::with_request_id("req-42", async {
+            blocking(crate::logging::current_request_id).await
+        })
+        .await
+        .unwrap();
+        assert_eq!(id.as_deref(), Some("req-42"));
     }
 }

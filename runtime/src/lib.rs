@@ -2,9 +2,12 @@
 //!
 //! Generated worker crates stay thin: they declare handlers (see [`handler`]) and hand them to
 //! this library, which serves them over HTTP (load-balanced endpoints) or runs them as queue jobs.
+//! The names a user's own code may use are at the root: [`Context`], [`HandlerError`],
+//! [`blocking`], and the client for calling the project's other endpoints, [`endpoints`].
 
 pub mod bind;
 pub mod config;
+pub mod endpoints;
 pub mod entry;
 pub mod handler;
 pub mod health;
@@ -12,3 +15,5 @@ pub mod lb;
 pub mod logging;
 pub mod queue;
 pub mod shutdown;
+
+pub use handler::{blocking, Context, HandlerError};

@@ -34,6 +34,7 @@ pub struct App<S> {
     pub(crate) init: Init<S>,
     pub(crate) routes: Vec<RouteSpec<S>>,
     pub(crate) execution_timeout: Option<Duration>,
+    pub(crate) openapi: Option<&'static str>,
 }
 
 pub(crate) enum Kind {
@@ -66,6 +67,7 @@ impl<S: Send + Sync + 'static> App<S> {
             init: Box::new(move || Box::pin(init())),
             routes: Vec::new(),
             execution_timeout: None,
+            openapi: None,
         }
     }
 
@@ -107,6 +109,14 @@ impl<S: Send + Sync + 'static> App<S> {
             path: path.to_string(),
             handler,
         });
+        self
+    }
+
+    /// Serves `doc` (the endpoint's OpenAPI document, JSON text) at `GET /openapi.json`, where
+    /// the routes are (under `SCRIPT_NAME` when set, and at the root too). A route of the app
+    /// that is itself `/openapi.json` wins: the document is then not served.
+    pub fn openapi(mut self, doc: &'static str) -> Self {
+        self.openapi = Some(doc);
         self
     }
 

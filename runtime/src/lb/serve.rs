@@ -13,7 +13,7 @@ use std::{
 use axum::{
     extract::{rejection::RawPathParamsRejection, ws::rejection::WebSocketUpgradeRejection},
     extract::{ws::WebSocketUpgrade, RawPathParams, Request},
-    http::{HeaderMap, HeaderValue},
+    http::{HeaderMap, HeaderValue, StatusCode},
     routing::{MethodFilter, MethodRouter},
     serve::ListenerExt,
     Router,
@@ -81,9 +81,13 @@ pub async fn serve<S: Send + Sync + 'static>(
         sessions: Default::default(),
     });
     let sessions = shared.sessions.clone();
-    let routes = build_routes(app.routes, &shared)
+    // A route of the app named /openapi.json wins over the generated document.
+    let openapi = app
+        .openapi
+        .filter(|_| !app.routes.iter().any(|r| r.path == OPENAPI_PATH));
+    let routes = build_routes(app.routes, &shared, openapi)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    let main_router = with_health(routes, &health, cfg)?;
+    let main_router = with_health(routes, &health, cfg, openapi)?;
     tokio::spawn(run_init(app.init, shared.clone()));
 
     tracing::info!("listening on {}", listeners.main_addr()?);
@@ -160,6 +164,7 @@ async fn run_init<S: Send + Sync + 'static>(init: crate::handler::Init<S>, share
 fn build_routes<S: Send + Sync + 'static>(
     specs: Vec<RouteSpec<S>>,
     shared: &Arc<Shared<S>>,
+    openapi: Option<&'static str>,
 ) -> Result<Router, String> {
     let mut by_path: BTreeMap<String, Vec<(Kind, Handler<S>)>> = BTreeMap::new();
     for spec in specs {
@@ -173,6 +178,9 @@ fn build_routes<S: Send + Sync + 'static>(
         let mut router = Router::new();
         for (path, entries) in by_path {
             router = router.route(&path, method_router(entries, &shared)?);
+        }
+        if let Some(doc) = openapi {
+            router = router.route(OPENAPI_PATH, openapi_route(doc));
         }
         Ok(router.fallback(|| async { errors::not_found() }))
     }))
@@ -221,14 +229,30 @@ fn method_router<S: Send + Sync + 'static>(
     }))
 }
 
-/// Puts the routes under `SCRIPT_NAME` and the health path at the root (and under the prefix).
-fn with_health(routes: Router, health: &Health, cfg: &Config) -> io::Result<Router> {
+const OPENAPI_PATH: &str = "/openapi.json";
+
+/// `GET /openapi.json`: the document as is, JSON; other methods 405.
+fn openapi_route(doc: &'static str) -> MethodRouter {
+    axum::routing::get(move || async move { errors::json_bytes(StatusCode::OK, doc) })
+        .fallback(|| async { errors::method_not_allowed(HeaderValue::from_static("GET, HEAD")) })
+}
+
+/// Puts the routes under `SCRIPT_NAME` and the health path at the root (and under the prefix);
+/// the OpenAPI document, when served, is also at the root then.
+fn with_health(
+    routes: Router,
+    health: &Health,
+    cfg: &Config,
+    openapi: Option<&'static str>,
+) -> io::Result<Router> {
     let routes = if cfg.script_name.is_empty() {
         routes
     } else {
-        Router::new()
-            .nest(&cfg.script_name, routes)
-            .fallback(|| async { errors::not_found() })
+        let mut outer = Router::new().nest(&cfg.script_name, routes);
+        if let Some(doc) = openapi {
+            outer = outer.route(OPENAPI_PATH, openapi_route(doc));
+        }
+        outer.fallback(|| async { errors::not_found() })
     };
     health_router(health, cfg, routes)
 }

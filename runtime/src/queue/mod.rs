@@ -23,7 +23,7 @@ pub mod local;
 pub mod platform;
 pub mod settings;
 
-use std::{net::SocketAddr, process::ExitCode, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, process::ExitCode, sync::Arc, time::Duration};
 
 use tokio::net::TcpListener;
 
@@ -56,6 +56,17 @@ impl QueueWorker<()> {
 }
 
 impl<S: Send + Sync + 'static> QueueWorker<S> {
+    /// A worker whose `init` runs once before the first job and builds the state every job
+    /// receives (load a model once), like [`crate::lb::App::new`]. An `Err` makes `/ping`
+    /// answer 503 and the worker takes no jobs.
+    pub fn with_state<F, Fut>(init: F, handler: Handler<S>) -> Self
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<S, String>> + Send + 'static,
+    {
+        QueueWorker::with_init(handler, Box::new(move || Box::pin(init())))
+    }
+
     /// A worker whose `init` hook builds the state every job receives (load a model once).
     pub fn with_init(handler: Handler<S>, init: Init<S>) -> Self {
         QueueWorker {
