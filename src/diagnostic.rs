@@ -22,8 +22,28 @@ impl Severity {
 /// A secondary place that takes part in the problem (the other duplicate route).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Related {
+    /// The place in the checked file; when `file` is set, the primary span (unused).
     pub span: Span,
     pub message: String,
+    /// Set when the place is in another file (a handler's definition in the Rust crate).
+    pub file: Option<RelatedFile>,
+}
+
+/// A place in a file other than the checked one, with the text of its line so renderers can
+/// show a snippet without reading files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelatedFile {
+    /// The path as shown to the user (relative to the directory of flash.yaml in the library;
+    /// the CLI makes it relative to where it runs).
+    pub path: String,
+    /// 1-based.
+    pub line: u32,
+    /// 0-based, in characters.
+    pub col: u32,
+    pub end_line: u32,
+    pub end_col: u32,
+    /// The text of line `line`, without its newline.
+    pub line_text: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,8 +92,33 @@ impl Diagnostic {
         self.related.push(Related {
             span,
             message: message.into(),
+            file: None,
         });
         self
+    }
+
+    /// A secondary place in another file (the primary span stands in for `Related::span`).
+    pub fn related_file(mut self, file: RelatedFile, message: impl Into<String>) -> Self {
+        self.related.push(Related {
+            span: self.span,
+            message: message.into(),
+            file: Some(file),
+        });
+        self
+    }
+}
+
+/// Makes the paths of places in other files relative to where the user runs flashc: the
+/// library gives them relative to the directory of flash.yaml, `dir` here.
+pub fn prefix_related_files(diagnostics: &mut [Diagnostic], dir: &str) {
+    let dir = dir.trim_end_matches(['/', '\\']);
+    if dir.is_empty() || dir == "." {
+        return;
+    }
+    for related in diagnostics.iter_mut().flat_map(|d| d.related.iter_mut()) {
+        if let Some(file) = &mut related.file {
+            file.path = format!("{dir}/{}", file.path);
+        }
     }
 }
 

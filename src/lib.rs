@@ -1,7 +1,8 @@
 //! flashc: compiles a declarative `flash.yaml` into Runpod serverless workers.
 //!
 //! The pipeline reads as stages, each a module with one job (see ARCHITECTURE.md):
-//! [`load`] (YAML with spans) → [`validate`] (schema, then rules) → lower → emit.
+//! [`load`] (YAML with spans) → [`validate`] (schema, then rules) → [`resolve`] (the
+//! handler crate) → lower → emit.
 //! The library does no I/O beyond what its caller hands it; only the CLI touches files.
 
 #[macro_use]
@@ -43,7 +44,8 @@ impl std::fmt::Display for UnknownEnvironment {
     }
 }
 
-/// `flashc check` as a function: loads `bytes` and validates them. Pure: no I/O.
+/// `flashc check` as a function: loads `bytes` and validates them. Pure: no I/O. Handlers are
+/// not looked up (see [`check_with_crate`]).
 pub fn check(
     bytes: &[u8],
     environment: Option<&str>,
@@ -52,22 +54,108 @@ pub fn check(
     let Some(root) = root else {
         return Ok(diagnostics);
     };
-    let selection = match environment {
-        None => Environments::All,
+    let selection = select(&root, environment)?;
+    diagnostics.extend(validate::check(root, selection));
+    diagnostic::normalize(&mut diagnostics);
+    Ok(diagnostics)
+}
+
+/// Everything [`check`] does, then stage 3: the handler crate is located and parsed once
+/// through `ws`, and every handler and init of the base file and of each selected environment
+/// is looked up and its signature checked (codes FL07xx). Resolution is skipped when the YAML
+/// itself does not read; endpoints whose shape the schema rejected are skipped.
+pub fn check_with_crate(
+    bytes: &[u8],
+    environment: Option<&str>,
+    ws: &dyn resolve::Workspace,
+) -> Result<Vec<Diagnostic>, UnknownEnvironment> {
+    let (root, mut diagnostics) = load::load(bytes, load::Limits::default());
+    let Some(root) = root else {
+        return Ok(diagnostics);
+    };
+    let selection = select(&root, environment)?;
+    let unreadable = diagnostics.iter().any(|d| {
+        d.severity == diagnostic::Severity::Error
+            && [
+                rules::YAML_SYNTAX.code,
+                rules::NOT_UTF8.code,
+                rules::YAML_LIMITS.code,
+            ]
+            .contains(&d.code)
+    });
+    let kept = (!unreadable).then(|| root.clone());
+    diagnostics.extend(validate::check(root, selection));
+    if let Some(root) = kept {
+        diagnostics.extend(resolve_all(&root, selection, ws));
+    }
+    diagnostic::normalize(&mut diagnostics);
+    Ok(diagnostics)
+}
+
+/// Resolution for the base file and each selected overlay, the crate parsed once. A problem
+/// only an overlay causes names the overlay, as validation's do.
+fn resolve_all(
+    root: &load::Node,
+    selection: Environments,
+    ws: &dyn resolve::Workspace,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    // A `crate:` of the wrong type is the schema's to report; nothing can be located.
+    if root.get("crate").is_some_and(|n| n.as_str().is_none()) {
+        return out;
+    }
+    let Some(index) = resolve::index_crate(root, ws, &mut out) else {
+        return out;
+    };
+    let selected: Vec<Option<&str>> = match selection {
+        Environments::Only(name) => vec![Some(name)],
+        Environments::All => std::iter::once(None)
+            .chain(validate::environment_names(root).into_iter().map(Some))
+            .collect(),
+    };
+    let mut base: Option<Vec<Diagnostic>> = None;
+    for environment in selected {
+        let (merged, _) = validate::resolve(root.clone(), environment);
+        let project = validate::Project::new(&merged, environment, &[]);
+        let mut found = Vec::new();
+        resolve::resolve_project(&project, &index, &mut found);
+        match (environment, &base) {
+            (None, _) => base = Some(found.clone()),
+            (Some(name), Some(base)) => {
+                for d in &mut found {
+                    if !base
+                        .iter()
+                        .any(|b| b.span == d.span && b.code == d.code && b.message == d.message)
+                    {
+                        d.message.push_str(&format!(" (in environment `{name}`)"));
+                    }
+                }
+            }
+            (Some(_), None) => {}
+        }
+        out.append(&mut found);
+    }
+    out
+}
+
+/// The environments to check: all, or the one named (which must be declared).
+fn select<'a>(
+    root: &load::Node,
+    environment: Option<&'a str>,
+) -> Result<Environments<'a>, UnknownEnvironment> {
+    match environment {
+        None => Ok(Environments::All),
         Some(name) => {
-            let known = validate::environment_names(&root);
+            let known = validate::environment_names(root);
             if !known.contains(&name) {
                 return Err(UnknownEnvironment {
                     name: name.to_string(),
                     known: known.into_iter().map(str::to_string).collect(),
                 });
             }
-            Environments::Only(name)
+            Ok(Environments::Only(name))
         }
-    };
-    diagnostics.extend(validate::check(root, selection));
-    diagnostic::normalize(&mut diagnostics);
-    Ok(diagnostics)
+    }
 }
 
 /// docs/rules.md, generated from the rules' documentation.
@@ -144,7 +232,10 @@ pub fn generate(
     let Some(resolved) = resolved.filter(|_| !stop(&diagnostics)) else {
         return Err(GenerateError::Problems(diagnostics));
     };
-    let crate_dir = merged.get("crate").and_then(load::Node::as_str).unwrap_or(".");
+    let crate_dir = merged
+        .get("crate")
+        .and_then(load::Node::as_str)
+        .unwrap_or(".");
     let plan = lower::lower(&merged, environment, &resolved, crate_dir)
         .map_err(|e| GenerateError::Internal(e.to_string()))?;
     let files = emit::emit(&plan, options).map_err(|e| GenerateError::Internal(e.to_string()))?;

@@ -7,6 +7,86 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use flashc::render::{self, SourceFile};
+use flashc::resolve::{CrateError, CrateInfo, Workspace};
+
+/// The file system, with a minimal reading of Cargo.toml instead of `cargo metadata` (the
+/// golden crates are tiny and the tests stay fast and offline).
+struct TestWorkspace {
+    base: PathBuf,
+}
+
+impl Workspace for TestWorkspace {
+    fn locate_crate(&self, dir: &Path) -> Result<CrateInfo, CrateError> {
+        let dir = self.base.join(dir);
+        if !dir.is_dir() {
+            return Err(CrateError::NoDirectory(dir));
+        }
+        let Ok(manifest) = fs::read_to_string(dir.join("Cargo.toml")) else {
+            return Err(CrateError::NoManifest(dir));
+        };
+        let dir = dir.canonicalize().expect("canonical crate dir");
+        let (mut section, mut package, mut lib_name, mut lib_path, mut edition) =
+            (String::new(), None, None, None, "2015".to_string());
+        for line in manifest.lines().map(str::trim) {
+            if line.starts_with('[') {
+                section = line.trim_matches(['[', ']']).to_string();
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            let value = value.trim().trim_matches('"').to_string();
+            match (section.as_str(), key.trim()) {
+                ("package", "name") => package = Some(value),
+                ("package", "edition") => edition = value,
+                ("lib", "name") => lib_name = Some(value),
+                ("lib", "path") => lib_path = Some(dir.join(value)),
+                _ => {}
+            }
+        }
+        let Some(package) = package else {
+            return Err(CrateError::Metadata("missing field `package.name`".into()));
+        };
+        let lib_path = lib_path.unwrap_or_else(|| dir.join("src/lib.rs"));
+        if !lib_path.is_file() {
+            return Err(CrateError::NoLib { package });
+        }
+        Ok(CrateInfo {
+            lib_name: lib_name.unwrap_or_else(|| package.replace('-', "_")),
+            package,
+            manifest_dir: dir,
+            lib_path,
+            edition,
+        })
+    }
+
+    fn read(&self, path: &Path) -> Option<String> {
+        fs::read_to_string(path).ok()
+    }
+}
+
+/// Every `tests/ui/handlers/<case>/` (a flash.yaml with its crate).
+fn handler_cases() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = fs::read_dir("tests/ui/handlers")
+        .expect("tests/ui/handlers")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("flash.yaml").is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+fn check_handler_case(dir: &Path) -> (String, Vec<flashc::diagnostic::Diagnostic>) {
+    let file = dir.join("flash.yaml");
+    let bytes = fs::read(&file).expect("read case");
+    let ws = TestWorkspace {
+        base: dir.to_path_buf(),
+    };
+    let mut diagnostics = flashc::check_with_crate(&bytes, None, &ws).expect("no --env given");
+    let shown = dir.to_string_lossy().replace('\\', "/");
+    flashc::diagnostic::prefix_related_files(&mut diagnostics, &shown);
+    (String::from_utf8_lossy(&bytes).into_owned(), diagnostics)
+}
 
 fn cases(dir: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = fs::read_dir(dir)
@@ -74,11 +154,50 @@ fn check_ui_cases() {
 }
 
 #[test]
+fn handler_ui_cases() {
+    let mut failures = Vec::new();
+    let dirs = handler_cases();
+    assert!(
+        dirs.len() >= 9,
+        "expected the handler UI cases to be present"
+    );
+    for dir in dirs {
+        let (text, diagnostics) = check_handler_case(&dir);
+        let name = dir.join("flash.yaml").to_string_lossy().replace('\\', "/");
+        let source = SourceFile::new(&name, &text);
+        compare(
+            &dir.join("flash.out"),
+            &render::human(&source, &diagnostics, false),
+            &mut failures,
+        );
+        let valid = dir
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("valid"));
+        assert_eq!(
+            diagnostics.is_empty(),
+            valid,
+            "{name}: a case named for a rule must trigger it; a `valid` case must be clean"
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "{} UI case(s) differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
 fn every_rule_has_a_ui_case() {
     let mut seen = std::collections::BTreeSet::new();
     for file in cases("tests/ui/check") {
         let bytes = fs::read(&file).expect("read case");
         for d in flashc::check(&bytes, None).expect("no --env given") {
+            seen.insert(d.code);
+        }
+    }
+    for dir in handler_cases() {
+        for d in check_handler_case(&dir).1 {
             seen.insert(d.code);
         }
     }
@@ -98,7 +217,8 @@ fn bundled_examples_are_clean() {
             continue;
         }
         let bytes = fs::read(&file).expect("read example");
-        let diagnostics = flashc::check(&bytes, None).expect("no --env given");
+        let ws = TestWorkspace { base: dir.path() };
+        let diagnostics = flashc::check_with_crate(&bytes, None, &ws).expect("no --env given");
         assert!(
             diagnostics.is_empty(),
             "{}: {diagnostics:#?}",

@@ -12,6 +12,17 @@ pub fn github(source: &SourceFile, diagnostics: &[Diagnostic]) -> String {
         let (line, col) = line_col(d.span.start);
         let (end_line, end_col) = line_col(d.span.end);
         let mut message = d.message.clone();
+        for related in &d.related {
+            if let Some(file) = &related.file {
+                message.push_str(&format!(
+                    "\nnote: {}:{}:{}: {}",
+                    file.path,
+                    file.line,
+                    file.col + 1,
+                    related.message
+                ));
+            }
+        }
         if let Some(help) = &d.help {
             message.push_str("\nhelp: ");
             message.push_str(help);

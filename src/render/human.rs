@@ -19,8 +19,13 @@ pub fn human(source: &SourceFile, diagnostics: &[Diagnostic], color: bool) -> St
         };
         // Only the lines the diagnostic touches: handing the whole file to the renderer for
         // each diagnostic made output quadratic in the file's size.
-        let spans =
-            std::iter::once(diagnostic.span).chain(diagnostic.related.iter().map(|r| r.span));
+        let spans = std::iter::once(diagnostic.span).chain(
+            diagnostic
+                .related
+                .iter()
+                .filter(|r| r.file.is_none())
+                .map(|r| r.span),
+        );
         let first = spans
             .clone()
             .map(|s| s.start.line)
@@ -43,7 +48,7 @@ pub fn human(source: &SourceFile, diagnostics: &[Diagnostic], color: bool) -> St
                     .span(range(diagnostic.span))
                     .label((!diagnostic.label.is_empty()).then_some(diagnostic.label.as_str())),
             );
-        for related in &diagnostic.related {
+        for related in diagnostic.related.iter().filter(|r| r.file.is_none()) {
             snippet = snippet.annotation(
                 AnnotationKind::Context
                     .span(range(related.span))
@@ -54,6 +59,35 @@ pub fn human(source: &SourceFile, diagnostics: &[Diagnostic], color: bool) -> St
             .primary_title(diagnostic.message.as_str())
             .id(diagnostic.code)
             .element(snippet);
+        // Places in other files (a handler's definition): a `:::` snippet of their line.
+        for (related, file) in diagnostic
+            .related
+            .iter()
+            .filter_map(|r| r.file.as_ref().map(|f| (r, f)))
+        {
+            let text = file.line_text.as_str();
+            let byte = |col: u32| {
+                text.char_indices()
+                    .nth(col as usize)
+                    .map_or(text.len(), |(i, _)| i)
+            };
+            let start = byte(file.col);
+            let end = if file.end_line == file.line {
+                byte(file.end_col)
+            } else {
+                text.len()
+            };
+            group = group.element(
+                Snippet::source(text)
+                    .line_start(file.line as usize)
+                    .path(file.path.as_str())
+                    .annotation(
+                        AnnotationKind::Context
+                            .span(start..end.max(start))
+                            .label(related.message.as_str()),
+                    ),
+            );
+        }
         if let Some(help) = &diagnostic.help {
             group = group.element(Level::HELP.message(help.as_str()));
         }

@@ -56,13 +56,21 @@ pub fn json(source: &SourceFile, diagnostics: &[Diagnostic]) -> String {
                     related: d
                         .related
                         .iter()
-                        .map(|r| {
-                            let (line, column) = line_col(r.span.start);
-                            JsonRelated {
-                                file: source.name,
-                                line,
-                                column,
+                        .map(|r| match &r.file {
+                            Some(file) => JsonRelated {
+                                file: &file.path,
+                                line: file.line,
+                                column: file.col + 1,
                                 message: &r.message,
+                            },
+                            None => {
+                                let (line, column) = line_col(r.span.start);
+                                JsonRelated {
+                                    file: source.name,
+                                    line,
+                                    column,
+                                    message: &r.message,
+                                }
                             }
                         })
                         .collect(),

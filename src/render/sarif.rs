@@ -42,7 +42,13 @@ pub fn sarif(source: &SourceFile, diagnostics: &[Diagnostic]) -> String {
                 .iter()
                 .enumerate()
                 .map(|(i, r)| {
-                    let mut l = location(r.span);
+                    let mut l = match &r.file {
+                        Some(f) => json!({"physicalLocation": {
+                            "artifactLocation": {"uri": f.path},
+                            "region": {"startLine": f.line, "startColumn": f.col + 1, "endLine": f.end_line, "endColumn": f.end_col + 1},
+                        }}),
+                        None => location(r.span),
+                    };
                     l["id"] = json!(i);
                     l["message"] = json!({"text": r.message});
                     l

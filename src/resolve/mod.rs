@@ -5,7 +5,39 @@
 //! The stage does no I/O of its own: the caller hands it a [`Workspace`] that locates the crate
 //! (the CLI uses `cargo metadata`) and reads its files (tests use an in-memory one).
 
+mod check;
+mod index;
+mod signature;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+pub use check::{index_crate, resolve_project};
+pub use index::CrateIndex;
+
+use crate::diagnostic::Diagnostic;
+
+/// The handler crate with every function flash.yaml names, resolved.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Resolved {
+    pub krate: CrateInfo,
+    /// By path as written in flash.yaml (`users::get`).
+    pub handlers: BTreeMap<String, HandlerFn>,
+    pub inits: BTreeMap<String, InitFn>,
+}
+
+/// Resolves the handlers and inits of one merged project (the base file, or one environment
+/// applied). Diagnostics go to `out`; `None` when the crate cannot be located (reported) or the
+/// file names no function. To resolve several environments, call [`index_crate`] once and
+/// [`resolve_project`] for each: the crate is then parsed once.
+pub fn resolve(
+    project: &crate::validate::Project,
+    ws: &dyn Workspace,
+    out: &mut Vec<Diagnostic>,
+) -> Option<Resolved> {
+    let index = index_crate(project.root, ws, out)?;
+    Some(resolve_project(project, &index, out))
+}
 
 /// Where the handler crate is and how to read it. Implemented by the CLI over the file system
 /// and by tests in memory.
@@ -18,7 +50,7 @@ pub trait Workspace {
 }
 
 /// The handler crate, as `cargo metadata` describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CrateInfo {
     /// The package name (`my-shop`).
     pub package: String,
@@ -46,7 +78,7 @@ pub enum CrateError {
 }
 
 /// A position in a Rust source file (lines 1-based, columns 0-based in characters).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RustSpan {
     /// Absolute path of the file.
     pub file: PathBuf,
@@ -57,7 +89,7 @@ pub struct RustSpan {
 }
 
 /// A function of the handler crate that flash.yaml names, with what generation needs to call it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct HandlerFn {
     /// The path as flash.yaml writes it, relative to the crate root (`users::get`).
     pub path: String,
@@ -74,7 +106,7 @@ pub struct HandlerFn {
 }
 
 /// One parameter of a handler.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Param {
     /// The binding name (`user_id`); for a pattern parameter, empty.
     pub name: String,
@@ -83,7 +115,7 @@ pub struct Param {
     pub kind: ParamKind,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum ParamKind {
     /// Bound by name from the call's arguments (path, query, JSON body or job input).
     Arg,
@@ -94,7 +126,7 @@ pub enum ParamKind {
 }
 
 /// How a state or context parameter is passed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Pass {
     /// `&T`.
     Ref,
@@ -103,7 +135,7 @@ pub enum Pass {
 }
 
 /// What a handler returns, by shape.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub enum Returns {
     /// `T` (serializable; `()` and no return type answer `null`).
     Value { ty: String },
@@ -114,7 +146,7 @@ pub enum Returns {
 }
 
 /// An endpoint's `init` function.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct InitFn {
     pub path: String,
     pub is_async: bool,
@@ -126,3 +158,6 @@ pub struct InitFn {
     pub signature: String,
     pub doc: String,
 }
+
+#[cfg(test)]
+mod tests;

@@ -66,14 +66,18 @@ const KEYWORDS: &[&str] = &[
     "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
 ];
 
-fn check_path(path: &str, span: Span) -> Option<Diagnostic> {
-    let valid = path.split("::").enumerate().all(|(i, s)| {
+/// Whether `path` is a Rust path flashc accepts (what this rule reports otherwise).
+pub fn is_handler_path(path: &str) -> bool {
+    path.split("::").enumerate().all(|(i, s)| {
         is_identifier(s)
             && s != "_"
             && KEYWORDS.binary_search(&s).is_err()
             && (i == 0 || s != "crate")
-    });
-    if valid {
+    })
+}
+
+fn check_path(path: &str, span: Span) -> Option<Diagnostic> {
+    if is_handler_path(path) {
         return None;
     }
     let keyword = path.split("::").find(|s| KEYWORDS.binary_search(s).is_ok());

@@ -4,7 +4,8 @@
 //! `docs/rules.md` is generated from it. Codes are stable; a retired code is never reused.
 //! Codes by range: FL00xx reading YAML, FL01xx schema (shape of the file), FL02xx endpoints
 //! and routes, FL03xx compute, FL04xx scaling and timing, FL05xx placement and runtime,
-//! FL06xx project and environments.
+//! FL06xx project and environments, FL07xx handlers and the crate (stage 3, resolve: the
+//! handler crate located, each handler found and its signature checked against flash.yaml).
 //!
 //! Load and schema codes document problems their stage finds; semantic rules also carry the
 //! `check` function the rule engine runs on each resolved project.
@@ -33,6 +34,7 @@ macro_rules! declare_rule {
 
 mod container_disk;
 mod cpu_datacenter;
+mod crate_not_found;
 mod cuda_version;
 mod duplicate_entry;
 mod duplicate_key;
@@ -44,18 +46,26 @@ mod environment;
 mod execution_timeout;
 mod gpu_list;
 mod gpu_or_cpu;
+mod handler_not_found;
+mod handler_not_public;
 mod handler_path;
 mod image;
+mod init_state;
 mod invalid_value;
 mod limits;
 mod missing_key;
 mod path_parameter;
 mod project_name;
+mod query_parameter_type;
 mod reserved_path;
 mod route_key;
+mod route_parameter_not_taken;
 mod scaler;
+mod stream_route_mismatch;
 mod system_dependency;
+mod unbindable_parameter;
 mod unknown_key;
+mod unserializable_return;
 mod volume;
 mod workers;
 mod wrong_type;
@@ -63,6 +73,7 @@ mod yaml_syntax;
 
 pub use container_disk::CONTAINER_DISK;
 pub use cpu_datacenter::CPU_DATACENTER;
+pub use crate_not_found::CRATE_NOT_FOUND;
 pub use cuda_version::CUDA_VERSION;
 pub use duplicate_entry::DUPLICATE_ENTRY;
 pub use duplicate_key::DUPLICATE_KEY;
@@ -74,22 +85,32 @@ pub use environment::UNKNOWN_OVERLAY_TARGET;
 pub use execution_timeout::EXECUTION_TIMEOUT;
 pub use gpu_list::GPU_LIST;
 pub use gpu_or_cpu::{CPU_WITH_GPU_SETTINGS, GPU_AND_CPU};
+pub use handler_not_found::HANDLER_NOT_FOUND;
+pub use handler_not_public::HANDLER_NOT_PUBLIC;
 pub use handler_path::HANDLER_PATH;
 pub use image::IMAGE_REFERENCE;
+pub use init_state::INIT_STATE;
 pub use invalid_value::INVALID_VALUE;
 pub use limits::OUT_OF_RANGE;
 pub use missing_key::MISSING_KEY;
 pub use path_parameter::PATH_PARAMETER;
 pub use project_name::PROJECT_NAME;
+pub use query_parameter_type::QUERY_PARAMETER_TYPE;
 pub use reserved_path::RESERVED_PATH;
 pub use route_key::ROUTE_KEY;
+pub use route_parameter_not_taken::ROUTE_PARAMETER_NOT_TAKEN;
 pub use scaler::SCALER;
+pub use stream_route_mismatch::STREAM_ROUTE_MISMATCH;
 pub use system_dependency::SYSTEM_DEPENDENCY;
+pub use unbindable_parameter::UNBINDABLE_PARAMETER;
 pub use unknown_key::UNKNOWN_KEY;
+pub use unserializable_return::UNSERIALIZABLE_RETURN;
 pub use volume::VOLUME;
 pub use workers::WORKERS;
 pub use wrong_type::WRONG_TYPE;
 pub use yaml_syntax::{NOT_UTF8, YAML_LIMITS, YAML_SYNTAX};
+
+pub use handler_path::is_handler_path;
 
 /// A diagnostic code and its documentation; semantic rules also carry their check.
 pub struct Rule {
@@ -149,6 +170,15 @@ pub static ALL: &[&Rule] = &[
     &DUPLICATE_ENTRY,
     &PROJECT_NAME,
     &UNKNOWN_OVERLAY_TARGET,
+    &CRATE_NOT_FOUND,
+    &HANDLER_NOT_FOUND,
+    &HANDLER_NOT_PUBLIC,
+    &ROUTE_PARAMETER_NOT_TAKEN,
+    &UNBINDABLE_PARAMETER,
+    &QUERY_PARAMETER_TYPE,
+    &UNSERIALIZABLE_RETURN,
+    &STREAM_ROUTE_MISMATCH,
+    &INIT_STATE,
 ];
 
 pub fn find(code: &str) -> Option<&'static Rule> {

@@ -1,0 +1,2 @@
+pub mod orders;
+pub mod users;

@@ -1,0 +1,3 @@
+pub fn get(id: i64) -> i64 {
+    id +
+}

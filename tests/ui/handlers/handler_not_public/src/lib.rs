@@ -1,0 +1,5 @@
+mod users;
+
+pub mod admin {
+    pub(crate) fn reset() {}
+}

@@ -1,0 +1,3 @@
+pub fn run(q: String, tags: Vec<String>, limit: Option<u32>) -> Vec<String> {
+    vec![]
+}

@@ -1,0 +1,6 @@
+pub mod api;
+mod model;
+mod stream;
+
+pub use model::load;
+pub use stream::*;

@@ -1,0 +1,5 @@
+pub struct Model;
+
+pub fn load() -> Model {
+    Model
+}
