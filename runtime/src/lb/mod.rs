@@ -4,13 +4,18 @@
 //! Generated code builds an [`App`] and hands it to [`run`]:
 //!
 //! ```no_run
-//! use flash_runtime::{bind, handler::{handler, Reply}, lb::App};
+//! use flash_runtime::{bind, blocking, handler::{handler, Reply}, lb::App};
+//!
+//! fn get_user(user_id: i64, verbose: Option<bool>) -> Result<serde_json::Value, std::io::Error> {
+//!     Ok(serde_json::json!({ "id": user_id, "verbose": verbose }))
+//! }
 //!
 //! fn main() -> std::process::ExitCode {
 //!     let app = App::stateless()
+//!         .openapi(r#"{"openapi": "3.1.0"}"#)
 //!         .get("/users/{user_id}", handler(|_state, mut call| async move {
-//!             let (user_id,) = bind!(call, path user_id: i64)?;
-//!             Reply::json(serde_json::json!({ "id": user_id }))
+//!             let (user_id, verbose) = bind!(call, path user_id, verbose)?;
+//!             Reply::result(blocking(move || get_user(user_id, verbose)).await?)
 //!         }));
 //!     flash_runtime::lb::run(app)
 //! }

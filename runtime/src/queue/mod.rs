@@ -6,15 +6,22 @@
 //! [`QueueWorker`] and calls [`run`] from `main`; nothing else.
 //!
 //! ```no_run
-//! use std::sync::Arc;
-//! use flash_runtime::handler::{handler, Call, Reply};
-//! use flash_runtime::queue::{run, QueueWorker};
+//! use flash_runtime::{bind, handler::{handler, Reply}, queue::{run, QueueWorker}, Context};
+//!
+//! struct Model;
+//! async fn load() -> Result<Model, String> { Ok(Model) }
+//! async fn embed(_model: &Model, ctx: &Context, text: String) -> Vec<f32> {
+//!     ctx.progress(serde_json::json!({ "step": "tokenizing" }));
+//!     vec![text.len() as f32]
+//! }
 //!
 //! fn main() -> std::process::ExitCode {
-//!     let echo = handler(|_state: Arc<()>, call: Call| async move {
-//!         Ok(Reply::Value(serde_json::Value::Object(call.args)))
+//!     let job = handler(|state, mut call| async move {
+//!         let ctx = call.context();
+//!         let (text,) = bind!(call, text)?;
+//!         Reply::json(embed(&state, &ctx, text).await)
 //!     });
-//!     run(QueueWorker::new(echo).max_concurrency(4).retries(1))
+//!     run(QueueWorker::with_state(load, job).max_concurrency(4).retries(1))
 //! }
 //! ```
 
