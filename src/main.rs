@@ -72,6 +72,9 @@ struct CheckArgs {
     /// Colour for human output.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     color: Color,
+    /// Check flash.yaml alone: do not locate the handler crate or look handlers up.
+    #[arg(long)]
+    no_crate: bool,
 }
 
 #[derive(clap::Args)]
@@ -146,7 +149,31 @@ fn check(args: &CheckArgs) -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    let diagnostics = match flashc::check(&bytes, args.environment.as_deref()) {
+    // The crate is found relative to flash.yaml's directory (standard input: the current one).
+    let project_dir = if stdin {
+        PathBuf::from(".")
+    } else {
+        args.file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), PathBuf::from)
+    };
+    let checked = if args.no_crate {
+        flashc::check(&bytes, args.environment.as_deref())
+    } else {
+        let workspace = cli::workspace::FsWorkspace::new(&project_dir);
+        flashc::check_with_crate(&bytes, args.environment.as_deref(), &workspace).map(
+            |mut diagnostics| {
+                // Rust files are shown relative to flash.yaml; make them relative to here.
+                flashc::diagnostic::prefix_related_files(
+                    &mut diagnostics,
+                    &project_dir.to_string_lossy(),
+                );
+                diagnostics
+            },
+        )
+    };
+    let diagnostics = match checked {
         Ok(diagnostics) => diagnostics,
         Err(unknown) => {
             eprintln!("error: {unknown}");
@@ -356,7 +383,7 @@ fn explain(code: Option<&str>, all: bool) -> ExitCode {
         None => {
             let codes = flashc::rules::ALL.iter().map(|r| r.code);
             let hint = flashc::suggest::did_you_mean(code, codes)
-                .unwrap_or_else(|| "codes run from FL0001 to FL0602; see docs/rules.md".into());
+                .unwrap_or_else(|| "codes run from FL0001 to FL0709; see docs/rules.md".into());
             eprintln!("error: no diagnostic code `{code}`; {hint}");
             ExitCode::from(EXIT_USAGE)
         }

@@ -22,7 +22,7 @@ fn exit_codes_are_the_documented_ones() {
         Some(0)
     );
     assert_eq!(
-        flashc(&["check", "tests/ui/check/workers.yaml"])
+        flashc(&["check", "--no-crate", "tests/ui/check/workers.yaml"])
             .status
             .code(),
         Some(1)
@@ -40,13 +40,14 @@ fn exit_codes_are_the_documented_ones() {
     );
     // Warnings pass unless denied.
     assert_eq!(
-        flashc(&["check", "tests/ui/check/plain_secret.yaml"])
+        flashc(&["check", "--no-crate", "tests/ui/check/plain_secret.yaml"])
             .status
             .code(),
         Some(0)
     );
     let denied = flashc(&[
         "check",
+        "--no-crate",
         "tests/ui/check/plain_secret.yaml",
         "--deny",
         "warnings",
@@ -64,7 +65,15 @@ fn unknown_environment_suggests_the_nearest() {
 #[test]
 fn env_flag_checks_the_merged_result() {
     let file = "tests/ui/check/overlay_errors_located.yaml";
-    let output = flashc(&["check", file, "--env", "production", "--format", "json"]);
+    let output = flashc(&[
+        "check",
+        "--no-crate",
+        file,
+        "--env",
+        "production",
+        "--format",
+        "json",
+    ]);
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     let first = &report["diagnostics"][0];
     assert_eq!(first["code"], "FL0401");
@@ -76,6 +85,7 @@ fn env_flag_checks_the_merged_result() {
 fn json_output_is_the_documented_contract() {
     let output = flashc(&[
         "check",
+        "--no-crate",
         "tests/ui/check/duplicate_route.yaml",
         "--format",
         "json",
@@ -116,6 +126,7 @@ fn json_output_is_the_documented_contract() {
 fn github_format_annotates_with_positions() {
     let output = flashc(&[
         "check",
+        "--no-crate",
         "tests/ui/check/unknown_key.yaml",
         "--format",
         "github",
@@ -130,7 +141,13 @@ fn github_format_annotates_with_positions() {
 
 #[test]
 fn sarif_format_is_sarif_2_1_0() {
-    let output = flashc(&["check", "tests/ui/check/gpu_list.yaml", "--format", "sarif"]);
+    let output = flashc(&[
+        "check",
+        "--no-crate",
+        "tests/ui/check/gpu_list.yaml",
+        "--format",
+        "sarif",
+    ]);
     let log: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     assert_eq!(log["version"], "2.1.0");
     let result = &log["runs"][0]["results"][0];
@@ -149,6 +166,7 @@ fn sarif_format_is_sarif_2_1_0() {
 fn human_output_is_rustc_like() {
     let output = flashc(&[
         "check",
+        "--no-crate",
         "tests/ui/check/unknown_key.yaml",
         "--color",
         "never",
@@ -249,7 +267,7 @@ fn flashc_with_stdin(args: &[&str], input: Vec<u8>) -> Output {
 #[test]
 fn reads_standard_input_for_editors() {
     let file = std::fs::read("tests/ui/check/workers.yaml").expect("case");
-    let output = flashc_with_stdin(&["check", "-", "--format", "json"], file);
+    let output = flashc_with_stdin(&["check", "--no-crate", "-", "--format", "json"], file);
     assert_eq!(output.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     assert_eq!(report["diagnostics"][0]["file"], "<stdin>");
@@ -262,4 +280,59 @@ fn oversized_input_is_refused_without_reading_it_all() {
     assert_eq!(output.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     assert_eq!(report["diagnostics"][0]["code"], "FL0003");
+}
+
+#[test]
+fn check_resolves_handlers_through_cargo_metadata() {
+    // The same golden output as tests/ui.rs's in-memory reading of Cargo.toml.
+    let mut dirs: Vec<_> = std::fs::read_dir("tests/ui/handlers")
+        .expect("tests/ui/handlers")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("flash.yaml").is_file())
+        .collect();
+    dirs.sort();
+    assert!(!dirs.is_empty());
+    for dir in dirs {
+        let file = dir.join("flash.yaml");
+        let output = flashc(&["check", file.to_str().expect("utf-8"), "--color", "never"]);
+        let expected = std::fs::read_to_string(dir.join("flash.out")).expect("flash.out");
+        assert_eq!(stdout(&output), expected, "{}", dir.display());
+    }
+}
+
+#[test]
+fn no_crate_checks_flash_yaml_alone() {
+    let file = "tests/ui/handlers/crate_not_found/flash.yaml";
+    let output = flashc(&["check", file, "--format", "json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(report["diagnostics"][0]["code"], "FL0701");
+    let output = flashc(&["check", "--no-crate", file]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+}
+
+#[test]
+fn standard_input_finds_the_crate_from_the_current_directory() {
+    use std::io::Write;
+    let dir = "tests/ui/handlers/stream_route_mismatch";
+    let input = std::fs::read(format!("{dir}/flash.yaml")).expect("case");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flashc"))
+        .args(["check", "-", "--format", "json"])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn flashc");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&input)
+        .expect("write");
+    let output = child.wait_with_output().expect("wait");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let first = &report["diagnostics"][0];
+    assert_eq!(first["code"], "FL0708");
+    assert_eq!(first["related"][1]["file"], "src/events.rs");
+    assert_eq!(first["related"][1]["line"], 3);
 }
