@@ -10,6 +10,10 @@
 //! # let _ = (user_id, verbose); Ok(()) }
 //! ```
 //!
+//! Types may also be left out (`bind!(call, path user_id, verbose)`): each variable's type is
+//! then inferred from its use, typically the user's function it is passed to, which is how
+//! generated code binds.
+//!
 //! A parameter marked `path` reports its problems under `loc: ["path", name]`; the others under
 //! the call's source (`query`, `body`, `input`). A missing argument is fine when its type accepts
 //! null (`Option<T>`); values from a path or query string are also read as JSON when the
