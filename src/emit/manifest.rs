@@ -12,7 +12,7 @@ use crate::lower::{Compute, EndpointPlan, EnvPlan, Kind, Plan};
 
 /// The route manifest of a flashc project.
 #[derive(Debug, Serialize, JsonSchema)]
-#[schemars(title = "flash_manifest.json")]
+#[schemars(title = "flash_manifest.json", deny_unknown_fields)]
 pub struct Manifest {
     /// Manifest format version.
     pub version: String,
@@ -32,6 +32,7 @@ pub struct Manifest {
 /// One endpoint, as Runpod's API takes it.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
 pub struct Resource {
     /// Flash's resource class: `ServerlessEndpoint`, `CpuServerlessEndpoint`,
     /// `LoadBalancerSlsResource` or `CpuLoadBalancerSlsResource`.
@@ -84,6 +85,7 @@ pub struct Resource {
 
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(deny_unknown_fields)]
 pub struct ManifestVolume {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,

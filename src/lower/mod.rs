@@ -187,7 +187,11 @@ pub fn lower(
         .ok_or_else(|| Unlowerable("no project name".into()))?
         .to_string();
     let mut endpoints = Vec::new();
-    for entry in merged.get("endpoints").map(Node::entries).unwrap_or_default() {
+    for entry in merged
+        .get("endpoints")
+        .map(Node::entries)
+        .unwrap_or_default()
+    {
         let spec = Endpoint::from_node(&entry.value)
             .map_err(|e| Unlowerable(format!("endpoint `{}`: {e}", entry.key)))?;
         endpoints.push(lower_endpoint(&project, &entry.key, &spec, resolved)?);
@@ -361,7 +365,9 @@ fn lower_endpoint(
     let handler = match (kind, &spec.handler) {
         (Kind::Queue, Some(path)) => Some(bind(path, &|_| ArgSource::Input)?),
         (Kind::Queue, None) => {
-            return Err(Unlowerable(format!("queue endpoint `{name}` has no handler")))
+            return Err(Unlowerable(format!(
+                "queue endpoint `{name}` has no handler"
+            )))
         }
         _ => None,
     };

@@ -1,0 +1,332 @@
+//! `flashc generate` end to end, through the real binary:
+//! - golden trees: every example project (`examples/*/`) and every drop-in case
+//!   (`tests/ui/generate/cases/*/`) is generated and its output, minus the embedded runtime and
+//!   cargo's lockfile, compared with `tests/ui/generate/**/<name>.tree`
+//!   (`BLESS=1 cargo test --test generate` rewrites them);
+//! - idempotence: a second run writes nothing, and `--check` agrees;
+//! - the generated workspaces build (one shared target dir), pass `clippy -D warnings` and
+//!   `rustfmt --check`, and their workers serve real requests (see `workers_serve`).
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+fn flashc() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_flashc"))
+}
+
+/// Every project to generate: `(snapshot path, project dir)`.
+fn projects() -> Vec<(PathBuf, PathBuf)> {
+    let mut out = Vec::new();
+    for (root, snapshots) in [
+        ("examples", "tests/ui/generate/examples"),
+        ("tests/ui/generate/cases", "tests/ui/generate/cases"),
+    ] {
+        let Ok(entries) = fs::read_dir(root) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let dir = entry.path();
+            if dir.join("flash.yaml").is_file() && dir.join("Cargo.toml").is_file() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                out.push((Path::new(snapshots).join(format!("{name}.tree")), dir));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Generates every project once per test run (tests share the output).
+fn generated() -> &'static Vec<(PathBuf, PathBuf)> {
+    static ONCE: OnceLock<Vec<(PathBuf, PathBuf)>> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let projects = projects();
+        for (_, dir) in &projects {
+            let out = flashc()
+                .arg("generate")
+                .arg(dir.join("flash.yaml"))
+                .output()
+                .expect("run flashc");
+            assert!(
+                out.status.success(),
+                "flashc generate {}: {}{}",
+                dir.display(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        projects
+    })
+}
+
+/// The generated files a reviewer reads, concatenated: everything flashc wrote except the
+/// runtime's own source (it is tested in runtime/) and cargo's lockfile.
+fn tree(project: &Path) -> String {
+    let mut files = Vec::new();
+    let mut stack = vec![project.join(".flash")];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let rel = path
+                .strip_prefix(project)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            if rel == ".flash/target" || rel == ".flash/flash-runtime" || rel == ".flash/Cargo.lock"
+            {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(rel);
+            }
+        }
+    }
+    files.push(".dockerignore".into());
+    files.sort();
+    let mut out = String::new();
+    for rel in files {
+        let text = fs::read_to_string(project.join(&rel)).unwrap_or_default();
+        out.push_str(&format!("=== {rel} ===\n{text}"));
+        if !text.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn golden_trees() {
+    let projects = generated();
+    assert!(projects.len() >= 2, "expected example projects");
+    let mut failures = Vec::new();
+    for (snapshot, dir) in projects {
+        let actual = tree(dir);
+        if std::env::var_os("BLESS").is_some() {
+            fs::create_dir_all(snapshot.parent().unwrap()).unwrap();
+            fs::write(snapshot, &actual).unwrap();
+            continue;
+        }
+        let expected = fs::read_to_string(snapshot).unwrap_or_default();
+        if expected != actual {
+            failures.push(format!(
+                "{} differs from {} (BLESS=1 cargo test --test generate rewrites it)\n{}",
+                dir.display(),
+                snapshot.display(),
+                first_difference(&expected, &actual)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn first_difference(expected: &str, actual: &str) -> String {
+    for (i, (e, a)) in expected.lines().zip(actual.lines()).enumerate() {
+        if e != a {
+            return format!("line {}:\n- {e}\n+ {a}", i + 1);
+        }
+    }
+    format!(
+        "lengths differ: {} vs {} lines",
+        expected.lines().count(),
+        actual.lines().count()
+    )
+}
+
+#[test]
+fn a_second_run_writes_nothing_and_check_agrees() {
+    for (_, dir) in generated() {
+        let before = tree(dir);
+        let out = flashc()
+            .arg("generate")
+            .arg(dir.join("flash.yaml"))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains(": 0 files written, 0 removed"),
+            "{}: {stdout}",
+            dir.display()
+        );
+        assert_eq!(before, tree(dir));
+        let check = flashc()
+            .args(["generate", "--check"])
+            .arg(dir.join("flash.yaml"))
+            .output()
+            .unwrap();
+        assert_eq!(check.status.code(), Some(0), "{}", dir.display());
+    }
+}
+
+#[test]
+fn check_reports_stale_output_and_generate_removes_it() {
+    let project = scratch_copy("examples/hello", "stale");
+    let run = |check: bool| {
+        let mut cmd = flashc();
+        cmd.arg("generate");
+        if check {
+            cmd.arg("--check");
+        }
+        cmd.arg(project.join("flash.yaml")).output().unwrap()
+    };
+    assert!(run(false).status.success());
+    // An endpoint that no longer exists leaves files behind; --check says so, generate removes them.
+    let orphan = project.join(".flash/workers/gone/src/main.rs");
+    fs::create_dir_all(orphan.parent().unwrap()).unwrap();
+    fs::write(&orphan, "fn main() {}\n").unwrap();
+    let check = run(true);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&check.stdout).contains(".flash/workers/gone/src/main.rs"));
+    assert!(orphan.exists(), "--check must not write");
+    assert!(run(false).status.success());
+    assert!(!orphan.exists());
+    assert!(!project.join(".flash/workers/gone").exists());
+    // cargo's own files in the output directory are not flashc's to remove.
+    let cargo_file = project.join(".flash/target/debug/kept");
+    fs::create_dir_all(cargo_file.parent().unwrap()).unwrap();
+    fs::write(&cargo_file, "").unwrap();
+    assert!(run(false).status.success());
+    assert!(cargo_file.exists() && project.join(".flash/Cargo.lock").exists());
+    // A hand edit of a generated file is stale too.
+    let manifest = project.join(".flash/flash_manifest.json");
+    fs::write(&manifest, "{}").unwrap();
+    assert_eq!(run(true).status.code(), Some(1));
+    fs::remove_dir_all(&project).unwrap();
+}
+
+#[test]
+fn refuses_an_output_directory_it_did_not_write() {
+    let project = scratch_copy("examples/hello", "foreign");
+    fs::create_dir_all(project.join("src/keep")).unwrap();
+    fs::write(project.join("src/keep/mine.txt"), "mine").unwrap();
+    let out = flashc()
+        .args(["generate", "--out", "src"])
+        .arg(project.join("flash.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("was not written by flashc"));
+    assert_eq!(
+        fs::read_to_string(project.join("src/keep/mine.txt")).unwrap(),
+        "mine"
+    );
+    let out = flashc()
+        .args(["generate", "--out", "../elsewhere"])
+        .arg(project.join("flash.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    fs::remove_dir_all(&project).unwrap();
+}
+
+/// A copy of an example in the target dir, for tests that change files.
+fn scratch_copy(example: &str, name: &str) -> PathBuf {
+    // Outside this repository, so the copy is a crate of its own, as a user's is.
+    let dest = std::env::temp_dir().join(format!("flashc-generate-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dest);
+    copy_dir(Path::new(example), &dest);
+    dest
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap().flatten() {
+        let name = entry.file_name();
+        if name == ".flash" || name == "target" {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(&name));
+        } else {
+            fs::copy(&path, to.join(&name)).unwrap();
+        }
+    }
+}
+
+/// Builds every generated workspace with one shared target dir, lints and format-checks the
+/// generated code, then runs each worker and calls it over HTTP.
+#[test]
+fn workers_build_lint_and_serve() {
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("generated");
+    for (_, dir) in generated() {
+        let ws = dir.join(".flash");
+        let cargo = |args: &[&str]| {
+            let (cargo_args, tool_args) = match args.iter().position(|a| *a == "--") {
+                Some(i) => (&args[..i], &args[i..]),
+                None => (args, &[][..]),
+            };
+            let out = Command::new(env!("CARGO"))
+                .args(cargo_args)
+                .arg("--manifest-path")
+                .arg(ws.join("Cargo.toml"))
+                .args(tool_args)
+                .env("CARGO_TARGET_DIR", &target)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "cargo {args:?} in {}: {}",
+                ws.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        cargo(&["build", "--locked", "--workspace"]);
+        cargo(&[
+            "clippy",
+            "--locked",
+            "--workspace",
+            "--exclude",
+            "flash-runtime",
+            "--",
+            "-D",
+            "warnings",
+        ]);
+        let mains: Vec<PathBuf> = fs::read_dir(ws.join("workers"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path().join("src/main.rs"))
+            .collect();
+        let fmt = Command::new("rustfmt")
+            .args(["--check", "--edition", "2021"])
+            .args(&mains)
+            .output()
+            .unwrap();
+        assert!(
+            fmt.status.success(),
+            "generated code is not rustfmt-formatted: {}",
+            String::from_utf8_lossy(&fmt.stdout)
+        );
+    }
+    support::serve::exercise_all(&target.join("debug"), generated());
+}
+
+#[test]
+fn manifest_schema_is_fresh_and_every_manifest_matches_it() {
+    let committed = fs::read_to_string("schema/manifest.schema.json").unwrap_or_default();
+    assert!(
+        committed == flashc::emit::manifest_schema_text(),
+        "schema/manifest.schema.json is stale: run `cargo run -- schema --manifest > schema/manifest.schema.json`"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&committed).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+    for (_, dir) in generated() {
+        let manifest: serde_json::Value = serde_json::from_str(
+            &fs::read_to_string(dir.join(".flash/flash_manifest.json")).unwrap(),
+        )
+        .unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&manifest)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", dir.display());
+    }
+}
