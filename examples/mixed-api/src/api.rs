@@ -42,6 +42,9 @@ async fn summarize_on(
     if text.trim().is_empty() {
         return Err(HandlerError::client("`text` must not be empty"));
     }
+    if max_words == Some(0) {
+        return Err(HandlerError::client("`max_words` must be at least 1"));
+    }
     // An `EndpointError` (backend not configured, unreachable) becomes a 500.
     let job = backend
         .runsync(json!({ "text": text, "max_words": max_words }))
@@ -111,11 +114,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn empty_text_never_reaches_the_backend() {
+    async fn bad_input_never_reaches_the_backend() {
         let backend = Endpoint::with_base(BACKEND, "http://127.0.0.1:9");
         assert_eq!(
             summarize_on(&backend, "  ".into(), None).await,
             Err(HandlerError::client("`text` must not be empty"))
+        );
+        assert_eq!(
+            summarize_on(&backend, "text".into(), Some(0)).await,
+            Err(HandlerError::client("`max_words` must be at least 1"))
         );
     }
 
