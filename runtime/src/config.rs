@@ -47,6 +47,9 @@ pub struct Config {
     /// `None`: one per usable core.
     pub worker_threads: Option<usize>,
     pub endpoint_id: Option<String>,
+    /// `RUNPOD_API_KEY`: the key the local queue API requires (`Authorization: Bearer <key>`)
+    /// when set; also what calls to other endpoints send.
+    pub api_key: Option<String>,
     /// Present only when `RUNPOD_WEBHOOK_GET_JOB` is set.
     pub platform: Option<Platform>,
 }
@@ -154,6 +157,7 @@ impl Config {
             shutdown_grace,
             worker_threads,
             endpoint_id: get("RUNPOD_ENDPOINT_ID"),
+            api_key: get("RUNPOD_API_KEY").map(|k| k.trim().to_string()),
             platform,
         })
     }

@@ -634,3 +634,177 @@ async fn unknown_routes_and_methods_are_json() {
     assert!(b["error"].is_string());
     l.stop().await;
 }
+
+/// Runpod's clients build `{base}/{endpoint_id}/{op}`: the whole API answers under
+/// `/{endpoint_id}/…` and `/v2/{endpoint_id}/…` for any id, and at the root.
+/// (`tests/python/runpod_client.py` drives the same with the official `runpod` client.)
+#[tokio::test]
+async fn the_api_answers_under_endpoint_prefixes() {
+    let l = start(1, 0).await;
+    for prefix in ["", "/ep-1", "/v2/ep-1", "/v2/v2", "/v2"] {
+        let (s, body) = l
+            .post(
+                &format!("{prefix}/runsync"),
+                json!({"input": {"name": "Ada"}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{prefix}: {body}");
+        assert_eq!(body["status"], "COMPLETED", "{prefix}");
+        let id = body["id"].as_str().unwrap();
+        let (s, st) = l.get(&format!("{prefix}/status/{id}")).await;
+        assert_eq!((s, &st["status"]), (StatusCode::OK, &json!("COMPLETED")));
+        let (s, run) = l
+            .post(
+                &format!("{prefix}/run?x=1"),
+                json!({"input": {"name": "B"}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let id = run["id"].as_str().unwrap().to_string();
+        l.wait_final(&id).await;
+        let (s, st) = l.get(&format!("{prefix}/stream/{id}")).await;
+        assert_eq!((s, &st["status"]), (StatusCode::OK, &json!("COMPLETED")));
+        let (s, c) = l.post(&format!("{prefix}/cancel/{id}"), json!(null)).await;
+        assert_eq!((s, &c["id"]), (StatusCode::OK, &json!(id)));
+        let (s, h) = l.get(&format!("{prefix}/health")).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(h["jobs"].is_object() && h["workers"].is_object());
+        let (s, p) = l.post(&format!("{prefix}/purge-queue"), json!(null)).await;
+        assert_eq!((s, &p["status"]), (StatusCode::OK, &json!("completed")));
+    }
+    // Not an API path: JSON 404 as before.
+    for path in ["/ep-1/nothing", "/v2/ep-1/nothing", "/a/b/c/run"] {
+        let (s, body) = l.get(path).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{path}");
+        assert!(body["error"].is_string());
+    }
+    l.stop().await;
+}
+
+/// `RUNPOD_API_KEY` set: `Authorization: Bearer <key>` (or the raw key) is required on every
+/// call but the health check, which is served at `HEALTH_CHECK_PATH`.
+#[tokio::test]
+async fn api_key_and_health_path() {
+    let tracker = Arc::new(Tracker::default());
+    let worker = QueueWorker::new(test_handler(tracker.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let shutdown = Shutdown::new();
+    let options = local::LocalOptions {
+        health_path: "/healthz".into(),
+        api_key: Some("k-123".into()),
+        ..Default::default()
+    };
+    let s = shutdown.clone();
+    let task = tokio::spawn(async move {
+        local::run_with(
+            worker,
+            timing(),
+            listener,
+            s,
+            Duration::from_secs(5),
+            options,
+        )
+        .await
+    });
+    let http = reqwest::Client::new();
+    let mut healthy = false;
+    for _ in 0..200 {
+        let r = http.get(format!("{base}/healthz")).send().await.unwrap();
+        if r.status() == StatusCode::OK {
+            healthy = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(healthy, "/healthz never answered 200 without a key");
+    let r = http.get(format!("{base}/ping")).send().await.unwrap();
+    // `/ping` is no health check here: an API path like any other, so the key comes first.
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    for path in ["/health", "/v2/e/health", "/e/health"] {
+        let r = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let body: Value = r.json().await.unwrap();
+        assert!(body["error"].as_str().unwrap().contains("Bearer"));
+        let r = http
+            .post(format!("{base}{path}/../runsync"))
+            .bearer_auth("nope")
+            .json(&json!({"input": {"name": "x"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        for auth in ["Bearer k-123", "k-123"] {
+            let r = http
+                .get(format!("{base}{path}"))
+                .header("authorization", auth)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{path} with {auth}");
+        }
+    }
+    assert_eq!(tracker.get(&tracker.calls), 0, "no unauthorized job ran");
+    shutdown.trigger();
+    task.await.unwrap().unwrap();
+}
+
+/// Through `queue::serve` (what `queue::run` does): `PORT_HEALTH` gets its own health listener
+/// in local mode too.
+#[tokio::test]
+async fn port_health_is_served_in_local_mode() {
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (port, health) = (free(), free());
+    let vars = [
+        ("PORT", port.to_string()),
+        ("PORT_HEALTH", health.to_string()),
+        ("HEALTH_CHECK_PATH", "/ready".to_string()),
+        ("FLASH_HOST", "127.0.0.1".to_string()),
+    ];
+    let cfg = flash_runtime::config::Config::from_lookup(|k| {
+        vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    let tracker = Arc::new(Tracker::default());
+    let worker = QueueWorker::new(test_handler(tracker));
+    let shutdown = Shutdown::new();
+    let task = tokio::spawn(flash_runtime::queue::serve(worker, cfg, shutdown.clone()));
+    let http = reqwest::Client::new();
+    let mut seen = (false, false);
+    for _ in 0..300 {
+        let ok = |p: u16| {
+            let http = http.clone();
+            async move {
+                http.get(format!("http://127.0.0.1:{p}/ready"))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == StatusCode::OK)
+            }
+        };
+        seen = (ok(health).await, ok(port).await);
+        if seen == (true, true) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(seen, (true, true), "/ready on PORT_HEALTH and on PORT");
+    let r = http
+        .post(format!("http://127.0.0.1:{port}/runsync"))
+        .json(&json!({"input": {"name": "Ada"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    shutdown.trigger();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}

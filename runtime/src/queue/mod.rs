@@ -164,7 +164,32 @@ pub async fn serve<S: Send + Sync + 'static>(
                 .await
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             tracing::info!(%addr, "no platform variables: serving the local queue API");
-            local::run(worker, timing, listener, shutdown, cfg.shutdown_grace).await
+            let health = Health::new();
+            // `PORT_HEALTH` and `HEALTH_CHECK_PATH` hold locally too: the health check is served
+            // on the API's port and, when it differs, on its own.
+            let probe = if cfg.port_health != cfg.port {
+                serve_health(&cfg, &health, &shutdown).await
+            } else {
+                None
+            };
+            let options = local::LocalOptions {
+                health_path: cfg.health_path.clone(),
+                api_key: cfg.api_key.clone(),
+                health,
+            };
+            let result = local::run_with(
+                worker,
+                timing,
+                listener,
+                shutdown,
+                cfg.shutdown_grace,
+                options,
+            )
+            .await;
+            if let Some(probe) = probe {
+                probe.abort();
+            }
+            result
         }
     }
 }

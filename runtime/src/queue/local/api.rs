@@ -5,8 +5,13 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use axum::{
     body::{Body, Bytes},
-    extract::{Path, Query, State},
-    http::{header::CONTENT_LENGTH, HeaderMap, StatusCode},
+    extract::{Path, Query, Request, State},
+    http::{
+        header::{AUTHORIZATION, CONTENT_LENGTH},
+        uri::PathAndQuery,
+        HeaderMap, StatusCode, Uri,
+    },
+    middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post},
     Json, Router,
@@ -33,10 +38,36 @@ pub struct App {
     /// refused once it failed.
     pub health: Health,
     pub runsync_wait: Duration,
+    /// Where the health check is served (`HEALTH_CHECK_PATH`, default `/ping`).
+    pub health_path: String,
+    /// When set (`RUNPOD_API_KEY`), every call but the health check needs
+    /// `Authorization: Bearer <key>` (or the raw key, as the platform accepts), else 401.
+    pub api_key: Option<String>,
 }
 
+/// The operations of the queue API: the first segment of every route but the health check.
+const OPS: &[&str] = &[
+    "run",
+    "runsync",
+    "status",
+    "stream",
+    "cancel",
+    "retry",
+    "health",
+    "purge-queue",
+];
+
+/// The API is served at the root (`/run`), and under `/{endpoint_id}/…` and
+/// `/v2/{endpoint_id}/…` for any endpoint id, so Runpod's own clients, which build
+/// `{RUNPOD_ENDPOINT_BASE_URL}/{endpoint_id}/{op}`, work unchanged with
+/// `RUNPOD_ENDPOINT_BASE_URL=http://host:port` or `http://host:port/v2`.
 pub fn router(app: App) -> Router {
-    Router::new()
+    let gate = Gate {
+        health_path: app.health_path.clone(),
+        api_key: app.api_key.clone(),
+    };
+    let health_path = app.health_path.clone();
+    let mut routes = Router::new()
         .route("/run", post(run))
         .route("/runsync", post(runsync))
         .route("/status/{id}", get(status).post(status))
@@ -44,8 +75,24 @@ pub fn router(app: App) -> Router {
         .route("/cancel/{id}", post(cancel))
         .route("/retry/{id}", post(retry))
         .route("/health", get(health))
-        .route("/purge-queue", post(purge))
-        .route("/ping", get(ping))
+        .route("/purge-queue", post(purge));
+    // The health path may not clash with the API's own routes.
+    let health_path = if OPS.contains(&health_path.trim_start_matches('/')) || health_path == "/" {
+        tracing::warn!(path = %health_path, "HEALTH_CHECK_PATH clashes with the queue API: serving the health check at /ping");
+        "/ping".to_string()
+    } else {
+        health_path
+    };
+    routes = routes.route(
+        &health_path,
+        get(ping).fallback(|| async {
+            error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this route",
+            )
+        }),
+    );
+    let inner = routes
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
         .method_not_allowed_fallback(|| async {
             error(
@@ -53,7 +100,84 @@ pub fn router(app: App) -> Router {
                 "method not allowed on this route",
             )
         })
-        .with_state(app)
+        .with_state(app);
+    // Rewrite and authorize before routing: a layer on a router that has only a fallback runs
+    // ahead of the inner router's matching.
+    Router::new()
+        .fallback_service(inner)
+        .layer(middleware::from_fn_with_state(Arc::new(gate), gate_request))
+}
+
+struct Gate {
+    health_path: String,
+    api_key: Option<String>,
+}
+
+async fn gate_request(State(gate): State<Arc<Gate>>, mut req: Request, next: Next) -> Response {
+    if let Some(path) = strip_endpoint_prefix(req.uri().path()) {
+        let pq = match req.uri().query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path.to_string(),
+        };
+        if let Ok(pq) = PathAndQuery::try_from(pq) {
+            let mut parts = req.uri().clone().into_parts();
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+            }
+        }
+    }
+    if let Some(key) = &gate.api_key {
+        if req.uri().path() != gate.health_path && !authorized(req.headers(), key) {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong API key: send Authorization: Bearer <RUNPOD_API_KEY>",
+            );
+        }
+    }
+    next.run(req).await
+}
+
+/// `/v2/{endpoint_id}/{op}…` and `/{endpoint_id}/{op}…` → `/{op}…`; `None` when the path
+/// already starts with an operation (or is no API call at all).
+pub fn strip_endpoint_prefix(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix('/')?;
+    let mut segs = rest.split('/');
+    let first = segs.next()?;
+    if OPS.contains(&first) {
+        return None;
+    }
+    let second = segs.next();
+    let third = segs.next();
+    // `/v2/{id}/{op}`, unless `v2` is itself the endpoint id (`/v2/{op}/…`).
+    if first == "v2" && third.is_some_and(|op| OPS.contains(&op)) {
+        let skip = 1 + first.len() + 1 + second.unwrap_or("").len();
+        return Some(&path[skip..]);
+    }
+    if second.is_some_and(|op| OPS.contains(&op)) && !first.is_empty() {
+        return Some(&path[1 + first.len()..]);
+    }
+    None
+}
+
+/// `Bearer <key>` (what Runpod's clients send) or the raw key (what the platform also takes).
+fn authorized(headers: &HeaderMap, key: &str) -> bool {
+    let Some(given) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let given = given.trim();
+    let given = given
+        .strip_prefix("Bearer ")
+        .or_else(|| given.strip_prefix("bearer "))
+        .unwrap_or(given)
+        .trim();
+    // Compare without an early exit on the first differing byte.
+    given.len() == key.len()
+        && given
+            .bytes()
+            .zip(key.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 fn error(status: StatusCode, msg: impl Into<String>) -> Response {
@@ -304,5 +428,38 @@ mod tests {
             err(br#"{"input":{"a":1},"policy":{"executionTimeout":-1}}"#)
                 .contains("executionTimeout")
         );
+    }
+
+    #[test]
+    fn endpoint_prefixes() {
+        let s = strip_endpoint_prefix;
+        assert_eq!(s("/run"), None);
+        assert_eq!(s("/status/abc"), None);
+        assert_eq!(s("/ep1/run"), Some("/run"));
+        assert_eq!(s("/ep1/status/abc"), Some("/status/abc"));
+        assert_eq!(s("/v2/ep1/runsync"), Some("/runsync"));
+        assert_eq!(s("/v2/ep1/purge-queue"), Some("/purge-queue"));
+        assert_eq!(s("/v2/ep1/stream/j-1"), Some("/stream/j-1"));
+        // `v2` as the endpoint id itself.
+        assert_eq!(s("/v2/status/abc"), Some("/status/abc"));
+        assert_eq!(s("/v2/health"), Some("/health"));
+        assert_eq!(s("/ping"), None);
+        assert_eq!(s("/ep1/nothing"), None);
+        assert_eq!(s("/"), None);
+        assert_eq!(s("//run"), None);
+    }
+
+    #[test]
+    fn api_keys() {
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(AUTHORIZATION, v.parse().unwrap());
+            m
+        };
+        assert!(authorized(&h("Bearer k-1"), "k-1"));
+        assert!(authorized(&h("k-1"), "k-1"));
+        assert!(!authorized(&h("Bearer k-2"), "k-1"));
+        assert!(!authorized(&h("Bearer k-1x"), "k-1"));
+        assert!(!authorized(&HeaderMap::new(), "k-1"));
     }
 }

@@ -26,8 +26,31 @@ use self::{
 use super::{job, settings::LocalTiming, Prepared, QueueWorker};
 use crate::{handler::Progress, health::Health, logging::request_span, shutdown::Shutdown};
 
+/// What the local API serves besides the queue: where its health check is, whether it needs an
+/// API key, and the readiness it reports (shared with a health listener on `PORT_HEALTH`).
+#[derive(Clone)]
+pub struct LocalOptions {
+    /// `HEALTH_CHECK_PATH` (default `/ping`).
+    pub health_path: String,
+    /// `RUNPOD_API_KEY`: when set, every call but the health check needs
+    /// `Authorization: Bearer <key>`.
+    pub api_key: Option<String>,
+    pub health: Health,
+}
+
+impl Default for LocalOptions {
+    fn default() -> Self {
+        LocalOptions {
+            health_path: "/ping".to_string(),
+            api_key: None,
+            health: Health::new(),
+        }
+    }
+}
+
 /// Serves the local queue on `listener` until `shutdown` fires; then stops accepting, lets
-/// running jobs finish (up to `grace`) and returns.
+/// running jobs finish (up to `grace`) and returns. Health at `/ping`, no API key: see
+/// [`run_with`].
 pub async fn run<S: Send + Sync + 'static>(
     worker: QueueWorker<S>,
     timing: LocalTiming,
@@ -35,6 +58,36 @@ pub async fn run<S: Send + Sync + 'static>(
     shutdown: Shutdown,
     grace: Duration,
 ) -> Result<(), String> {
+    run_with(
+        worker,
+        timing,
+        listener,
+        shutdown,
+        grace,
+        LocalOptions::default(),
+    )
+    .await
+}
+
+/// [`run`] with the health path, API key and readiness of `options`.
+pub async fn run_with<S: Send + Sync + 'static>(
+    worker: QueueWorker<S>,
+    timing: LocalTiming,
+    listener: TcpListener,
+    shutdown: Shutdown,
+    grace: Duration,
+    options: LocalOptions,
+) -> Result<(), String> {
+    if options.api_key.is_none() {
+        if let Ok(addr) = listener.local_addr() {
+            if !addr.ip().is_loopback() {
+                tracing::warn!(
+                    %addr,
+                    "the local queue API has no authentication and is reachable from other hosts: set RUNPOD_API_KEY to require `Authorization: Bearer <key>`, or FLASH_HOST=127.0.0.1"
+                );
+            }
+        }
+    }
     let max = worker.max_concurrency.max(1);
     let store = Arc::new(Store::new(
         max,
@@ -42,7 +95,7 @@ pub async fn run<S: Send + Sync + 'static>(
         timing.run_ttl,
         timing.runsync_ttl,
     ));
-    let health = Health::new();
+    let health = options.health.clone();
     let hooks = Hooks {
         client: reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
@@ -85,6 +138,8 @@ pub async fn run<S: Send + Sync + 'static>(
         store: store.clone(),
         health,
         runsync_wait: timing.runsync_wait,
+        health_path: options.health_path,
+        api_key: options.api_key,
     });
     // Small request/response exchanges on keep-alive connections stall on Nagle's algorithm
     // meeting delayed ACKs (tens of ms); send every response at once.
