@@ -406,10 +406,9 @@ impl Resolver<'_> {
             return d.help(hint);
         }
         let name = path.rsplit("::").next().unwrap_or(path);
-        let reached = path.split("::").count()
-            == index.modules[module].path.split("::").count() + 1
-            && path.starts_with(&index.modules[module].path);
-        if reached || module == 0 && !path.contains("::") {
+        let parent = path.rsplit_once("::").map_or("", |(parent, _)| parent);
+        let reached = parent == index.modules[module].path;
+        if reached {
             let m = &index.modules[module];
             let mut names: Vec<&str> = m.fns.keys().map(String::as_str).collect();
             names.sort_unstable();

@@ -13,6 +13,9 @@ use super::{CrateInfo, RustSpan, Workspace};
 const MAX_FILES: usize = 10_000;
 const MAX_USE_DEPTH: usize = 16;
 const MAX_NESTING: usize = 256;
+/// Name lookups one path may take through re-exports and globs (modules that glob each other
+/// could otherwise branch exponentially).
+const MAX_STEPS: usize = 4096;
 
 /// The line where bracket nesting first exceeds [`MAX_NESTING`] (counting brackets in strings
 /// and comments too, which only errs on the safe side).
@@ -146,6 +149,8 @@ pub struct CrateIndex {
     /// you mean".
     pub(crate) all_paths: Vec<String>,
     texts: HashMap<PathBuf, String>,
+    /// Lookups taken by the current path (see [`MAX_STEPS`]).
+    steps: std::cell::Cell<usize>,
 }
 
 struct Pending {
@@ -179,6 +184,7 @@ impl CrateIndex {
             types_by_name: HashMap::new(),
             all_paths: Vec::new(),
             texts: HashMap::new(),
+            steps: std::cell::Cell::new(0),
             krate,
         };
         let lib = index.krate.lib_path.clone();
@@ -536,6 +542,7 @@ impl CrateIndex {
     /// Looks up a path as flash.yaml writes it, from the crate root, noting the first step
     /// another crate could not take.
     pub(crate) fn lookup(&self, path: &str) -> Lookup {
+        self.steps.set(0);
         let segments: Vec<&str> = path.split("::").collect();
         let mut module = 0;
         let mut private: Option<Private> = None;
@@ -568,6 +575,10 @@ impl CrateIndex {
         want_fn: bool,
         depth: usize,
     ) -> Option<(Target, Option<Private>)> {
+        self.steps.set(self.steps.get() + 1);
+        if self.steps.get() > MAX_STEPS {
+            return None;
+        }
         let module = &self.modules[m];
         let as_fn = module.fns.get(name).map(|&f| {
             let def = &self.fns[f];

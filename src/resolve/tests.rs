@@ -198,6 +198,16 @@ fn missing_functions_get_the_closest_path_or_the_crate_root_fix() {
     );
     let d = check(&lb("      \"GET /x\": users::something_else\n"), &ws);
     assert_eq!(help(one(&d, "FL0702")), "define `pub fn something_else` in module `users` (`src/users.rs`); it has `create`, `get`, `stream`");
+    let d = check(&lb("      \"GET /x\": orders::list\n"), &ws);
+    assert_eq!(
+        help(one(&d, "FL0702")),
+        "write the path from the crate root through `pub mod`s, such as `users::create`, `users::get`, `users::stream`"
+    );
+    let d = check(&lb("      \"GET /x\": listing\n"), &ws);
+    assert_eq!(
+        help(one(&d, "FL0702")),
+        "define `pub fn listing` in the crate root (`src/lib.rs`)"
+    );
     let d = check(&lb("      \"GET /x\": users\n"), &ws);
     let d = one(&d, "FL0702");
     assert_eq!(d.message, "`users` is a module, not a function");
@@ -454,7 +464,15 @@ fn environments_resolve_once_per_mistake() {
 
 #[test]
 fn never_panics_on_odd_rust() {
+    let deep = format!(
+        "pub fn f() {{ {}{} }}",
+        "(".repeat(100_000),
+        ")".repeat(100_000)
+    );
     let odd = [
+        deep.as_str(),
+        "pub fn f(\u{e9}: &str) {}\n\t  pub mod x;",
+        "pub mod a {",
         "",
         "fn",
         "pub mod a; pub mod a;",
@@ -466,7 +484,13 @@ fn never_panics_on_odd_rust() {
     for text in odd {
         let ws = Mem::new(&[("src/lib.rs", text), ("src/a.rs", "pub mod a;")]);
         for path in ["f", "g", "x", "y", "r::f", "a::a::f"] {
-            let _ = check(&queue(None, path), &ws);
+            let yaml = queue(None, path);
+            let d = check(&yaml, &ws);
+            let source = crate::render::SourceFile::new("flash.yaml", &yaml);
+            let _ = crate::render::human(&source, &d, false);
+            let _ = crate::render::json(&source, &d);
+            let _ = crate::render::sarif(&source, &d);
+            let _ = crate::render::github(&source, &d);
         }
     }
 }
@@ -485,6 +509,36 @@ fn a_thousand_endpoints_resolve_quickly() {
     let d = check(&yaml, &ws);
     let elapsed = start.elapsed();
     assert_eq!(d, vec![]);
-    // Generous for debug builds on a shared machine; release is far below 200 ms.
-    assert!(elapsed.as_millis() < 3000, "{elapsed:?}");
+    // The budget is for release builds (`cargo test --release`); a debug build of syn is many
+    // times slower, and the shared test machine is noisy, so debug only catches the quadratic.
+    let budget = if cfg!(debug_assertions) { 20_000 } else { 200 };
+    assert!(elapsed.as_millis() < budget, "{elapsed:?}");
+}
+
+#[test]
+fn modules_globbing_each_other_stay_cheap() {
+    let mut lib = String::new();
+    for i in 0..12 {
+        lib.push_str(&format!("pub mod m{i} {{"));
+        for j in 0..12 {
+            lib.push_str(&format!(" pub use crate::m{j}::*;"));
+        }
+        lib.push_str(" }\n");
+    }
+    let ws = Mem::new(&[("src/lib.rs", &lib)]);
+    let start = std::time::Instant::now();
+    let d = check(&queue(None, "m0::missing"), &ws);
+    assert_eq!(codes(&d), vec!["FL0702"]);
+    assert!(start.elapsed().as_secs() < 5, "{:?}", start.elapsed());
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    #[test]
+    fn arbitrary_rust_never_panics(text in "(pub |mod |fn |use |\\{|\\}|\\(|\\)|::|\\*|;|a|b|self|super|crate|-> |impl Stream<Item = |>|&|Arc<|#\\[path = \"x.rs\"\\]| )*") {
+        let ws = Mem::new(&[("src/lib.rs", &text), ("src/a.rs", &text), ("src/x.rs", &text)]);
+        for path in ["a", "a::b", "b", "a::a::b"] {
+            let _ = check(&queue(None, path), &ws);
+        }
+    }
 }
