@@ -238,7 +238,17 @@ impl CrateIndex {
         decl: RustSpan,
         ws: &dyn Workspace,
     ) -> Result<Vec<Item>, FileProblem> {
-        let Some(text) = ws.read(path) else {
+        let text = ws.read(path);
+        self.parse_text(path, text, decl)
+    }
+
+    fn parse_text(
+        &mut self,
+        path: &Path,
+        text: Option<String>,
+        decl: RustSpan,
+    ) -> Result<Vec<Item>, FileProblem> {
+        let Some(text) = text else {
             return Err(FileProblem {
                 message: format!("cannot read `{}`", self.display(path)),
                 span: decl,
@@ -359,7 +369,9 @@ impl CrateIndex {
                             pending.child_dir.join(&name).join("mod.rs"),
                         ],
                     };
-                    let Some(file) = candidates.iter().find(|p| ws.read(p).is_some()).cloned()
+                    let Some((file, text)) = candidates
+                        .iter()
+                        .find_map(|p| ws.read(p).map(|text| (p.clone(), text)))
                     else {
                         let shown: Vec<String> = candidates
                             .iter()
@@ -381,7 +393,7 @@ impl CrateIndex {
                         continue;
                     }
                     self.modules[child].file = file.clone();
-                    match self.parse_file(&file, decl, ws) {
+                    match self.parse_text(&file, Some(text), decl) {
                         Ok(items) => {
                             let is_mod_rs = file.file_name().is_some_and(|n| n == "mod.rs");
                             let child_dir = if is_mod_rs || path_attr(&module.attrs).is_some() {
