@@ -29,6 +29,13 @@ declare -A PID=()
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
 cargo build --release -q -p flash-runtime --example lb_worker --example minimal_axum
 BIN=target/release/examples
+# LB_WORKER: measure another worker binary in the example's place (a generated worker, see
+# benches/generated_lb.sh); it must answer GET /ping and POST /add like the example.
+if [ -n "${LB_WORKER:-}" ]; then
+    BIN=$(mktemp -d)
+    ln -s "$PWD/target/release/examples/minimal_axum" "$BIN/minimal_axum"
+    ln -s "$LB_WORKER" "$BIN/lb_worker"
+fi
 WORK=$(mktemp -d)
 cleanup() {
     for p in "${PID[@]}"; do kill "$p" 2>/dev/null || true; done

@@ -42,6 +42,9 @@ pub struct Resource {
     pub is_load_balanced: bool,
     /// The image built from `workers/<endpoint>/Dockerfile`.
     pub image_name: String,
+    /// The worker crate's package, which is also its binary's name.
+    #[serde(rename = "package")]
+    pub package: String,
     /// Runpod's GPU selection string (GPU endpoints).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gpu_ids: Option<String>,
@@ -169,6 +172,7 @@ fn resource(e: &EndpointPlan) -> Resource {
         resource_type: resource_type.into(),
         is_load_balanced: lb,
         image_name: e.image.clone(),
+        package: e.package.clone(),
         gpu_ids,
         instance_ids,
         gpu_count,

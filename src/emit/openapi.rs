@@ -100,13 +100,15 @@ fn operation(route: &RoutePlan) -> Value {
             route
                 .description
                 .clone()
-                .unwrap_or_else(|| first_line(&f.doc).unwrap_or(&route.call.path).to_string()),
+                .or_else(|| first_paragraph(&f.doc))
+                .unwrap_or_else(|| route.call.path.clone()),
         ),
     );
     if !parameters.is_empty() {
         op.insert("parameters".into(), Value::Array(parameters));
     }
-    if !body_properties.is_empty() {
+    let ws = route.method == "WS";
+    if !body_properties.is_empty() && !ws {
         op.insert(
             "requestBody".into(),
             json!({
@@ -120,8 +122,12 @@ fn operation(route: &RoutePlan) -> Value {
         );
     }
     let mut responses = Map::new();
-    if route.method == "WS" {
+    if ws {
         op.insert("x-websocket".into(), Value::Bool(true));
+        op.insert(
+            "x-first-message".into(),
+            json!({ "type": "object", "properties": body_properties, "required": body_required }),
+        );
         let item = match &f.returns {
             Returns::Stream { item, .. } => json_type(item).0,
             _ => json!({}),
@@ -159,8 +165,15 @@ fn operation(route: &RoutePlan) -> Value {
     Value::Object(op)
 }
 
-fn first_line(doc: &str) -> Option<&str> {
-    doc.lines().map(str::trim).find(|l| !l.is_empty())
+/// The doc comment's first paragraph, on one line.
+fn first_paragraph(doc: &str) -> Option<String> {
+    let text: Vec<&str> = doc
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| l.is_empty())
+        .take_while(|l| !l.is_empty())
+        .collect();
+    (!text.is_empty()).then(|| text.join(" "))
 }
 
 /// The JSON schema of a Rust type as written, and whether it may be absent (`Option`). Types

@@ -61,9 +61,9 @@ pub enum Kind {
 pub struct EndpointPlan {
     pub name: String,
     pub kind: Kind,
-    /// The worker crate's package and binary name (`api-worker`).
+    /// The worker crate's package and binary name, and the image's name (`hello-api`): unique
+    /// across projects, so generated workspaces can share one cargo target directory.
     pub package: String,
-    /// The image name without tag (`hello-api`).
     pub image: String,
     pub compute: Compute,
     pub workers_min: u32,
@@ -384,7 +384,8 @@ fn lower_endpoint(
                 })
                 .collect();
             let method = parsed.method.to_ascii_uppercase();
-            let from_query = method == "GET" || method == "WS";
+            // A WebSocket route binds the client's first message, like a body.
+            let from_query = method == "GET";
             let call = bind(route.handler(), &|param| {
                 if path_params.iter().any(|p| p == param) {
                     ArgSource::Path
@@ -415,7 +416,7 @@ fn lower_endpoint(
     Ok(EndpointPlan {
         name: name.to_string(),
         kind,
-        package: format!("{name}-worker"),
+        package: format!("{project}-{name}"),
         image: format!("{project}-{name}"),
         compute,
         workers_min,

@@ -3,7 +3,7 @@
 //! local queue API, and SIGTERM. Checks every endpoint generically from the manifest and its
 //! OpenAPI document, and a known set of calls per example.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -94,22 +94,17 @@ impl Worker {
     }
 }
 
-pub fn exercise_all(bin_dir: &Path, projects: &[(PathBuf, PathBuf)]) {
-    for (_, dir) in projects {
+/// Runs and calls every worker of the generated project in `dir`, built into `bin_dir`.
+pub fn exercise(bin_dir: &Path, dir: &Path) {
+    {
         let manifest: Value = serde_json::from_str(
             &std::fs::read_to_string(dir.join(".flash/flash_manifest.json")).unwrap(),
         )
         .unwrap();
         let project = manifest["project_name"].as_str().unwrap().to_string();
         for (name, resource) in manifest["resources"].as_object().unwrap() {
-            let env: Vec<(String, String)> = resource["env"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-                .filter(|(_, v)| !v.contains("RUNPOD_SECRET_"))
-                .collect();
-            let bin = bin_dir.join(format!("{name}-worker"));
+            let env = plain_env(resource);
+            let bin = bin_dir.join(resource["package"].as_str().unwrap());
             let worker = Worker::start(&bin, &format!("{project}/{name}"), &env);
             if resource["is_load_balanced"].as_bool().unwrap() {
                 load_balanced(&worker, dir, name);
@@ -141,7 +136,7 @@ fn together(project: &str, manifest: &Value, bin_dir: &Path) {
         // runtime's client; locally the variable the manifest names carries the worker's URL.
         "mixed-api" => {
             let backend = Worker::start(
-                &bin_dir.join("gpu-backend-worker"),
+                &bin_dir.join("mixed-api-gpu-backend"),
                 "mixed-api/gpu-backend",
                 &plain_env(&resources["gpu-backend"]),
             );
@@ -151,7 +146,7 @@ fn together(project: &str, manifest: &Value, bin_dir: &Path) {
                 var.to_string(),
                 format!("http://127.0.0.1:{}", backend.port),
             ));
-            let api = Worker::start(&bin_dir.join("api-worker"), "mixed-api/api", &env);
+            let api = Worker::start(&bin_dir.join("mixed-api-api"), "mixed-api/api", &env);
             let text = "one two three four five six seven eight nine ten";
             let r = send(
                 api.port,
@@ -173,7 +168,7 @@ fn together(project: &str, manifest: &Value, bin_dir: &Path) {
         "valohai" => {
             let mut env = plain_env(&resources["churn"]);
             env.push(("SCRIPT_NAME".into(), "/acme/churn/prod/v1/churn".into()));
-            let w = Worker::start(&bin_dir.join("churn-worker"), "valohai/churn", &env);
+            let w = Worker::start(&bin_dir.join("valohai-churn"), "valohai/churn", &env);
             assert_eq!(get(w.port, "/acme/churn/prod/v1/churn/info").status, 200);
             assert_eq!(
                 get(w.port, "/acme/churn/prod/v1/churn/openapi.json").status,
@@ -287,8 +282,10 @@ fn specific(project: &str, endpoint: &str, w: &Worker) {
                 r.body
             );
             let frames = websocket(w.port, &w.url("/stream"), &json!({"text": "one two three"}));
-            assert_eq!(frames.len(), 3, "{frames:?}");
+            // One frame per item, then the runtime's own end marker.
+            assert_eq!(frames.len(), 4, "{frames:?}");
             assert_eq!(frames[0]["token"], json!("one"));
+            assert_eq!(frames[3], json!({"done": true, "total": 3}));
         }
         ("hello", "embed") => {
             let r = send(
@@ -316,7 +313,9 @@ fn specific(project: &str, endpoint: &str, w: &Worker) {
                 &w.url("/ws"),
                 &json!({"prompt": "a b c", "max_tokens": 3, "delay_ms": 1}),
             );
-            assert_eq!(frames.len(), 4, "{frames:?}");
+            // The seed's frames (three tokens, then its own done frame), then the runtime's
+            // end marker.
+            assert_eq!(frames.len(), 5, "{frames:?}");
             assert_eq!(frames[0], json!({"token": frames[0]["token"], "index": 0}));
             assert_eq!(frames[3], json!({"done": true, "total_tokens": 3}));
             let r = get(w.port, &w.url("/stats"));
