@@ -417,7 +417,11 @@ impl Resolver<'_> {
             } else {
                 format!("module `{}` (`{}`)", m.path, index.display(&m.file))
             };
-            let help = if names.is_empty() {
+            let help = if m.has_macros {
+                format!(
+                    "define `pub fn {name}` in {place}; flashc reads functions as written, so one a macro generates is not seen: write the handler as a plain `pub fn` that calls it"
+                )
+            } else if names.is_empty() {
                 format!("define `pub fn {name}` in {place}")
             } else {
                 let shown: Vec<String> = names.iter().take(8).map(|n| format!("`{n}`")).collect();

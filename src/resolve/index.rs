@@ -68,6 +68,8 @@ pub(crate) struct Module {
     pub types: HashMap<String, usize>,
     pub uses: HashMap<String, UseDecl>,
     pub globs: Vec<UseDecl>,
+    /// Has item-level macro calls, which may define functions flashc cannot see.
+    pub has_macros: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -202,6 +204,7 @@ impl CrateIndex {
             types: HashMap::new(),
             uses: HashMap::new(),
             globs: Vec::new(),
+            has_macros: false,
         });
         let mut visited = HashSet::new();
         let mut queue = Vec::new();
@@ -333,6 +336,7 @@ impl CrateIndex {
                         types: HashMap::new(),
                         uses: HashMap::new(),
                         globs: Vec::new(),
+                        has_macros: false,
                     });
                     self.modules[m]
                         .children
@@ -488,6 +492,9 @@ impl CrateIndex {
                             None => self.modules[m].globs.push(decl),
                         }
                     }
+                }
+                Item::Macro(mac) if !mac.mac.path.is_ident("macro_rules") => {
+                    self.modules[m].has_macros = true;
                 }
                 _ => {}
             }

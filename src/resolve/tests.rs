@@ -542,3 +542,43 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn macro_made_functions_are_explained() {
+    let ws = Mem::new(&[(
+        "src/lib.rs",
+        "macro_rules! m { () => {} }\nmake_handlers!(get);\n",
+    )]);
+    let d = check(&queue(None, "get_user"), &ws);
+    assert!(help(one(&d, "FL0702")).contains("one a macro generates is not seen"));
+}
+
+#[test]
+fn other_files_render_in_every_format() {
+    let ws = Mem::new(&[("src/lib.rs", LIB), ("src/users.rs", USERS)]);
+    let yaml = lb("      \"GET /users/{key}\": users::get\n");
+    let d = check(&yaml, &ws);
+    let d = one(&d, "FL0704").clone();
+    let source = crate::render::SourceFile::new("flash.yaml", &yaml);
+    let human = crate::render::human(&source, std::slice::from_ref(&d), false);
+    assert!(human.contains(" ::: src/users.rs:9:14"), "{human}");
+    assert!(
+        human.contains("pub async fn get(id: i64, sort: Option<Sort>) -> User"),
+        "{human}"
+    );
+    let github = crate::render::github(&source, std::slice::from_ref(&d));
+    assert!(
+        github.contains("%0Anote: src/users.rs:9:14: defined here"),
+        "{github}"
+    );
+    let sarif: serde_json::Value =
+        serde_json::from_str(&crate::render::sarif(&source, std::slice::from_ref(&d)))
+            .expect("json");
+    let related = &sarif["runs"][0]["results"][0]["relatedLocations"][1]["physicalLocation"];
+    assert_eq!(related["artifactLocation"]["uri"], "src/users.rs");
+    assert_eq!(related["region"]["startLine"], 9);
+    let json: serde_json::Value =
+        serde_json::from_str(&crate::render::json(&source, std::slice::from_ref(&d)))
+            .expect("json");
+    assert_eq!(json["diagnostics"][0]["related"][1]["file"], "src/users.rs");
+}
