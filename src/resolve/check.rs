@@ -374,6 +374,29 @@ impl Resolver<'_> {
                 self.out.push(d);
                 None
             }
+            Lookup::Method { ty } => {
+                let def = &index.types[ty];
+                let owner = path.rsplit_once("::").map_or(path, |(owner, _)| owner);
+                let method = path.rsplit("::").next().unwrap_or(path);
+                self.out.push(
+                    Diagnostic::new(
+                        &HANDLER_NOT_FOUND,
+                        span,
+                        format!("`{path}` is an associated function of `{}`, not a free function", def.name),
+                    )
+                    .label("a method path")
+                    .related_file(index.related_file(&def.span), "type defined here")
+                    .help(format!(
+                        "handlers are free functions: write a `pub fn` that calls `{}::{method}`{} and name it here",
+                        def.name,
+                        match owner.rsplit_once("::") {
+                            Some((module, _)) => format!(" (in module `{module}`)"),
+                            None => String::new(),
+                        }
+                    )),
+                );
+                None
+            }
             Lookup::Missing { module } => {
                 self.out.push(self.missing(path, span, module));
                 None

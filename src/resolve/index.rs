@@ -133,6 +133,8 @@ pub(crate) enum Lookup {
     },
     /// A module on the way has no readable items.
     Broken(usize),
+    /// A path through a type (`User::new`): an associated function, which cannot be a handler.
+    Method { ty: usize },
     /// Nothing by that name; `module` is the deepest module the path reached.
     Missing { module: usize },
 }
@@ -578,6 +580,7 @@ impl CrateIndex {
             }
             match target {
                 Target::Module(m) if !last => module = m,
+                Target::Type(t) if !last => return Lookup::Method { ty: t },
                 _ if !last => return Lookup::Missing { module },
                 target => return Lookup::Found { target, private },
             }

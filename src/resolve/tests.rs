@@ -212,6 +212,11 @@ fn missing_functions_get_the_closest_path_or_the_crate_root_fix() {
     let d = one(&d, "FL0702");
     assert_eq!(d.message, "`users` is a module, not a function");
     assert_eq!(help(d), "name a function in it, such as `users::create`");
+    let d = check(&lb("      \"GET /x\": users::User::new\n"), &ws);
+    assert_eq!(
+        one(&d, "FL0702").message,
+        "`users::User::new` is an associated function of `User`, not a free function"
+    );
     let d = check(&lb("      \"GET /x\": users::User\n"), &ws);
     assert_eq!(
         one(&d, "FL0702").message,
