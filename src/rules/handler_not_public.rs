@@ -10,8 +10,10 @@ declare_rule! {
     ///
     /// ## Example
     /// ```rust
-    /// mod users {                       // write `pub mod users`
-    ///     pub fn get(id: i64) -> User { ... }
+    /// mod users {                  // write `pub mod users`
+    ///     pub fn get(id: i64) -> i64 {
+    ///         id
+    ///     }
     /// }
     /// ```
     pub static HANDLER_NOT_PUBLIC = ("FL0703", "handler-not-public", Error);

@@ -13,7 +13,9 @@ declare_rule! {
     ///
     /// ## Example
     /// ```rust
-    /// pub fn greet(name: &str) -> String { ... }   // write `name: String`
+    /// pub fn greet(name: &str) -> String {   // write `name: String`
+    ///     format!("hello {name}")
+    /// }
     /// ```
     pub static UNBINDABLE_PARAMETER = ("FL0705", "unbindable-parameter", Error);
 }

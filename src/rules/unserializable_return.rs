@@ -11,7 +11,9 @@ declare_rule! {
     ///
     /// ## Example
     /// ```rust
-    /// pub fn name() -> &'static str { ... }   // return `String`
+    /// pub fn name() -> &'static str {   // return `String`
+    ///     "shop"
+    /// }
     /// ```
     pub static UNSERIALIZABLE_RETURN = ("FL0707", "unserializable-return", Error);
 }
