@@ -301,23 +301,26 @@ fn generate(args: &GenerateArgs) -> ExitCode {
     for kept in &changes.kept {
         eprintln!("note: {kept} is yours (no flashc header), so flashc left it as it is");
     }
+    // Printed through `emit`: a closed pipe (`flashc generate | head -1`) is not a failure.
+    let mut out = String::new();
     if args.check {
         if changes.is_empty() {
-            println!("{out_dir} is up to date");
-            return ExitCode::SUCCESS;
+            out.push_str(&format!("{out_dir} is up to date\n"));
+            return emit(&out);
         }
         for path in &changes.written {
-            println!("stale: {path}");
+            out.push_str(&format!("stale: {path}\n"));
         }
         for path in &changes.removed {
-            println!("stale (would be removed): {path}");
+            out.push_str(&format!("stale (would be removed): {path}\n"));
         }
+        let _ = emit(&out);
         eprintln!("error: {out_dir} is not what `flashc generate` would write; run it and commit the result");
         return ExitCode::from(EXIT_PROBLEMS);
     }
     let plan = &generated.plan;
-    println!(
-        "generated {} endpoint{} of `{}` into {}: {} file{} written, {} removed",
+    out.push_str(&format!(
+        "generated {} endpoint{} of `{}` into {}: {} file{} written, {} removed\n",
         plan.endpoints.len(),
         if plan.endpoints.len() == 1 { "" } else { "s" },
         plan.project,
@@ -325,17 +328,45 @@ fn generate(args: &GenerateArgs) -> ExitCode {
         changes.written.len(),
         if changes.written.len() == 1 { "" } else { "s" },
         changes.removed.len(),
-    );
-    println!("\nbuild and run an image (from {}):", project.display());
+    ));
+    out.push_str(&format!(
+        "\nbuild and run an image (from {}):\n",
+        project.display()
+    ));
     for endpoint in &plan.endpoints {
-        println!(
-            "  docker build -f {out_dir}/workers/{name}/Dockerfile -t {image} .\n  docker run --rm --network host -e PORT={port} {image}",
+        // flash.yaml's `env` is set by the platform at deploy, not baked into the image; the
+        // local run gets it on the command line (secrets passed through from your shell).
+        let env: String = endpoint
+            .env
+            .iter()
+            .map(|(key, value)| match value {
+                flashc::lower::EnvPlan::Value { value } => {
+                    format!(" -e {key}={}", shell_quote(value))
+                }
+                flashc::lower::EnvPlan::Secret { .. } => format!(" -e {key}"),
+            })
+            .collect();
+        out.push_str(&format!(
+            "  docker build -f {out_dir}/workers/{name}/Dockerfile -t {image} .\n  docker run --rm --network host -e PORT={port}{env} {image}\n",
             name = endpoint.name,
             image = endpoint.image,
             port = endpoint.port,
-        );
+        ));
     }
-    ExitCode::SUCCESS
+    emit(&out)
+}
+
+/// A POSIX shell word for `text`: bare when it is plainly safe, else single-quoted.
+fn shell_quote(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c));
+    if plain {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 /// `flash-templates/*.j2` beside flash.yaml replace the built-in templates of the same name.

@@ -76,7 +76,13 @@ fn tree(project: &Path) -> String {
                 .unwrap()
                 .to_string_lossy()
                 .replace('\\', "/");
-            if rel == ".flash/target" || rel == ".flash/flash-runtime" || rel == ".flash/Cargo.lock"
+            if [
+                ".flash/target",
+                ".flash/flash-runtime",
+                ".flash/Cargo.lock",
+                ".flash/skeleton/workspace/Cargo.lock",
+            ]
+            .contains(&rel.as_str())
             {
                 continue;
             }

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
-use flashc::emit::{OutputFile, Owner, GENERATED_MARK};
+use flashc::emit::{OutputFile, Owner, GENERATED_MARK, SKELETON};
 
 /// What a run did (or, with `--check`, would do).
 #[derive(Default)]
@@ -102,6 +102,19 @@ pub fn apply(
             rust_written.push(target);
         }
     }
+    // The skeleton's copies of files cargo and the user own (see `flashc::emit::SKELETON`).
+    let skeleton = out_root.join(SKELETON);
+    let copies = [
+        (
+            crate_dir.join("Cargo.toml"),
+            skeleton.join("crate/Cargo.toml"),
+        ),
+        (
+            out_root.join("Cargo.lock"),
+            skeleton.join("workspace/Cargo.lock"),
+        ),
+    ];
+    expected.extend(copies.iter().map(|(_, to)| to.clone()));
     for stale in stale_files(&out_root, &expected) {
         let shown = stale
             .strip_prefix(project)
@@ -120,6 +133,26 @@ pub fn apply(
         }
         if let Some(warning) = sync_lockfile(crate_dir, &out_root, manifests_written) {
             changes.warnings.push(warning);
+        }
+    }
+    for (from, to) in &copies {
+        let Ok(bytes) = std::fs::read(from) else {
+            continue;
+        };
+        if std::fs::read(to).is_ok_and(|old| old == bytes) {
+            continue;
+        }
+        changes.written.push(
+            to.strip_prefix(project)
+                .unwrap_or(to)
+                .to_string_lossy()
+                .replace('\\', "/"),
+        );
+        if !dry_run {
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
+            }
+            std::fs::write(to, &bytes).map_err(|e| io_error(to, e))?;
         }
     }
     Ok(changes)
