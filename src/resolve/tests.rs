@@ -501,7 +501,7 @@ fn never_panics_on_odd_rust() {
 }
 
 #[test]
-fn a_thousand_endpoints_resolve_quickly() {
+fn a_thousand_endpoints_resolve() {
     let mut lib = String::new();
     let mut routes = String::new();
     for i in 0..1000 {
@@ -510,14 +510,8 @@ fn a_thousand_endpoints_resolve_quickly() {
     }
     let ws = Mem::new(&[("src/lib.rs", &lib)]);
     let yaml = lb(&routes);
-    let start = std::time::Instant::now();
-    let d = check(&yaml, &ws);
-    let elapsed = start.elapsed();
-    assert_eq!(d, vec![]);
-    // The budget is for release builds (`cargo test --release`); a debug build of syn is many
-    // times slower, and the shared test machine is noisy, so debug only catches the quadratic.
-    let budget = if cfg!(debug_assertions) { 20_000 } else { 200 };
-    assert!(elapsed.as_millis() < budget, "{elapsed:?}");
+    // Its speed is measured by benches/generate.rs (resolution is part of generate's core).
+    assert_eq!(check(&yaml, &ws), vec![]);
 }
 
 #[test]
