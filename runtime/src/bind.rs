@@ -16,13 +16,16 @@
 //!
 //! A parameter marked `path` reports its problems under `loc: ["path", name]`; the others under
 //! the call's source (`query`, `body`, `input`). A missing argument is fine when its type accepts
-//! null (`Option<T>`); values from a path or query string are also read as JSON when the
-//! string alone does not fit (`"42"` binds to an `i64`).
+//! null (`Option<T>`). Values are read as pydantic's lax mode reads them, so a FastAPI caller
+//! gets what it expects (see [`lax`]): `"5"` and `"5.0"` bind to an integer, `"yes"`/`"on"`/`"1"`
+//! to `true`, and every problem carries pydantic's `type`, `loc`, `msg` and `input`.
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::handler::{Args, Call, HandlerError, Problem, Source};
+
+pub mod lax;
 
 /// Collects typed arguments and the problems met on the way.
 pub struct Binder<'a> {
@@ -60,35 +63,33 @@ impl<'a> Binder<'a> {
             return match serde_json::from_value::<T>(Value::Null) {
                 Ok(v) => Some(v),
                 Err(_) => {
-                    self.problem(source, name, "field required", "missing");
+                    self.problems.push(Problem::new(
+                        vec![source.as_str().into(), name.into()],
+                        "Field required",
+                        "missing",
+                    ));
                     None
                 }
             };
         };
-        let result = if matches!(source, Source::Path | Source::Query) {
-            // Path and query values arrive as strings; `"42"` should still bind to a number.
-            T::deserialize(&value).or_else(|e| match value.as_str() {
-                Some(text) => serde_json::from_str::<T>(text).map_err(|_| e),
-                None => Err(e),
-            })
-        } else {
-            serde_json::from_value::<T>(value)
-        };
-        match result {
+        // Pydantic's lax mode; path and query strings may also hold JSON for compound types.
+        let strings = matches!(source, Source::Path | Source::Query);
+        match T::deserialize(lax::Lax::new(&value, strings)) {
             Ok(v) => Some(v),
             Err(e) => {
-                self.problem(source, name, &e.to_string(), "invalid");
+                let e = *e.0;
+                let mut loc: Vec<Value> = vec![source.as_str().into(), name.into()];
+                loc.extend(e.path);
+                self.problems.push(Problem {
+                    kind: e.kind,
+                    loc,
+                    msg: e.msg,
+                    input: e.input.unwrap_or(value),
+                    ctx: e.ctx,
+                });
                 None
             }
         }
-    }
-
-    fn problem(&mut self, source: Source, name: &str, msg: &str, kind: &str) {
-        self.problems.push(Problem {
-            loc: vec![source.as_str().to_string(), name.to_string()],
-            msg: msg.to_string(),
-            kind: kind.to_string(),
-        });
     }
 
     pub fn is_ok(&self) -> bool {
@@ -195,14 +196,14 @@ mod tests {
         let HandlerError::Invalid(problems) = err else {
             panic!("not a 422: {err:?}");
         };
-        let locs: Vec<Vec<String>> = problems.iter().map(|p| p.loc.clone()).collect();
-        // A body value is not reparsed: "5" is not a number in JSON.
-        assert_eq!(
-            locs,
-            [vec!["path", "id"], vec!["body", "n"], vec!["body", "m"]]
-        );
-        assert_eq!(problems[2].kind, "missing");
-        assert_eq!(problems[2].msg, "field required");
+        let locs: Vec<String> = problems.iter().map(Problem::loc_text).collect();
+        // Pydantic's lax mode: "5" in a JSON body binds to an integer; "x" in the path does not.
+        assert_eq!(locs, ["path.id", "body.m"]);
+        assert_eq!(problems[0].kind, "int_parsing");
+        assert_eq!(problems[0].input, json!("x"));
+        assert_eq!(problems[1].kind, "missing");
+        assert_eq!(problems[1].msg, "Field required");
+        assert_eq!(problems[1].input, Value::Null);
     }
 
     fn get_user(id: u32, verbose: Option<bool>, tags: Vec<String>) -> String {
@@ -229,9 +230,9 @@ mod tests {
         let HandlerError::Invalid(problems) = err else {
             panic!("not a 422: {err:?}");
         };
-        let locs: Vec<Vec<String>> = problems.iter().map(|p| p.loc.clone()).collect();
+        let locs: Vec<String> = problems.iter().map(Problem::loc_text).collect();
         // `verbose` is an Option: missing is fine; `tags` is required.
-        assert_eq!(locs, [vec!["path", "id"], vec!["body", "tags"]]);
+        assert_eq!(locs, ["path.id", "body.tags"]);
     }
 
     #[test]
@@ -247,6 +248,141 @@ mod tests {
         let (path,) = crate::bind!(c, path).unwrap();
         let path: String = path;
         assert_eq!(path, "/b");
+    }
+
+    /// Pydantic's lax mode, value by value: what binds, and the problem of what does not.
+    #[test]
+    fn pydantic_lax_mode() {
+        #[allow(clippy::result_large_err)]
+        fn bind_one<T: DeserializeOwned>(v: Value, source: Source) -> Result<T, Problem> {
+            let mut c = call(json!({ "v": v }), source);
+            match crate::bind!(c, v: T) {
+                Ok((v,)) => Ok(v),
+                Err(HandlerError::Invalid(mut p)) => Err(p.remove(0)),
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        let q = Source::Query;
+        let b = Source::Body;
+        assert_eq!(bind_one::<i64>(json!("5"), q), Ok(5));
+        assert_eq!(bind_one::<i64>(json!(" 5 "), q), Ok(5));
+        assert_eq!(bind_one::<i64>(json!("5.0"), q), Ok(5));
+        assert_eq!(bind_one::<i64>(json!("-7"), q), Ok(-7));
+        assert_eq!(bind_one::<i64>(json!("1"), b), Ok(1));
+        assert_eq!(bind_one::<i64>(json!(5.0), b), Ok(5));
+        assert_eq!(bind_one::<i64>(json!(true), b), Ok(1));
+        assert_eq!(bind_one::<f64>(json!("2.5"), q), Ok(2.5));
+        assert_eq!(bind_one::<f64>(json!(3), b), Ok(3.0));
+        for t in ["1", "true", "True", "yes", "on", "t", "y", "ON"] {
+            assert_eq!(bind_one::<bool>(json!(t), q), Ok(true), "{t}");
+        }
+        for f in ["0", "false", "no", "off", "f", "n", "FALSE"] {
+            assert_eq!(bind_one::<bool>(json!(f), q), Ok(false), "{f}");
+        }
+        assert_eq!(bind_one::<bool>(json!(1), b), Ok(true));
+        assert_eq!(bind_one::<Option<u8>>(json!("7"), q), Ok(Some(7)));
+        assert_eq!(
+            bind_one::<Vec<u32>>(json!(["1", 2, 3.0]), b),
+            Ok(vec![1, 2, 3])
+        );
+        assert_eq!(
+            bind_one::<Vec<String>>(json!("[\"a\"]"), q),
+            Ok(vec!["a".to_string()])
+        );
+
+        let p = bind_one::<i64>(json!("5.5"), q).unwrap_err();
+        assert_eq!(
+            (p.kind.as_str(), p.msg.as_str(), &p.input),
+            (
+                "int_parsing",
+                "Input should be a valid integer, unable to parse string as an integer",
+                &json!("5.5")
+            )
+        );
+        let p = bind_one::<i64>(json!(5.5), b).unwrap_err();
+        assert_eq!(p.kind, "int_from_float");
+        let p = bind_one::<i64>(json!([1]), b).unwrap_err();
+        assert_eq!(p.kind, "int_type");
+        let p = bind_one::<bool>(json!("maybe"), q).unwrap_err();
+        assert_eq!(
+            (p.kind.as_str(), p.msg.as_str()),
+            (
+                "bool_parsing",
+                "Input should be a valid boolean, unable to interpret input"
+            )
+        );
+        let p = bind_one::<f64>(json!("x"), q).unwrap_err();
+        assert_eq!(p.kind, "float_parsing");
+        let p = bind_one::<String>(json!(5), b).unwrap_err();
+        assert_eq!(
+            (p.kind.as_str(), p.msg.as_str()),
+            ("string_type", "Input should be a valid string")
+        );
+        let p = bind_one::<u8>(json!("300"), q).unwrap_err();
+        assert_eq!(
+            (p.kind.as_str(), p.msg.as_str(), &p.ctx),
+            (
+                "less_than_equal",
+                "Input should be less than or equal to 255",
+                &Some(json!({"le": 255}))
+            )
+        );
+        let p = bind_one::<u32>(json!(-1), b).unwrap_err();
+        assert_eq!(p.kind, "greater_than_equal");
+
+        // Nested values: the key and index path in `loc`, the bad value as `input`.
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct Item {
+            qty: u32,
+            name: String,
+        }
+        assert_eq!(
+            bind_one::<Vec<Item>>(json!([{"qty": "2", "name": "a"}]), b),
+            Ok(vec![Item {
+                qty: 2,
+                name: "a".into()
+            }])
+        );
+        let p = bind_one::<Vec<Item>>(
+            json!([{"qty": 1, "name": "a"}, {"qty": "x", "name": "b"}]),
+            b,
+        )
+        .unwrap_err();
+        assert_eq!(
+            p.loc,
+            vec![json!("body"), json!("v"), json!(1), json!("qty")]
+        );
+        assert_eq!((p.kind.as_str(), &p.input), ("int_parsing", &json!("x")));
+        let p = bind_one::<Item>(json!({"qty": 1}), b).unwrap_err();
+        assert_eq!(p.loc, vec![json!("body"), json!("v"), json!("name")]);
+        assert_eq!((p.kind.as_str(), &p.input), ("missing", &json!({"qty": 1})));
+        let p = bind_one::<Item>(json!("nope"), b).unwrap_err();
+        assert_eq!(p.kind, "model_attributes_type");
+
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        #[serde(rename_all = "lowercase")]
+        enum Color {
+            Red,
+            Green,
+            Blue,
+        }
+        assert_eq!(bind_one::<Color>(json!("green"), q), Ok(Color::Green));
+        let p = bind_one::<Color>(json!("pink"), q).unwrap_err();
+        assert_eq!(
+            (p.kind.as_str(), p.msg.as_str(), &p.input),
+            (
+                "enum",
+                "Input should be 'red', 'green' or 'blue'",
+                &json!("pink")
+            )
+        );
+        let _ = (Color::Red, Color::Blue);
+        // The 422 entry as FastAPI writes it.
+        let p = bind_one::<i64>(json!("abc"), Source::Path).unwrap_err();
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"type":"int_parsing","loc":["path","v"],"msg":"Input should be a valid integer, unable to parse string as an integer","input":"abc"}"#
+        );
     }
 
     #[test]

@@ -32,13 +32,47 @@ impl Source {
     }
 }
 
-/// One problem with one argument, in the shape of a 422 body's `detail` entries.
+/// One problem with one argument, in the shape of a 422 body's `detail` entries, as FastAPI
+/// writes them: `{"type", "loc", "msg", "input", "ctx"?}` with pydantic's type codes
+/// (`missing`, `int_parsing`, `bool_parsing`, `json_invalid`, ...).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
-    pub loc: Vec<String>,
-    pub msg: String,
     #[serde(rename = "type")]
     pub kind: String,
+    /// Where: the source (`path`, `query`, `body`, `input`), the argument's name, then the
+    /// keys and indexes inside it; `["body", 12]` is the position of a JSON syntax error.
+    pub loc: Vec<Value>,
+    pub msg: String,
+    /// The value that did not fit (`null` for a missing argument).
+    pub input: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ctx: Option<Value>,
+}
+
+impl Problem {
+    /// A problem without `input` or `ctx`.
+    pub fn new(loc: Vec<Value>, msg: impl Into<String>, kind: impl Into<String>) -> Problem {
+        Problem {
+            kind: kind.into(),
+            loc,
+            msg: msg.into(),
+            input: Value::Null,
+            ctx: None,
+        }
+    }
+
+    /// `loc` as text: `body.user.0.age`.
+    pub fn loc_text(&self) -> String {
+        let parts: Vec<String> = self
+            .loc
+            .iter()
+            .map(|l| match l {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        parts.join(".")
+    }
 }
 
 /// How a handler call failed. The serving layer maps each kind to a status code
@@ -108,7 +142,15 @@ impl fmt::Display for HandlerError {
             HandlerError::Invalid(problems) => {
                 let parts: Vec<String> = problems
                     .iter()
-                    .map(|p| format!("{}: {}", p.loc.join("."), p.msg))
+                    // Mid-sentence, pydantic's "Field required" reads "field required".
+                    .map(|p| {
+                        let mut chars = p.msg.chars();
+                        let msg: String = match chars.next() {
+                            Some(first) => first.to_lowercase().chain(chars).collect(),
+                            None => String::new(),
+                        };
+                        format!("{}: {msg}", p.loc_text())
+                    })
                     .collect();
                 write!(f, "invalid arguments: {}", parts.join("; "))
             }
@@ -396,11 +438,11 @@ mod tests {
             "bad name",
         ))));
         assert_eq!(client, HandlerError::Client("bad name".into()));
-        let problems = vec![Problem {
-            loc: vec!["body".into(), "x".into()],
-            msg: "field required".into(),
-            kind: "missing".into(),
-        }];
+        let problems = vec![Problem::new(
+            vec!["body".into(), "x".into()],
+            "Field required",
+            "missing",
+        )];
         let invalid = err_of(Reply::result(Err::<(), _>(HandlerError::Invalid(
             problems.clone(),
         ))));

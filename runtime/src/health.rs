@@ -109,7 +109,7 @@ impl Health {
 }
 
 fn method_not_allowed() -> Response {
-    let mut res = Response::new(Body::from(r#"{"error":"method not allowed"}"#));
+    let mut res = Response::new(Body::from(r#"{"detail":"Method Not Allowed"}"#));
     *res.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
     let headers = res.headers_mut();
     headers.insert(

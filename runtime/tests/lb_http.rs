@@ -69,7 +69,8 @@ async fn bad_path_and_query_values_are_422_all_at_once() {
         locs,
         [&json!(["path", "user_id"]), &json!(["query", "verbose"])]
     );
-    assert_eq!(body["detail"][0]["type"], "invalid");
+    assert_eq!(body["detail"][0]["type"], "int_parsing");
+    assert_eq!(body["detail"][1]["type"], "bool_parsing");
     s.stop().await;
 }
 
@@ -103,8 +104,8 @@ async fn post_problems_are_422_all_at_once() {
         (
             422,
             json!({"detail": [
-                {"loc": ["body", "name"], "msg": "field required", "type": "missing"},
-                {"loc": ["body", "email"], "msg": "field required", "type": "missing"},
+                {"type": "missing", "loc": ["body", "name"], "msg": "Field required", "input": null},
+                {"type": "missing", "loc": ["body", "email"], "msg": "Field required", "input": null},
             ]})
         )
     );
@@ -117,7 +118,8 @@ async fn post_problems_are_422_all_at_once() {
     assert_eq!(status, 422);
     assert_eq!(body["detail"][0]["loc"], json!(["body", "a"]));
     assert_eq!(body["detail"][1]["loc"], json!(["body", "b"]));
-    assert_eq!(body["detail"][1]["type"], "invalid");
+    assert_eq!(body["detail"][0]["type"], "float_parsing");
+    assert_eq!(body["detail"][1]["type"], "float_type");
     s.stop().await;
 }
 
@@ -127,7 +129,7 @@ async fn non_object_and_malformed_bodies_are_422() {
     let (status, body) = post(&s.url("/users"), "[1,2]").await;
     assert_eq!(status, 422);
     assert_eq!(body["detail"][0]["loc"], json!(["body"]));
-    assert_eq!(body["detail"][0]["type"], "object_type");
+    assert_eq!(body["detail"][0]["type"], "model_attributes_type");
     let (status, body) = post(&s.url("/users"), "{not json").await;
     assert_eq!(status, 422);
     assert_eq!(body["detail"][0]["type"], "json_invalid");
@@ -189,11 +191,11 @@ async fn unknown_path_is_404_json() {
     let s = start_example(&[]).await;
     assert_eq!(
         get(&s.url("/nope")).await,
-        (404, json!({"error": "not found"}))
+        (404, json!({"detail": "Not Found"}))
     );
     assert_eq!(
         get(&s.url("/users/1/extra")).await,
-        (404, json!({"error": "not found"}))
+        (404, json!({"detail": "Not Found"}))
     );
     s.stop().await;
 }
@@ -206,7 +208,7 @@ async fn wrong_method_is_405_with_allow() {
     assert_eq!(res.headers()["allow"], "POST");
     assert_eq!(
         res.json::<Value>().await.unwrap(),
-        json!({"error": "method not allowed"})
+        json!({"detail": "Method Not Allowed"})
     );
     let res = client().post(s.url("/users/1")).send().await.unwrap();
     assert_eq!(res.status(), 405);
@@ -216,7 +218,7 @@ async fn wrong_method_is_405_with_allow() {
     assert_eq!(res.headers()["allow"], "GET, HEAD");
     assert_eq!(
         res.json::<Value>().await.unwrap(),
-        json!({"error": "method not allowed"})
+        json!({"detail": "Method Not Allowed"})
     );
     s.stop().await;
 }

@@ -100,7 +100,7 @@ async fn script_name_prefixes_routes_and_ping_stays_at_root() {
         200
     );
     let (status, body) = status_and_text(&s.url("/org/proj/dep/v1/ep/nope")).await;
-    assert_eq!((status, body.as_str()), (404, r#"{"error":"not found"}"#));
+    assert_eq!((status, body.as_str()), (404, r#"{"detail":"Not Found"}"#));
     // 405 keeps its Allow header under the prefix.
     let res = client()
         .delete(s.url("/org/proj/dep/v1/ep/users"))
@@ -127,7 +127,7 @@ async fn separate_health_port_serves_ping_only() {
     // Routes live on the main port only.
     assert_eq!(
         status_and_text(&format!("http://{health}/hello")).await,
-        (404, r#"{"error":"not found"}"#.to_string())
+        (404, r#"{"detail":"Not Found"}"#.to_string())
     );
     assert_eq!(status_and_text(&s.url("/hello")).await.0, 200);
     s.stop().await;

@@ -25,12 +25,17 @@ pub(crate) fn error(status: StatusCode, msg: &str) -> Response {
     json_bytes(status, json!({ "error": msg }).to_string())
 }
 
-/// 422 `{"detail": [{loc, msg, type}, ...]}`.
+/// 422 `{"detail": [{type, loc, msg, input, ctx?}, ...]}`, FastAPI's bytes.
 pub(crate) fn invalid(problems: &[Problem]) -> Response {
-    json_bytes(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        json!({ "detail": problems }).to_string(),
-    )
+    // Serialized straight from the problems so each entry keeps FastAPI's key order.
+    #[derive(serde::Serialize)]
+    struct Detail<'a> {
+        detail: &'a [Problem],
+    }
+    match serde_json::to_vec(&Detail { detail: problems }) {
+        Ok(body) => json_bytes(StatusCode::UNPROCESSABLE_ENTITY, body),
+        Err(_) => error(StatusCode::UNPROCESSABLE_ENTITY, "invalid arguments"),
+    }
 }
 
 /// The public message of a 500: the real one only when debug output is on, since internal
@@ -69,14 +74,28 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
     }
 }
 
+/// FastAPI's 404: `{"detail": "Not Found"}`.
 pub(crate) fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, "not found")
+    json_bytes(StatusCode::NOT_FOUND, r#"{"detail":"Not Found"}"#)
 }
 
+/// FastAPI's 405: `{"detail": "Method Not Allowed"}` with `Allow`.
 pub(crate) fn method_not_allowed(allow: HeaderValue) -> Response {
-    let mut res = error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+    let mut res = json_bytes(
+        StatusCode::METHOD_NOT_ALLOWED,
+        r#"{"detail":"Method Not Allowed"}"#,
+    );
     res.headers_mut().insert(header::ALLOW, allow);
     res
+}
+
+/// FastAPI's trailing-slash redirect: 307 (the method and body are kept), empty body.
+pub(crate) fn redirect(location: &str) -> Option<Response> {
+    let location = HeaderValue::from_str(location).ok()?;
+    let mut res = Response::new(Body::empty());
+    *res.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+    res.headers_mut().insert(header::LOCATION, location);
+    Some(res)
 }
 
 pub(crate) fn too_large(limit: usize) -> Response {

@@ -52,7 +52,7 @@ pub(crate) async fn serve_http<S: Send + Sync + 'static>(
         };
         match body_args(&body) {
             Ok(args) => (args, Source::Body),
-            Err(problem) => return errors::invalid(&[problem]),
+            Err(problem) => return errors::invalid(&[*problem]),
         }
     };
     let mut args = args;
@@ -215,23 +215,54 @@ fn is_length_limit(err: &axum::Error) -> bool {
     false
 }
 
-/// A body's top-level fields as arguments; an empty body is no arguments.
-pub(crate) fn body_args(body: &[u8]) -> Result<Args, Problem> {
+/// A body's top-level fields as arguments; an empty body is no arguments. Problems are
+/// FastAPI's: a syntax error is `json_invalid` at `["body", <character position>]` with
+/// `"input": {}` and the parser's message in `ctx.error`; a body that is no object is
+/// `model_attributes_type` at `["body"]`.
+pub(crate) fn body_args(body: &[u8]) -> Result<Args, Box<Problem>> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Args::new());
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Problem {
+        Ok(other) => Err(Box::new(Problem {
+            kind: "model_attributes_type".into(),
             loc: vec!["body".into()],
-            msg: "expected a JSON object whose fields are the parameters".into(),
-            kind: "object_type".into(),
-        }),
-        Err(e) => Err(Problem {
-            loc: vec!["body".into()],
-            msg: format!("invalid JSON: {e}"),
+            msg: "Input should be a valid dictionary or object to extract fields from".into(),
+            input: other,
+            ctx: None,
+        })),
+        Err(e) => Err(Box::new(Problem {
             kind: "json_invalid".into(),
-        }),
+            loc: vec!["body".into(), json_error_position(body, &e).into()],
+            msg: "JSON decode error".into(),
+            input: json!({}),
+            ctx: Some(json!({ "error": json_error_text(&e) })),
+        })),
+    }
+}
+
+/// The character offset of a JSON syntax error (Python's `JSONDecodeError.pos`).
+fn json_error_position(body: &[u8], e: &serde_json::Error) -> usize {
+    let (line, column) = (e.line().max(1), e.column());
+    let mut start = 0;
+    for _ in 1..line {
+        match body[start..].iter().position(|b| *b == b'\n') {
+            Some(i) => start += i + 1,
+            None => break,
+        }
+    }
+    // serde_json's column is 1-based and points at the offending byte (0 at end of input).
+    let byte = (start + column.saturating_sub(1)).min(body.len());
+    String::from_utf8_lossy(&body[..byte]).chars().count()
+}
+
+/// serde_json's message without its ` at line L column C` suffix.
+fn json_error_text(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
     }
 }
 

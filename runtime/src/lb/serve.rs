@@ -12,7 +12,7 @@ use std::{
 
 use axum::{
     extract::{rejection::RawPathParamsRejection, ws::rejection::WebSocketUpgradeRejection},
-    extract::{ws::WebSocketUpgrade, RawPathParams, Request},
+    extract::{ws::WebSocketUpgrade, FromRequestParts, OriginalUri, RawPathParams, Request},
     http::{HeaderMap, HeaderValue, StatusCode},
     routing::{MethodFilter, MethodRouter},
     serve::ListenerExt,
@@ -85,9 +85,10 @@ pub async fn serve<S: Send + Sync + 'static>(
     let openapi = app
         .openapi
         .filter(|_| !app.routes.iter().any(|r| r.path == OPENAPI_PATH));
-    let routes = build_routes(app.routes, &shared, openapi)
+    let known = Known::new(&app.routes, cfg, openapi.is_some());
+    let routes = build_routes(app.routes, &shared, openapi, &known)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    let main_router = with_health(routes, &health, cfg, openapi)?;
+    let main_router = with_health(routes, &health, cfg, openapi, &known)?;
     tokio::spawn(run_init(app.init, shared.clone()));
 
     tracing::info!("listening on {}", listeners.main_addr()?);
@@ -95,7 +96,7 @@ pub async fn serve<S: Send + Sync + 'static>(
     let health_server = match listeners.health {
         Some(listener) => {
             tracing::info!("health checks on {}", listener.local_addr()?);
-            let router = health_router(&health, cfg, Router::new())?;
+            let router = health_router(&health, cfg, Router::new(), &Known::default())?;
             Some(serve_one(listener, router, &shutdown))
         }
         None => None,
@@ -165,7 +166,9 @@ fn build_routes<S: Send + Sync + 'static>(
     specs: Vec<RouteSpec<S>>,
     shared: &Arc<Shared<S>>,
     openapi: Option<&'static str>,
+    known: &Known,
 ) -> Result<Router, String> {
+    let known = known.clone();
     let mut by_path: BTreeMap<String, Vec<(Kind, Handler<S>)>> = BTreeMap::new();
     for spec in specs {
         by_path
@@ -182,9 +185,88 @@ fn build_routes<S: Send + Sync + 'static>(
         if let Some(doc) = openapi {
             router = router.route(OPENAPI_PATH, openapi_route(doc));
         }
-        Ok(router.fallback(|| async { errors::not_found() }))
+        Ok(router.fallback(known.fallback()))
     }))
     .unwrap_or_else(|p| Err(errors::panic_message(&*p).to_string()))
+}
+
+/// Every path the worker answers (route templates under `SCRIPT_NAME`, the OpenAPI document,
+/// the health check), for FastAPI's trailing-slash redirect: a request that matches nothing but
+/// would match with its trailing slash added or removed gets a 307 to that path (the query
+/// kept); anything else is 404 `{"detail": "Not Found"}`.
+#[derive(Clone, Default)]
+struct Known(Arc<Vec<String>>);
+
+impl Known {
+    fn new<S>(routes: &[RouteSpec<S>], cfg: &Config, openapi: bool) -> Known {
+        let mut paths: Vec<String> = routes
+            .iter()
+            .map(|r| format!("{}{}", cfg.script_name, r.path))
+            .collect();
+        if openapi {
+            paths.push(OPENAPI_PATH.to_string());
+            paths.push(format!("{}{OPENAPI_PATH}", cfg.script_name));
+        }
+        paths.push(cfg.health_path.clone());
+        paths.push(format!("{}{}", cfg.script_name, cfg.health_path));
+        Known(Arc::new(paths))
+    }
+
+    fn redirect_target(&self, path: &str) -> Option<String> {
+        if path == "/" || path.is_empty() {
+            return None;
+        }
+        let toggled = match path.strip_suffix('/') {
+            Some(p) => p.to_string(),
+            None => format!("{path}/"),
+        };
+        self.0
+            .iter()
+            .any(|t| template_matches(t, &toggled))
+            .then_some(toggled)
+    }
+
+    fn fallback(
+        &self,
+    ) -> impl Fn(OriginalUri) -> std::future::Ready<axum::response::Response>
+           + Clone
+           + Send
+           + Sync
+           + 'static {
+        let known = self.clone();
+        move |OriginalUri(uri): OriginalUri| {
+            let redirect = known.redirect_target(uri.path()).and_then(|to| {
+                let to = match uri.query() {
+                    Some(q) => format!("{to}?{q}"),
+                    None => to,
+                };
+                errors::redirect(&to)
+            });
+            std::future::ready(redirect.unwrap_or_else(errors::not_found))
+        }
+    }
+}
+
+/// Whether `path` matches the route template (`{name}` is one non-empty segment, `{*rest}` the
+/// non-empty rest).
+fn template_matches(template: &str, path: &str) -> bool {
+    let mut t = template.split('/');
+    let mut p = path.split('/');
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return true,
+            (Some(ts), Some(ps)) => {
+                if ts.starts_with("{*") && ts.ends_with('}') {
+                    return !ps.is_empty();
+                }
+                let param = ts.starts_with('{') && ts.ends_with('}');
+                if !(param && !ps.is_empty() || ts == ps) {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
 }
 
 fn method_router<S: Send + Sync + 'static>(
@@ -193,9 +275,41 @@ fn method_router<S: Send + Sync + 'static>(
 ) -> Result<MethodRouter, String> {
     let mut mr = MethodRouter::new();
     let mut allow: Vec<String> = Vec::new();
+    // An HTTP GET and a WebSocket route may share a path: one GET handler then sends an upgrade
+    // request to the WebSocket route and anything else to the GET route.
+    let get_handler = entries
+        .iter()
+        .find(|(k, _)| matches!(k, Kind::Http(m) if m == axum::http::Method::GET))
+        .map(|(_, h)| h.clone());
+    let ws_handler = entries
+        .iter()
+        .find(|(k, _)| matches!(k, Kind::WebSocket))
+        .map(|(_, h)| h.clone());
+    if let (Some(get_h), Some(ws_h)) = (get_handler, ws_handler) {
+        let shared = shared.clone();
+        allow.push("GET".to_string());
+        mr = mr.on(
+            MethodFilter::GET,
+            move |params: Result<RawPathParams, RawPathParamsRejection>, req: Request| {
+                let (shared, get_h, ws_h) = (shared.clone(), get_h.clone(), ws_h.clone());
+                async move {
+                    if wants_websocket(req.headers()) {
+                        let (mut parts, _) = req.into_parts();
+                        let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &()).await;
+                        ws::upgrade(shared, ws_h, upgrade, parts.headers).await
+                    } else {
+                        route::serve_http(shared, get_h, params, req).await
+                    }
+                }
+            },
+        );
+    }
+    let shared_path = allow.len() == 1;
     for (kind, handler) in entries {
         let shared = shared.clone();
         match kind {
+            Kind::Http(method) if shared_path && method == axum::http::Method::GET => {}
+            Kind::WebSocket if shared_path => {}
             Kind::Http(method) => {
                 let filter = MethodFilter::try_from(method.clone())
                     .map_err(|_| format!("unsupported method {method}"))?;
@@ -244,6 +358,7 @@ fn with_health(
     health: &Health,
     cfg: &Config,
     openapi: Option<&'static str>,
+    known: &Known,
 ) -> io::Result<Router> {
     let routes = if cfg.script_name.is_empty() {
         routes
@@ -252,12 +367,24 @@ fn with_health(
         if let Some(doc) = openapi {
             outer = outer.route(OPENAPI_PATH, openapi_route(doc));
         }
-        outer.fallback(|| async { errors::not_found() })
+        outer.fallback(known.fallback())
     };
-    health_router(health, cfg, routes)
+    health_router(health, cfg, routes, known)
 }
 
-fn health_router(health: &Health, cfg: &Config, base: Router) -> io::Result<Router> {
+/// An upgrade request: `Connection: upgrade` and `Upgrade: websocket`.
+fn wants_websocket(headers: &HeaderMap) -> bool {
+    let has = |name: axum::http::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    has(axum::http::header::CONNECTION, "upgrade") && has(axum::http::header::UPGRADE, "websocket")
+}
+
+fn health_router(health: &Health, cfg: &Config, base: Router, known: &Known) -> io::Result<Router> {
+    let known = known.clone();
     let mut paths = vec![cfg.health_path.clone()];
     if !cfg.script_name.is_empty() {
         paths.push(format!("{}{}", cfg.script_name, cfg.health_path));
@@ -267,7 +394,7 @@ fn health_router(health: &Health, cfg: &Config, base: Router) -> io::Result<Rout
         for path in paths {
             router = router.merge(health.router::<()>(&path));
         }
-        router.fallback(|| async { errors::not_found() })
+        router.fallback(known.fallback())
     }))
     .map_err(|p| {
         io::Error::new(

@@ -80,11 +80,11 @@ pub fn test_handler(tracker: Arc<Tracker>) -> Handler<()> {
                 _ => {
                     guard.1 = true;
                     return Err(HandlerError::Invalid(vec![
-                        flash_runtime::handler::Problem {
-                            loc: vec!["input".into(), "name".into()],
-                            msg: "field required".into(),
-                            kind: "missing".into(),
-                        },
+                        flash_runtime::handler::Problem::new(
+                            vec!["input".into(), "name".into()],
+                            "Field required",
+                            "missing",
+                        ),
                     ]));
                 }
             };
