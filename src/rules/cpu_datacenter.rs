@@ -22,6 +22,10 @@ declare_rule! {
 
 fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     for (endpoint, spec) in project.typed() {
+        // With both `gpu` and `cpu`, which one is meant is FL0301's question.
+        if spec.settings.gpu.is_some() {
+            continue;
+        }
         let (Some(_), Some(datacenters)) = (&spec.settings.cpu, &spec.settings.datacenters) else {
             continue;
         };

@@ -23,6 +23,9 @@ declare_rule! {
 
 fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     for (endpoint, spec) in project.typed() {
+        if spec.settings.cpu.is_some() {
+            continue;
+        }
         let (Some(gpu), Some(cuda)) = (&spec.settings.gpu, &spec.settings.min_cuda_version) else {
             continue;
         };

@@ -24,6 +24,9 @@ declare_rule! {
     /// ## What it does
     /// Reports a key that belongs to the other kind of endpoint: `handler`, `retries` or
     /// `max_concurrency` on a `load_balanced` endpoint; `routes` on a `queue` endpoint.
+    /// A queue endpoint with `routes` and no `handler`, or a load-balanced one with a
+    /// `handler` and no routes, is one mistake (most likely the `type`): it is reported once,
+    /// on `type`, with the other field labelled (FL0202 does not report it again).
     ///
     /// ## Why
     /// Flash warns and drops `max_concurrency` on load-balanced endpoints, so the setting
@@ -53,6 +56,14 @@ fn check_missing(project: &Project, out: &mut Vec<Diagnostic>) {
                     format!("add `type: {guess}` (or the other kind: `queue` or `load_balanced`)"),
                 ))
             }
+            // A queue endpoint with routes, or a load-balanced one with a handler, is one
+            // mistake (most likely the type): FL0203 reports it once, on `type`.
+            Some(EndpointType::Queue) if spec.handler.is_none() && mistyped(endpoint) => None,
+            Some(EndpointType::LoadBalanced)
+                if spec.routes.as_ref().is_none_or(|r| r.is_empty()) && mistyped(endpoint) =>
+            {
+                None
+            }
             Some(EndpointType::Queue) if spec.handler.is_none() => Some((
                 format!("queue endpoint `{}` has no `handler`", endpoint.name),
                 "add `handler: module::function`, the function that runs each job".to_string(),
@@ -78,8 +89,32 @@ fn check_missing(project: &Project, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Whether the endpoint carries the other kind's defining field instead of its own: a queue
+/// endpoint with `routes` and no `handler`, a load-balanced one with `handler` and no routes.
+fn mistyped(endpoint: &crate::validate::EndpointView) -> bool {
+    let has = |key: &str| {
+        endpoint
+            .node
+            .get(key)
+            .is_some_and(|n| !matches!(n.value, crate::load::Value::Null))
+    };
+    let has_routes = endpoint
+        .node
+        .get("routes")
+        .is_some_and(|r| !r.entries().is_empty());
+    match endpoint.kind() {
+        Some(EndpointType::Queue) => has_routes && !has("handler"),
+        Some(EndpointType::LoadBalanced) => has("handler") && !has_routes,
+        None => false,
+    }
+}
+
 fn check_other(project: &Project, out: &mut Vec<Diagnostic>) {
     for (endpoint, spec) in project.typed() {
+        if mistyped(endpoint) {
+            out.push(mistyped_diagnostic(endpoint));
+            continue;
+        }
         let (misplaced, kind, other): (&[&str], &str, &str) = match spec.kind {
             Some(EndpointType::LoadBalanced) => (
                 &["handler", "retries", "max_concurrency"],
@@ -122,4 +157,49 @@ fn check_other(project: &Project, out: &mut Vec<Diagnostic>) {
             );
         }
     }
+}
+
+/// The one diagnostic for an endpoint whose `type` and defining field disagree: on the type
+/// (the likelier mistake), with the field labelled, and both ways out.
+fn mistyped_diagnostic(endpoint: &crate::validate::EndpointView) -> Diagnostic {
+    let name = endpoint.name;
+    let (kind, field, message, help) = if endpoint.kind() == Some(EndpointType::Queue) {
+        (
+            "queue",
+            "routes",
+            format!("`{name}` is a queue endpoint but has `routes` and no `handler`"),
+            "HTTP routes need `type: load_balanced`; or keep `type: queue`, replace `routes:` \
+             with one `handler: module::function`"
+                .to_string(),
+        )
+    } else {
+        let handler = endpoint
+            .node
+            .get("handler")
+            .and_then(crate::load::Node::as_str)
+            .unwrap_or("module::function");
+        (
+            "load_balanced",
+            "handler",
+            format!("`{name}` is a load-balanced endpoint but has a `handler` and no `routes`"),
+            format!(
+                "a `handler` needs `type: queue`; or keep `type: load_balanced` and move the \
+                 handler under a route: `routes: {{\"POST /run\": {handler}}}`"
+            ),
+        )
+    };
+    Diagnostic::new(&FIELD_FOR_OTHER_TYPE, endpoint.value_span("type"), message)
+        .label(format!("`{name}` is {kind} here"))
+        .related(
+            endpoint.key_span(field),
+            format!(
+                "`{field}` belongs to {} endpoints",
+                if kind == "queue" {
+                    "load-balanced"
+                } else {
+                    "queue"
+                }
+            ),
+        )
+        .help(help)
 }

@@ -62,7 +62,8 @@ fn check_both(project: &Project, out: &mut Vec<Diagnostic>) {
 
 fn check_gpu_settings(project: &Project, out: &mut Vec<Diagnostic>) {
     for (endpoint, spec) in project.typed() {
-        if spec.settings.cpu.is_none() {
+        // With both `gpu` and `cpu`, FL0301 reports the one mistake.
+        if spec.settings.cpu.is_none() || spec.settings.gpu.is_some() {
             continue;
         }
         for key in ["gpu_count", "min_cuda_version"] {
