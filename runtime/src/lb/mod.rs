@@ -51,6 +51,8 @@ pub(crate) struct RouteSpec<S> {
     pub(crate) kind: Kind,
     pub(crate) path: String,
     pub(crate) handler: Handler<S>,
+    /// This route's own time limit, in place of the endpoint's.
+    pub(crate) timeout: Option<Duration>,
 }
 
 impl App<()> {
@@ -82,6 +84,7 @@ impl<S: Send + Sync + 'static> App<S> {
             kind: Kind::Http(method),
             path: path.to_string(),
             handler,
+            timeout: None,
         });
         self
     }
@@ -113,6 +116,7 @@ impl<S: Send + Sync + 'static> App<S> {
             kind: Kind::WebSocket,
             path: path.to_string(),
             handler,
+            timeout: None,
         });
         self
     }
@@ -122,6 +126,15 @@ impl<S: Send + Sync + 'static> App<S> {
     /// that is itself `/openapi.json` wins: the document is then not served.
     pub fn openapi(mut self, doc: &'static str) -> Self {
         self.openapi = Some(doc);
+        self
+    }
+
+    /// A time limit for the route added last (flash.yaml's per-route `timeout`), in place of the
+    /// endpoint's `execution_timeout`: a call of it running longer is answered 504.
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        if let Some(route) = self.routes.last_mut() {
+            route.timeout = Some(limit);
+        }
         self
     }
 

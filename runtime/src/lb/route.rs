@@ -27,6 +27,7 @@ use crate::logging;
 pub(crate) async fn serve_http<S: Send + Sync + 'static>(
     shared: Arc<Shared<S>>,
     handler: Handler<S>,
+    timeout: Option<Duration>,
     params: Result<RawPathParams, RawPathParamsRejection>,
     req: Request,
 ) -> Response {
@@ -68,7 +69,7 @@ pub(crate) async fn serve_http<S: Send + Sync + 'static>(
     };
     let outcome = logging::with_request_id(
         &request_id,
-        call_handler(&handler, state, call, shared.timeout),
+        call_handler(&handler, state, call, timeout.or(shared.timeout)),
     )
     .await;
     let mut res = match outcome {

@@ -8,6 +8,7 @@ use std::{
     net::SocketAddr,
     panic::AssertUnwindSafe,
     sync::{Arc, OnceLock},
+    time::Duration,
 };
 
 use axum::{
@@ -169,12 +170,12 @@ fn build_routes<S: Send + Sync + 'static>(
     known: &Known,
 ) -> Result<Router, String> {
     let known = known.clone();
-    let mut by_path: BTreeMap<String, Vec<(Kind, Handler<S>)>> = BTreeMap::new();
+    let mut by_path: BTreeMap<String, Vec<Entry<S>>> = BTreeMap::new();
     for spec in specs {
         by_path
             .entry(spec.path)
             .or_default()
-            .push((spec.kind, spec.handler));
+            .push((spec.kind, spec.handler, spec.timeout));
     }
     let shared = shared.clone();
     std::panic::catch_unwind(AssertUnwindSafe(move || {
@@ -269,8 +270,11 @@ fn template_matches(template: &str, path: &str) -> bool {
     }
 }
 
+/// One route of a path: its kind, handler and own time limit.
+type Entry<S> = (Kind, Handler<S>, Option<Duration>);
+
 fn method_router<S: Send + Sync + 'static>(
-    entries: Vec<(Kind, Handler<S>)>,
+    entries: Vec<Entry<S>>,
     shared: &Arc<Shared<S>>,
 ) -> Result<MethodRouter, String> {
     let mut mr = MethodRouter::new();
@@ -279,13 +283,13 @@ fn method_router<S: Send + Sync + 'static>(
     // request to the WebSocket route and anything else to the GET route.
     let get_handler = entries
         .iter()
-        .find(|(k, _)| matches!(k, Kind::Http(m) if m == axum::http::Method::GET))
-        .map(|(_, h)| h.clone());
+        .find(|(k, _, _)| matches!(k, Kind::Http(m) if m == axum::http::Method::GET))
+        .map(|(_, h, t)| (h.clone(), *t));
     let ws_handler = entries
         .iter()
-        .find(|(k, _)| matches!(k, Kind::WebSocket))
-        .map(|(_, h)| h.clone());
-    if let (Some(get_h), Some(ws_h)) = (get_handler, ws_handler) {
+        .find(|(k, _, _)| matches!(k, Kind::WebSocket))
+        .map(|(_, h, t)| (h.clone(), *t));
+    if let (Some((get_h, get_t)), Some((ws_h, ws_t))) = (get_handler, ws_handler) {
         let shared = shared.clone();
         allow.push("GET".to_string());
         mr = mr.on(
@@ -296,16 +300,16 @@ fn method_router<S: Send + Sync + 'static>(
                     if wants_websocket(req.headers()) {
                         let (mut parts, _) = req.into_parts();
                         let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &()).await;
-                        ws::upgrade(shared, ws_h, upgrade, parts.headers).await
+                        ws::upgrade(shared, ws_h, ws_t, upgrade, parts.headers).await
                     } else {
-                        route::serve_http(shared, get_h, params, req).await
+                        route::serve_http(shared, get_h, get_t, params, req).await
                     }
                 }
             },
         );
     }
     let shared_path = allow.len() == 1;
-    for (kind, handler) in entries {
+    for (kind, handler, timeout) in entries {
         let shared = shared.clone();
         match kind {
             Kind::Http(method) if shared_path && method == axum::http::Method::GET => {}
@@ -317,7 +321,7 @@ fn method_router<S: Send + Sync + 'static>(
                 mr = mr.on(
                     filter,
                     move |params: Result<RawPathParams, RawPathParamsRejection>, req: Request| {
-                        route::serve_http(shared, handler, params, req)
+                        route::serve_http(shared, handler, timeout, params, req)
                     },
                 );
             }
@@ -327,7 +331,7 @@ fn method_router<S: Send + Sync + 'static>(
                     MethodFilter::GET,
                     move |upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
                           headers: HeaderMap| {
-                        ws::upgrade(shared, handler, upgrade, headers)
+                        ws::upgrade(shared, handler, timeout, upgrade, headers)
                     },
                 );
             }

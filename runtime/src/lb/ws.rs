@@ -29,6 +29,7 @@ const INTERNAL: u16 = 1011;
 pub(crate) async fn upgrade<S: Send + Sync + 'static>(
     shared: Arc<Shared<S>>,
     handler: Handler<S>,
+    timeout: Option<Duration>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     headers: HeaderMap,
 ) -> Response {
@@ -48,7 +49,7 @@ pub(crate) async fn upgrade<S: Send + Sync + 'static>(
                 debug: shared.debug,
             };
             let id = request_id.clone();
-            let run = session.run(handler, state, request_id, shared.timeout);
+            let run = session.run(handler, state, request_id, timeout.or(shared.timeout));
             crate::logging::with_request_id(&id, run).await
         })
 }
