@@ -251,7 +251,7 @@ async fn result_post_retried_after_500() {
 }
 
 #[tokio::test]
-async fn streaming_posts_chunks_then_aggregate() {
+async fn streaming_posts_chunks_then_an_empty_final_output() {
     let stand = StandIn::start(Duration::from_millis(200)).await;
     stand.push_job(job(
         "s1",
@@ -263,7 +263,8 @@ async fn streaming_posts_chunks_then_aggregate() {
     assert_eq!(chunks.len(), 3);
     for (i, c) in chunks.iter().enumerate() {
         assert_eq!(c.job.as_deref(), Some("s1"));
-        assert_eq!(c.query.get("isStream").map(String::as_str), Some("true"));
+        // The SDK's value for chunks; only the final post says true.
+        assert_eq!(c.query.get("isStream").map(String::as_str), Some("false"));
         assert_eq!(
             c.body,
             Some(json!({"output": {"token": "hello Ada", "index": i}}))
@@ -274,6 +275,26 @@ async fn streaming_posts_chunks_then_aggregate() {
         results[0].query.get("isStream").map(String::as_str),
         Some("true")
     );
+    // The SDK's default final post.
+    assert_eq!(results[0].raw.as_deref(), Some(&br#"{"output":[]}"#[..]));
+    w.shutdown.trigger();
+    w.task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn the_stream_aggregate_is_an_opt_in() {
+    let stand = StandIn::start(Duration::from_millis(200)).await;
+    stand.push_job(job(
+        "s1",
+        json!({"name": "Ada", "mode": "stream", "count": 3}),
+    ));
+    let tracker = Arc::new(Tracker::default());
+    let worker = QueueWorker::new(test_handler(tracker)).return_aggregate_stream(true);
+    let shutdown = Shutdown::new();
+    let p = platform_of(&stand, 10_000);
+    let s = shutdown.clone();
+    let task = tokio::spawn(async move { platform::run(worker, &p, timing(), s).await });
+    let results = stand.wait_results(1, LIMIT).await;
     assert_eq!(
         results[0].body,
         Some(json!({"output": [
@@ -282,8 +303,8 @@ async fn streaming_posts_chunks_then_aggregate() {
             {"token": "hello Ada", "index": 2}
         ]}))
     );
-    w.shutdown.trigger();
-    w.task.await.unwrap().unwrap();
+    shutdown.trigger();
+    task.await.unwrap().unwrap();
 }
 
 #[tokio::test]
@@ -339,9 +360,7 @@ async fn heartbeat_names_running_jobs() {
     assert!(pings.iter().all(|p| p.worker == "w1"
         && p.auth.as_deref() == Some("test-key")
         && p.query.get("gpu").map(String::as_str) == Some("TEST")
-        && p.query
-            .get("runpod_version")
-            .is_some_and(|v| v.starts_with("flash-runtime/"))));
+        && p.query.get("runpod_version").is_some_and(|v| v == "1.12.0")));
     shutdown.trigger();
     task.await.unwrap().unwrap();
 }
@@ -373,7 +392,14 @@ async fn failures_are_reported_as_sdk_error_text() {
     assert!(e["hostname"].is_string());
     assert_eq!(
         e.as_object().unwrap().keys().cloned().collect::<Vec<_>>(),
-        vec!["error_message", "error_type", "hostname", "worker_id"]
+        vec![
+            "error_message",
+            "error_traceback",
+            "error_type",
+            "hostname",
+            "runpod_version",
+            "worker_id"
+        ]
     );
     let e = error_of(&by("e-empty"));
     assert_eq!(e["error_type"], "InvalidInput");

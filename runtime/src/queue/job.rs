@@ -37,12 +37,23 @@ pub enum Failure {
     Input(String),
     Handler(HandlerError),
     Timeout(Duration),
-    Panic(String),
+    /// A panic: its message, and where it happened when known (`file:line:column`).
+    Panic(String, Option<String>),
     /// The worker was stopped and the job did not finish within the shutdown grace period.
     Shutdown(Duration),
     /// The job's `policy.ttl` ran out while it waited in the queue (local mode).
     Expired(Duration),
+    /// A streamed chunk was larger than the platform accepts ([`CHUNK_LIMIT`]); its size.
+    ChunkTooLarge(usize),
 }
+
+/// The platform refuses a stream chunk over 1 MB; the job fails with a clear error instead.
+pub const CHUNK_LIMIT: usize = 1024 * 1024;
+
+/// The SDK protocol version this runtime speaks (the captured `runpod` 1.12.0): sent as
+/// `runpod_version` on the heartbeat and in error texts, so nothing on the platform that gates on
+/// it treats the worker as old.
+pub const RUNPOD_VERSION: &str = "1.12.0";
 
 impl Failure {
     /// The `error_type` reported to the platform (the Python SDK puts the exception class there).
@@ -53,9 +64,10 @@ impl Failure {
             Failure::Handler(HandlerError::Invalid(_)) => "InvalidArguments",
             Failure::Handler(HandlerError::Internal(_)) => "HandlerError",
             Failure::Timeout(_) => "TimeoutError",
-            Failure::Panic(_) => "HandlerPanic",
+            Failure::Panic(..) => "HandlerPanic",
             Failure::Shutdown(_) => "WorkerShutdown",
             Failure::Expired(_) => "TTLExpired",
+            Failure::ChunkTooLarge(_) => "StreamChunkTooLarge",
         }
     }
 
@@ -64,7 +76,7 @@ impl Failure {
             Failure::Input(m) => m.clone(),
             Failure::Handler(e) => e.to_string(),
             Failure::Timeout(d) => format!("execution timeout of {} ms exceeded", d.as_millis()),
-            Failure::Panic(m) => format!("handler panicked: {m}"),
+            Failure::Panic(m, _) => format!("handler panicked: {m}"),
             Failure::Shutdown(d) => format!(
                 "the worker was stopped and the job did not finish within the {} ms shutdown grace period",
                 d.as_millis()
@@ -73,6 +85,21 @@ impl Failure {
                 "the job's ttl of {} ms ran out before a worker took it",
                 d.as_millis()
             ),
+            Failure::ChunkTooLarge(n) => format!(
+                "a streamed chunk of {n} bytes exceeds the platform's limit of {CHUNK_LIMIT} bytes \
+                 (1 MB); send smaller chunks"
+            ),
+        }
+    }
+
+    /// The SDK's `error_traceback`: for a panic, where it happened and its message; for an error,
+    /// its text with its `source()` chain (one cause per line).
+    pub fn traceback(&self) -> String {
+        match self {
+            Failure::Panic(m, Some(at)) => format!("panicked at {at}:\n{m}"),
+            Failure::Panic(m, None) => format!("panicked:\n{m}"),
+            Failure::Handler(HandlerError::Internal(text)) => text.replace(": ", ":\n  "),
+            other => other.message(),
         }
     }
 
@@ -81,26 +108,40 @@ impl Failure {
         matches!(self, Failure::Timeout(_) | Failure::Expired(_))
     }
 
-    /// The job's `error` text: a JSON string with the fields the Python SDK reports, so that
-    /// callers parse errors from a Rust worker exactly like errors from a Python one.
+    /// The job's `error` text: a JSON string with the fields the Python SDK reports, in its
+    /// order, so that callers parse errors from a Rust worker exactly like errors from a Python
+    /// one.
     pub fn to_error_text(&self, worker_id: &str) -> String {
-        json!({
-            "error_type": self.error_type(),
-            "error_message": self.message(),
-            "hostname": hostname(),
-            "worker_id": worker_id,
-        })
-        .to_string()
+        #[derive(serde::Serialize)]
+        struct ErrorText<'a> {
+            error_type: &'a str,
+            error_message: String,
+            error_traceback: String,
+            hostname: String,
+            worker_id: &'a str,
+            runpod_version: &'a str,
+        }
+        let text = ErrorText {
+            error_type: self.error_type(),
+            error_message: self.message(),
+            error_traceback: self.traceback(),
+            hostname: hostname(),
+            worker_id,
+            runpod_version: RUNPOD_VERSION,
+        };
+        serde_json::to_string(&text)
+            .unwrap_or_else(|_| json!({"error_type": self.error_type()}).to_string())
     }
 }
 
+/// `RUNPOD_POD_HOSTNAME` (what the SDK reports), else the machine's hostname.
 fn hostname() -> String {
-    // Read once: the kernel's hostname does not change under a running worker.
+    // Read once: neither changes under a running worker.
     static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     HOST.get_or_init(|| {
-        std::env::var("HOSTNAME")
-            .ok()
-            .filter(|h| !h.is_empty())
+        ["RUNPOD_POD_HOSTNAME", "HOSTNAME"]
+            .iter()
+            .find_map(|k| std::env::var(k).ok().filter(|h| !h.is_empty()))
             .or_else(|| {
                 std::fs::read_to_string("/proc/sys/kernel/hostname")
                     .ok()
@@ -147,7 +188,8 @@ fn kind(v: &Value) -> &'static str {
 
 /// Runs the handler for one job. Each chunk of a streaming reply is handed to `on_chunk` (and
 /// awaited, so chunks leave in order) before the next is pulled; the timeout covers the whole
-/// run including streaming. Cancelling is dropping the returned future.
+/// run including streaming. Cancelling is dropping the returned future. All chunks are kept
+/// for the job's aggregate output; [`run_keeping`] bounds that.
 pub async fn run<S, F, Fut>(
     handler: &Handler<S>,
     state: Arc<S>,
@@ -155,6 +197,40 @@ pub async fn run<S, F, Fut>(
     args: Args,
     progress: Progress,
     timeout: Option<Duration>,
+    on_chunk: F,
+) -> Result<Output, Failure>
+where
+    S: Send + Sync + 'static,
+    F: FnMut(Value) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let keep = Keep::All;
+    run_keeping(
+        handler, state, job_id, args, progress, timeout, keep, on_chunk,
+    )
+    .await
+}
+
+/// Which chunks of a stream a job keeps for its final output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    All,
+    /// None: the final output of a stream is `[]` (the SDK's default on the platform).
+    Nothing,
+    /// All of them while their JSON stays within this many bytes; past it none (`[]`, logged).
+    UpTo(usize),
+}
+
+/// As [`run`], keeping the chunks `keep` says. A chunk over [`CHUNK_LIMIT`] fails the job.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_keeping<S, F, Fut>(
+    handler: &Handler<S>,
+    state: Arc<S>,
+    job_id: &str,
+    args: Args,
+    progress: Progress,
+    timeout: Option<Duration>,
+    keep: Keep,
     mut on_chunk: F,
 ) -> Result<Output, Failure>
 where
@@ -173,10 +249,32 @@ where
             Ok(Reply::Value(v)) => Ok(Output::Value(v)),
             Ok(Reply::Stream(mut stream)) => {
                 let mut chunks = Vec::new();
+                let mut kept_bytes = 0usize;
+                let mut keeping = keep != Keep::Nothing;
                 while let Some(item) = stream.next().await {
                     let chunk = item.map_err(Failure::Handler)?;
-                    on_chunk(chunk.clone()).await;
-                    chunks.push(chunk);
+                    let size = json_len(&chunk);
+                    if size > CHUNK_LIMIT {
+                        return Err(Failure::ChunkTooLarge(size));
+                    }
+                    if keeping {
+                        kept_bytes += size + 1;
+                        if let Keep::UpTo(limit) = keep {
+                            if kept_bytes > limit {
+                                tracing::warn!(
+                                    "the stream's aggregate passed {limit} bytes: its final output is [] (every chunk was streamed)"
+                                );
+                                keeping = false;
+                                chunks = Vec::new();
+                            }
+                        }
+                    }
+                    if keeping {
+                        on_chunk(chunk.clone()).await;
+                        chunks.push(chunk);
+                    } else {
+                        on_chunk(chunk).await;
+                    }
                 }
                 Ok(Output::Stream(chunks))
             }
@@ -184,6 +282,7 @@ where
         }
     };
     // A panic must fail this job, not the worker: the loop keeps serving the others.
+    capture_panic_locations();
     let guarded = AssertUnwindSafe(work).catch_unwind();
     let outcome = match timeout {
         Some(limit) => match tokio::time::timeout(limit, guarded).await {
@@ -194,8 +293,50 @@ where
     };
     match outcome {
         Ok(r) => r,
-        Err(payload) => Err(Failure::Panic(panic_message(payload.as_ref()))),
+        Err(payload) => Err(Failure::Panic(
+            panic_message(payload.as_ref()),
+            LAST_PANIC.with(|l| l.borrow_mut().take()),
+        )),
     }
+}
+
+thread_local! {
+    /// Where the last panic on this thread happened: a job's panic is caught on the thread it
+    /// happened on, so its location is read right after.
+    static LAST_PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Wraps the panic hook in place (once) so panics record their location for the job's
+/// `error_traceback`; the previous hook (the runtime's logging one) still runs.
+fn capture_panic_locations() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if let Some(l) = info.location() {
+                let at = format!("{}:{}:{}", l.file(), l.line(), l.column());
+                LAST_PANIC.with(|c| *c.borrow_mut() = Some(at));
+            }
+            previous(info);
+        }));
+    });
+}
+
+/// The length of a value's JSON text, without keeping the text.
+fn json_len(v: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, v);
+    count.0
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -232,5 +373,11 @@ mod tests {
         assert_eq!(v["error_message"], "bad name");
         assert_eq!(v["worker_id"], "w1");
         assert!(v["hostname"].is_string());
+        assert_eq!(v["runpod_version"], RUNPOD_VERSION);
+        assert!(text.starts_with(
+            r#"{"error_type":"ClientError","error_message":"bad name","error_traceback":"#
+        ));
+        let internal = Failure::Handler(HandlerError::Internal("loading: weights missing".into()));
+        assert_eq!(internal.traceback(), "loading:\n  weights missing");
     }
 }

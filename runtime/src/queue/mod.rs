@@ -53,6 +53,10 @@ pub struct QueueWorker<S> {
     /// Longest a job may run; longer → TIMED_OUT locally, a `TimeoutError` job error on the
     /// platform. `FLASH_EXECUTION_TIMEOUT_MS` overrides it.
     pub execution_timeout: Option<Duration>,
+    /// On the platform, whether a streamed job's final post carries every chunk
+    /// (`{"output": [chunks]}`, the SDK's `return_aggregate_stream`) or `{"output": []}` (the
+    /// SDK's default). `FLASH_RETURN_AGGREGATE_STREAM=1|0` overrides it.
+    pub return_aggregate_stream: bool,
 }
 
 impl QueueWorker<()> {
@@ -82,7 +86,14 @@ impl<S: Send + Sync + 'static> QueueWorker<S> {
             max_concurrency: 1,
             retries: 0,
             execution_timeout: None,
+            return_aggregate_stream: false,
         }
+    }
+
+    /// See [`QueueWorker::return_aggregate_stream`](QueueWorker#structfield.return_aggregate_stream).
+    pub fn return_aggregate_stream(mut self, on: bool) -> Self {
+        self.return_aggregate_stream = on;
+        self
     }
 
     pub fn max_concurrency(mut self, n: usize) -> Self {
@@ -109,6 +120,7 @@ impl<S: Send + Sync + 'static> QueueWorker<S> {
             handler: self.handler,
             state: Arc::new(state),
             execution_timeout: self.execution_timeout,
+            return_aggregate_stream: self.return_aggregate_stream,
         })
     }
 }
@@ -118,6 +130,7 @@ pub(crate) struct Prepared<S> {
     pub handler: Handler<S>,
     pub state: Arc<S>,
     pub execution_timeout: Option<Duration>,
+    pub return_aggregate_stream: bool,
 }
 
 /// The whole `main` of a queue worker: `healthcheck` mode, configuration, logging, the tokio
@@ -141,6 +154,20 @@ pub async fn serve<S: Send + Sync + 'static>(
 ) -> Result<(), String> {
     if cfg.execution_timeout.is_some() {
         worker.execution_timeout = cfg.execution_timeout;
+    }
+    match std::env::var("FLASH_RETURN_AGGREGATE_STREAM")
+        .ok()
+        .as_deref()
+        .map(str::trim)
+    {
+        None | Some("") => {}
+        Some("1" | "true" | "yes" | "on") => worker.return_aggregate_stream = true,
+        Some("0" | "false" | "no" | "off") => worker.return_aggregate_stream = false,
+        Some(other) => {
+            return Err(format!(
+                "bad configuration: FLASH_RETURN_AGGREGATE_STREAM={other:?}: expected 1 or 0"
+            ))
+        }
     }
     match &cfg.platform {
         Some(platform) => {

@@ -32,6 +32,10 @@ pub struct Record {
     pub query: HashMap<String, String>,
     pub auth: Option<String>,
     pub body: Option<Value>,
+    /// The exact bytes of a posted body (result, progress and stream posts).
+    pub raw: Option<Bytes>,
+    /// Every header as sent.
+    pub headers: HeaderMap,
     pub at: Instant,
 }
 
@@ -248,6 +252,8 @@ fn record(
         query,
         auth: auth(headers),
         body,
+        raw: None,
+        headers: headers.clone(),
         at: Instant::now(),
     }
 }
@@ -353,7 +359,8 @@ async fn done(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let body: Option<Value> = serde_json::from_slice(&body).ok();
+    let raw = body;
+    let body: Option<Value> = serde_json::from_slice(&raw).ok();
     let progress = is_progress(body.as_ref());
     let fail = {
         let mut inner = s.lock();
@@ -366,6 +373,7 @@ async fn done(
         }
     };
     let mut r = record("done", worker, Some(job), q, &headers, body);
+    r.raw = Some(raw);
     if fail {
         // Recorded under another kind so `results()` lists only accepted posts.
         r.kind = "done-500";
@@ -388,8 +396,10 @@ async fn stream(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let body = serde_json::from_slice(&body).ok();
-    s.record(record("stream", worker, Some(job), q, &headers, body));
+    let parsed = serde_json::from_slice(&body).ok();
+    let mut r = record("stream", worker, Some(job), q, &headers, parsed);
+    r.raw = Some(body);
+    s.record(r);
     StatusCode::OK.into_response()
 }
 

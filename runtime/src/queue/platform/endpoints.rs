@@ -58,6 +58,14 @@ impl Endpoints {
     }
 }
 
+/// The `User-Agent` of every platform call: this runtime, its version, and the SDK protocol it
+/// speaks.
+pub const USER_AGENT: &str = concat!(
+    "flash-runtime/",
+    env!("CARGO_PKG_VERSION"),
+    " (runpod-protocol 1.12.0)"
+);
+
 /// One pooled client for every platform call, with the raw `Authorization` header (no
 /// `Bearer`) the platform expects. Keep-alive is reqwest's default.
 pub fn client(api_key: &str) -> Result<reqwest::Client, String> {
@@ -68,6 +76,7 @@ pub fn client(api_key: &str) -> Result<reqwest::Client, String> {
     headers.insert(AUTHORIZATION, auth);
     reqwest::Client::builder()
         .default_headers(headers)
+        .user_agent(USER_AGENT)
         .connect_timeout(Duration::from_secs(10))
         .pool_idle_timeout(Duration::from_secs(90))
         .tcp_nodelay(true)

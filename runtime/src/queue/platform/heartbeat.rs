@@ -5,7 +5,9 @@ use std::{sync::Arc, time::Duration};
 
 use super::{endpoints::with_param, running::Running};
 
-pub const VERSION: &str = concat!("flash-runtime/", env!("CARGO_PKG_VERSION"));
+/// `runpod_version` on the heartbeat: the SDK protocol version this runtime speaks (the
+/// runtime's own name and version go in the `User-Agent`).
+pub const VERSION: &str = crate::queue::job::RUNPOD_VERSION;
 
 pub async fn run(client: reqwest::Client, url: String, interval: Duration, running: Arc<Running>) {
     let mut tick = tokio::time::interval(interval.max(Duration::from_millis(1)));

@@ -38,7 +38,13 @@ struct Ctx<S> {
     worker: super::Prepared<S>,
     poster: Poster,
     running: Arc<Running>,
+    /// Fired when a job asked to recycle the worker (`refresh_worker`): take no more jobs.
+    recycle: Shutdown,
 }
+
+/// A streamed job's aggregate is kept under this many bytes (the platform's result limit is
+/// larger); past it the final post is `{"output": []}`, as by default.
+pub const AGGREGATE_LIMIT: usize = 10 * 1024 * 1024;
 
 /// Runs the platform loop until `shutdown` fires and every running job has reported.
 /// Fails only at start (bad configuration, `init` failed).
@@ -73,6 +79,22 @@ pub async fn run_with_health<S: Send + Sync + 'static>(
         }
     };
     let running = Arc::new(Running::default());
+    // The loop stops on the caller's shutdown or when a job recycles the worker.
+    let recycle = Shutdown::new();
+    let stop = Shutdown::new();
+    {
+        let (outer, recycle, stop) = (shutdown.clone(), recycle.clone(), stop.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = outer.wait() => {}
+                _ = recycle.wait() => {
+                    tracing::info!("a job asked to recycle this worker (stopPod): taking no more jobs");
+                }
+            }
+            stop.trigger();
+        });
+    }
+    let shutdown = stop;
     let ctx = Arc::new(Ctx {
         worker,
         poster: Poster {
@@ -81,6 +103,7 @@ pub async fn run_with_health<S: Send + Sync + 'static>(
             retry_delays: Arc::new(timing.result_retry_delays.clone()),
         },
         running: running.clone(),
+        recycle,
     });
 
     let mut background = Vec::new();
@@ -207,9 +230,9 @@ fn spawn_job<S: Send + Sync + 'static>(
     });
 }
 
-/// Runs one job and posts its progress, chunks and result. The slot is given back as soon as the
-/// handler is done, so the next take overlaps this job's result post (the job still counts as
-/// running, for the heartbeat and the drain, until its result is posted).
+/// Runs one job and posts its progress, chunks and result. The slot is held until the result
+/// is posted (retries included), as the SDK does: a worker never holds more unreported jobs
+/// than `max_concurrency`.
 async fn execute<S: Send + Sync + 'static>(
     ctx: &Ctx<S>,
     id: &str,
@@ -221,22 +244,28 @@ async fn execute<S: Send + Sync + 'static>(
     let args = match job::input_args(job.get("input")) {
         Ok(args) => args,
         Err(msg) => {
-            drop(slot);
             tracing::warn!(requestId = %id, "{msg}");
             let error = Failure::Input(msg).to_error_text(worker_id);
             poster.result(id, &json!({ "error": error }), false).await;
+            drop(slot);
             return;
         }
     };
     tracing::debug!(requestId = %id, "job started");
     let (tx, mut updates) = tokio::sync::mpsc::unbounded_channel();
-    let run = job::run(
+    let keep = if ctx.worker.return_aggregate_stream {
+        job::Keep::UpTo(AGGREGATE_LIMIT)
+    } else {
+        job::Keep::Nothing
+    };
+    let run = job::run_keeping(
         &ctx.worker.handler,
         ctx.worker.state.clone(),
         id,
         args,
         Progress::new(tx),
         ctx.worker.execution_timeout,
+        keep,
         |chunk| {
             let poster = poster.clone();
             let id = id.to_string();
@@ -254,19 +283,116 @@ async fn execute<S: Send + Sync + 'static>(
             Some(update) = updates.recv() => { poster.progress(id, update).await; }
         }
     };
-    drop(slot);
     while let Ok(update) = updates.try_recv() {
         poster.progress(id, update).await;
     }
     let (body, is_stream) = match result {
-        Ok(Output::Value(v)) => (json!({ "output": v }), false),
-        Ok(Output::Stream(chunks)) => (json!({ "output": chunks }), true),
+        Ok(Output::Value(v)) => (ResultBody::from_output(v), false),
+        Ok(Output::Stream(chunks)) => (ResultBody::output(Value::Array(chunks)), true),
         Err(failure) => {
             tracing::warn!(requestId = %id, "job failed: {}", failure.message());
-            (json!({ "error": failure.to_error_text(worker_id) }), false)
+            (
+                ResultBody::error(Value::String(failure.to_error_text(worker_id))),
+                false,
+            )
         }
     };
+    if body.error.is_some() && body.output.is_some() {
+        tracing::warn!(requestId = %id, "job failed with partial output");
+    }
     if poster.result(id, &body, is_stream).await {
         tracing::debug!(requestId = %id, "result posted");
+    }
+    drop(slot);
+    if body.stop_pod {
+        ctx.recycle.trigger();
+    }
+}
+
+/// The final post of a job, in the SDK's key order: `{"output"?, "error"?, "stopPod"?}`.
+#[derive(Debug, serde::Serialize)]
+pub struct ResultBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+    #[serde(rename = "stopPod", skip_serializing_if = "std::ops::Not::not")]
+    pub stop_pod: bool,
+}
+
+impl ResultBody {
+    fn output(v: Value) -> ResultBody {
+        ResultBody {
+            output: Some(v),
+            error: None,
+            stop_pod: false,
+        }
+    }
+
+    fn error(e: Value) -> ResultBody {
+        ResultBody {
+            output: None,
+            error: Some(e),
+            stop_pod: false,
+        }
+    }
+
+    /// A handler's value, read as the SDK reads a returned dict: an `"error"` key that is set
+    /// fails the job and the other keys are its partial output (`{"output": {rest}, "error":
+    /// msg}`); `"refresh_worker": true` adds `"stopPod": true` and the worker takes no more jobs.
+    pub fn from_output(v: Value) -> ResultBody {
+        let Value::Object(mut map) = v else {
+            return ResultBody::output(v);
+        };
+        if !map.contains_key("error") && !map.contains_key("refresh_worker") {
+            return ResultBody::output(Value::Object(map));
+        }
+        let error = map.remove("error").filter(truthy);
+        let stop_pod = map.remove("refresh_worker").is_some_and(|r| truthy(&r));
+        ResultBody {
+            output: Some(Value::Object(map)),
+            error,
+            stop_pod,
+        }
+    }
+}
+
+/// Python's truthiness, which the SDK applies to `error` and `refresh_worker`.
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_as_the_sdk_reads_a_returned_dict() {
+        let text = |v: Value| serde_json::to_string(&ResultBody::from_output(v)).unwrap();
+        assert_eq!(text(json!({"a": 1})), r#"{"output":{"a":1}}"#);
+        assert_eq!(text(json!([1])), r#"{"output":[1]}"#);
+        assert_eq!(
+            text(json!({"error": "bad", "partial": [1]})),
+            r#"{"output":{"partial":[1]},"error":"bad"}"#
+        );
+        assert_eq!(
+            text(json!({"error": null, "x": 1})),
+            r#"{"output":{"x":1}}"#
+        );
+        assert_eq!(
+            text(json!({"x": 1, "refresh_worker": true})),
+            r#"{"output":{"x":1},"stopPod":true}"#
+        );
+        assert_eq!(
+            text(json!({"refresh_worker": false, "x": 1})),
+            r#"{"output":{"x":1}}"#
+        );
     }
 }

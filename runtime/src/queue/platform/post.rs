@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::endpoints::Endpoints;
@@ -20,7 +21,12 @@ const POST_TIMEOUT: Duration = Duration::from_secs(30);
 impl Poster {
     /// The final result of a job: `{"output": v}` or `{"error": "..."}` to the output URL.
     /// `is_stream` marks the aggregate that ends a streamed job.
-    pub async fn result(&self, job_id: &str, body: &Value, is_stream: bool) -> bool {
+    pub async fn result<T: Serialize + ?Sized>(
+        &self,
+        job_id: &str,
+        body: &T,
+        is_stream: bool,
+    ) -> bool {
         let url = Endpoints::job_url(&self.urls.output, job_id, is_stream);
         self.send(job_id, &url, body).await
     }
@@ -36,19 +42,21 @@ impl Poster {
         .await
     }
 
-    /// One chunk of a streaming job: `{"output": chunk}` to the stream URL.
+    /// One chunk of a streaming job: `{"output": chunk}` to the stream URL with
+    /// `isStream=false`, exactly what the SDK sends (only the final post says `true`).
     pub async fn chunk(&self, job_id: &str, chunk: Value) -> bool {
         let Some(template) = &self.urls.stream else {
-            // Without a stream URL the chunks still reach the caller in the final aggregate.
             return false;
         };
-        let url = Endpoints::job_url(template, job_id, true);
+        let url = Endpoints::job_url(template, job_id, false);
         self.send(job_id, &url, &json!({ "output": chunk })).await
     }
 
-    /// POSTs JSON, retrying transport errors and 5xx replies; a 4xx is final (sending the same
-    /// body again cannot succeed). Returns whether the platform accepted it.
-    async fn send(&self, job_id: &str, url: &str, body: &Value) -> bool {
+    /// POSTs JSON with the SDK's headers (`Content-Type: application/x-www-form-urlencoded` —
+    /// the SDK's label for its JSON text —, `charset: utf-8`, `X-Request-ID: <job id>`),
+    /// retrying transport errors and 5xx replies; a 4xx is final (sending the same body again
+    /// cannot succeed). Returns whether the platform accepted it.
+    async fn send<T: Serialize + ?Sized>(&self, job_id: &str, url: &str, body: &T) -> bool {
         let bytes = match serde_json::to_vec(body) {
             Ok(b) => b,
             Err(e) => {
@@ -56,13 +64,20 @@ impl Poster {
                 return false;
             }
         };
+        let request_id = reqwest::header::HeaderValue::from_str(job_id).ok();
         let mut delays = self.retry_delays.iter();
         let mut attempt = 1;
         loop {
-            let sent = self
-                .client
-                .post(url)
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
+            let mut request = self.client.post(url);
+            if let Some(id) = &request_id {
+                request = request.header("x-request-id", id.clone());
+            }
+            let sent = request
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .header("charset", "utf-8")
                 .body(bytes.clone())
                 .timeout(POST_TIMEOUT)
                 .send()
