@@ -198,10 +198,18 @@ fn check_reports_stale_output_and_generate_removes_it() {
     fs::write(&cargo_file, "").unwrap();
     assert!(run(false).status.success());
     assert!(cargo_file.exists() && project.join(".flash/Cargo.lock").exists());
-    // A hand edit of a generated file is stale too.
+    // A hand edit of a generated file is stale too, wherever the edit is in the file.
     let manifest = project.join(".flash/flash_manifest.json");
     fs::write(&manifest, "{}").unwrap();
     assert_eq!(run(true).status.code(), Some(1));
+    assert!(run(false).status.success());
+    let runtime = project.join(".flash/flash-runtime/src/lib.rs");
+    let mut text = fs::read_to_string(&runtime).unwrap();
+    text.push_str("// an older runtime\n");
+    fs::write(&runtime, &text).unwrap();
+    let check = run(true);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&check.stdout).contains("flash-runtime/src/lib.rs"));
     fs::remove_dir_all(&project).unwrap();
 }
 

@@ -71,7 +71,8 @@ pub struct OutputFile {
     pub path: String,
     pub contents: String,
     pub owner: Owner,
-    /// Rust source, which the CLI passes through rustfmt.
+    /// Rendered Rust, whose first line holds the fingerprint of its rendering: the CLI formats
+    /// it with rustfmt after writing, and compares that line, not the bytes, to know it is current.
     pub rust: bool,
 }
 
@@ -114,7 +115,9 @@ pub fn emit(plan: &Plan, options: &Options) -> Result<Vec<OutputFile>, EmitError
     let out = options.out_dir.trim_end_matches('/');
     let mut files = Vec::new();
     let mut add = |path: String, contents: String, owner: Owner| {
-        let rust = path.ends_with(".rs") && !path.contains(&format!("/{SKELETON}/"));
+        // Only rendered Rust carries a fingerprint line and is formatted after writing; the
+        // runtime's source and the skeleton's placeholders are written as they are.
+        let rust = contents.starts_with(&format!("// {GENERATED_MARK}"));
         files.push(OutputFile {
             path,
             contents,
@@ -325,13 +328,7 @@ fn main_rs(
     let lib = &plan.handler_crate.lib_name;
     let init = endpoint.init.as_ref().map(|i| rust::init_closure(lib, i));
     let init_blocks = init.as_ref().is_some_and(|(_, blocks)| *blocks);
-    let execution_timeout = endpoint.execution_timeout_ms.map(|ms| {
-        if ms % 1000 == 0 {
-            format!("Duration::from_secs({})", ms / 1000)
-        } else {
-            format!("Duration::from_millis({ms})")
-        }
-    });
+    let execution_timeout = endpoint.execution_timeout_ms.map(rust::duration);
     let ctx = context! { execution_timeout => execution_timeout, ..ctx };
     let body = match endpoint.kind {
         Kind::LoadBalanced => {
@@ -351,6 +348,7 @@ fn main_rs(
                     context! {
                         register => register,
                         path_literal => rust::string_literal(&route.path),
+                        timeout => route.timeout_ms.map(rust::duration),
                         closure_params => closure.params,
                         body => closure.body,
                     }

@@ -159,10 +159,20 @@ pub fn init_closure(lib: &str, init: &InitFn) -> (String, bool) {
     (format!("|| async {{ {body} }}"), !init.is_async)
 }
 
+/// `Duration::from_secs(30)`, or `from_millis` when the limit is not whole seconds.
+pub fn duration(ms: u64) -> String {
+    if ms % 1000 == 0 {
+        format!("Duration::from_secs({})", ms / 1000)
+    } else {
+        format!("Duration::from_millis({ms})")
+    }
+}
+
 /// The `use` lines a worker needs, and nothing more (an unused import fails clippy).
 pub fn imports(endpoint: &EndpointPlan, uses_bind: bool, uses_blocking: bool) -> Vec<String> {
     let mut lines = Vec::new();
-    if endpoint.execution_timeout_ms.is_some() {
+    let route_timeouts = endpoint.routes.iter().any(|r| r.timeout_ms.is_some());
+    if endpoint.execution_timeout_ms.is_some() || route_timeouts {
         lines.push("use std::time::Duration;".to_string());
         lines.push(String::new());
     }
