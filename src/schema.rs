@@ -29,6 +29,17 @@ fn polish(value: &mut Value) {
         Value::Object(map) => {
             drop_null_option(map);
             consts_to_enum(map);
+            // schemars names the width (`format: uint32`) but bounds only the bottom; a value
+            // past the top would pass the schema and then fail to read, silently.
+            let top = match map.get("format").and_then(Value::as_str) {
+                Some("uint8") => Some(u64::from(u8::MAX)),
+                Some("uint16") => Some(u64::from(u16::MAX)),
+                Some("uint32") => Some(u64::from(u32::MAX)),
+                _ => None,
+            };
+            if let Some(top) = top {
+                map.entry("maximum").or_insert(Value::from(top));
+            }
             if map.contains_key("properties") && !map.contains_key("additionalProperties") {
                 map.insert("additionalProperties".into(), Value::Bool(false));
             }

@@ -239,3 +239,183 @@ fn documented_example_is_valid() {
     let diagnostics = flashc::check(example.as_bytes(), None).expect("no --env given");
     assert!(diagnostics.is_empty(), "{diagnostics:#?}");
 }
+
+/// One help, applied: `before` is checked, a diagnostic with `code` must carry a help that
+/// contains `promise` (the text the fix writes, word for word), and `before` with `from`
+/// replaced by `to` must check clean, or give exactly `then` (a fix that uncovers the real
+/// problem, such as a quoted version that is not a CUDA version).
+struct Fix {
+    before: &'static str,
+    code: &'static str,
+    promise: &'static str,
+    from: &'static str,
+    to: &'static str,
+    then: &'static [&'static str],
+}
+
+const QUEUE: &str =
+    "version: 1\nname: demo\nendpoints:\n  api:\n    type: queue\n    handler: a::b\n";
+const BALANCED: &str =
+    "version: 1\nname: demo\nendpoints:\n  api:\n    type: load_balanced\n    routes:\n      \"GET /x\": a::b\n";
+
+fn fixes() -> Vec<Fix> {
+    let fix = |before: &'static str,
+               code: &'static str,
+               promise: &'static str,
+               from: &'static str,
+               to: &'static str| Fix {
+        before,
+        code,
+        promise,
+        from,
+        to,
+        then: &[],
+    };
+    // Each `before` is QUEUE or BALANCED plus lines, leaked so the table stays `&'static`.
+    let q = |extra: &str| -> &'static str { Box::leak(format!("{QUEUE}{extra}").into_boxed_str()) };
+    let b =
+        |extra: &str| -> &'static str { Box::leak(format!("{BALANCED}{extra}").into_boxed_str()) };
+    vec![
+        // Class 1: the type and the fields disagree; either fix gives a correct file.
+        fix(
+            "version: 1\nname: demo\nendpoints:\n  api:\n    type: queue\n    routes:\n      \"GET /x\": a::b\n",
+            "FL0203",
+            "`type: load_balanced`",
+            "type: queue",
+            "type: load_balanced",
+        ),
+        fix(
+            "version: 1\nname: demo\nendpoints:\n  api:\n    type: load_balanced\n    handler: a::b\n",
+            "FL0203",
+            "`type: queue`",
+            "type: load_balanced",
+            "type: queue",
+        ),
+        fix(
+            "version: 1\nname: demo\nendpoints:\n  api:\n    type: load_balanced\n    handler: a::b\n",
+            "FL0203",
+            "`routes: {\"POST /run\": a::b}`",
+            "    handler: a::b\n",
+            "    routes: {\"POST /run\": a::b}\n",
+        ),
+        // Class 2: Flash spellings and Python-isms.
+        fix(q("    dependencies: [torch]\n"), "FL0101", "Cargo.toml", "    dependencies: [torch]\n", ""),
+        fix(
+            q("    execution_timeout_ms: 60000\n"),
+            "FL0101",
+            "`execution_timeout: 60s`",
+            "execution_timeout_ms: 60000",
+            "execution_timeout: 60s",
+        ),
+        fix(
+            q("    execution_timeout_ms: 1500\n"),
+            "FL0101",
+            "`execution_timeout: 1500ms`",
+            "execution_timeout_ms: 1500",
+            "execution_timeout: 1500ms",
+        ),
+        fix(q("    workers: (1, 3)\n"), "FL0102", "`workers: [1, 3]`", "workers: (1, 3)", "workers: [1, 3]"),
+        fix(q("    workers: 1-3\n"), "FL0102", "`workers: [1, 3]`", "workers: 1-3", "workers: [1, 3]"),
+        fix(q("    gpu: GpuGroup.ADA_24\n"), "FL0103", "`ADA_24`", "GpuGroup.ADA_24", "ADA_24"),
+        fix(q("    gpu: GpuType.NVIDIA_L4\n"), "FL0103", "`NVIDIA_L4`", "GpuType.NVIDIA_L4", "NVIDIA_L4"),
+        fix(
+            q("    cpu: CpuInstanceType.CPU3C_1_2\n"),
+            "FL0103",
+            "`cpu3c-1-2`",
+            "CpuInstanceType.CPU3C_1_2",
+            "cpu3c-1-2",
+        ),
+        fix(
+            q("    datacenters: [DataCenter.EU_RO_1]\n"),
+            "FL0103",
+            "`EU-RO-1`",
+            "DataCenter.EU_RO_1",
+            "EU-RO-1",
+        ),
+        fix(
+            BALANCED.replacen("load_balanced", "LB", 1).leak(),
+            "FL0103",
+            "`load_balanced`",
+            "type: LB",
+            "type: load_balanced",
+        ),
+        fix(QUEUE.replacen("queue", "QB", 1).leak(), "FL0103", "`queue`", "type: QB", "type: queue"),
+        fix(QUEUE.replacen("version: 1", "version: \"1\"", 1).leak(), "FL0102", "`1`", "\"1\"", "1"),
+        fix(q("    idle_timeout: 2h\n"), "FL0104", "`5m`", "2h", "5m"),
+        fix(q("    idle_timeout: 5 minutes\n"), "FL0403", "`5m`", "5 minutes", "5m"),
+        Fix {
+            before: q("    min_cuda_version: 12.10\n"),
+            code: "FL0005",
+            promise: "`min_cuda_version: \"12.10\"`",
+            from: "12.10",
+            to: "\"12.10\"",
+            // Quoted, the version is checked as written: 12.10 is not a CUDA version.
+            then: &["FL0103"],
+        },
+        // Helps that were already there.
+        fix(q("    worker: 3\n"), "FL0101", "`workers`", "worker:", "workers:"),
+        fix(q("    env:\n      model-id: bert\n"), "FL0502", "`MODEL_ID`", "model-id", "MODEL_ID"),
+        fix(
+            q("    env:\n      HF_TOKEN: hf_abc\n"),
+            "FL0503",
+            "`HF_TOKEN: { secret: hf_token }`",
+            "HF_TOKEN: hf_abc",
+            "HF_TOKEN: { secret: hf_token }",
+        ),
+        fix(q("    flashboot: yes\n"), "FL0102", "`true`", "yes", "true"),
+        fix(q("    gpu_count: \"2\"\n"), "FL0102", "`2`", "\"2\"", "2"),
+        fix(
+            b("    scaler: {type: QUEUE_DELAY, value: 4}\n"),
+            "FL0402",
+            "`type: REQUEST_COUNT`",
+            "type: QUEUE_DELAY",
+            "type: REQUEST_COUNT",
+        ),
+        fix(
+            b("    max_concurrency: 4\n"),
+            "FL0203",
+            "remove it",
+            "    max_concurrency: 4\n",
+            "",
+        ),
+    ]
+}
+
+#[test]
+fn helps_lead_to_a_correct_file() {
+    let mut failures = Vec::new();
+    for fix in fixes() {
+        let before = flashc::check(fix.before.as_bytes(), None).expect("no --env given");
+        let Some(found) = before.iter().find(|d| d.code == fix.code) else {
+            failures.push(format!("{:?}: no {} in {before:#?}", fix.before, fix.code));
+            continue;
+        };
+        let help = found.help.clone().unwrap_or_default();
+        if !help.contains(fix.promise) {
+            failures.push(format!(
+                "{:?}: help {help:?} does not say {:?}",
+                fix.before, fix.promise
+            ));
+            continue;
+        }
+        assert!(
+            fix.before.contains(fix.from),
+            "{:?} lacks {:?}",
+            fix.before,
+            fix.from
+        );
+        let after = fix.before.replacen(fix.from, fix.to, 1);
+        let codes: Vec<&str> = flashc::check(after.as_bytes(), None)
+            .expect("no --env given")
+            .iter()
+            .map(|d| d.code)
+            .collect();
+        if codes != fix.then {
+            failures.push(format!(
+                "{after:?} (help {help:?} applied) gives {codes:?}, expected {:?}",
+                fix.then
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

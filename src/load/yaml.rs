@@ -11,7 +11,7 @@ use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError};
 
 use super::tree::{Entry, Node, Pos, Span, Value};
 use crate::diagnostic::Diagnostic;
-use crate::rules::{DUPLICATE_KEY, NOT_UTF8, YAML_LIMITS, YAML_SYNTAX};
+use crate::rules::{DUPLICATE_KEY, FLOAT_VERSION, NOT_UTF8, YAML_LIMITS, YAML_SYNTAX};
 
 /// Bounds that keep loading linear in the input whatever it holds.
 #[derive(Debug, Clone, Copy)]
@@ -161,10 +161,11 @@ impl Builder {
                     }
                 }
                 Event::Scalar(text, style, anchor, _) => {
-                    let node = Node {
-                        value: resolve(text, style),
-                        span: at,
-                    };
+                    let value = resolve(&text, style);
+                    if let Value::Float(f) = value {
+                        self.check_version_text(&text, f, at);
+                    }
+                    let node = Node { value, span: at };
                     self.push(node, anchor, at)?;
                 }
                 Event::Alias(id) => {
@@ -210,6 +211,52 @@ impl Builder {
             });
         }
         Ok(())
+    }
+
+    /// An unquoted version the float reading changes (`min_cuda_version: 12.10` is 12.1).
+    fn check_version_text(&mut self, text: &str, float: f64, at: Span) {
+        let Some(Frame::Map {
+            key: Some((key, _)),
+            ..
+        }) = self.stack.last()
+        else {
+            return;
+        };
+        if !key.to_ascii_lowercase().ends_with("version") || !float.is_finite() {
+            return;
+        }
+        let unsigned = text.trim_start_matches('+');
+        let exponent = unsigned.contains(['e', 'E']);
+        let trailing_zero = unsigned
+            .split_once('.')
+            .is_some_and(|(_, fraction)| fraction.len() > 1 && fraction.ends_with('0'));
+        // More digits than a float keeps (`12.10000000000000000001`).
+        let lossy = !exponent
+            && unsigned.parse::<f64>().ok().is_some_and(|f| {
+                let shortest = f.to_string();
+                let written = unsigned.trim_end_matches('0').trim_end_matches('.');
+                shortest.trim_end_matches('.') != written && !trailing_zero
+            });
+        if !(exponent || trailing_zero || lossy) {
+            return;
+        }
+        let read = if float.fract() == 0.0 && float.abs() < 1e15 {
+            format!("{float:.1}")
+        } else {
+            float.to_string()
+        };
+        let shown: String = text.chars().take(40).collect();
+        self.diagnostics.push(
+            Diagnostic::new(
+                &FLOAT_VERSION,
+                at,
+                format!("YAML reads the unquoted version `{shown}` as the number {read}"),
+            )
+            .label(format!("read as {read}"))
+            .help(format!(
+                "quote it to keep the text as written: `{key}: \"{shown}\"`"
+            )),
+        );
     }
 
     fn open(&mut self, frame: Frame, at: Span) -> Result<(), Diagnostic> {
@@ -414,11 +461,11 @@ fn scalar_text(value: Value) -> String {
 
 /// Resolves a scalar by the YAML 1.2 core schema: quoted scalars are strings; plain ones may
 /// be null, booleans, integers or floats. (YAML 1.1's `yes`/`no`/`on` stay strings.)
-fn resolve(text: std::borrow::Cow<'_, str>, style: ScalarStyle) -> Value {
+fn resolve(text: &str, style: ScalarStyle) -> Value {
     if style != ScalarStyle::Plain {
-        return Value::Str(text.into_owned());
+        return Value::Str(text.to_string());
     }
-    match text.as_ref() {
+    match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
         "false" | "False" | "FALSE" => return Value::Bool(false),
@@ -429,7 +476,7 @@ fn resolve(text: std::borrow::Cow<'_, str>, style: ScalarStyle) -> Value {
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}
     }
-    if let Some(int) = resolve_int(&text) {
+    if let Some(int) = resolve_int(text) {
         return Value::Int(int);
     }
     let float_chars = text
@@ -440,7 +487,7 @@ fn resolve(text: std::borrow::Cow<'_, str>, style: ScalarStyle) -> Value {
             return Value::Float(f);
         }
     }
-    Value::Str(text.into_owned())
+    Value::Str(text.to_string())
 }
 
 fn resolve_int(text: &str) -> Option<i64> {

@@ -421,7 +421,11 @@ fn lower_endpoint(
         compute,
         workers_min,
         workers_max,
-        idle_timeout: s.idle_timeout.unwrap_or(60),
+        idle_timeout: s
+            .idle_timeout
+            .as_ref()
+            .map_or(Ok(60), crate::model::IdleTimeout::seconds)
+            .map_err(Unlowerable)?,
         scaler_type: match scaler_type {
             ScalerType::QueueDelay => "QUEUE_DELAY",
             ScalerType::RequestCount => "REQUEST_COUNT",

@@ -149,6 +149,61 @@ pub enum Duration {
     Text(String),
 }
 
+/// How long an idle worker is kept: whole seconds (`300`, 1 to 3600) or a duration with a
+/// unit (`90s`, `5m`, `1h`), whole seconds from 1 second to 1 hour.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum IdleTimeout {
+    Seconds(u32),
+    Text(String),
+}
+
+/// The bounds of `idle_timeout`, in seconds (Runpod's).
+pub const IDLE_TIMEOUT_SECONDS: std::ops::RangeInclusive<u32> = 1..=3600;
+
+impl IdleTimeout {
+    /// Whole seconds, or why the value is not a usable idle timeout.
+    pub fn seconds(&self) -> Result<u32, String> {
+        let seconds = match self {
+            IdleTimeout::Seconds(s) => *s,
+            IdleTimeout::Text(t) => {
+                let millis = route_key::parse_duration(t)?;
+                if millis % 1000 != 0 {
+                    return Err(format!("`idle_timeout` counts whole seconds, not `{t}`"));
+                }
+                u32::try_from(millis / 1000).unwrap_or(u32::MAX)
+            }
+        };
+        if IDLE_TIMEOUT_SECONDS.contains(&seconds) {
+            Ok(seconds)
+        } else {
+            Err(format!(
+                "`idle_timeout` must be between 1 second and 1 hour (3600 s), found {}",
+                match self {
+                    IdleTimeout::Seconds(s) => format!("{s}"),
+                    IdleTimeout::Text(t) => format!("`{t}`"),
+                }
+            ))
+        }
+    }
+}
+
+impl JsonSchema for IdleTimeout {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "IdleTimeout".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Whole seconds (1 to 3600) or a duration with a unit (`90s`, `5m`, `1h`).",
+            "anyOf": [
+                { "type": "integer", "format": "uint32", "minimum": 1, "maximum": 3600 },
+                { "type": "string" }
+            ]
+        })
+    }
+}
+
 /// Settings shared by endpoints and `defaults`: compute, scaling, placement and runtime.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Settings {
@@ -172,10 +227,11 @@ pub struct Settings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = {"min": 0, "max": 1}, "examples" = [3, [1, 5], {"min": 1, "max": 5}]))]
     pub workers: Option<Workers>,
-    /// Seconds an idle worker is kept before it is stopped.
+    /// How long an idle worker is kept before it is stopped: whole seconds (`300`) or a
+    /// duration (`5m`), from 1 second to 1 hour.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 3600), extend("default" = 60))]
-    pub idle_timeout: Option<u32>,
+    #[schemars(extend("default" = 60, "examples" = [60, "5m"]))]
+    pub idle_timeout: Option<IdleTimeout>,
     /// How the endpoint scales: `QUEUE_DELAY` (seconds a job may wait) or `REQUEST_COUNT`
     /// (requests per worker; required for load-balanced endpoints).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -6,8 +6,10 @@ declare_rule! {
     /// ## What it does
     /// Checks env var names: letters, digits and `_`, not starting with a digit; and not a
     /// variable the platform or the worker runtime sets itself (`PORT`, `PORT_HEALTH`,
-    /// `SCRIPT_NAME`, `RUNPOD_*`). Also checks the names in secret references
-    /// (`{secret: NAME}`): letters, digits, `_`, `-` and `.`.
+    /// `RUNPOD_*`). Also checks the names in secret references (`{secret: NAME}`): letters,
+    /// digits, `_`, `-` and `.`. `SCRIPT_NAME` may be set: the platform does not set it, and
+    /// flash-runtime reads it as a path prefix to serve routes under (they stay at the root
+    /// too, so the platform's requests still reach them).
     ///
     /// ## Why
     /// Other names cannot be set by a shell or a Dockerfile `ENV`; overriding the
@@ -40,7 +42,9 @@ declare_rule! {
     pub static PLAIN_SECRET = ("FL0503", "plain-secret", Warning, check_secrets);
 }
 
-const RESERVED: &[&str] = &["PORT", "PORT_HEALTH", "SCRIPT_NAME"];
+/// Set for every worker: `PORT` and `PORT_HEALTH` on deploy, to the port in the generated
+/// manifest (where the worker listens); `RUNPOD_*` by Runpod.
+const RESERVED: &[&str] = &["PORT", "PORT_HEALTH"];
 const SECRET_WORDS: &[&str] = &[
     "TOKEN",
     "SECRET",
@@ -99,10 +103,14 @@ fn check_names(project: &Project, out: &mut Vec<Diagnostic>) {
                 Diagnostic::new(
                     &ENV_VAR_NAME,
                     var.key_span,
-                    format!("env var `{name}` is set by the platform or the worker runtime"),
+                    format!("env var `{name}` is set for every worker; flash.yaml cannot set it"),
                 )
                 .label("reserved variable")
-                .help("remove it; the platform sets it for every worker"),
+                .help(if name.starts_with("RUNPOD_") {
+                    "remove it; Runpod sets the `RUNPOD_*` variables for every worker"
+                } else {
+                    "remove it; deploying sets `PORT` and `PORT_HEALTH` to the port in the generated manifest, where the worker listens"
+                }),
             );
         }
     }

@@ -1,6 +1,7 @@
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::load::{Node, Span};
-use crate::model::{route_key::parse_duration, Duration, EndpointType};
+use crate::model::{route_key::parse_duration, Duration, EndpointType, IdleTimeout};
+use crate::rules::OUT_OF_RANGE;
 use crate::validate::Project;
 
 /// The platform ends a load-balanced request after 5.5 minutes whatever the file says.
@@ -9,7 +10,9 @@ const LOAD_BALANCED_LIMIT_MS: u64 = 330_000;
 declare_rule! {
     /// ## What it does
     /// Checks `execution_timeout` and route `timeout` values: a whole number of seconds or
-    /// a number with a unit (`500ms`, `90s`, `10m`, `1h`), greater than zero. Warns when a
+    /// a number with a unit (`500ms`, `90s`, `10m`, `1h`), greater than zero. Also checks
+    /// `idle_timeout` written as a duration (`5m`): whole seconds, 1 second to 1 hour (a value
+    /// out of those bounds is FL0104, as it is when written as a number). Warns when a
     /// load-balanced limit exceeds the platform's 5.5 minutes per request.
     ///
     /// ## Why
@@ -25,6 +28,28 @@ declare_rule! {
 
 fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     for (endpoint, spec) in project.typed() {
+        // `idle_timeout` written as a duration (the schema bounds it when it is a number).
+        if let (Some(idle @ IdleTimeout::Text(text)), Some(node)) = (
+            &spec.settings.idle_timeout,
+            endpoint.node.get("idle_timeout"),
+        ) {
+            if let Err(message) = idle.seconds() {
+                let parses = parse_duration(text).is_ok();
+                let (rule, label) = if parses {
+                    (&OUT_OF_RANGE, "must be between 1s and 1h")
+                } else {
+                    (&EXECUTION_TIMEOUT, "not a duration")
+                };
+                let message = if message.starts_with("`idle_timeout`") {
+                    message
+                } else {
+                    format!("`idle_timeout`: {message}")
+                };
+                out.push(Diagnostic::new(rule, node.span, message).label(label).help(
+                    "write whole seconds (`300`) or a duration from `1s` to `1h`, such as `5m`",
+                ));
+            }
+        }
         let balanced = spec.kind == Some(EndpointType::LoadBalanced);
         if let (Some(duration), Some(node)) = (
             &spec.settings.execution_timeout,

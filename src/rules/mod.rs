@@ -44,6 +44,7 @@ mod endpoint_type;
 mod env_var;
 mod environment;
 mod execution_timeout;
+mod float_version;
 mod gpu_list;
 mod gpu_or_cpu;
 mod handler_not_found;
@@ -83,6 +84,7 @@ pub use endpoint_type::{FIELD_FOR_OTHER_TYPE, MISSING_TYPE_FIELDS};
 pub use env_var::{ENV_VAR_NAME, PLAIN_SECRET};
 pub use environment::UNKNOWN_OVERLAY_TARGET;
 pub use execution_timeout::EXECUTION_TIMEOUT;
+pub use float_version::FLOAT_VERSION;
 pub use gpu_list::GPU_LIST;
 pub use gpu_or_cpu::{CPU_WITH_GPU_SETTINGS, GPU_AND_CPU};
 pub use handler_not_found::HANDLER_NOT_FOUND;
@@ -140,6 +142,7 @@ pub static ALL: &[&Rule] = &[
     &NOT_UTF8,
     &YAML_LIMITS,
     &DUPLICATE_KEY,
+    &FLOAT_VERSION,
     &UNKNOWN_KEY,
     &WRONG_TYPE,
     &INVALID_VALUE,

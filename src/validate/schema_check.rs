@@ -56,6 +56,7 @@ pub fn check(root: &Node) -> Found {
     for error in compiled.validator.iter_errors(root) {
         reporter.report(&error, &mut out);
     }
+    reporter.non_finite(&mut out);
     out
 }
 
@@ -185,6 +186,22 @@ impl Reporter<'_> {
             .any(|s| matches!(s, Step::Key(k) if k == "env"));
         let help = if key == "<<" {
             Some("YAML merge keys are not supported; put shared settings in `defaults`".to_string())
+        } else if matches!(
+            key,
+            "dependencies"
+                | "pip_dependencies"
+                | "python_dependencies"
+                | "requirements"
+                | "packages"
+        ) && !in_env
+        {
+            Some(
+                "handlers are Rust: crates go in the handler crate's Cargo.toml (`cargo add NAME`); \
+                 `system_dependencies` is for Debian packages installed in the image"
+                    .to_string(),
+            )
+        } else if let Some(fix) = self.unit_key(&path, key).filter(|_| !in_env) {
+            Some(fix)
         } else if in_env {
             Some("an env var's value is a string, or `{secret: NAME}` for a secret".to_string())
         } else if let Some(flash) = flash_spelling(key).filter(|flash| {
@@ -215,6 +232,48 @@ impl Reporter<'_> {
         .help_opt(help)
     }
 
+    /// Flash's keys that carry a unit in their name (`execution_timeout_ms: 60000`): the fix
+    /// converts the value, since flash.yaml durations carry their unit in the value.
+    fn unit_key(&self, path: &[Step], key: &str) -> Option<String> {
+        let (target, millis_per_unit) = match key {
+            "execution_timeout_ms" | "executionTimeoutMs" | "timeout_ms" => {
+                ("execution_timeout", 1)
+            }
+            "execution_timeout_s" | "execution_timeout_seconds" => ("execution_timeout", 1000),
+            "idle_timeout_s" | "idle_timeout_seconds" => ("idle_timeout", 1000),
+            "idle_timeout_ms" | "idleTimeoutMs" => ("idle_timeout", 1),
+            _ => return None,
+        };
+        let allowed = self
+            .nav
+            .properties_at(&path[..path.len().saturating_sub(1)]);
+        if !allowed.iter().any(|a| a == target) {
+            return None;
+        }
+        let value = match self.node(path).map(|n| &n.value) {
+            Some(Value::Int(n)) => u64::try_from(*n).ok(),
+            Some(Value::Float(f)) if f.fract() == 0.0 && *f >= 0.0 && *f < 9.0e15 => {
+                Some(*f as u64)
+            }
+            _ => None,
+        };
+        let Some(millis) = value.and_then(|v| v.checked_mul(millis_per_unit)) else {
+            return Some(format!(
+                "flash.yaml writes `{target}` with the unit in the value, such as `{target}: 60s`"
+            ));
+        };
+        let converted = if millis % 1000 == 0 {
+            format!("{}s", millis / 1000)
+        } else if target == "idle_timeout" {
+            format!("{}s", millis.div_ceil(1000))
+        } else {
+            format!("{millis}ms")
+        };
+        Some(format!(
+            "flash.yaml writes durations with their unit: `{target}: {converted}`"
+        ))
+    }
+
     fn wrong_type(&self, path: &[Step], expected: &[&str]) -> Diagnostic {
         let found = self.node(path).map_or("nothing", Node::kind_name);
         let expected = join_or(expected);
@@ -224,7 +283,15 @@ impl Reporter<'_> {
                 .help("start with `version: 1`, `name: my-app` and an `endpoints:` mapping (see examples/)");
         }
         let message = format!("{} must be {expected}, found {found}", describe(path));
-        let help = self.node(path).and_then(|node| type_help(node, &expected));
+        let workers = path.last() == Some(&Step::Key("workers".into()));
+        let help = self.node(path).and_then(|node| match &node.value {
+            Value::Str(s) if workers && worker_range(s).is_some() => {
+                worker_range(s).map(|(min, max)| {
+                    format!("write `workers: [{min}, {max}]` (at least {min}, at most {max})")
+                })
+            }
+            _ => type_help(node, &expected),
+        });
         Diagnostic::new(&WRONG_TYPE, self.value_span(path), message)
             .label(format!("expected {expected}"))
             .help_opt(help)
@@ -291,32 +358,112 @@ impl Reporter<'_> {
         let numbers_only = options
             .as_array()
             .is_some_and(|a| a.iter().all(Json::is_number));
-        let help = if is_text && numbers_only {
-            Some(format!(
-                "write a number without quotes: `{}`",
-                list(&allowed, 3).replace('`', "")
-            ))
+        if is_text && numbers_only {
+            // `version: "1"`: the value is right, its type is not.
+            let unquoted = shown.trim();
+            let help = if allowed.iter().any(|a| a == unquoted) {
+                format!("remove the quotes: `{unquoted}`")
+            } else {
+                format!(
+                    "write a number without quotes: {}",
+                    list(&allowed, 3).replace('`', "")
+                )
+            };
+            return Diagnostic::new(
+                &WRONG_TYPE,
+                self.value_span(path),
+                format!(
+                    "{} must be a number, found the string `\"{}\"`",
+                    describe(path),
+                    shorten(&shown)
+                ),
+            )
+            .label("a quoted string, not a number")
+            .help(help);
+        }
+        let help = if !is_text {
+            None
+        } else if let Some(fix) = python_spelling(&shown, &allowed) {
+            Some(fix)
         } else {
             closest(&shown, allowed.iter().map(String::as_str))
-                .filter(|_| is_text)
                 .map(|near| format!("did you mean `{near}`?"))
         };
+        // A long list is cut: the values nearest to what was written come first.
+        let mut ordered = allowed;
+        if is_text && ordered.len() > LIST_MOST && shown.len() <= 64 {
+            let written = shown.to_ascii_lowercase();
+            ordered.sort_by_cached_key(|a| strsim::levenshtein(&written, &a.to_ascii_lowercase()));
+        }
         Diagnostic::new(
             &INVALID_VALUE,
             self.value_span(path),
             format!(
-                "invalid {} `{shown}`: expected one of {}",
+                "invalid {} `{}`: expected one of {}",
                 describe_noun(path),
-                list(&allowed, 12)
+                shorten(&shown),
+                list(&ordered, LIST_MOST)
             ),
         )
         .label("not an allowed value")
         .help_opt(help)
     }
 
+    /// Numbers YAML reads as infinite or not-a-number (`.inf`, `.nan`, `1e400`): no field of
+    /// flash.yaml can hold one, and the schema validator cannot see them (JSON has none).
+    fn non_finite(&self, out: &mut Found) {
+        let mut todo: Vec<(Vec<Step>, &Node)> = vec![(Vec::new(), self.root)];
+        while let Some((path, node)) = todo.pop() {
+            match &node.value {
+                Value::Float(f) if !f.is_finite() => {
+                    if out.invalid.iter().any(|p| path.starts_with(p)) {
+                        continue;
+                    }
+                    out.diagnostics
+                        .push(non_finite_diagnostic(node.span, &path, *f));
+                    out.invalid.push(path);
+                }
+                Value::Seq(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        let mut child = path.clone();
+                        child.push(Step::Index(i));
+                        todo.push((child, item));
+                    }
+                }
+                Value::Map(entries) => {
+                    for entry in entries {
+                        let mut child = path.clone();
+                        child.push(Step::Key(entry.key.clone()));
+                        todo.push((child, &entry.value));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
     fn out_of_range(&self, path: &[Step]) -> Diagnostic {
         let shown = self.node(path).map_or_else(String::new, show_value);
-        let (min, max) = self.nav.bounds_at(path);
+        if let Some(Value::Float(f)) = self.node(path).map(|n| &n.value) {
+            if !f.is_finite() {
+                return non_finite_diagnostic(self.value_span(path), path, *f);
+            }
+        }
+        let (min, mut max) = self.nav.bounds_at(path);
+        // The width of the integer type (`u32`) is no bound a person chose: name it only
+        // when the value is past it.
+        let value = self.node(path).and_then(|n| match n.value {
+            Value::Int(i) => Some(i as f64),
+            Value::Float(f) => Some(f),
+            _ => None,
+        });
+        if max
+            .as_ref()
+            .is_some_and(|m| *m == u32::MAX.to_string())
+            && value.is_some_and(|v| v <= f64::from(u32::MAX))
+        {
+            max = None;
+        }
         let range = match (min, max) {
             (Some(min), Some(max)) => format!("between {min} and {max}"),
             (Some(min), None) => format!("at least {min}"),
@@ -381,14 +528,14 @@ impl Node {
 /// differently, so that users moving over are told the new spelling.
 fn flash_spelling(key: &str) -> Option<&'static str> {
     Some(match key {
-        "dependencies" | "system_packages" | "apt_packages" => "system_dependencies",
+        "system_packages" | "apt_packages" => "system_dependencies",
         "network_volume" | "networkVolume" | "volumes" => "volume",
         "min_workers" | "max_workers" | "workersMin" | "workersMax" => "workers: [min, max]",
         "gpuIds" | "gpu_ids" | "gpus" | "gpu_type" | "gpu_types" => "gpu",
         "instanceIds" | "instance_ids" | "cpu_type" | "instance_type" => "cpu",
         "gpuCount" => "gpu_count",
         "idleTimeout" => "idle_timeout",
-        "executionTimeout" | "executionTimeoutMs" | "timeout" => "execution_timeout",
+        "executionTimeout" | "timeout" => "execution_timeout",
         "datacenter" | "data_centers" | "locations" => "datacenters",
         "env_vars" | "environment" | "envs" => "env",
         "scalerType" | "scaler_type" | "scalerValue" | "scaler_value" => "scaler: {type, value}",
@@ -505,4 +652,84 @@ fn list(items: &[String], most: usize) -> String {
     } else {
         shown.join(", ")
     }
+}
+
+/// How many allowed values an "expected one of" message names before it is cut.
+const LIST_MOST: usize = 12;
+
+/// A value as quoted in a message: long values are cut, so a message stays a line.
+fn shorten(text: &str) -> String {
+    const MOST: usize = 80;
+    match text.char_indices().nth(MOST) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+/// `workers: (1, 3)` (a Python tuple), `1-3`, `1..3`, `1 to 3`: a range written as text.
+fn worker_range(text: &str) -> Option<(u32, u32)> {
+    let inner = text
+        .trim()
+        .trim_start_matches(['(', '['])
+        .trim_end_matches([')', ']']);
+    let (min, max) = inner
+        .split_once(',')
+        .or_else(|| inner.split_once(".."))
+        .or_else(|| inner.split_once(" to "))
+        .or_else(|| inner.split_once('-'))?;
+    let (min, max) = (
+        min.trim().parse().ok()?,
+        max.trim().trim_start_matches('=').trim().parse().ok()?,
+    );
+    Some((min, max))
+}
+
+/// Flash's Python spellings of an allowed value: `GpuGroup.ADA_24`, `GpuType.NVIDIA_L4`,
+/// `CpuInstanceType.CPU3C_1_2`, `DataCenter.EU_RO_1`, and the Flash docs' `LB`/`QB`.
+fn python_spelling(written: &str, allowed: &[String]) -> Option<String> {
+    let fix = |value: &str, why: &str| Some(format!("{why}: write `{value}`"));
+    match written.trim() {
+        "LB"
+        | "lb"
+        | "LoadBalanced"
+        | "load-balanced"
+        | "loadbalanced"
+        | "LoadBalancerSlsResource"
+            if allowed.iter().any(|a| a == "load_balanced") =>
+        {
+            return fix(
+                "load_balanced",
+                "`LB` is the Flash docs' name for a load-balanced endpoint",
+            );
+        }
+        "QB" | "qb" | "Queue" | "QUEUE" | "queue-based" | "queue_based"
+            if allowed.iter().any(|a| a == "queue") =>
+        {
+            return fix(
+                "queue",
+                "`QB` is the Flash docs' name for a queue-based endpoint",
+            );
+        }
+        _ => {}
+    }
+    let (class, name) = written.trim().rsplit_once('.')?;
+    if class.is_empty() || !class.starts_with(|c: char| c.is_ascii_alphabetic()) || name.is_empty()
+    {
+        return None;
+    }
+    let key = |s: &str| s.to_ascii_lowercase().replace('-', "_");
+    let wanted = key(name);
+    let value = allowed.iter().find(|a| key(a) == wanted)?;
+    fix(value, &format!("`{class}.` is Flash's Python enum"))
+}
+
+fn non_finite_diagnostic(span: Span, path: &[Step], f: f64) -> Diagnostic {
+    let what = if f.is_nan() {
+        "not a number (`.nan`)"
+    } else {
+        "infinite"
+    };
+    Diagnostic::new(&OUT_OF_RANGE, span, format!("{} is {what}", describe(path)))
+        .label("not a finite number")
+        .help("write a whole number (YAML reads `.inf`, and numbers past 1e308, as infinity)")
 }
