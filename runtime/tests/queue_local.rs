@@ -808,3 +808,107 @@ async fn port_health_is_served_in_local_mode() {
         .unwrap()
         .unwrap();
 }
+
+/// SIGTERM (the shutdown trigger) with a full queue: the workers drain it within the grace
+/// period, and every job they cannot finish ends FAILED (`WorkerShutdown`) with its webhook
+/// called — no accepted job vanishes.
+#[tokio::test]
+async fn shutdown_drains_then_fails_and_reports_every_unfinished_job() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let hook = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(v);
+                "ok"
+            }
+        }),
+    );
+    let hl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", hl.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(hl, hook).await });
+
+    let tracker = Arc::new(Tracker::default());
+    let worker = QueueWorker::new(test_handler(tracker.clone())).max_concurrency(2);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let shutdown = Shutdown::new();
+    let s = shutdown.clone();
+    let task = tokio::spawn(async move {
+        local::run(worker, timing(), listener, s, Duration::from_millis(700)).await
+    });
+    let http = reqwest::Client::new();
+    // 2 workers, 100 ms jobs: ~14 finish within the 700 ms grace; 40 cannot.
+    let n = 40;
+    for i in 0..n {
+        let r = http
+            .post(format!("{base}/run"))
+            .json(&json!({"input": {"name": format!("j{i}"), "sleep_ms": 100}, "webhook": url}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let stopped = std::time::Instant::now();
+    shutdown.trigger();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(stopped.elapsed() < Duration::from_secs(5));
+    let mut completed = 0;
+    let mut failed = 0;
+    for _ in 0..n {
+        let body = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("a webhook for every accepted job")
+            .unwrap();
+        match body["status"].as_str().unwrap() {
+            "COMPLETED" => completed += 1,
+            "FAILED" => {
+                let err: Value = serde_json::from_str(body["error"].as_str().unwrap()).unwrap();
+                assert_eq!(err["error_type"], "WorkerShutdown");
+                failed += 1;
+            }
+            other => panic!("unexpected final state {other}"),
+        }
+    }
+    assert_eq!(completed + failed, n);
+    assert!(
+        completed >= 4,
+        "the queue was drained during the grace period ({completed})"
+    );
+    assert!(failed >= 1, "some jobs could not finish ({failed})");
+}
+
+/// Every error is JSON, the HTTP layer's own included: a malformed percent-encoding in a job id
+/// is a JSON 400, not axum's text/plain rejection.
+#[tokio::test]
+async fn malformed_job_ids_are_json_400() {
+    let l = start(1, 0).await;
+    for path in ["/status/%FF", "/stream/%FF", "/v2/e/status/%FF"] {
+        let r = l
+            .http
+            .get(format!("{}{path}", l.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(r.headers()["content-type"], "application/json");
+        let body: Value = r.json().await.unwrap();
+        assert!(body["error"].as_str().unwrap().contains("malformed job id"));
+    }
+    for path in ["/cancel/%FF", "/retry/%C3%28"] {
+        let r = l
+            .http
+            .post(format!("{}{path}", l.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{path}");
+        assert!(r.json::<Value>().await.unwrap()["error"].is_string());
+    }
+    l.stop().await;
+}

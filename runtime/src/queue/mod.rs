@@ -203,6 +203,15 @@ pub async fn serve<S: Send + Sync + 'static>(
                 health_path: cfg.health_path.clone(),
                 api_key: cfg.api_key.clone(),
                 health,
+                webhook_allow: std::env::var("FLASH_WEBHOOK_ALLOW")
+                    .ok()
+                    .filter(|v| !v.trim().is_empty())
+                    .map(|v| {
+                        v.split(',')
+                            .map(|h| h.trim().to_string())
+                            .filter(|h| !h.is_empty())
+                            .collect()
+                    }),
             };
             let result = local::run_with(
                 worker,

@@ -5,7 +5,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use axum::{
     body::{Body, Bytes},
-    extract::{Path, Query, Request, State},
+    extract::{rejection::PathRejection, Path, Query, Request, State},
     http::{
         header::{AUTHORIZATION, CONTENT_LENGTH},
         uri::PathAndQuery,
@@ -43,6 +43,8 @@ pub struct App {
     /// When set (`RUNPOD_API_KEY`), every call but the health check needs
     /// `Authorization: Bearer <key>` (or the raw key, as the platform accepts), else 401.
     pub api_key: Option<String>,
+    /// `FLASH_WEBHOOK_ALLOW`: when set, the hosts (`host` or `host:port`) a webhook may call.
+    pub webhook_allow: Option<Vec<String>>,
 }
 
 /// The operations of the queue API: the first segment of every route but the health check.
@@ -184,6 +186,16 @@ fn error(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, Json(json!({ "error": msg.into() }))).into_response()
 }
 
+/// The `{id}` of a job route; a malformed one (bad percent-encoding) is a JSON 400 too.
+fn job_id(id: Result<Path<String>, PathRejection>) -> Result<String, Box<Response>> {
+    id.map(|Path(id)| id).map_err(|e| {
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            format!("malformed job id in the path: {}", e.body_text()),
+        ))
+    })
+}
+
 fn not_found(id: &str) -> Response {
     error(
         StatusCode::NOT_FOUND,
@@ -252,7 +264,16 @@ async fn accept(
         ));
     }
     let bytes = read_limited(headers, body, limit, route).await?;
-    parse_submission(&bytes, sync).map_err(|msg| error(StatusCode::BAD_REQUEST, msg))
+    let new = parse_submission(&bytes, sync).map_err(|msg| error(StatusCode::BAD_REQUEST, msg))?;
+    if let (Some(url), Some(allow)) = (&new.webhook, &app.webhook_allow) {
+        if !webhook_allowed(url, allow) {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "the webhook's host is not in FLASH_WEBHOOK_ALLOW",
+            ));
+        }
+    }
+    Ok(new)
 }
 
 async fn read_limited(
@@ -298,6 +319,23 @@ fn is_length_limit(e: &axum::Error) -> bool {
         cur = err.source();
     }
     false
+}
+
+/// Whether a webhook URL's host (or `host:port`) is in the allow-list.
+pub fn webhook_allowed(url: &str, allow: &[String]) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let with_port = url.port_or_known_default().map(|p| format!("{host}:{p}"));
+    allow.iter().any(|a| {
+        a.eq_ignore_ascii_case(host)
+            || with_port
+                .as_deref()
+                .is_some_and(|hp| a.eq_ignore_ascii_case(hp))
+    })
 }
 
 /// `{"input": {...}, "webhook"?: url, "policy"?: {"executionTimeout"?: ms, "ttl"?: ms}}`.
@@ -354,28 +392,44 @@ fn policy_ms(
     }
 }
 
-async fn status(State(app): State<App>, Path(id): Path<String>) -> Response {
+async fn status(State(app): State<App>, id: Result<Path<String>, PathRejection>) -> Response {
+    let id = match job_id(id) {
+        Ok(id) => id,
+        Err(r) => return *r,
+    };
     match app.store.status(&id) {
         Some(body) => Json(body).into_response(),
         None => not_found(&id),
     }
 }
 
-async fn stream(State(app): State<App>, Path(id): Path<String>) -> Response {
+async fn stream(State(app): State<App>, id: Result<Path<String>, PathRejection>) -> Response {
+    let id = match job_id(id) {
+        Ok(id) => id,
+        Err(r) => return *r,
+    };
     match app.store.take_stream(&id) {
         Some(body) => Json(body).into_response(),
         None => not_found(&id),
     }
 }
 
-async fn cancel(State(app): State<App>, Path(id): Path<String>) -> Response {
+async fn cancel(State(app): State<App>, id: Result<Path<String>, PathRejection>) -> Response {
+    let id = match job_id(id) {
+        Ok(id) => id,
+        Err(r) => return *r,
+    };
     match app.store.cancel(&id) {
         Some(body) => Json(body).into_response(),
         None => not_found(&id),
     }
 }
 
-async fn retry(State(app): State<App>, Path(id): Path<String>) -> Response {
+async fn retry(State(app): State<App>, id: Result<Path<String>, PathRejection>) -> Response {
+    let id = match job_id(id) {
+        Ok(id) => id,
+        Err(r) => return *r,
+    };
     match app.store.retry(&id) {
         Ok(body) => Json(body).into_response(),
         Err(RetryError::NotFound) => not_found(&id),
@@ -447,6 +501,22 @@ mod tests {
         assert_eq!(s("/ep1/nothing"), None);
         assert_eq!(s("/"), None);
         assert_eq!(s("//run"), None);
+    }
+
+    #[test]
+    fn webhook_allow_list() {
+        let allow = vec![
+            "hooks.example.com".to_string(),
+            "127.0.0.1:9000".to_string(),
+        ];
+        assert!(webhook_allowed(
+            "https://hooks.example.com/x?token=1",
+            &allow
+        ));
+        assert!(webhook_allowed("http://127.0.0.1:9000/h", &allow));
+        assert!(!webhook_allowed("http://127.0.0.1:9001/h", &allow));
+        assert!(!webhook_allowed("http://169.254.169.254/latest", &allow));
+        assert!(!webhook_allowed("not a url", &allow));
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub struct LocalOptions {
     /// `Authorization: Bearer <key>`.
     pub api_key: Option<String>,
     pub health: Health,
+    /// `FLASH_WEBHOOK_ALLOW` (comma-separated `host` or `host:port`): when set, webhooks may
+    /// only call these hosts (a submission naming another is a 400).
+    pub webhook_allow: Option<Vec<String>>,
 }
 
 impl Default for LocalOptions {
@@ -44,6 +47,7 @@ impl Default for LocalOptions {
             health_path: "/ping".to_string(),
             api_key: None,
             health: Health::new(),
+            webhook_allow: None,
         }
     }
 }
@@ -100,9 +104,12 @@ pub async fn run_with<S: Send + Sync + 'static>(
         client: reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
+            // A webhook is called where the caller said, never somewhere a redirect points.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("cannot build the webhook client: {e}"))?,
         retry_delay: timing.webhook_retry,
+        pending: Default::default(),
     };
 
     // Serve at once (so `/ping` says 204 while init runs); jobs queue until workers start.
@@ -111,6 +118,7 @@ pub async fn run_with<S: Send + Sync + 'static>(
         let store = store.clone();
         let stop = stop_workers.clone();
         let health = health.clone();
+        let hooks = hooks.clone();
         tokio::spawn(async move {
             let prepared = match worker.prepare().await {
                 Ok(p) => Arc::new(p),
@@ -129,6 +137,7 @@ pub async fn run_with<S: Send + Sync + 'static>(
                     stop.clone(),
                 ));
             }
+            drop(hooks);
             while set.join_next().await.is_some() {}
         })
     };
@@ -140,6 +149,7 @@ pub async fn run_with<S: Send + Sync + 'static>(
         runsync_wait: timing.runsync_wait,
         health_path: options.health_path,
         api_key: options.api_key,
+        webhook_allow: options.webhook_allow,
     });
     // Small request/response exchanges on keep-alive connections stall on Nagle's algorithm
     // meeting delayed ACKs (tens of ms); send every response at once.
@@ -152,20 +162,42 @@ pub async fn run_with<S: Send + Sync + 'static>(
     let served = server.into_future();
     tokio::pin!(served);
     // The server returns only after the shutdown trigger (or on an accept error, which ends the
-    // worker); open `/runsync` calls then get up to `grace` to finish.
+    // worker). Then, within `grace`: open requests finish, and the workers drain the queue.
     tokio::select! {
         r = &mut served => r.map_err(|e| format!("server error: {e}"))?,
-        _ = shutdown.wait() => {
-            if tokio::time::timeout(grace, &mut served).await.is_err() {
-                tracing::warn!("open requests did not finish within the grace period");
-            }
+        _ = shutdown.wait() => {}
+    }
+    let deadline = tokio::time::Instant::now() + grace;
+    tracing::info!(
+        queued_or_running = !store.is_idle(),
+        "stopping: no new jobs; draining the queue within {} ms",
+        grace.as_millis()
+    );
+    if tokio::time::timeout_at(deadline, &mut served)
+        .await
+        .is_err()
+    {
+        tracing::warn!("open requests did not finish within the grace period");
+    }
+    let drained = async {
+        while !store.is_idle() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    };
+    let _ = tokio::time::timeout_at(deadline, drained).await;
+    // Whatever is left ends FAILED, is logged with its id and calls its webhook.
+    for (id, hook) in store.fail_unfinished(&job::Failure::Shutdown(grace)) {
+        hooks.deliver(id, hook);
     }
     stop_workers.trigger();
-    if tokio::time::timeout(grace, workers).await.is_err() {
-        tracing::warn!("running jobs did not finish within the grace period");
+    if tokio::time::timeout(Duration::from_secs(1), workers)
+        .await
+        .is_err()
+    {
+        tracing::warn!("workers did not stop at once");
     }
     janitor.abort();
+    hooks.finish(grace.max(Duration::from_secs(5))).await;
     Ok(())
 }
 
@@ -243,30 +275,74 @@ async fn sweep(store: Arc<Store>, shortest: Duration) {
     }
 }
 
-/// Webhook delivery: the final job body POSTed to the URL the caller gave, 3 attempts.
+/// Webhook delivery: the final job body POSTed to the URL the caller gave, 3 attempts, no
+/// redirects followed; logs name the job, never the URL (its query may carry a token).
+/// Deliveries still pending at shutdown are awaited ([`Hooks::finish`]).
 #[derive(Clone)]
 struct Hooks {
     client: reqwest::Client,
     retry_delay: Duration,
+    pending: Arc<Pending>,
+}
+
+#[derive(Default)]
+struct Pending {
+    ids: std::sync::Mutex<std::collections::HashSet<String>>,
+    done: tokio::sync::Notify,
+}
+
+impl Pending {
+    fn ids(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.ids.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl Hooks {
     fn deliver(&self, id: String, hook: Webhook) {
         let this = self.clone();
+        this.pending.ids().insert(id.clone());
         tokio::spawn(async move {
-            for attempt in 1..=3 {
-                match this.client.post(&hook.url).json(&hook.body).send().await {
-                    Ok(r) if r.status().is_success() => return,
-                    Ok(r) => {
-                        tracing::warn!(requestId = %id, attempt, status = %r.status(), "webhook refused")
-                    }
-                    Err(e) => tracing::warn!(requestId = %id, attempt, "webhook failed: {e}"),
+            this.attempts(&id, hook).await;
+            this.pending.ids().remove(&id);
+            this.pending.done.notify_waiters();
+        });
+    }
+
+    async fn attempts(&self, id: &str, hook: Webhook) {
+        for attempt in 1..=3 {
+            match self.client.post(&hook.url).json(&hook.body).send().await {
+                Ok(r) if r.status().is_success() => return,
+                Ok(r) => {
+                    tracing::warn!(requestId = %id, attempt, status = %r.status(), "webhook refused")
                 }
-                if attempt < 3 {
-                    tokio::time::sleep(this.retry_delay).await;
+                Err(e) => {
+                    tracing::warn!(requestId = %id, attempt, "webhook failed: {}", e.without_url())
                 }
             }
-            tracing::error!(requestId = %id, "webhook not delivered after 3 attempts");
-        });
+            if attempt < 3 {
+                tokio::time::sleep(self.retry_delay).await;
+            }
+        }
+        tracing::error!(requestId = %id, "webhook not delivered after 3 attempts");
+    }
+
+    /// Waits up to `limit` for pending deliveries; logs each one left behind.
+    async fn finish(&self, limit: Duration) {
+        let wait = async {
+            loop {
+                let done = self.pending.done.notified();
+                tokio::pin!(done);
+                done.as_mut().enable();
+                if self.pending.ids().is_empty() {
+                    return;
+                }
+                done.await;
+            }
+        };
+        if tokio::time::timeout(limit, wait).await.is_err() {
+            for id in self.pending.ids().iter() {
+                tracing::error!(requestId = %id, "webhook not delivered: the worker stopped");
+            }
+        }
     }
 }

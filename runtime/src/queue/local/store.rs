@@ -431,6 +431,61 @@ impl Store {
         removed
     }
 
+    /// Whether no job is queued or running.
+    pub fn is_idle(&self) -> bool {
+        let inner = self.lock();
+        inner.in_queue == 0 && inner.running == 0
+    }
+
+    /// At the end of the shutdown grace: every job still queued or running ends FAILED with
+    /// `failure` (running attempts are cancelled), each logged with its id. Returns the
+    /// webhooks to call, so no accepted job vanishes without a word.
+    pub fn fail_unfinished(&self, failure: &Failure) -> Vec<(String, Webhook)> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let now = Instant::now();
+        let ids: Vec<String> = inner
+            .jobs
+            .iter()
+            .filter(|(_, j)| !j.status.is_final())
+            .map(|(id, _)| id.clone())
+            .collect();
+        let text = failure.to_error_text("local");
+        let mut hooks = Vec::new();
+        for id in ids {
+            let Some(job) = inner.jobs.get_mut(&id) else {
+                continue;
+            };
+            let was = job.status;
+            match was {
+                Status::InQueue => inner.in_queue -= 1,
+                _ => {
+                    inner.running -= 1;
+                    if let Some(tx) = job.cancel.take() {
+                        let _ = tx.send(());
+                    }
+                    job.exec_ms = job.started_at.map(|s| ms(now - s));
+                }
+            }
+            job.status = Status::Failed;
+            job.output = None;
+            job.error = Some(text.clone());
+            job.generation += 1;
+            inner.failed += 1;
+            tracing::error!(
+                requestId = %id,
+                "job {} when the worker stopped: FAILED ({})",
+                if was == Status::InQueue { "still queued" } else { "still running" },
+                failure.message()
+            );
+            if let Some(hook) = finalize(inner, &id, now, self.ttl) {
+                hooks.push((id, hook));
+            }
+        }
+        inner.queue.clear();
+        hooks
+    }
+
     /// The `/health` body.
     pub fn health(&self) -> Value {
         let inner = self.lock();
@@ -495,6 +550,15 @@ fn finalize(inner: &mut Inner, id: &str, now: Instant, ttl: [Duration; 2]) -> Op
     let class = usize::from(job.sync);
     let at = now + ttl[class];
     job.expires_at = Some(at);
+    // Only FAILED and TIMED_OUT jobs can be retried and need their input; a cancelled or purged
+    // job's input (up to 10 MB each) is freed now, not when its retention ends.
+    if !matches!(job.status, Status::Failed | Status::TimedOut) {
+        job.args = Args::new();
+    }
+    // A completed job's chunks stay readable through `/stream`; a cancelled one's are dropped.
+    if job.status == Status::Cancelled {
+        job.chunks = Vec::new();
+    }
     let output = job.output.take();
     let body = render_with(id, job, output);
     job.kept_output = body.get("output").map(|o| o.to_string().into_boxed_str());
@@ -556,4 +620,67 @@ fn render_with(id: &str, job: &Job, output: Option<Value>) -> Value {
 
 fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_job(n: usize) -> NewJob {
+        let mut args = Args::new();
+        args.insert("blob".into(), Value::String("x".repeat(n)));
+        NewJob {
+            args,
+            webhook: None,
+            timeout: None,
+            ttl: None,
+            sync: false,
+        }
+    }
+
+    fn held_input(store: &Store) -> usize {
+        store
+            .lock()
+            .jobs
+            .values()
+            .map(|j| {
+                j.args
+                    .get("blob")
+                    .and_then(Value::as_str)
+                    .map_or(0, str::len)
+            })
+            .sum()
+    }
+
+    /// Cancelled and purged jobs free their input at once (three rounds of 40 × 5 MB purged
+    /// jobs once held 670 MB for their whole retention).
+    #[tokio::test]
+    async fn cancelled_and_purged_jobs_free_their_input() {
+        let store = Store::new(1, 0, Duration::from_secs(1800), Duration::from_secs(60));
+        let ids: Vec<String> = (0..4).map(|_| store.submit(new_job(1000), None)).collect();
+        assert_eq!(held_input(&store), 4000);
+        store.cancel(&ids[0]);
+        assert_eq!(held_input(&store), 3000);
+        assert_eq!(store.purge(), 3);
+        assert_eq!(held_input(&store), 0);
+        // Still reported as CANCELLED during their retention.
+        assert_eq!(store.status(&ids[1]).unwrap()["status"], "CANCELLED");
+    }
+
+    #[tokio::test]
+    async fn unfinished_jobs_fail_at_shutdown_with_a_webhook() {
+        let store = Store::new(1, 0, Duration::from_secs(1800), Duration::from_secs(60));
+        let mut job = new_job(10);
+        job.webhook = Some("http://127.0.0.1:9/h".into());
+        let id = store.submit(job, None);
+        let queued = store.submit(new_job(10), None);
+        let running = store.next().await;
+        assert_eq!(running.id, id);
+        let hooks = store.fail_unfinished(&Failure::Shutdown(Duration::from_secs(1)));
+        assert_eq!(hooks.len(), 1);
+        assert_eq!(hooks[0].1.body["status"], "FAILED");
+        assert!(store.is_idle());
+        assert_eq!(store.status(&queued).unwrap()["status"], "FAILED");
+        assert_eq!(store.health()["jobs"]["failed"], 2);
+    }
 }
