@@ -47,6 +47,7 @@ impl Queue {
             runsync_ttl: Duration::from_secs(60),
             runsync_wait,
             webhook_retry: Duration::from_millis(50),
+            ..LocalTiming::default()
         };
         let shutdown = Shutdown::new();
         let s = shutdown.clone();

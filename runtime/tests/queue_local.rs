@@ -28,6 +28,7 @@ fn timing() -> LocalTiming {
         runsync_ttl: Duration::from_secs(60),
         runsync_wait: Duration::from_secs(10),
         webhook_retry: Duration::from_millis(50),
+        ..LocalTiming::default()
     }
 }
 

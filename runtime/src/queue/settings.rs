@@ -13,6 +13,7 @@
 //! | `FLASH_QUEUE_RUNSYNC_TTL_MS` | `60000` | how long a local `/runsync` result is kept |
 //! | `FLASH_QUEUE_RUNSYNC_WAIT_MS` | `90000` | how long a local `/runsync` waits when `?wait=` is absent |
 //! | `FLASH_QUEUE_WEBHOOK_RETRY_MS` | `10000` | delay between webhook attempts (3 attempts) |
+//! | `FLASH_QUEUE_RETAIN_BYTES` | `268435456` | most bytes of final results the local queue keeps; past it the oldest go early |
 
 use std::time::Duration;
 
@@ -90,6 +91,9 @@ pub struct LocalTiming {
     pub runsync_ttl: Duration,
     pub runsync_wait: Duration,
     pub webhook_retry: Duration,
+    /// Retained final results are bounded by bytes as well as by time: past this many, the
+    /// results closest to their expiry are dropped early (their `/status` is then 404).
+    pub retain_bytes: usize,
 }
 
 impl Default for LocalTiming {
@@ -99,6 +103,7 @@ impl Default for LocalTiming {
             runsync_ttl: Duration::from_secs(60),
             runsync_wait: Duration::from_secs(90),
             webhook_retry: Duration::from_secs(10),
+            retain_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -115,6 +120,14 @@ impl LocalTiming {
             runsync_ttl: ms(&get, "FLASH_QUEUE_RUNSYNC_TTL_MS")?.unwrap_or(d.runsync_ttl),
             runsync_wait: ms(&get, "FLASH_QUEUE_RUNSYNC_WAIT_MS")?.unwrap_or(d.runsync_wait),
             webhook_retry: ms(&get, "FLASH_QUEUE_WEBHOOK_RETRY_MS")?.unwrap_or(d.webhook_retry),
+            retain_bytes: match get("FLASH_QUEUE_RETAIN_BYTES").filter(|v| !v.trim().is_empty()) {
+                None => d.retain_bytes,
+                Some(v) => v.trim().parse().map_err(|_| ConfigError {
+                    var: "FLASH_QUEUE_RETAIN_BYTES",
+                    value: v.clone(),
+                    expected: "a size in bytes",
+                })?,
+            },
         })
     }
 }

@@ -93,12 +93,10 @@ pub async fn run_with<S: Send + Sync + 'static>(
         }
     }
     let max = worker.max_concurrency.max(1);
-    let store = Arc::new(Store::new(
-        max,
-        worker.retries,
-        timing.run_ttl,
-        timing.runsync_ttl,
-    ));
+    let store = Arc::new(
+        Store::new(max, worker.retries, timing.run_ttl, timing.runsync_ttl)
+            .retain_bytes(timing.retain_bytes),
+    );
     let health = options.health.clone();
     let hooks = Hooks {
         client: reqwest::Client::builder()

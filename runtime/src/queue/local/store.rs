@@ -86,6 +86,8 @@ struct Job {
     /// Bumped at every (re)queue so a stale attempt or queue entry is recognised and ignored.
     generation: u64,
     expires_at: Option<Instant>,
+    /// Bytes this final job counts against the retention limit.
+    retained: usize,
 }
 
 #[derive(Default)]
@@ -103,6 +105,10 @@ struct Inner {
     completed: u64,
     failed: u64,
     retried: u64,
+    /// Bytes of final jobs kept for `/status`, against `Store::retain_bytes`.
+    retained: usize,
+    /// Whether dropping results early has been logged.
+    warned_retention: bool,
 }
 
 /// One job handed to a worker.
@@ -128,6 +134,7 @@ pub struct Store {
     retries: u32,
     workers: usize,
     ttl: [Duration; 2],
+    retain_bytes: usize,
 }
 
 /// Why `/retry` refused.
@@ -144,7 +151,19 @@ impl Store {
             retries,
             workers,
             ttl: [run_ttl, runsync_ttl],
+            retain_bytes: usize::MAX,
         }
+    }
+
+    /// Bounds retained final results by bytes as well as by time (`FLASH_QUEUE_RETAIN_BYTES`).
+    pub fn retain_bytes(mut self, limit: usize) -> Self {
+        self.retain_bytes = limit;
+        self
+    }
+
+    /// Bytes of final results kept now.
+    pub fn retained_bytes(&self) -> usize {
+        self.lock().retained
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -178,6 +197,7 @@ impl Store {
             cancel: None,
             generation: 0,
             expires_at: None,
+            retained: 0,
         };
         {
             let mut inner = self.lock();
@@ -322,7 +342,7 @@ impl Store {
             if requeued {
                 None
             } else {
-                finalize(inner, id, now, self.ttl)
+                finalize(inner, id, now, self.ttl, self.retain_bytes)
             }
         };
         if requeued {
@@ -373,7 +393,7 @@ impl Store {
         job.status = Status::Cancelled;
         job.output = None;
         // A cancelled job calls no webhook: the caller asked for it.
-        let _ = finalize(inner, id, now, self.ttl);
+        let _ = finalize(inner, id, now, self.ttl, self.retain_bytes);
         Some(json!({ "id": id, "status": "CANCELLED" }))
     }
 
@@ -389,6 +409,7 @@ impl Store {
             job.status = Status::InQueue;
             job.generation += 1;
             job.attempts_left = self.retries;
+            inner.retained -= std::mem::take(&mut job.retained);
             job.output = None;
             job.kept_output = None;
             job.error = None;
@@ -423,7 +444,7 @@ impl Store {
                 if let Some(job) = inner.jobs.get_mut(&id) {
                     job.status = Status::Cancelled;
                 }
-                let _ = finalize(inner, &id, now, self.ttl);
+                let _ = finalize(inner, &id, now, self.ttl, self.retain_bytes);
                 removed += 1;
             }
         }
@@ -478,7 +499,7 @@ impl Store {
                 if was == Status::InQueue { "still queued" } else { "still running" },
                 failure.message()
             );
-            if let Some(hook) = finalize(inner, &id, now, self.ttl) {
+            if let Some(hook) = finalize(inner, &id, now, self.ttl, self.retain_bytes) {
                 hooks.push((id, hook));
             }
         }
@@ -523,7 +544,9 @@ impl Store {
                     .get(&id)
                     .is_some_and(|j| j.expires_at == Some(at))
                 {
-                    inner.jobs.remove(&id);
+                    if let Some(job) = inner.jobs.remove(&id) {
+                        inner.retained -= job.retained;
+                    }
                 }
             }
         }
@@ -545,7 +568,50 @@ impl Store {
 }
 
 /// Marks a job final: schedules its expiry, wakes `/runsync` waiters, and returns its webhook.
-fn finalize(inner: &mut Inner, id: &str, now: Instant, ttl: [Duration; 2]) -> Option<Webhook> {
+fn finalize(
+    inner: &mut Inner,
+    id: &str,
+    now: Instant,
+    ttl: [Duration; 2],
+    retain: usize,
+) -> Option<Webhook> {
+    let hook = finalize_one(inner, id, now, ttl);
+    evict(inner, retain);
+    hook
+}
+
+/// Drops the final jobs closest to their expiry while the retained bytes exceed `retain`.
+fn evict(inner: &mut Inner, retain: usize) {
+    while inner.retained > retain {
+        let class = match (inner.expiry[0].front(), inner.expiry[1].front()) {
+            (Some((a, _)), Some((b, _))) => usize::from(b < a),
+            (Some(_), None) => 0,
+            (None, Some(_)) => 1,
+            (None, None) => return,
+        };
+        let Some((at, id)) = inner.expiry[class].pop_front() else {
+            return;
+        };
+        if inner
+            .jobs
+            .get(&id)
+            .is_some_and(|j| j.expires_at == Some(at))
+        {
+            if let Some(job) = inner.jobs.remove(&id) {
+                inner.retained -= job.retained;
+            }
+            if !inner.warned_retention {
+                inner.warned_retention = true;
+                tracing::warn!(
+                    limit = retain,
+                    "retained results passed FLASH_QUEUE_RETAIN_BYTES: the oldest are dropped before their retention ends"
+                );
+            }
+        }
+    }
+}
+
+fn finalize_one(inner: &mut Inner, id: &str, now: Instant, ttl: [Duration; 2]) -> Option<Webhook> {
     let job = inner.jobs.get_mut(id)?;
     let class = usize::from(job.sync);
     let at = now + ttl[class];
@@ -562,6 +628,25 @@ fn finalize(inner: &mut Inner, id: &str, now: Instant, ttl: [Duration; 2]) -> Op
     let output = job.output.take();
     let body = render_with(id, job, output);
     job.kept_output = body.get("output").map(|o| o.to_string().into_boxed_str());
+    // What staying costs: the id (map key and expiry entry), the result, the error, the input
+    // kept for `/retry`, unread chunks, and the entry itself.
+    let size = 2 * id.len()
+        + job.kept_output.as_deref().map_or(0, str::len)
+        + job.error.as_deref().map_or(0, str::len)
+        + if job.args.is_empty() {
+            0
+        } else {
+            serde_json::to_string(&job.args).map_or(0, |t| t.len())
+        }
+        + job
+            .chunks
+            .iter()
+            .map(|c| c.to_string().len())
+            .sum::<usize>()
+        + std::mem::size_of::<Job>()
+        + 64;
+    inner.retained += size;
+    job.retained = size;
     let hook_url = match (&job.webhook, job.status) {
         (Some(url), Status::Completed | Status::Failed | Status::TimedOut) => Some(url.clone()),
         _ => None,
@@ -665,6 +750,35 @@ mod tests {
         assert_eq!(held_input(&store), 0);
         // Still reported as CANCELLED during their retention.
         assert_eq!(store.status(&ids[1]).unwrap()["status"], "CANCELLED");
+    }
+
+    /// Retained results are bounded by bytes: past the limit the ones closest to expiry go.
+    #[tokio::test]
+    async fn retained_results_are_bounded_by_bytes() {
+        let store = Store::new(1, 0, Duration::from_secs(1800), Duration::from_secs(60))
+            .retain_bytes(20_000);
+        let mut ids = Vec::new();
+        for _ in 0..50 {
+            let id = store.submit(new_job(10), None);
+            let a = store.next().await;
+            store.finish(
+                &a.id,
+                a.generation,
+                Ok(Output::Value(json!("y".repeat(1000)))),
+            );
+            ids.push(id);
+        }
+        assert!(
+            store.retained_bytes() <= 20_000,
+            "{}",
+            store.retained_bytes()
+        );
+        assert!(store.len() < 50 && store.len() > 5, "{}", store.len());
+        // The newest are kept, the oldest went first.
+        assert!(store.status(ids.last().unwrap()).is_some());
+        assert!(store.status(&ids[0]).is_none());
+        store.sweep();
+        assert_eq!(store.health()["jobs"]["completed"], 50);
     }
 
     #[tokio::test]
