@@ -8,7 +8,13 @@ const EXAMPLE: &str = include_str!("../examples/hello/flash.yaml");
 fn assert_well_formed(bytes: &[u8]) {
     let diagnostics = flashc::check(bytes, None).expect("no --env given");
     let text = String::from_utf8_lossy(bytes);
-    let lines = text.lines().count() as u32 + 1;
+    // Lines as YAML counts them (`\r\n`, `\r` and `\n` each end one); a position is on one.
+    let lines = text
+        .replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .lines()
+        .count()
+        .max(1) as u32;
     for d in &diagnostics {
         assert!(
             d.span.start.line >= 1 && d.span.start.line <= lines,
@@ -17,6 +23,10 @@ fn assert_well_formed(bytes: &[u8]) {
         assert!(d.span.start <= d.span.end, "{d:?}");
         assert!(!d.message.is_empty());
     }
+    assert!(
+        diagnostics.windows(2).all(|w| w[0].span <= w[1].span),
+        "not sorted by position: {diagnostics:#?}"
+    );
     // Rendering must not panic either, in every format.
     let source = flashc::render::SourceFile::new("f.yaml", &text);
     let _ = flashc::render::human(&source, &diagnostics, false);
@@ -75,4 +85,53 @@ fn hostile_yaml_is_refused_quickly() {
     }
     // Generous: the point is "bounded", not a benchmark (see benches/ for speed).
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
+
+/// The same file with LF, CRLF or CR line breaks, with and without a final newline: every
+/// diagnostic has the same position, and the human snippet shows the line at that position.
+#[test]
+fn positions_and_snippets_agree_on_every_line_break() {
+    let files = [
+        // An unknown key on the last line.
+        "version: 1\nname: demo\nendpoints:\n  api:\n    type: queue\n    handler: a::b\n    worker: 3",
+        // An unclosed bracket that runs to the end of the file.
+        "version: 1\nname: demo\nendpoints:\n  api:\n    type: queue\n    handler: a::b\n    gpu: [ADA_24",
+        // A value missing at the end of the file.
+        "version: 1\nname: demo\nendpoints:\n  api:\n    type: queue\n    handler: a::b\n    gpu:",
+        // An unclosed quote.
+        "version: 1\nname: \"demo\nendpoints:\n  api:\n    type: queue",
+    ];
+    for file in files {
+        let mut seen: Option<Vec<(u32, u32)>> = None;
+        for newline in ["\n", "\r\n", "\r"] {
+            for final_newline in [false, true] {
+                let mut text = file.replace('\n', newline);
+                if final_newline {
+                    text.push_str(newline);
+                }
+                let diagnostics = flashc::check(text.as_bytes(), None).expect("no --env");
+                assert!(!diagnostics.is_empty(), "{text:?}");
+                let positions: Vec<(u32, u32)> = diagnostics
+                    .iter()
+                    .map(|d| (d.span.start.line, d.span.start.col))
+                    .collect();
+                match &seen {
+                    None => seen = Some(positions.clone()),
+                    Some(first) => assert_eq!(first, &positions, "{text:?}"),
+                }
+                let source = flashc::render::SourceFile::new("f.yaml", &text);
+                let human = flashc::render::human(&source, &diagnostics, false);
+                for (line, _) in positions {
+                    let expected = file
+                        .lines()
+                        .nth(line as usize - 1)
+                        .expect("a line of the file");
+                    assert!(
+                        human.contains(&format!("{line} | {expected}\n")),
+                        "{text:?}: line {line} not shown as {expected:?}:\n{human}"
+                    );
+                }
+            }
+        }
+    }
 }

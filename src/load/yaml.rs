@@ -63,13 +63,15 @@ pub fn load(bytes: &[u8], limits: Limits) -> (Option<Node>, Vec<Diagnostic>) {
         documents: 0,
         diagnostics: Vec::new(),
     };
-    match builder.run(text) {
+    let (root, mut diagnostics) = match builder.run(text) {
         Ok(()) => (builder.root, builder.diagnostics),
         Err(fatal) => {
             builder.diagnostics.push(fatal);
             (None, builder.diagnostics)
         }
-    }
+    };
+    crate::diagnostic::normalize(&mut diagnostics);
+    (root, diagnostics)
 }
 
 impl Span {
@@ -145,7 +147,7 @@ impl Builder {
     fn run(&mut self, text: &str) -> Result<(), Diagnostic> {
         let mut parser = Parser::new_from_str(text);
         while let Some(next) = parser.next_event() {
-            let (event, at) = next.map_err(syntax_error)?;
+            let (event, at) = next.map_err(|e| syntax_error(text, e))?;
             let at = span(&at);
             match event {
                 Event::DocumentStart(_) => {
@@ -423,8 +425,8 @@ fn size(node: &Node) -> usize {
     total
 }
 
-fn syntax_error(err: ScanError) -> Diagnostic {
-    let at = pos(err.marker());
+fn syntax_error(text: &str, err: ScanError) -> Diagnostic {
+    let at = clamp_to_text(text, pos(err.marker()));
     let info = err.info();
     if info.contains("recursion limit") {
         // The scanner looks ahead of our own depth check on flow collections.
@@ -435,17 +437,268 @@ fn syntax_error(err: ScanError) -> Diagnostic {
         )
         .label("too deep");
     }
-    let mut message = info.to_string();
-    if let Some(first) = message.get(..1) {
-        message = first.to_lowercase() + &message[1..];
+    explain_syntax(text, at, info)
+}
+
+/// The lines of `text` as YAML counts them: `\r\n`, `\r` and `\n` each end one.
+fn yaml_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match current.find(['\n', '\r']) {
+            Some(at) => {
+                let step = if current[at..].starts_with("\r\n") {
+                    2
+                } else {
+                    1
+                };
+                rest = Some(&current[at + step..]);
+                Some(&current[..at])
+            }
+            None => {
+                rest = None;
+                Some(current)
+            }
+        }
+    })
+}
+
+/// A position the parser gives at the end of input may lie past the last line (one line
+/// further when the file ends with a newline, or when it does not): it is moved to the end
+/// of the last line, where the snippet can show it.
+fn clamp_to_text(text: &str, at: Pos) -> Pos {
+    let mut last = None;
+    let mut count = 0u32;
+    for line in yaml_lines(text) {
+        count += 1;
+        last = Some(line);
     }
-    let diagnostic = Diagnostic::new(&YAML_SYNTAX, Span { start: at, end: at }, message)
-        .label("the YAML parser stopped here");
-    if info.contains("tabs") {
-        diagnostic.help("indent with spaces; YAML does not allow tabs for indentation")
+    // A final line break leaves an empty last "line" that is not a line of the file.
+    let ends_with_break = text.ends_with(['\n', '\r']);
+    let (lines, last_text) = if ends_with_break && count > 1 {
+        let previous = yaml_lines(text).nth(count as usize - 2).unwrap_or("");
+        (count - 1, previous)
     } else {
-        diagnostic
+        (count.max(1), last.unwrap_or(""))
+    };
+    if at.line > lines || (at.line == lines + 1 && at.col == 0) {
+        Pos {
+            line: lines,
+            col: u32::try_from(last_text.chars().count()).unwrap_or(u32::MAX),
+        }
+    } else {
+        at
     }
+}
+
+/// A YAML syntax error in plain words, at the place the mistake is rather than where the
+/// parser noticed it: a tab at the tab, an unclosed quote or bracket at its opener.
+fn explain_syntax(text: &str, at: Pos, info: &str) -> Diagnostic {
+    let point = |p: Pos| Span {
+        start: p,
+        end: Pos {
+            line: p.line,
+            col: p.col + 1,
+        },
+    };
+    if info.contains("tab") {
+        if let Some(tab) = find_indenting_tab(text, at) {
+            return Diagnostic::new(&YAML_SYNTAX, point(tab), "tab used for indentation")
+                .label("tab")
+                .help("indent with spaces; YAML does not allow tabs for indentation");
+        }
+    }
+    let at_end = clamp_to_text(
+        text,
+        Pos {
+            line: u32::MAX,
+            col: 0,
+        },
+    ) == at;
+    let scan = scan_delimiters(text, at, at_end);
+    if let Some((open, quote)) = scan.unclosed_quote {
+        let kind = if quote == '"' { "double" } else { "single" };
+        return Diagnostic::new(
+            &YAML_SYNTAX,
+            point(open),
+            format!("unclosed {kind} quote: the string that starts here does not end on its line"),
+        )
+        .label(format!("`{quote}` opened here"))
+        .help(format!(
+            "add the closing `{quote}` at the end of the value on this line"
+        ));
+    }
+    if let Some((open, bracket)) = scan.unclosed_bracket {
+        let close = if bracket == '[' { ']' } else { '}' };
+        let what = if bracket == '[' { "list" } else { "mapping" };
+        return Diagnostic::new(
+            &YAML_SYNTAX,
+            point(open),
+            format!("unclosed `{bracket}`: the {what} that starts here is never closed"),
+        )
+        .label(format!("`{bracket}` opened here"))
+        .help(format!("close it with `{close}` after its last item"));
+    }
+    let (message, label, help) = plain_words(info);
+    Diagnostic::new(&YAML_SYNTAX, Span { start: at, end: at }, message)
+        .label(label)
+        .help(help)
+}
+
+/// The parser's common messages, said plainly, each with a way out.
+fn plain_words(info: &str) -> (String, &'static str, String) {
+    let said = |m: &str, l: &'static str, h: &str| (m.to_string(), l, h.to_string());
+    if info.contains("did not find expected key") || info.contains("invalid indentation") {
+        said(
+            "this line is not indented like the keys around it",
+            "unexpected indentation",
+            "align it with the other keys of its mapping, using spaces (YAML nests by indentation)",
+        )
+    } else if info.contains("mapping values are not allowed") {
+        said(
+            "a `: ` inside a plain value starts a mapping YAML does not expect here",
+            "unexpected `:`",
+            "quote the value if it contains `: `, or put the key on its own line",
+        )
+    } else if info.contains("expected '-'") || info.contains("block sequence") {
+        said(
+            "this list item is not aligned with the items above",
+            "misaligned item",
+            "start every item of a list with `- ` at the same indentation",
+        )
+    } else if info.contains("cannot start any token") {
+        said(
+            "a plain value cannot start with this character",
+            "unexpected character",
+            "quote the value (YAML reserves `@`, `` ` ``, `%` and `|`/`>` at the start)",
+        )
+    } else if info.contains("alias") || info.contains("anchor") {
+        said(
+            "this alias or anchor is not written correctly",
+            "bad alias or anchor",
+            "an anchor is `&name` before a value; an alias `*name` refers to one defined above",
+        )
+    } else if info.contains("flow") || info.contains("expected ','") {
+        said(
+            "a `[...]` or `{...}` is not written correctly here",
+            "unexpected content",
+            "separate items with `, ` and close the `[` or `{`; quote values that contain `,`, `:`, `[` or `{`",
+        )
+    } else if info.contains("block scalar") || info.contains("trailing content") {
+        said(
+            "unexpected text after a value",
+            "unexpected text",
+            "quote the whole value, or move the extra text to its own line",
+        )
+    } else {
+        (
+            "flash.yaml is not valid YAML here".to_string(),
+            "the YAML parser stopped here",
+            format!("the YAML parser says: {info}"),
+        )
+    }
+}
+
+/// The first tab in the indentation of a line at or after `near` (the parser notices a tab
+/// at the end of the scalar before it); failing that, the first indenting tab in the file.
+fn find_indenting_tab(text: &str, near: Pos) -> Option<Pos> {
+    let mut first = None;
+    for (index, line) in yaml_lines(text).enumerate() {
+        let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+        if let Some(col) = line[..indent].find('\t') {
+            let at = Pos {
+                line: number,
+                col: u32::try_from(col).unwrap_or(u32::MAX),
+            };
+            if number >= near.line {
+                return Some(at);
+            }
+            first.get_or_insert(at);
+        }
+    }
+    first
+}
+
+#[derive(Default)]
+struct Delimiters {
+    /// A quote opened and not closed on its line, at or before the error's line.
+    unclosed_quote: Option<(Pos, char)>,
+    /// The innermost `[`/`{` still open at the error, opened on an earlier line.
+    unclosed_bracket: Option<(Pos, char)>,
+}
+
+/// A lexical pass over the text up to the error (linear): quotes are read per line (flash.yaml
+/// has no reason for multi-line quoted strings), brackets across lines, comments skipped.
+fn scan_delimiters(text: &str, error: Pos, at_end: bool) -> Delimiters {
+    let mut found = Delimiters::default();
+    let mut brackets: Vec<(Pos, char)> = Vec::new();
+    'lines: for (index, line) in yaml_lines(text).enumerate() {
+        let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        if number > error.line {
+            break;
+        }
+        let mut quote: Option<(Pos, char)> = None;
+        let mut previous = None::<char>;
+        let mut raw_previous = None::<char>;
+        let mut chars = line.chars().enumerate().peekable();
+        while let Some((col, c)) = chars.next() {
+            let here = Pos {
+                line: number,
+                col: u32::try_from(col).unwrap_or(u32::MAX),
+            };
+            if number == error.line && here.col > error.col && quote.is_none() {
+                break;
+            }
+            match quote {
+                Some((_, '"')) => match c {
+                    '\\' => {
+                        chars.next();
+                    }
+                    '"' => quote = None,
+                    _ => {}
+                },
+                Some((_, _)) => {
+                    if c == '\'' {
+                        if chars.peek().is_some_and(|(_, n)| *n == '\'') {
+                            chars.next();
+                        } else {
+                            quote = None;
+                        }
+                    }
+                }
+                None => {
+                    let starts_value =
+                        previous.is_none_or(|p| matches!(p, ':' | '-' | '[' | '{' | ',' | '?'));
+                    match c {
+                        '#' if raw_previous.is_none_or(|p| p == ' ' || p == '\t') => {
+                            continue 'lines;
+                        }
+                        '"' | '\'' if starts_value => quote = Some((here, c)),
+                        '[' | '{' if starts_value => brackets.push((here, c)),
+                        ']' | '}' => {
+                            brackets.pop();
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            if !c.is_whitespace() {
+                previous = Some(c);
+            }
+            raw_previous = Some(c);
+        }
+        if let Some(open) = quote {
+            if found.unclosed_quote.is_none() {
+                found.unclosed_quote = Some(open);
+            }
+        }
+    }
+    found.unclosed_bracket = brackets
+        .last()
+        .copied()
+        .filter(|(open, _)| open.line < error.line || at_end);
+    found
 }
 
 fn scalar_text(value: Value) -> String {

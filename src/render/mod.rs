@@ -17,7 +17,9 @@ use crate::load::Pos;
 /// The checked file: its display name and text, for snippets and positions.
 pub struct SourceFile<'a> {
     pub name: &'a str,
-    pub text: &'a str,
+    /// The text with every line break (`\r\n`, `\r`, `\n`) written as `\n`: the YAML parser
+    /// counts all three as one break, so lines and snippets agree with its positions.
+    pub text: std::borrow::Cow<'a, str>,
     line_starts: Vec<usize>,
 }
 
@@ -25,6 +27,11 @@ impl<'a> SourceFile<'a> {
     pub fn new(name: &'a str, text: &'a str) -> Self {
         // Positions are counted after a byte-order mark, as the YAML parser counts them.
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let text = if text.contains('\r') {
+            std::borrow::Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
+        } else {
+            std::borrow::Cow::Borrowed(text)
+        };
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
