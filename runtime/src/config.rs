@@ -50,6 +50,8 @@ pub struct Config {
     /// `RUNPOD_API_KEY`: the key the local queue API requires (`Authorization: Bearer <key>`)
     /// when set; also what calls to other endpoints send.
     pub api_key: Option<String>,
+    /// Header-read, body-read timeouts and the connection cap of the HTTP servers.
+    pub conn: crate::conn::ConnLimits,
     /// Present only when `RUNPOD_WEBHOOK_GET_JOB` is set.
     pub platform: Option<Platform>,
 }
@@ -158,6 +160,20 @@ impl Config {
             worker_threads,
             endpoint_id: get("RUNPOD_ENDPOINT_ID"),
             api_key: get("RUNPOD_API_KEY").map(|k| k.trim().to_string()),
+            conn: {
+                let d = crate::conn::ConnLimits::default();
+                let ms = |var: &'static str, default: Duration| {
+                    parse::<u64>(&get, var, "milliseconds")
+                        .map(|v| v.filter(|n| *n > 0).map_or(default, Duration::from_millis))
+                };
+                crate::conn::ConnLimits {
+                    header_read: ms("FLASH_HEADER_READ_TIMEOUT_MS", d.header_read)?,
+                    body_read: ms("FLASH_BODY_READ_TIMEOUT_MS", d.body_read)?,
+                    max_connections: parse::<usize>(&get, "FLASH_MAX_CONNECTIONS", "a count")?
+                        .filter(|n| *n > 0)
+                        .unwrap_or(d.max_connections),
+                }
+            },
             platform,
         })
     }

@@ -7,6 +7,7 @@
 
 pub mod bind;
 pub mod config;
+pub mod conn;
 pub mod endpoints;
 pub mod entry;
 pub mod handler;

@@ -161,5 +161,7 @@ pub(crate) struct Shared<S> {
     pub(crate) debug: bool,
     pub(crate) timeout: Option<Duration>,
     pub(crate) body_limit: usize,
+    /// Longest wait for a whole request body (408 past it).
+    pub(crate) body_read: Duration,
     pub(crate) sessions: sessions::Sessions,
 }

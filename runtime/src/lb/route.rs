@@ -47,7 +47,7 @@ pub(crate) async fn serve_http<S: Send + Sync + 'static>(
         }
         (args, Source::Query)
     } else {
-        let body = match read_body(req, shared.body_limit).await {
+        let body = match read_body(req, shared.body_limit, shared.body_read).await {
             Ok(b) => b,
             Err(res) => return res,
         };
@@ -188,21 +188,29 @@ pub(crate) fn not_ready<S>(shared: &Shared<S>) -> Response {
 }
 
 /// Reads the whole body, answering 413 past `limit` (by its declared length before reading).
-async fn read_body(req: Request, limit: usize) -> Result<Bytes, Response> {
+async fn read_body(req: Request, limit: usize, within: Duration) -> Result<Bytes, Response> {
     // hyper already parsed Content-Length into the body's size hint.
     let declared = http_body::Body::size_hint(req.body()).exact();
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(errors::too_large(limit));
     }
-    axum::body::to_bytes(req.into_body(), limit)
-        .await
-        .map_err(|e| {
-            if is_length_limit(&e) {
-                errors::too_large(limit)
-            } else {
-                errors::error(StatusCode::BAD_REQUEST, "could not read the request body")
-            }
-        })
+    let read = axum::body::to_bytes(req.into_body(), limit);
+    let Ok(read) = tokio::time::timeout(within, read).await else {
+        return Err(errors::error(
+            StatusCode::REQUEST_TIMEOUT,
+            &format!(
+                "the request body was not received within {} ms",
+                within.as_millis()
+            ),
+        ));
+    };
+    read.map_err(|e| {
+        if is_length_limit(&e) {
+            errors::too_large(limit)
+        } else {
+            errors::error(StatusCode::BAD_REQUEST, "could not read the request body")
+        }
+    })
 }
 
 fn is_length_limit(err: &axum::Error) -> bool {

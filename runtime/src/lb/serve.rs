@@ -3,7 +3,6 @@
 
 use std::{
     collections::BTreeMap,
-    future::IntoFuture,
     io,
     net::SocketAddr,
     panic::AssertUnwindSafe,
@@ -16,7 +15,6 @@ use axum::{
     extract::{ws::WebSocketUpgrade, FromRequestParts, OriginalUri, RawPathParams, Request},
     http::{HeaderMap, HeaderValue, StatusCode},
     routing::{MethodFilter, MethodRouter},
-    serve::ListenerExt,
     Router,
 };
 use futures_util::FutureExt;
@@ -79,6 +77,7 @@ pub async fn serve<S: Send + Sync + 'static>(
         debug: cfg.debug_errors,
         timeout: cfg.execution_timeout.or(app.execution_timeout),
         body_limit: cfg.body_limit,
+        body_read: cfg.conn.body_read,
         sessions: Default::default(),
     });
     let sessions = shared.sessions.clone();
@@ -93,12 +92,12 @@ pub async fn serve<S: Send + Sync + 'static>(
     tokio::spawn(run_init(app.init, shared.clone()));
 
     tracing::info!("listening on {}", listeners.main_addr()?);
-    let main = serve_one(listeners.main, main_router, &shutdown);
+    let main = serve_one(listeners.main, main_router, &shutdown, cfg.conn);
     let health_server = match listeners.health {
         Some(listener) => {
             tracing::info!("health checks on {}", listener.local_addr()?);
             let router = health_router(&health, cfg, Router::new(), &Known::default())?;
-            Some(serve_one(listener, router, &shutdown))
+            Some(serve_one(listener, router, &shutdown, cfg.conn))
         }
         None => None,
     };
@@ -132,15 +131,9 @@ fn serve_one(
     listener: TcpListener,
     router: Router,
     shutdown: &Shutdown,
+    limits: crate::conn::ConnLimits,
 ) -> impl std::future::Future<Output = io::Result<()>> {
-    let listener = listener.tap_io(|tcp| {
-        // Small responses and WebSocket frames should leave at once.
-        let _ = tcp.set_nodelay(true);
-    });
-    let shutdown = shutdown.clone();
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { shutdown.wait().await })
-        .into_future()
+    crate::conn::serve(listener, router, shutdown.clone(), limits)
 }
 
 async fn run_init<S: Send + Sync + 'static>(init: crate::handler::Init<S>, shared: Arc<Shared<S>>) {

@@ -203,6 +203,7 @@ pub async fn serve<S: Send + Sync + 'static>(
                 health_path: cfg.health_path.clone(),
                 api_key: cfg.api_key.clone(),
                 health,
+                limits: cfg.conn,
                 webhook_allow: std::env::var("FLASH_WEBHOOK_ALLOW")
                     .ok()
                     .filter(|v| !v.trim().is_empty())
@@ -243,10 +244,9 @@ async fn serve_health(
         Ok(listener) => {
             let app: axum::Router = health.router(&cfg.health_path);
             let stop = shutdown.clone();
+            let limits = cfg.conn;
             Some(tokio::spawn(async move {
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move { stop.wait().await })
-                    .await;
+                let _ = crate::conn::serve(listener, app, stop, limits).await;
             }))
         }
         Err(e) => {

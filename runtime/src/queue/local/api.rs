@@ -45,6 +45,8 @@ pub struct App {
     pub api_key: Option<String>,
     /// `FLASH_WEBHOOK_ALLOW`: when set, the hosts (`host` or `host:port`) a webhook may call.
     pub webhook_allow: Option<Vec<String>>,
+    /// Longest wait for a whole request body (408 past it).
+    pub body_read: Duration,
 }
 
 /// The operations of the queue API: the first segment of every route but the health check.
@@ -263,7 +265,17 @@ async fn accept(
             format!("the worker failed to initialize: {why}"),
         ));
     }
-    let bytes = read_limited(headers, body, limit, route).await?;
+    let read = read_limited(headers, body, limit, route);
+    let Ok(bytes) = tokio::time::timeout(app.body_read, read).await else {
+        return Err(error(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body was not received within {} ms",
+                app.body_read.as_millis()
+            ),
+        ));
+    };
+    let bytes = bytes?;
     let new = parse_submission(&bytes, sync).map_err(|msg| error(StatusCode::BAD_REQUEST, msg))?;
     if let (Some(url), Some(allow)) = (&new.webhook, &app.webhook_allow) {
         if !webhook_allowed(url, allow) {

@@ -9,13 +9,8 @@
 pub mod api;
 pub mod store;
 
-use std::{
-    future::{ready, IntoFuture},
-    sync::Arc,
-    time::Duration,
-};
+use std::{future::ready, sync::Arc, time::Duration};
 
-use axum::serve::ListenerExt;
 use tokio::{net::TcpListener, task::JoinSet};
 use tracing::Instrument;
 
@@ -39,6 +34,8 @@ pub struct LocalOptions {
     /// `FLASH_WEBHOOK_ALLOW` (comma-separated `host` or `host:port`): when set, webhooks may
     /// only call these hosts (a submission naming another is a 400).
     pub webhook_allow: Option<Vec<String>>,
+    /// Header/body read timeouts and the connection cap of the API's server.
+    pub limits: crate::conn::ConnLimits,
 }
 
 impl Default for LocalOptions {
@@ -48,6 +45,7 @@ impl Default for LocalOptions {
             api_key: None,
             health: Health::new(),
             webhook_allow: None,
+            limits: crate::conn::ConnLimits::default(),
         }
     }
 }
@@ -148,21 +146,18 @@ pub async fn run_with<S: Send + Sync + 'static>(
         health_path: options.health_path,
         api_key: options.api_key,
         webhook_allow: options.webhook_allow,
+        body_read: options.limits.body_read,
     });
-    // Small request/response exchanges on keep-alive connections stall on Nagle's algorithm
-    // meeting delayed ACKs (tens of ms); send every response at once.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let stopping = shutdown.clone();
-    let server =
-        axum::serve(listener, app).with_graceful_shutdown(async move { stopping.wait().await });
-    let served = server.into_future();
+    let served = crate::conn::serve(listener, app, shutdown.clone(), options.limits);
     tokio::pin!(served);
     // The server returns only after the shutdown trigger (or on an accept error, which ends the
     // worker). Then, within `grace`: open requests finish, and the workers drain the queue.
+    let mut server_done = false;
     tokio::select! {
-        r = &mut served => r.map_err(|e| format!("server error: {e}"))?,
+        r = &mut served => {
+            r.map_err(|e| format!("server error: {e}"))?;
+            server_done = true;
+        }
         _ = shutdown.wait() => {}
     }
     let deadline = tokio::time::Instant::now() + grace;
@@ -171,9 +166,10 @@ pub async fn run_with<S: Send + Sync + 'static>(
         "stopping: no new jobs; draining the queue within {} ms",
         grace.as_millis()
     );
-    if tokio::time::timeout_at(deadline, &mut served)
-        .await
-        .is_err()
+    if !server_done
+        && tokio::time::timeout_at(deadline, &mut served)
+            .await
+            .is_err()
     {
         tracing::warn!("open requests did not finish within the grace period");
     }
