@@ -33,7 +33,10 @@ impl Workspace for Memory {
 fn project(n: usize) -> (Vec<u8>, Memory) {
     let dir = std::env::temp_dir().join(format!("flashc-bench-generate-{n}"));
     let status = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/make_project.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/benches/make_project.py"
+        ))
         .arg(n.to_string())
         .arg(&dir)
         .status()
@@ -71,6 +74,10 @@ fn generate(c: &mut Criterion) {
     }
     group.finish();
 }
+
+// The binary's allocator, so the figures are the command's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 criterion_group!(benches, generate);
 criterion_main!(benches);

@@ -234,25 +234,40 @@ fn remove_empty_parents(file: &Path, out_root: &Path) {
     }
 }
 
-/// Formats the Rust files just written, in one rustfmt process.
+/// Formats the Rust files just written: one rustfmt process per core, each given a share of the
+/// files (rustfmt itself formats one file at a time).
 fn rustfmt(paths: &[PathBuf]) -> Option<String> {
     if paths.is_empty() {
         return None;
     }
     let rustfmt = std::env::var_os("RUSTFMT").unwrap_or_else(|| "rustfmt".into());
-    match Command::new(rustfmt)
-        .args(["--edition", "2021"])
-        .args(paths)
-        .status()
-    {
-        Ok(status) if status.success() => None,
-        Ok(status) => Some(format!(
-            "rustfmt exited with {status}; the generated Rust is correct but not formatted"
-        )),
-        Err(err) => Some(format!(
-            "rustfmt could not run ({err}); the generated Rust is correct but not formatted (`rustup component add rustfmt`)"
-        )),
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let share = paths.len().div_ceil(cores.min(paths.len()));
+    let children: Vec<_> = paths
+        .chunks(share)
+        .map(|chunk| {
+            Command::new(&rustfmt)
+                .args(["--edition", "2021"])
+                .args(chunk)
+                .spawn()
+        })
+        .collect();
+    for child in children {
+        match child.and_then(|mut c| c.wait()) {
+            Ok(status) if status.success() => {}
+            Ok(status) => {
+                return Some(format!(
+                    "rustfmt exited with {status}; the generated Rust is correct but not formatted"
+                ))
+            }
+            Err(err) => {
+                return Some(format!(
+                    "rustfmt could not run ({err}); the generated Rust is correct but not formatted (`rustup component add rustfmt`)"
+                ))
+            }
+        }
     }
+    None
 }
 
 /// `cargo build --locked` in the image needs a Cargo.lock that matches every manifest. Cargo
