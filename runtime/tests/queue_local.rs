@@ -913,3 +913,38 @@ async fn malformed_job_ids_are_json_400() {
     }
     l.stop().await;
 }
+
+/// A returned object with a set `"error"` fails the job with the rest as partial output, as on
+/// the platform; `"refresh_worker"` is dropped locally.
+#[tokio::test]
+async fn an_error_key_fails_the_job_with_partial_output() {
+    let h = flash_runtime::handler::handler(|_s, mut call| async move {
+        Ok(flash_runtime::handler::Reply::Value(
+            call.args.remove("ret").unwrap_or_default(),
+        ))
+    });
+    let l = start_with(
+        QueueWorker::new(h).retries(2),
+        Arc::new(Tracker::default()),
+        timing(),
+    )
+    .await;
+    let (_, body) = l
+        .post(
+            "/runsync",
+            json!({"input": {"ret": {"error": "half done", "rows": [1]}}}),
+        )
+        .await;
+    assert_eq!(body["status"], "FAILED");
+    assert_eq!(body["error"], "half done");
+    assert_eq!(body["output"], json!({"rows": [1]}));
+    let (_, body) = l
+        .post(
+            "/runsync",
+            json!({"input": {"ret": {"error": null, "refresh_worker": true, "ok": 1}}}),
+        )
+        .await;
+    assert_eq!(body["status"], "COMPLETED");
+    assert_eq!(body["output"], json!({"ok": 1}));
+    l.stop().await;
+}

@@ -307,8 +307,30 @@ impl Store {
             job.exec_ms = job.started_at.map(|s| ms(now - s));
             match result {
                 Ok(out) => {
+                    // A returned object is read as on the platform (and by the SDK): a set
+                    // `"error"` fails the job with the other keys as partial output;
+                    // `"refresh_worker"` is dropped (a local worker is not recycled).
+                    let body = match out {
+                        Output::Value(v) => crate::queue::platform::ResultBody::from_output(v),
+                        stream => crate::queue::platform::ResultBody {
+                            output: Some(stream.into_value()),
+                            error: None,
+                            stop_pod: false,
+                        },
+                    };
+                    if let Some(error) = body.error {
+                        tracing::warn!(requestId = %id, "job failed with partial output");
+                        job.status = Status::Failed;
+                        job.output = body.output;
+                        job.error = Some(match error {
+                            Value::String(s) => s,
+                            other => other.to_string(),
+                        });
+                        inner.failed += 1;
+                        return finalize(inner, id, now, self.ttl, self.retain_bytes);
+                    }
                     job.status = Status::Completed;
-                    job.output = Some(out.into_value());
+                    job.output = body.output;
                     // Only FAILED and TIMED_OUT jobs can be retried: the input is not needed
                     // any more, and retained `/runsync` results add up fast under load.
                     job.args = Args::new();
