@@ -6,9 +6,16 @@ pub fn closest<'a, I>(input: &str, candidates: I) -> Option<&'a str>
 where
     I: IntoIterator<Item = &'a str>,
 {
+    // A value far longer than any candidate cannot be near one: no distance is computed
+    // (a 1 MB value would otherwise cost seconds), and lengths are compared first.
+    const LONGEST: usize = 256;
+    if input.len() > LONGEST {
+        return None;
+    }
     let folded = fold(input);
     candidates
         .into_iter()
+        .filter(|c| input.len().abs_diff(c.len()) <= threshold(input.len().max(c.len())))
         .map(|c| (strsim::damerau_levenshtein(&folded, &fold(c)), c))
         .filter(|(distance, c)| *distance <= threshold(input.len().max(c.len())))
         .min_by_key(|(distance, _)| *distance)

@@ -135,3 +135,85 @@ fn positions_and_snippets_agree_on_every_line_break() {
         }
     }
 }
+
+/// The inputs issue 8 measured as slow (quadratic stages, echoed values, unbounded output),
+/// at a size a debug build checks in well under a second each when every stage is linear.
+fn hostile_generated() -> Vec<(&'static str, String)> {
+    let head = "version: 1\nname: demo\nendpoints:\n  api:\n    type: queue\n    handler: a::b\n";
+    let lb = "version: 1\nname: demo\nendpoints:\n  api:\n    type: load_balanced\n    routes:\n";
+    let n = 20_000;
+    vec![
+        (
+            "duplicate system_dependencies",
+            format!(
+                "{head}    system_dependencies:\n{}",
+                (0..n)
+                    .map(|i| format!("      - pkg{}\n", i % (n / 2)))
+                    .collect::<String>()
+            ),
+        ),
+        (
+            "many routes",
+            format!(
+                "{lb}{}",
+                (0..n)
+                    .map(|i| format!("      \"GET /r{}/{{p{i}}}\": a::b\n", i / 2))
+                    .collect::<String>()
+            ),
+        ),
+        (
+            "environments naming unknown endpoints",
+            format!(
+                "{head}environments:\n{}",
+                (0..n / 4)
+                    .map(|i| format!("  e{i}:\n    endpoints:\n      nope{i}: {{workers: 2}}\n"))
+                    .collect::<String>()
+            ),
+        ),
+        (
+            "a 1 MB gpu value",
+            format!("{head}    gpu: {}\n", "A".repeat(1 << 20)),
+        ),
+        (
+            "many diagnostics on one line",
+            format!("{head}    gpu: [{}]\n", vec!["X"; n].join(", ")),
+        ),
+    ]
+}
+
+#[test]
+fn hostile_generated_inputs_are_linear_and_bounded() {
+    for (name, input) in hostile_generated() {
+        let started = std::time::Instant::now();
+        let diagnostics = flashc::check(input.as_bytes(), None).expect("no --env given");
+        assert!(!diagnostics.is_empty(), "{name}: no diagnostic");
+        for d in &diagnostics {
+            assert!(
+                d.message.len() < 1_000,
+                "{name}: message not shortened: {}",
+                d.message.len()
+            );
+        }
+        let source = flashc::render::SourceFile::new("f.yaml", &input);
+        let outputs = [
+            flashc::render::human(&source, &diagnostics, false),
+            flashc::render::json(&source, &diagnostics),
+            flashc::render::github(&source, &diagnostics),
+            flashc::render::sarif(&source, &diagnostics),
+        ];
+        for output in outputs {
+            // The report is capped: a few hundred diagnostics, each a few lines.
+            assert!(
+                output.len() < 4 << 20,
+                "{name}: {} bytes of output",
+                output.len()
+            );
+        }
+        // Generous for a debug build on a shared machine; quadratic stages took minutes.
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed < std::time::Duration::from_secs(15),
+            "{name}: {elapsed:?}"
+        );
+    }
+}

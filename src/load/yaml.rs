@@ -71,6 +71,7 @@ pub fn load(bytes: &[u8], limits: Limits) -> (Option<Node>, Vec<Diagnostic>) {
         }
     };
     crate::diagnostic::normalize(&mut diagnostics);
+    crate::validate::shorten_quoted(&mut diagnostics);
     (root, diagnostics)
 }
 

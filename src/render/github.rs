@@ -4,7 +4,8 @@ use crate::diagnostic::{Diagnostic, Severity};
 /// GitHub Actions workflow commands: annotations on the pull request diff.
 pub fn github(source: &SourceFile, diagnostics: &[Diagnostic]) -> String {
     let mut out = String::new();
-    for d in diagnostics {
+    let (listed, omitted) = super::shown(diagnostics);
+    for d in listed {
         let command = match d.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
@@ -32,6 +33,12 @@ pub fn github(source: &SourceFile, diagnostics: &[Diagnostic]) -> String {
             escape_property(source.name),
             escape_property(d.code),
             escape_data(&message)
+        ));
+    }
+    if omitted > 0 {
+        out.push_str(&format!(
+            "::notice file={}::{omitted} more problems not annotated; run `flashc check` locally to see them\n",
+            escape_property(source.name)
         ));
     }
     out

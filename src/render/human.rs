@@ -12,7 +12,8 @@ pub fn human(source: &SourceFile, diagnostics: &[Diagnostic], color: bool) -> St
         Renderer::plain()
     };
     let mut out = String::new();
-    for diagnostic in diagnostics {
+    let (listed, omitted) = super::shown(diagnostics);
+    for diagnostic in listed {
         let level = match diagnostic.severity {
             Severity::Error => Level::ERROR,
             Severity::Warning => Level::WARNING,
@@ -33,7 +34,26 @@ pub fn human(source: &SourceFile, diagnostics: &[Diagnostic], color: bool) -> St
             .unwrap_or(1)
             .max(1);
         let last = spans.map(|s| s.end.line).max().unwrap_or(first).max(first);
-        let lines = source.lines(first, last);
+        let mut lines = source.lines(first, last);
+        // A very long line (a megabyte value) is shown as a window around the primary span:
+        // otherwise every diagnostic on it would print, and scan, the whole line.
+        let windowed = lines.len() > LONG_SNIPPET;
+        if windowed {
+            let line = source.line_text(diagnostic.span.start.line);
+            let line_start = source.offset(crate::load::Pos {
+                line: diagnostic.span.start.line,
+                col: 0,
+            });
+            let at = source.offset(diagnostic.span.start) - line_start;
+            let from = floor_char(line, at.saturating_sub(WINDOW));
+            let to = floor_char(line, (at + WINDOW).min(line.len()));
+            lines = line_start + from..line_start + to;
+        }
+        let first = if windowed {
+            diagnostic.span.start.line.max(1)
+        } else {
+            first
+        };
         let range = |span: crate::load::Span| {
             let start = source.offset(span.start).clamp(lines.start, lines.end) - lines.start;
             let end = source.offset(span.end).clamp(lines.start, lines.end) - lines.start;
@@ -48,7 +68,11 @@ pub fn human(source: &SourceFile, diagnostics: &[Diagnostic], color: bool) -> St
                     .span(range(diagnostic.span))
                     .label((!diagnostic.label.is_empty()).then_some(diagnostic.label.as_str())),
             );
-        for related in diagnostic.related.iter().filter(|r| r.file.is_none()) {
+        for related in diagnostic
+            .related
+            .iter()
+            .filter(|r| r.file.is_none() && !windowed)
+        {
             snippet = snippet.annotation(
                 AnnotationKind::Context
                     .span(range(related.span))
@@ -95,6 +119,12 @@ pub fn human(source: &SourceFile, diagnostics: &[Diagnostic], color: bool) -> St
         out.push_str(&renderer.render(&report));
         out.push_str("\n\n");
     }
+    if omitted > 0 {
+        out.push_str(&format!(
+            "… and {omitted} more problems not shown (the first {} are above); fix these and run again\n\n",
+            super::MAX_SHOWN
+        ));
+    }
     let summary = Summary::of(diagnostics);
     out.push_str(&match (summary.errors, summary.warnings) {
         (0, 0) => format!("{}: no problems found\n", source.name),
@@ -114,4 +144,18 @@ fn plural(n: usize, word: &str) -> String {
     } else {
         format!("{n} {word}s")
     }
+}
+
+/// Lines longer than this (in bytes) are shown as a window around the primary span.
+const LONG_SNIPPET: usize = 2000;
+/// Bytes shown on each side of the primary span's start in a window.
+const WINDOW: usize = 100;
+
+/// The largest char boundary of `text` at or below `at`.
+fn floor_char(text: &str, mut at: usize) -> usize {
+    at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }

@@ -36,8 +36,9 @@ pub struct JsonRelated<'a> {
 }
 
 pub fn json(source: &SourceFile, diagnostics: &[Diagnostic]) -> String {
+    let (listed, _) = super::shown(diagnostics);
     let report = Report {
-        diagnostics: diagnostics
+        diagnostics: listed
             .iter()
             .map(|d| {
                 let (line, column) = line_col(d.span.start);

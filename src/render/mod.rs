@@ -48,13 +48,33 @@ impl<'a> SourceFile<'a> {
         let Some(&start) = self.line_starts.get(line) else {
             return self.text.len();
         };
-        let rest = &self.text[start..];
-        let line_text = rest.split('\n').next().unwrap_or("");
+        let line_text = &self.text[start..self.line_end(line)];
+        // ASCII lines (nearly all of flash.yaml) need no walk: a column is a byte.
+        let col = pos.col as usize;
+        if col <= line_text.len() && line_text.as_bytes()[..col].is_ascii() {
+            return start + col;
+        }
         let within = line_text
             .char_indices()
-            .nth(pos.col as usize)
+            .nth(col)
             .map_or(line_text.len(), |(i, _)| i);
         start + within
+    }
+
+    /// The byte offset where 0-based line `line` ends (before its line break).
+    fn line_end(&self, line: usize) -> usize {
+        self.line_starts
+            .get(line + 1)
+            .map_or(self.text.len(), |next| next.saturating_sub(1))
+    }
+
+    /// The text of the 1-based line `line`, without its line break.
+    pub fn line_text(&self, line: u32) -> &str {
+        let index = (line.max(1) - 1) as usize;
+        match self.line_starts.get(index) {
+            Some(&start) => &self.text[start..self.line_end(index)],
+            None => "",
+        }
     }
 }
 
@@ -73,11 +93,28 @@ impl SourceFile<'_> {
     }
 }
 
+/// The most diagnostics a report shows; the rest are counted ("N more"). A file with
+/// thousands of problems has one or two mistakes repeated: the first hundreds say what they are.
+pub const MAX_SHOWN: usize = 500;
+
+/// The diagnostics a report shows, and how many it leaves out.
+pub fn shown(diagnostics: &[Diagnostic]) -> (&[Diagnostic], usize) {
+    let shown = diagnostics.len().min(MAX_SHOWN);
+    (&diagnostics[..shown], diagnostics.len() - shown)
+}
+
 /// Counts by severity, for summaries and exit codes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Summary {
     pub errors: usize,
     pub warnings: usize,
+    /// Diagnostics counted but not listed (past [`MAX_SHOWN`]); absent when none are.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub omitted: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -89,6 +126,7 @@ impl Summary {
         Summary {
             errors,
             warnings: diagnostics.len() - errors,
+            omitted: diagnostics.len().saturating_sub(MAX_SHOWN),
         }
     }
 }

@@ -29,7 +29,8 @@ pub fn sarif(source: &SourceFile, diagnostics: &[Diagnostic]) -> String {
             })
         })
         .collect();
-    let results: Vec<Value> = diagnostics
+    let (listed, omitted) = super::shown(diagnostics);
+    let results: Vec<Value> = listed
         .iter()
         .map(|d| {
             let mut text = d.message.clone();
@@ -77,6 +78,10 @@ pub fn sarif(source: &SourceFile, diagnostics: &[Diagnostic]) -> String {
             "results": results,
         }],
     });
+    let mut log = log;
+    if omitted > 0 {
+        log["runs"][0]["properties"] = json!({"omittedResults": omitted});
+    }
     let mut text = serde_json::to_string_pretty(&log).unwrap_or_default();
     text.push('\n');
     text

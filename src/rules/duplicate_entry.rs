@@ -1,5 +1,7 @@
 use crate::diagnostic::Diagnostic;
-use crate::load::Value;
+use std::collections::hash_map::{Entry, HashMap};
+
+use crate::load::{Span, Value};
 use crate::validate::Project;
 
 declare_rule! {
@@ -26,14 +28,19 @@ fn check(project: &Project, out: &mut Vec<Diagnostic>) {
             let Some(list) = endpoint.node.get(key) else {
                 continue;
             };
-            let items = list.items();
-            for (index, item) in items.iter().enumerate() {
+            // The first place of each entry: linear in the length of the list.
+            let mut firsts: HashMap<&str, Span> = HashMap::new();
+            for item in list.items() {
                 let Value::Str(text) = &item.value else {
                     continue;
                 };
-                let first = items[..index]
-                    .iter()
-                    .find(|earlier| earlier.value == item.value);
+                let first = match firsts.entry(text.as_str()) {
+                    Entry::Occupied(first) => Some(*first.get()),
+                    Entry::Vacant(slot) => {
+                        slot.insert(item.span);
+                        None
+                    }
+                };
                 if let Some(first) = first {
                     out.push(
                         Diagnostic::new(
@@ -42,7 +49,7 @@ fn check(project: &Project, out: &mut Vec<Diagnostic>) {
                             format!("`{text}` is listed twice in `{key}`"),
                         )
                         .label("listed again")
-                        .related(first.span, "first listed here")
+                        .related(first, "first listed here")
                         .help("remove the repeat, or name the entry you meant"),
                     );
                 }

@@ -7,6 +7,8 @@
 //! and `min_cuda_version` (and choosing `gpu` drops an inherited `cpu`), because compute is
 //! one choice, not two to be combined.
 
+use std::collections::{HashMap, HashSet};
+
 use crate::diagnostic::Diagnostic;
 use crate::load::{Entry, Node, Step, Value};
 use crate::rules::UNKNOWN_OVERLAY_TARGET;
@@ -18,6 +20,17 @@ const GPU_ONLY: &[&str] = &["gpu", "gpu_count", "min_cuda_version"];
 /// The file with `environment`'s overlay applied and `defaults` folded into every endpoint.
 /// Takes the tree by value: folding moves each endpoint's entries instead of copying them.
 pub fn resolve(root: Node, environment: Option<&str>) -> (Node, Vec<Diagnostic>) {
+    resolve_named(root, environment, None)
+}
+
+/// [`resolve`], with the names of all the base file's endpoints given when `root` holds only
+/// some of them (the ones an overlay touches): an overlay naming another endpoint is an
+/// unknown target only if the base file lacks it, and suggestions come from every name.
+pub(super) fn resolve_named(
+    root: Node,
+    environment: Option<&str>,
+    all_names: Option<&HashSet<&str>>,
+) -> (Node, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let overlay = environment
         .and_then(|name| root.at(&[Step::from("environments"), Step::from(name)]))
@@ -30,13 +43,22 @@ pub fn resolve(root: Node, environment: Option<&str>) -> (Node, Vec<Diagnostic>)
             }
         }
         if let Some(endpoints) = overlay.get("endpoints") {
-            let base_names: Vec<String> = merged
-                .get("endpoints")
-                .map(|e| e.entries().iter().map(|e| e.key.clone()).collect())
-                .unwrap_or_default();
+            let mut base_names: Vec<String> = match all_names {
+                Some(names) => names.iter().map(|n| n.to_string()).collect(),
+                None => merged
+                    .get("endpoints")
+                    .map(|e| e.entries().iter().map(|e| e.key.clone()).collect())
+                    .unwrap_or_default(),
+            };
+            base_names.sort_unstable();
+            let index = entry_index(merged.get("endpoints"));
             for entry in endpoints.entries() {
-                match endpoint_mut(&mut merged, &entry.key) {
-                    Some(base) => overlay_onto(base, entry.value.clone()),
+                match index.get(entry.key.as_str()) {
+                    Some(&at) => {
+                        if let Some(base) = nth_entry_mut(&mut merged, "endpoints", at) {
+                            overlay_onto(base, entry.value.clone());
+                        }
+                    }
                     None => diagnostics.push(unknown_target(entry, &base_names, environment)),
                 }
             }
@@ -76,12 +98,25 @@ fn unknown_target(entry: &Entry, base_names: &[String], environment: Option<&str
     )
 }
 
-fn merged_endpoints(root: &mut Node) -> Option<&mut Value> {
-    entry_mut(root, "endpoints").map(|n| &mut n.value)
+/// Key → position in a mapping, so overlays find their targets in constant time.
+fn entry_index(node: Option<&Node>) -> HashMap<String, usize> {
+    node.map(Node::entries)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.key.clone(), i))
+        .collect()
 }
 
-fn endpoint_mut<'a>(root: &'a mut Node, name: &str) -> Option<&'a mut Node> {
-    entry_mut(entry_mut(root, "endpoints")?, name)
+fn nth_entry_mut<'a>(root: &'a mut Node, key: &str, at: usize) -> Option<&'a mut Node> {
+    match &mut entry_mut(root, key)?.value {
+        Value::Map(entries) => entries.get_mut(at).map(|e| &mut e.value),
+        _ => None,
+    }
+}
+
+fn merged_endpoints(root: &mut Node) -> Option<&mut Value> {
+    entry_mut(root, "endpoints").map(|n| &mut n.value)
 }
 
 fn entry_mut<'a>(node: &'a mut Node, key: &str) -> Option<&'a mut Node> {
@@ -123,19 +158,28 @@ fn overlay_onto(base: &mut Node, top: Node) {
         return;
     };
     let sets = |key: &str| top_entries.iter().any(|e| e.key == key);
+    // (`cpu`/`gpu` are looked for once each: a scan, not a scan per entry.)
     if sets("cpu") {
         base_entries.retain(|e| !GPU_ONLY.contains(&e.key.as_str()));
     }
     if sets("gpu") {
         base_entries.retain(|e| e.key != "cpu");
     }
+    let mut index: HashMap<String, usize> = base_entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.key.clone(), i))
+        .collect();
     for entry in top_entries {
-        match base_entries.iter_mut().find(|e| e.key == entry.key) {
+        match index.get(&entry.key).and_then(|&i| base_entries.get_mut(i)) {
             Some(existing) if MERGED_BY_KEY.contains(&entry.key.as_str()) => {
                 merge_by_key(&mut existing.value, entry.value);
             }
             Some(existing) => *existing = entry,
-            None => base_entries.push(entry),
+            None => {
+                index.insert(entry.key.clone(), base_entries.len());
+                base_entries.push(entry);
+            }
         }
     }
 }
@@ -149,10 +193,19 @@ fn merge_by_key(base: &mut Node, top: Node) {
     let (Value::Map(base_entries), Value::Map(top_entries)) = (&mut base.value, top.value) else {
         return;
     };
+    // Routes and env vars can number in the thousands: index them, so merging is linear.
+    let mut index: HashMap<String, usize> = base_entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.key.clone(), i))
+        .collect();
     for entry in top_entries {
-        match base_entries.iter_mut().find(|e| e.key == entry.key) {
+        match index.get(&entry.key).and_then(|&i| base_entries.get_mut(i)) {
             Some(existing) => *existing = entry,
-            None => base_entries.push(entry),
+            None => {
+                index.insert(entry.key.clone(), base_entries.len());
+                base_entries.push(entry);
+            }
         }
     }
 }

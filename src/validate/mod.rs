@@ -13,8 +13,10 @@ mod schema_nav;
 pub use merge::resolve;
 pub use project::{EndpointView, Project, RouteView};
 
+use std::collections::{HashMap, HashSet};
+
 use crate::diagnostic::{normalize, Diagnostic};
-use crate::load::Node;
+use crate::load::{Entry, Node, Span, Value};
 use crate::rules;
 
 /// Which environments to check.
@@ -26,11 +28,20 @@ pub enum Environments<'a> {
     Only(&'a str),
 }
 
+/// How many nodes the per-environment passes may copy in all: past it, the remaining
+/// environments are left unchecked with one warning (`--env NAME` checks any one of them).
+const ENVIRONMENT_BUDGET: usize = 4_000_000;
+
 /// Every problem in the file, sorted by position, one diagnostic per mistake.
+///
+/// Each environment is checked on a tree holding only what its overlay can change: the base
+/// file's endpoints the overlay names (all of them when it changes `defaults` or the top
+/// level), so checking many environments stays linear in the file.
 pub fn check(mut root: Node, environments: Environments) -> Vec<Diagnostic> {
     let found = schema_check::check(&root);
     let mut diagnostics = found.diagnostics;
     prune::remove_all(&mut root, &found.invalid);
+    let invalid = project::invalid_endpoints(&found.invalid);
     let selected: Vec<Option<String>> = match environments {
         Environments::Only(name) => vec![Some(name.to_string())],
         Environments::All => std::iter::once(None)
@@ -41,34 +52,73 @@ pub fn check(mut root: Node, environments: Environments) -> Vec<Diagnostic> {
             )
             .collect(),
     };
-    let last = selected.len() - 1;
+    // The overlays, set apart: the base tree copied for an environment does not carry them.
+    let overlays = take_entry(&mut root, "environments");
+    let overlay_of: HashMap<&str, &Node> = overlays
+        .as_ref()
+        .map(|o| {
+            o.value
+                .entries()
+                .iter()
+                .map(|e| (e.key.as_str(), &e.value))
+                .collect()
+        })
+        .unwrap_or_default();
+    let endpoint_index: HashMap<&str, &Entry> = root
+        .get("endpoints")
+        .map(Node::entries)
+        .unwrap_or_default()
+        .iter()
+        .map(|e| (e.key.as_str(), e))
+        .collect();
+    let all_names: HashSet<&str> = endpoint_index.keys().copied().collect();
     // What the base file alone produces, when it is checked (without `--env`).
-    let mut base: Option<Vec<Diagnostic>> = None;
-    for (index, environment) in selected.iter().enumerate() {
-        // The last merge may consume the tree; earlier ones work on a copy.
-        let tree = if index == last {
-            std::mem::take(&mut root)
-        } else {
-            root.clone()
-        };
+    let mut base: Option<HashSet<(Span, &'static str, String)>> = None;
+    let mut budget = ENVIRONMENT_BUDGET;
+    for environment in &selected {
         let environment = environment.as_deref();
-        let (merged, mut overlay_problems) = resolve(tree, environment);
+        let tree = match environment {
+            None => root.clone(),
+            Some(name) => {
+                let overlay = overlay_of.get(name).copied();
+                let tree = environment_tree(&root, &endpoint_index, name, overlay);
+                let cost = size(&tree);
+                if cost > budget {
+                    diagnostics.push(budget_spent(overlays.as_ref(), name));
+                    break;
+                }
+                budget -= cost;
+                tree
+            }
+        };
+        let (merged, mut overlay_problems) = merge::resolve_named(
+            tree,
+            environment,
+            environment.is_some().then_some(&all_names),
+        );
         diagnostics.append(&mut overlay_problems);
         let mut found_here = Vec::new();
-        let project = Project::new(&merged, environment, &found.invalid);
+        let project = Project::with_invalid(&merged, environment, &invalid);
         for check in rules::ALL.iter().filter_map(|rule| rule.check) {
             check(&project, &mut found_here);
         }
         match (environment, &base) {
-            (None, _) => base = Some(found_here.clone()),
+            (None, _) => {
+                base = Some(
+                    found_here
+                        .iter()
+                        .map(|d| (d.span, d.code, d.message.clone()))
+                        .collect(),
+                );
+            }
             // A problem only an overlay causes says which overlay, since its primary span may
             // point into the base file (an overlay that changes `type` leaves routes missing).
             (Some(name), Some(base)) => {
                 for d in &mut found_here {
-                    if !base
-                        .iter()
-                        .any(|b| b.span == d.span && b.code == d.code && b.message == d.message)
-                    {
+                    let key = (d.span, d.code, std::mem::take(&mut d.message));
+                    let seen_in_base = base.contains(&key);
+                    d.message = key.2;
+                    if !seen_in_base {
                         d.message.push_str(&format!(" (in environment `{name}`)"));
                     }
                 }
@@ -78,7 +128,140 @@ pub fn check(mut root: Node, environments: Environments) -> Vec<Diagnostic> {
         diagnostics.append(&mut found_here);
     }
     normalize(&mut diagnostics);
+    shorten_quoted(&mut diagnostics);
     diagnostics
+}
+
+/// Cuts every value a message, label or help quotes (between backticks) to a readable
+/// length: a megabyte value must not be echoed back, once per diagnostic.
+pub(crate) fn shorten_quoted(diagnostics: &mut [Diagnostic]) {
+    const MOST: usize = 80;
+    fn cut(text: &mut String) {
+        if text.len() <= 2 * MOST {
+            return;
+        }
+        let mut out = String::with_capacity(4 * MOST);
+        for (i, part) in text.split('`').enumerate() {
+            if i > 0 {
+                out.push('`');
+            }
+            // Odd parts are inside backticks: the quoted values.
+            match part.char_indices().nth(MOST).filter(|_| i % 2 == 1) {
+                Some((at, _)) => {
+                    out.push_str(&part[..at]);
+                    out.push('…');
+                }
+                None => out.push_str(part),
+            }
+        }
+        *text = out;
+    }
+    for d in diagnostics {
+        cut(&mut d.message);
+        cut(&mut d.label);
+        if let Some(help) = &mut d.help {
+            cut(help);
+        }
+        for related in &mut d.related {
+            cut(&mut related.message);
+        }
+    }
+}
+
+/// The tree one environment is checked on: the base file's top level, the endpoints the
+/// overlay names (every endpoint when the overlay changes anything but endpoints), and the
+/// overlay itself.
+fn environment_tree(
+    root: &Node,
+    endpoints: &HashMap<&str, &Entry>,
+    name: &str,
+    overlay: Option<&Node>,
+) -> Node {
+    let Value::Map(top) = &root.value else {
+        return root.clone();
+    };
+    let only_endpoints = overlay.is_some_and(|o| o.entries().iter().all(|e| e.key == "endpoints"));
+    let mut entries: Vec<Entry> = Vec::with_capacity(top.len() + 1);
+    for entry in top {
+        if entry.key == "endpoints" && only_endpoints {
+            let named = overlay
+                .and_then(|o| o.get("endpoints"))
+                .map(Node::entries)
+                .unwrap_or_default();
+            let mut seen = HashSet::new();
+            let kept: Vec<Entry> = named
+                .iter()
+                .filter(|e| seen.insert(e.key.as_str()))
+                .filter_map(|e| endpoints.get(e.key.as_str()).map(|base| (*base).clone()))
+                .collect();
+            entries.push(Entry {
+                key: entry.key.clone(),
+                key_span: entry.key_span,
+                value: Node {
+                    value: Value::Map(kept),
+                    span: entry.value.span,
+                },
+            });
+        } else {
+            entries.push(entry.clone());
+        }
+    }
+    if let Some(overlay) = overlay {
+        entries.push(Entry {
+            key: "environments".into(),
+            key_span: root.span,
+            value: Node {
+                value: Value::Map(vec![Entry {
+                    key: name.to_string(),
+                    key_span: overlay.span,
+                    value: overlay.clone(),
+                }]),
+                span: overlay.span,
+            },
+        });
+    }
+    Node {
+        value: Value::Map(entries),
+        span: root.span,
+    }
+}
+
+fn take_entry(root: &mut Node, key: &str) -> Option<Entry> {
+    let Value::Map(entries) = &mut root.value else {
+        return None;
+    };
+    let at = entries.iter().position(|e| e.key == key)?;
+    Some(entries.remove(at))
+}
+
+/// Nodes in a tree (iterative: input depth cannot overflow the stack).
+fn size(node: &Node) -> usize {
+    let mut total = 0usize;
+    let mut todo = vec![node];
+    while let Some(n) = todo.pop() {
+        total += 1;
+        match &n.value {
+            Value::Seq(items) => todo.extend(items),
+            Value::Map(entries) => todo.extend(entries.iter().map(|e| &e.value)),
+            _ => {}
+        }
+    }
+    total
+}
+
+fn budget_spent(overlays: Option<&Entry>, name: &str) -> Diagnostic {
+    let span = overlays
+        .and_then(|o| o.value.entries().iter().find(|e| e.key == name))
+        .map_or(Span::default(), |e| e.key_span);
+    let mut d = Diagnostic::new(
+        &rules::YAML_LIMITS,
+        span,
+        format!("environments from `{name}` on were not checked: the file has too many environments to check them all at once"),
+    )
+    .label("checking stopped here")
+    .help(format!("check them one at a time: `flashc check --env {name}`"));
+    d.severity = crate::diagnostic::Severity::Warning;
+    d
 }
 
 /// The names of the environment overlays the file declares, in file order.

@@ -2,6 +2,8 @@
 //! (spans point wherever each value was written: the endpoint, `defaults`, or an overlay)
 //! and its typed form.
 
+use std::collections::HashSet;
+
 use crate::load::{Entry, Node, Span, Step};
 use crate::model::route_key::{RouteKey, RouteKeyError};
 use crate::model::{Endpoint, EndpointType};
@@ -35,6 +37,16 @@ pub struct EndpointView<'a> {
 
 impl<'a> Project<'a> {
     pub fn new(root: &'a Node, environment: Option<&'a str>, invalid: &[Vec<Step>]) -> Self {
+        Self::with_invalid(root, environment, &invalid_endpoints(invalid))
+    }
+
+    /// As [`Project::new`], with the names of the endpoints the schema check reported already
+    /// gathered (once per file rather than once per environment).
+    pub fn with_invalid(
+        root: &'a Node,
+        environment: Option<&'a str>,
+        invalid: &HashSet<&str>,
+    ) -> Self {
         let endpoints = root
             .get("endpoints")
             .map(|e| e.entries())
@@ -45,9 +57,7 @@ impl<'a> Project<'a> {
                 name_span: entry.key_span,
                 node: &entry.value,
                 spec: Endpoint::from_node(&entry.value).ok(),
-                had_schema_errors: invalid.iter().any(|path| {
-                    matches!(path.as_slice(), [Step::Key(e), Step::Key(n), ..] if e == "endpoints" && n == &entry.key)
-                }),
+                had_schema_errors: invalid.contains(entry.key.as_str()),
             })
             .collect();
         Project {
@@ -79,6 +89,17 @@ impl<'a> Project<'a> {
             .iter()
             .filter_map(|e| e.spec.as_ref().map(|spec| (e, spec)))
     }
+}
+
+/// The names of the endpoints with a condemned value somewhere inside.
+pub fn invalid_endpoints(invalid: &[Vec<Step>]) -> HashSet<&str> {
+    invalid
+        .iter()
+        .filter_map(|path| match path.as_slice() {
+            [Step::Key(e), Step::Key(n), ..] if e == "endpoints" => Some(n.as_str()),
+            _ => None,
+        })
+        .collect()
 }
 
 impl EndpointView<'_> {

@@ -457,9 +457,7 @@ impl Reporter<'_> {
             Value::Float(f) => Some(f),
             _ => None,
         });
-        if max
-            .as_ref()
-            .is_some_and(|m| *m == u32::MAX.to_string())
+        if max.as_ref().is_some_and(|m| *m == u32::MAX.to_string())
             && value.is_some_and(|v| v <= f64::from(u32::MAX))
         {
             max = None;
