@@ -284,9 +284,10 @@ fn environment(overrides: &BTreeMap<String, String>) -> Result<Environment<'stat
     for name in overrides.keys() {
         if !TEMPLATES.iter().any(|(n, _)| n == name) {
             let known: Vec<&str> = TEMPLATES.iter().map(|(n, _)| *n).collect();
+            let hint = crate::suggest::did_you_mean(name, known.iter().copied())
+                .unwrap_or_else(|| format!("the templates are {}", known.join(", ")));
             return Err(EmitError(format!(
-                "flash-templates/{name} overrides no template; the templates are {}",
-                known.join(", ")
+                "flash-templates/{name} overrides no template; {hint}"
             )));
         }
     }
