@@ -140,8 +140,9 @@ done
 [ "$lint_failed" = 0 ] || fail "hadolint found problems in generated Dockerfiles (above)"
 
 # The three images: a CPU load-balanced endpoint (LB), a queue endpoint (QUEUE, a CPU one if any)
-# and a GPU endpoint (GPU, another endpoint than QUEUE if there is one). Projects already chosen
-# are preferred: their dependency layer is built once for all their endpoints.
+# and a GPU endpoint (GPU: the queue endpoint itself when it is a GPU one, as hello's is). Projects
+# already chosen are preferred: their dependency layer is built once for all their endpoints, which
+# keeps CI to one cold dependency build.
 read -r LB QUEUE GPU < <(printf '%s\n' "${ENDPOINTS[@]}" | python3 -c '
 import sys
 eps = [l.split() for l in sys.stdin if l.strip()]
@@ -155,7 +156,7 @@ def pick(cands):
     chosen.append(cands[0]); return cands[0][0] + ":" + cands[0][1]
 queue = pick([e for e in eps if e[2] == "queue" and e[3] != "true"] or [e for e in eps if e[2] == "queue"])
 lb = pick([e for e in eps if e[2] == "load_balanced" and e[3] != "true"])
-gpu = pick([e for e in eps if e[3] == "true" and e not in chosen] or [e for e in eps if e[3] == "true"])
+gpu = pick([e for e in eps if e[3] == "true" and e in chosen] or [e for e in eps if e[3] == "true"])
 print(lb, queue, gpu)')
 [ "$LB" != - ] || fail "no example has a CPU load-balanced endpoint"
 [ "$QUEUE" != - ] || fail "no example has a queue endpoint"
