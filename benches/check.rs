@@ -82,5 +82,34 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// The worst of issue 8's hostile inputs after the fixes: an 8 MiB flow list of invalid GPU
+/// ids (the node limit stops it; every format must render in bounded time), and 100,000
+/// duplicate `system_dependencies` entries (was quadratic: over 120 s).
+fn hostile(c: &mut Criterion) {
+    let head = "version: 1\nname: demo\nendpoints:\n  api:\n    type: queue\n    handler: a::b\n";
+    let list = format!(
+        "{head}    gpu: [{}]\n",
+        vec!["X"; (8 << 20) / 2 - 100].join(",")
+    );
+    let deps = format!(
+        "{head}    system_dependencies:\n{}",
+        (0..100_000)
+            .map(|i| format!("      - pkg{}\n", i % 50_000))
+            .collect::<String>()
+    );
+    let mut group = c.benchmark_group("hostile");
+    group.sample_size(10);
+    for (name, input) in [("8mib_list", &list), ("100k_duplicate_deps", &deps)] {
+        group.bench_function(format!("{name}_check_human"), |b| {
+            b.iter(|| {
+                let diagnostics = flashc::check(black_box(input.as_bytes()), None).expect("no env");
+                let source = flashc::render::SourceFile::new("flash.yaml", input);
+                flashc::render::human(&source, &diagnostics, false).len()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, hostile);
 criterion_main!(benches);
