@@ -14,6 +14,14 @@ pub fn generate() -> Value {
     let generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
     let mut schema = generator.into_root_schema_for::<FlashFile>().to_value();
     polish(&mut schema);
+    // Top-level `x-` keys hold YAML anchors for merge keys (`x-common: &common`), as in
+    // docker-compose; flashc ignores them.
+    if let Some(root) = schema.as_object_mut() {
+        root.insert(
+            "patternProperties".into(),
+            json!({"^x-": {"description": "Ignored: a place for YAML anchors (`x-common: &common`, merged with `<<: *common`)."}}),
+        );
+    }
     schema
 }
 

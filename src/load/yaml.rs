@@ -128,6 +128,8 @@ enum Frame {
         anchor: usize,
         entries: Vec<Entry>,
         key: Option<(String, Span)>,
+        /// The values of `<<` merge keys, folded in when the mapping closes.
+        merges: Vec<(Node, Span)>,
     },
 }
 
@@ -198,6 +200,7 @@ impl Builder {
                         anchor,
                         entries: Vec::new(),
                         key: None,
+                        merges: Vec::new(),
                     },
                     at,
                 )?,
@@ -295,9 +298,11 @@ impl Builder {
                 start,
                 anchor,
                 entries,
+                merges,
                 ..
             } => {
-                let entries = self.without_duplicates(entries);
+                let mut entries = self.without_duplicates(entries);
+                self.merge_into(&mut entries, merges)?;
                 (
                     Node {
                         value: Value::Map(entries),
@@ -346,7 +351,14 @@ impl Builder {
         match self.stack.last_mut() {
             None => self.root = Some(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, .. }) => match key.take() {
+            Some(Frame::Map {
+                entries,
+                key,
+                merges,
+                ..
+            }) => match key.take() {
+                // YAML's merge key (`<<: *common`): folded in when the mapping closes.
+                Some((key, key_span)) if key == "<<" => merges.push((node, key_span)),
                 Some((key, key_span)) => entries.push(Entry {
                     key,
                     key_span,
@@ -364,6 +376,55 @@ impl Builder {
                     _ => *key = Some((scalar_text(node.value), at)),
                 },
             },
+        }
+        Ok(())
+    }
+
+    /// YAML merge keys: the entries of each merged mapping (or of each mapping in a merged
+    /// list, earlier ones first) that the mapping does not set itself, with their spans in
+    /// the anchored mapping. Bounded like aliases: merged entries count as nodes.
+    fn merge_into(
+        &mut self,
+        entries: &mut Vec<Entry>,
+        merges: Vec<(Node, Span)>,
+    ) -> Result<(), Diagnostic> {
+        if merges.is_empty() {
+            return Ok(());
+        }
+        let mut present: HashSet<String> = entries.iter().map(|e| e.key.clone()).collect();
+        for (value, key_span) in merges {
+            let sources = match value.value {
+                Value::Map(merged) => vec![merged],
+                Value::Seq(items) if items.iter().all(|i| matches!(i.value, Value::Map(_))) => {
+                    items
+                        .into_iter()
+                        .filter_map(|i| match i.value {
+                            Value::Map(merged) => Some(merged),
+                            _ => None,
+                        })
+                        .collect()
+                }
+                _ => {
+                    self.diagnostics.push(
+                        Diagnostic::new(
+                            &YAML_SYNTAX,
+                            key_span,
+                            "`<<` merges a mapping, but its value is not one",
+                        )
+                        .label("merge key")
+                        .help("write `<<: *name`, where `&name` anchors a mapping above (or a list of such aliases)"),
+                    );
+                    continue;
+                }
+            };
+            for source in sources {
+                for entry in source {
+                    if present.insert(entry.key.clone()) {
+                        self.count(size(&entry.value), key_span)?;
+                        entries.push(entry);
+                    }
+                }
+            }
         }
         Ok(())
     }

@@ -184,9 +184,7 @@ impl Reporter<'_> {
         let in_env = parent
             .iter()
             .any(|s| matches!(s, Step::Key(k) if k == "env"));
-        let help = if key == "<<" {
-            Some("YAML merge keys are not supported; put shared settings in `defaults`".to_string())
-        } else if matches!(
+        let help = if matches!(
             key,
             "dependencies"
                 | "pip_dependencies"
