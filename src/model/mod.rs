@@ -245,16 +245,18 @@ pub struct Settings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = true))]
     pub flashboot: Option<bool>,
-    /// Datacenters the workers may run in. GPU endpoints default to all; CPU endpoints run only
-    /// in `EU-RO-1`.
+    /// Datacenters the workers may run in. GPU endpoints default to all, CPU endpoints to
+    /// `EU-RO-1`; `cpu3g`/`cpu3c` flavors run everywhere but `EUR-NO-1`, `cpu5c` only in
+    /// `EU-RO-1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1), extend("examples" = [["US-CA-2", "EU-RO-1"]]))]
     pub datacenters: Option<Vec<DatacenterId>>,
-    /// Network volume(s) mounted in the workers; at most one per datacenter.
+    /// Network volume(s) mounted in the workers at `/runpod-volume`; at most one per datacenter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("examples" = [{"name": "models", "size": 100, "datacenter": "EU-RO-1"}]))]
     pub volume: Option<OneOrMany<Volume>>,
-    /// Container disk in GB. CPU endpoints are capped by their flavors (10 or 15 GB per vCPU).
+    /// Container disk in GB (platform default: 30 for GPU endpoints, 10 for CPU endpoints).
+    /// CPU endpoints are capped by their flavors (10 or 15 GB per vCPU).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 4096), extend("examples" = [20]))]
     pub container_disk: Option<u32>,

@@ -29,8 +29,13 @@ pub static GPU_POOLS: &[GpuPool] = &[
     ),
     pool(
         "ADA_80_PRO",
-        &["NVIDIA_H100_80GB_HBM3"],
-        &["NVIDIA H100 PCIe", "NVIDIA H100 NVL"],
+        // 2.0: the PCIe and NVL cards have model ids, so one H100 model can be pinned.
+        &[
+            "NVIDIA_H100_80GB_HBM3",
+            "NVIDIA_H100_PCIe",
+            "NVIDIA_H100_NVL",
+        ],
+        &[],
         "11.8",
     ),
     pool(
@@ -110,6 +115,8 @@ pub static GPU_MODELS: &[GpuModel] = &[
         "NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition",
     ),
     model("NVIDIA_H100_80GB_HBM3", "NVIDIA H100 80GB HBM3"),
+    model("NVIDIA_H100_PCIe", "NVIDIA H100 PCIe"),
+    model("NVIDIA_H100_NVL", "NVIDIA H100 NVL"),
     model("NVIDIA_RTX_A4000", "NVIDIA RTX A4000"),
     model("NVIDIA_RTX_A4500", "NVIDIA RTX A4500"),
     model(
@@ -178,8 +185,23 @@ pub static DATACENTERS: &[&str] = &[
     "EU-CZ-1", "EU-RO-1", "EUR-NO-1",
 ];
 
-/// The only datacenters that run CPU endpoints.
+/// Where a CPU endpoint runs when it names no datacenter (what generate deploys to), and the
+/// one datacenter every CPU flavor runs in.
 pub static CPU_DATACENTERS: &[&str] = &["EU-RO-1"];
+
+/// The datacenters a CPU flavor runs in (Runpod 2.0): `cpu3g-*` and `cpu3c-*` everywhere but
+/// `EUR-NO-1`; `cpu5c-*` only in `EU-RO-1`.
+pub fn cpu_flavor_datacenters(flavor: &str) -> Vec<&'static str> {
+    if flavor.starts_with("cpu5c") {
+        vec!["EU-RO-1"]
+    } else {
+        DATACENTERS
+            .iter()
+            .copied()
+            .filter(|d| *d != "EUR-NO-1")
+            .collect()
+    }
+}
 
 /// Where a network volume lives when it names no datacenter.
 pub const DEFAULT_VOLUME_DATACENTER: &str = "EU-RO-1";
@@ -271,7 +293,7 @@ mod tests {
         );
         assert_eq!(
             gpu_ids(&["ADA_24", "NVIDIA_H100_80GB_HBM3"]),
-            "ADA_24,ADA_80_PRO"
+            "ADA_24,ADA_80_PRO,-NVIDIA H100 NVL,-NVIDIA H100 PCIe"
         );
         assert_eq!(gpu_ids(&["any"]).split(',').count(), 11);
     }

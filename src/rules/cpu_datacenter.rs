@@ -1,11 +1,13 @@
 use crate::diagnostic::Diagnostic;
-use crate::model::vocab::CPU_DATACENTERS;
+use crate::model::vocab::{cpu_flavor_datacenters, DATACENTERS};
 use crate::validate::Project;
 
 declare_rule! {
     /// ## What it does
-    /// Reports a datacenter that does not run CPU endpoints, on an endpoint with `cpu`.
-    /// CPU endpoints exist only in `EU-RO-1`.
+    /// Reports a datacenter where an endpoint's CPU flavors do not run. Runpod 2.0: `cpu3g-*`
+    /// and `cpu3c-*` flavors run in every datacenter except `EUR-NO-1`; `cpu5c-*` only in
+    /// `EU-RO-1`. An endpoint listing several flavors may use a datacenter every one of them
+    /// runs in. Without `datacenters`, CPU endpoints are deployed to `EU-RO-1`.
     ///
     /// ## Why
     /// The platform would refuse the endpoint at deploy time.
@@ -14,8 +16,8 @@ declare_rule! {
     /// ```yaml
     /// endpoints:
     ///   api:
-    ///     cpu: cpu3g-2-8
-    ///     datacenters: [US-KS-2]    # CPU endpoints run only in EU-RO-1
+    ///     cpu: cpu5c-2-4
+    ///     datacenters: [US-KS-2]    # cpu5c flavors run only in EU-RO-1
     /// ```
     pub static CPU_DATACENTER = ("FL0305", "cpu-datacenter", Error, check);
 }
@@ -26,34 +28,73 @@ fn check(project: &Project, out: &mut Vec<Diagnostic>) {
         if spec.settings.gpu.is_some() {
             continue;
         }
-        let (Some(_), Some(datacenters)) = (&spec.settings.cpu, &spec.settings.datacenters) else {
+        let (Some(cpu), Some(datacenters)) = (&spec.settings.cpu, &spec.settings.datacenters)
+        else {
             continue;
         };
+        let flavors: Vec<&str> = cpu.as_slice().iter().map(|c| c.0.as_str()).collect();
+        // The datacenters every listed flavor runs in, in the vocabulary's order.
+        let allowed: Vec<&str> = DATACENTERS
+            .iter()
+            .copied()
+            .filter(|d| {
+                flavors
+                    .iter()
+                    .all(|f| cpu_flavor_datacenters(f).contains(d))
+            })
+            .collect();
         let nodes = endpoint
             .node
             .get("datacenters")
             .map(|n| n.items())
             .unwrap_or_default();
         for (dc, node) in datacenters.iter().zip(nodes) {
-            if !CPU_DATACENTERS.contains(&dc.0.as_str()) {
-                out.push(
-                    Diagnostic::new(
-                        &CPU_DATACENTER,
-                        node.span,
-                        format!(
-                            "CPU endpoints are not available in `{}`; CPU endpoints run only in {}",
-                            dc.0,
-                            CPU_DATACENTERS.join(", ")
-                        ),
-                    )
-                    .label("no CPU workers here")
-                    .related(
-                        endpoint.key_span("cpu"),
-                        format!("`{}` runs on CPUs", endpoint.name),
-                    )
-                    .help("use `datacenters: [EU-RO-1]`, or leave `datacenters` out"),
-                );
+            if allowed.contains(&dc.0.as_str()) {
+                continue;
             }
+            let blocking: Vec<&str> = flavors
+                .iter()
+                .copied()
+                .filter(|f| !cpu_flavor_datacenters(f).contains(&dc.0.as_str()))
+                .collect();
+            out.push(
+                Diagnostic::new(
+                    &CPU_DATACENTER,
+                    node.span,
+                    format!(
+                        "CPU flavor {} does not run in `{}`; {} run{} in {}",
+                        blocking
+                            .iter()
+                            .map(|f| format!("`{f}`"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        dc.0,
+                        if flavors.len() == 1 {
+                            "it"
+                        } else {
+                            "the listed flavors"
+                        },
+                        if flavors.len() == 1 { "s" } else { "" },
+                        allowed.join(", ")
+                    ),
+                )
+                .label("no CPU workers of these flavors here")
+                .related(
+                    endpoint.key_span("cpu"),
+                    format!("`{}` runs on CPUs", endpoint.name),
+                )
+                .help(if allowed.len() == 1 {
+                    format!(
+                        "use `datacenters: [{}]`, or leave `datacenters` out",
+                        allowed[0]
+                    )
+                } else {
+                    format!(
+                        "use datacenters among {}, or leave `datacenters` out (EU-RO-1)",
+                        allowed.join(", ")
+                    )
+                }),
+            );
         }
     }
 }

@@ -5,8 +5,8 @@ use crate::validate::Project;
 declare_rule! {
     /// ## What it does
     /// Warns when a `gpu` list does not constrain placement the way it reads: a model whose
-    /// pool also serves cards that have no identifier (listing `NVIDIA_H100_80GB_HBM3` also
-    /// admits H100 PCIe and NVL), a model listed beside its own pool (the pool admits all its
+    /// pool also serves cards that have no identifier (listing `NVIDIA_RTX_6000_ADA_GENERATION`
+    /// also admits L40 and L40S), a model listed beside its own pool (the pool admits all its
     /// models), `any` beside other choices, or an entry listed twice. The message shows the
     /// exact `gpuIds` string Runpod will receive.
     ///
@@ -16,8 +16,8 @@ declare_rule! {
     ///
     /// ## Example
     /// ```yaml
-    /// gpu: [ADA_24, NVIDIA_H100_80GB_HBM3]
-    /// # Runpod receives "ADA_24,ADA_80_PRO": workers may also land on H100 PCIe or H100 NVL
+    /// gpu: [ADA_24, NVIDIA_RTX_6000_ADA_GENERATION]
+    /// # Runpod receives "ADA_24,ADA_48_PRO": workers may also land on L40 or L40S
     /// ```
     pub static GPU_LIST = ("FL0304", "gpu-list-placement", Warning, check);
 }
