@@ -129,25 +129,8 @@ fn main() -> ExitCode {
 
 fn check(args: &CheckArgs) -> ExitCode {
     let stdin = args.file.as_os_str() == "-";
-    // Read at most one byte past the limit: enough for the loader to report the size, and
-    // `/dev/zero` or an endless pipe cannot exhaust memory.
-    let limit = flashc::load::Limits::default().max_bytes as u64 + 1;
-    let read = if stdin {
-        read_bounded(std::io::stdin(), limit)
-    } else {
-        std::fs::File::open(&args.file).and_then(|file| read_bounded(file, limit))
-    };
-    let bytes = match read {
-        Ok(bytes) => bytes,
-        Err(err) => {
-            let report = miette::miette!(
-                help = "pass the path of a flash.yaml (examples/hello/flash.yaml is one)",
-                "cannot read {}: {err}",
-                args.file.display()
-            );
-            eprintln!("{report:?}");
-            return ExitCode::from(EXIT_FAILURE);
-        }
+    let Some(bytes) = read_input(&args.file, stdin) else {
+        return ExitCode::from(EXIT_FAILURE);
     };
     // The crate is found relative to flash.yaml's directory (standard input: the current one).
     let project_dir = if stdin {
@@ -217,18 +200,8 @@ fn check(args: &CheckArgs) -> ExitCode {
 }
 
 fn generate(args: &GenerateArgs) -> ExitCode {
-    let limit = flashc::load::Limits::default().max_bytes as u64 + 1;
-    let bytes = match std::fs::File::open(&args.file).and_then(|f| read_bounded(f, limit)) {
-        Ok(bytes) => bytes,
-        Err(err) => {
-            let report = miette::miette!(
-                help = "pass the path of a flash.yaml (examples/hello/flash.yaml is one)",
-                "cannot read {}: {err}",
-                args.file.display()
-            );
-            eprintln!("{report:?}");
-            return ExitCode::from(EXIT_FAILURE);
-        }
+    let Some(bytes) = read_input(&args.file, false) else {
+        return ExitCode::from(EXIT_FAILURE);
     };
     let out_dir = match cli::generate::check_out_dir(&args.out) {
         Ok(out) => out,
@@ -387,6 +360,30 @@ fn template_overrides(
         }
     }
     Ok(overrides)
+}
+
+/// flash.yaml's bytes (standard input for `-`), or `None` after reporting why they cannot be
+/// read. At most one byte past the loader's limit is read: enough for it to report the size,
+/// and `/dev/zero` or an endless pipe cannot exhaust memory.
+fn read_input(path: &std::path::Path, stdin: bool) -> Option<Vec<u8>> {
+    let limit = flashc::load::Limits::default().max_bytes as u64 + 1;
+    let read = if stdin {
+        read_bounded(std::io::stdin(), limit)
+    } else {
+        std::fs::File::open(path).and_then(|file| read_bounded(file, limit))
+    };
+    match read {
+        Ok(bytes) => Some(bytes),
+        Err(err) => {
+            let report = miette::miette!(
+                help = "pass the path of a flash.yaml (examples/hello/flash.yaml is one)",
+                "cannot read {}: {err}",
+                path.display()
+            );
+            eprintln!("{report:?}");
+            None
+        }
+    }
 }
 
 fn read_bounded(reader: impl std::io::Read, limit: u64) -> std::io::Result<Vec<u8>> {
