@@ -3,10 +3,10 @@
 //!
 //! | code | meaning |
 //! |---|---|
-//! | 0 | no problems (warnings allowed unless `--deny warnings`) |
-//! | 1 | problems found |
-//! | 2 | usage error (bad arguments, unknown environment or code) |
-//! | 3 | I/O or internal failure |
+//! | 0 | no problems (warnings allowed unless `--deny warnings`); generated; output up to date |
+//! | 1 | problems found (generate writes nothing); `generate --check`: the output is stale |
+//! | 2 | usage error (bad arguments, unknown environment or code, `--out` outside the project) |
+//! | 3 | I/O or internal failure; `--out` is a directory flashc did not write |
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
