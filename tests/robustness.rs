@@ -175,6 +175,24 @@ fn hostile_generated() -> Vec<(&'static str, String)> {
             format!("{head}    gpu: {}\n", "A".repeat(1 << 20)),
         ),
         (
+            "many unknown keys in one endpoint",
+            format!(
+                "{head}{}",
+                (0..n).map(|i| format!("    k{i}: 1\n")).collect::<String>()
+            ),
+        ),
+        (
+            "many endpoints with an unknown key each",
+            format!(
+                "version: 1\nname: demo\nendpoints:\n{}",
+                (0..n / 2)
+                    .map(|i| format!(
+                        "  e{i}:\n    type: queue\n    handler: a::b\n    worker: 1\n"
+                    ))
+                    .collect::<String>()
+            ),
+        ),
+        (
             "many diagnostics on one line",
             format!("{head}    gpu: [{}]\n", vec!["X"; n].join(", ")),
         ),

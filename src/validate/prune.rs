@@ -1,6 +1,8 @@
 //! Removing the values the schema check condemned, so the rules see only well-formed input
 //! and every mistake is reported once, by the stage that understands it best.
 
+use std::collections::HashMap;
+
 use crate::load::{Node, Step, Value};
 
 /// Removes the nodes at `paths` from `root`. Within an endpoint or `defaults`, the whole
@@ -8,20 +10,66 @@ use crate::load::{Node, Step, Value};
 /// a setting with a part missing would be completed by defaults into something the file never
 /// said, and rules would report on that. Entries of `env` and `routes` go one by one.
 pub fn remove_all(root: &mut Node, paths: &[Vec<Step>]) {
-    let paths: Vec<Vec<Step>> = paths
-        .iter()
-        .map(|p| p[..setting_depth(p)].to_vec())
-        .collect();
-    let mut sorted: Vec<&Vec<Step>> = paths.iter().collect();
-    // Later indices first, so removing an item does not shift the ones still to remove.
-    sorted.sort();
-    sorted.dedup();
-    for path in sorted.into_iter().rev() {
-        remove(root, path);
+    // A trie of the paths, then one walk: every mapping and list is filtered once, however
+    // many of its entries are condemned (removing them one by one was quadratic).
+    let mut trie = Trie::default();
+    for path in paths {
+        let path = &path[..setting_depth(path)];
+        if path.is_empty() {
+            continue;
+        }
+        let mut node = &mut trie;
+        for step in path {
+            node = node.children.entry(step.clone()).or_default();
+        }
+        node.remove = true;
+    }
+    prune(root, &trie);
+}
+
+#[derive(Default)]
+struct Trie {
+    remove: bool,
+    children: HashMap<Step, Trie>,
+}
+
+/// Removes what `trie` condemns below `node` (depth is bounded by the loader's 64 levels).
+fn prune(node: &mut Node, trie: &Trie) {
+    if trie.children.is_empty() {
+        return;
+    }
+    match &mut node.value {
+        Value::Map(entries) => {
+            entries.retain_mut(
+                |entry| match trie.children.get(&Step::Key(entry.key.clone())) {
+                    Some(child) if child.remove => false,
+                    Some(child) => {
+                        prune(&mut entry.value, child);
+                        true
+                    }
+                    None => true,
+                },
+            );
+        }
+        Value::Seq(items) => {
+            let mut index = 0;
+            items.retain_mut(|item| {
+                let keep = match trie.children.get(&Step::Index(index)) {
+                    Some(child) if child.remove => false,
+                    Some(child) => {
+                        prune(item, child);
+                        true
+                    }
+                    None => true,
+                };
+                index += 1;
+                keep
+            });
+        }
+        _ => {}
     }
 }
 
-/// How many steps of `path` name the setting that contains it.
 fn setting_depth(path: &[Step]) -> usize {
     let key = |i: usize| match path.get(i) {
         Some(Step::Key(k)) => Some(k.as_str()),
@@ -39,32 +87,4 @@ fn setting_depth(path: &[Step]) -> usize {
         _ => settings_at + 1,
     };
     depth.min(path.len())
-}
-
-fn remove(node: &mut Node, path: &[Step]) {
-    let Some((last, parent)) = path.split_last() else {
-        return;
-    };
-    let mut current = node;
-    for step in parent {
-        let next = match (step, &mut current.value) {
-            (Step::Key(k), Value::Map(entries)) => entries
-                .iter_mut()
-                .find(|e| &e.key == k)
-                .map(|e| &mut e.value),
-            (Step::Index(i), Value::Seq(items)) => items.get_mut(*i),
-            _ => None,
-        };
-        match next {
-            Some(next) => current = next,
-            None => return,
-        }
-    }
-    match (last, &mut current.value) {
-        (Step::Key(k), Value::Map(entries)) => entries.retain(|e| &e.key != k),
-        (Step::Index(i), Value::Seq(items)) if *i < items.len() => {
-            items.remove(*i);
-        }
-        _ => {}
-    }
 }

@@ -6,6 +6,8 @@
 //! errors of the closest remaining branch are reported; if no branch has the right type, one
 //! "expected X or Y" diagnostic is reported.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use jsonschema::error::{TypeKind, ValidationErrorKind};
@@ -51,6 +53,7 @@ pub fn check(root: &Node) -> Found {
     let reporter = Reporter {
         root,
         nav: SchemaNav::new(&compiled.schema),
+        index: RefCell::new(HashMap::new()),
     };
     let mut out = Found::default();
     for error in compiled.validator.iter_errors(root) {
@@ -74,15 +77,27 @@ fn steps(error: &ValidationError) -> Vec<Step> {
 struct Reporter<'a> {
     root: &'a Node,
     nav: SchemaNav<'a>,
+    /// Key → position for the large mappings errors are looked up in, built on first use:
+    /// 100,000 unknown keys in one endpoint must not cost 100,000 scans of it.
+    index: RefCell<HashMap<*const Node, HashMap<&'a str, usize>>>,
 }
 
-impl Reporter<'_> {
+impl<'a> Reporter<'a> {
     fn report(&self, error: &ValidationError, out: &mut Found) {
         let path = steps(error);
         let diagnostic = match error.kind() {
             ValidationErrorKind::AdditionalProperties { unexpected } => {
+                // What is allowed here, worked out once for all the unknown keys of the mapping.
+                let allowed = self.nav.properties_at(&path);
                 for key in unexpected {
-                    out.diagnostics.push(self.unknown_key(&path, key));
+                    // Past a few thousand problems, suggestions are skipped: reports list the
+                    // first 500 (by position), and the edit distances would dominate the time.
+                    let diagnostic = if out.diagnostics.len() < CHEAP_AFTER {
+                        self.unknown_key(&path, key, &allowed)
+                    } else {
+                        self.unknown_key(&path, key, &[])
+                    };
+                    out.diagnostics.push(diagnostic);
                     let mut child = path.clone();
                     child.push(Step::Key(key.clone()));
                     out.invalid.push(child);
@@ -156,8 +171,27 @@ impl Reporter<'_> {
         }
     }
 
-    fn node(&self, path: &[Step]) -> Option<&Node> {
-        self.root.at(path)
+    fn node(&self, path: &[Step]) -> Option<&'a Node> {
+        path.iter().try_fold(self.root, |node, step| match step {
+            Step::Key(k) => self.entry(node, k).map(|e| &e.value),
+            Step::Index(i) => node.items().get(*i),
+        })
+    }
+
+    fn entry(&self, node: &'a Node, key: &str) -> Option<&'a crate::load::Entry> {
+        let entries = node.entries();
+        if entries.len() <= 32 {
+            return entries.iter().find(|e| e.key == key);
+        }
+        let mut index = self.index.borrow_mut();
+        let positions = index.entry(node as *const Node).or_insert_with(|| {
+            let mut positions = HashMap::with_capacity(entries.len());
+            for (i, e) in entries.iter().enumerate() {
+                positions.entry(e.key.as_str()).or_insert(i);
+            }
+            positions
+        });
+        positions.get(key).map(|&i| &entries[i])
     }
 
     /// The value's span, or its key's when the value is empty (`gpu:` with nothing after it).
@@ -171,16 +205,21 @@ impl Reporter<'_> {
     }
 
     fn key_span(&self, path: &[Step]) -> Span {
-        self.root
-            .key_span_at(path)
+        let found = path.split_last().and_then(|(last, parent)| {
+            let parent = self.node(parent)?;
+            match last {
+                Step::Key(k) => self.entry(parent, k).map(|e| e.key_span),
+                Step::Index(i) => parent.items().get(*i).map(|n| n.span),
+            }
+        });
+        found
             .or_else(|| self.root.entries().first().map(|e| e.key_span))
             .unwrap_or_default()
     }
 
-    fn unknown_key(&self, parent: &[Step], key: &str) -> Diagnostic {
+    fn unknown_key(&self, parent: &[Step], key: &str, allowed: &[String]) -> Diagnostic {
         let mut path = parent.to_vec();
         path.push(Step::Key(key.to_string()));
-        let allowed = self.nav.properties_at(parent);
         let in_env = parent
             .iter()
             .any(|s| matches!(s, Step::Key(k) if k == "env"));
@@ -217,7 +256,7 @@ impl Reporter<'_> {
                 describe_container(parent)
             ))
         } else if !allowed.is_empty() {
-            Some(format!("allowed keys here: {}", list(&allowed, 16)))
+            Some(format!("allowed keys here: {}", list(allowed, 16)))
         } else {
             None
         };
@@ -649,6 +688,9 @@ fn list(items: &[String], most: usize) -> String {
         shown.join(", ")
     }
 }
+
+/// How many diagnostics the schema stage words in full; later unknown keys get no suggestion.
+const CHEAP_AFTER: usize = 4 * crate::render::MAX_SHOWN;
 
 /// How many allowed values an "expected one of" message names before it is cut.
 const LIST_MOST: usize = 12;
