@@ -336,3 +336,51 @@ fn standard_input_finds_the_crate_from_the_current_directory() {
     assert_eq!(first["related"][1]["file"], "src/events.rs");
     assert_eq!(first["related"][1]["line"], 3);
 }
+
+/// A file with thousands of problems: every format lists the first 500 and counts the rest;
+/// the exit code and the summary still count them all.
+#[test]
+fn reports_are_capped_and_count_the_rest() {
+    let mut file = String::from(
+        "version: 1\nname: demo\nendpoints:\n  api:\n    type: queue\n    handler: a::b\n",
+    );
+    file.push_str(
+        &(0..2_000)
+            .map(|i| format!("    k{i}: 1\n"))
+            .collect::<String>(),
+    );
+    let run = |format: &str| {
+        flashc_with_stdin(
+            &["check", "--no-crate", "-", "--format", format],
+            file.clone().into_bytes(),
+        )
+    };
+    let json = run("json");
+    assert_eq!(json.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    assert_eq!(report["diagnostics"].as_array().map(Vec::len), Some(500));
+    assert_eq!(report["summary"]["errors"], 2_000);
+    assert_eq!(report["summary"]["omitted"], 1_500);
+
+    let human = stdout(&run("human"));
+    assert!(
+        human.contains("… and 1500 more problems not shown"),
+        "{human}"
+    );
+    assert!(human.ends_with("2000 errors and 0 warnings\n"), "{human}");
+    let github = stdout(&run("github"));
+    assert_eq!(
+        github.lines().filter(|l| l.starts_with("::error")).count(),
+        500
+    );
+    assert!(
+        github.contains("::notice file=<stdin>::1500 more problems"),
+        "{github}"
+    );
+    let sarif: serde_json::Value = serde_json::from_slice(&run("sarif").stdout).expect("sarif");
+    assert_eq!(
+        sarif["runs"][0]["results"].as_array().map(Vec::len),
+        Some(500)
+    );
+    assert_eq!(sarif["runs"][0]["properties"]["omittedResults"], 1_500);
+}

@@ -4,8 +4,11 @@ declare_rule! {
     /// a tab used for indentation, a key without a value separator.
     ///
     /// ## Why
-    /// Nothing else can be checked in a file that does not parse; the location points at
-    /// the character where the parser gave up, which is usually at or just after the mistake.
+    /// Nothing else can be checked in a file that does not parse. The location is the
+    /// mistake, not where the parser gave up: a tab used for indentation is reported at the
+    /// tab, an unclosed quote or `[`/`{` at its opener; the message says what is wrong in
+    /// plain words, with the fix. Also reports a merge key (`<<:`) whose value is not a
+    /// mapping (or a list of mappings).
     ///
     /// ## Example
     /// ```yaml
