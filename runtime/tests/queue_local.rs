@@ -349,8 +349,30 @@ async fn cancel_queued_and_running_jobs() {
 #[tokio::test]
 async fn retries_then_failed_and_retry_route() {
     let l = start(1, 2).await;
-    let (s, body) = l
+    // The caller's mistakes fail at once: running them again would fail the same way.
+    let (_, refused) = l
         .post("/runsync", json!({"input": {"name": "n", "mode": "fail"}}))
+        .await;
+    assert_eq!(refused["status"], "FAILED");
+    let err: Value = serde_json::from_str(refused["error"].as_str().unwrap()).unwrap();
+    assert_eq!(err["error_type"], "ClientError");
+    assert_eq!(err["error_message"], "cannot greet n");
+    assert_eq!(l.tracker.get(&l.tracker.calls), 1);
+    let (_, unbound) = l.post("/runsync", json!({"input": {"nom": "n"}})).await;
+    assert_eq!(unbound["status"], "FAILED");
+    assert_eq!(
+        l.tracker.get(&l.tracker.calls),
+        2,
+        "one attempt, not retried"
+    );
+    let (_, h) = l.get("/health").await;
+    assert_eq!(h["jobs"]["retried"], 0);
+    // A failure of the handler itself is retried.
+    let (s, body) = l
+        .post(
+            "/runsync",
+            json!({"input": {"name": "n", "mode": "internal"}}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(body["status"], "FAILED");
@@ -358,13 +380,10 @@ async fn retries_then_failed_and_retry_route() {
         keys(&body),
         ["delayTime", "error", "executionTime", "id", "status"]
     );
-    let err: Value = serde_json::from_str(body["error"].as_str().unwrap()).unwrap();
-    assert_eq!(err["error_type"], "ClientError");
-    assert_eq!(err["error_message"], "cannot greet n");
     // 1 run + 2 retries.
-    assert_eq!(l.tracker.get(&l.tracker.calls), 3);
+    assert_eq!(l.tracker.get(&l.tracker.calls), 5);
     let (_, h) = l.get("/health").await;
-    assert_eq!(h["jobs"]["failed"], 1);
+    assert_eq!(h["jobs"]["failed"], 3);
     assert_eq!(h["jobs"]["retried"], 2);
     // /retry queues it again with its retries restored.
     let id = body["id"].as_str().unwrap();
@@ -373,7 +392,7 @@ async fn retries_then_failed_and_retry_route() {
     assert_eq!(r, json!({"id": id, "status": "IN_QUEUE"}));
     let again = l.wait_final(id).await;
     assert_eq!(again["status"], "FAILED");
-    assert_eq!(l.tracker.get(&l.tracker.calls), 6);
+    assert_eq!(l.tracker.get(&l.tracker.calls), 8);
     // Only FAILED and TIMED_OUT jobs can be retried.
     let (_, ok) = l.post("/runsync", json!({"input": {"name": "n"}})).await;
     let (s, e) = l

@@ -108,6 +108,17 @@ impl Failure {
         matches!(self, Failure::Timeout(_) | Failure::Expired(_))
     }
 
+    /// Whether running the job again could end differently. Not when the input is what is
+    /// wrong — missing or empty, unbindable (a 422's problems), refused by the handler as the
+    /// caller's mistake (`HandlerError::Client`), or producing a chunk too large — nor for a
+    /// timeout, an expired job or a worker shutting down: retries would fail the same way.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Failure::Handler(HandlerError::Internal(_)) | Failure::Panic(..)
+        )
+    }
+
     /// The job's `error` text: a JSON string with the fields the Python SDK reports, in its
     /// order, so that callers parse errors from a Rust worker exactly like errors from a Python
     /// one.

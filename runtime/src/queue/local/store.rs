@@ -336,7 +336,7 @@ impl Store {
                     job.args = Args::new();
                     inner.completed += 1;
                 }
-                Err(f) if !f.is_timeout() && job.attempts_left > 0 => {
+                Err(f) if f.is_retryable() && job.attempts_left > 0 => {
                     tracing::warn!(requestId = %id, "attempt failed ({}); retrying", f.message());
                     job.attempts_left -= 1;
                     job.generation += 1;
