@@ -57,7 +57,8 @@ enum Command {
 
 #[derive(clap::Args)]
 struct CheckArgs {
-    /// The file to check; `-` reads standard input (for editors).
+    /// The file to check, or a directory holding flash.yaml; `-` reads standard input (for
+    /// editors). Without one, flash.yaml is looked for here and in the parent directories.
     #[arg(default_value = "flash.yaml")]
     file: PathBuf,
     /// Check the base file with this environment overlay applied (default: the base file and every overlay).
@@ -79,7 +80,8 @@ struct CheckArgs {
 
 #[derive(clap::Args)]
 struct GenerateArgs {
-    /// The flash.yaml to generate from; the output goes beside it.
+    /// The flash.yaml to generate from, or its directory; the output goes beside it. Without
+    /// one, flash.yaml is looked for here and in the parent directories.
     #[arg(default_value = "flash.yaml")]
     file: PathBuf,
     /// Apply this environment overlay.
@@ -129,6 +131,16 @@ fn main() -> ExitCode {
 
 fn check(args: &CheckArgs) -> ExitCode {
     let stdin = args.file.as_os_str() == "-";
+    let file = if stdin {
+        args.file.clone()
+    } else {
+        locate(&args.file)
+    };
+    let args = &CheckArgs {
+        file,
+        environment: args.environment.clone(),
+        ..*args
+    };
     let Some(bytes) = read_input(&args.file, stdin) else {
         return ExitCode::from(EXIT_FAILURE);
     };
@@ -200,6 +212,13 @@ fn check(args: &CheckArgs) -> ExitCode {
 }
 
 fn generate(args: &GenerateArgs) -> ExitCode {
+    let file = locate(&args.file);
+    let args = &GenerateArgs {
+        file,
+        environment: args.environment.clone(),
+        out: args.out.clone(),
+        ..*args
+    };
     let Some(bytes) = read_input(&args.file, false) else {
         return ExitCode::from(EXIT_FAILURE);
     };
@@ -429,6 +448,26 @@ fn emit(text: &str) -> ExitCode {
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(_) => ExitCode::from(EXIT_FAILURE),
     }
+}
+
+/// The flash.yaml a command reads: a directory means its `flash.yaml`; the default name, when
+/// absent here, is looked for in the parent directories, as cargo finds Cargo.toml.
+fn locate(file: &std::path::Path) -> PathBuf {
+    if file.is_dir() {
+        return file.join("flash.yaml");
+    }
+    if file == std::path::Path::new("flash.yaml") && !file.exists() {
+        if let Ok(cwd) = std::env::current_dir() {
+            if let Some(found) = cwd
+                .ancestors()
+                .map(|dir| dir.join("flash.yaml"))
+                .find(|candidate| candidate.is_file())
+            {
+                return found;
+            }
+        }
+    }
+    file.to_path_buf()
 }
 
 // Checking allocates many small nodes; mimalloc makes that markedly cheaper than glibc's

@@ -384,3 +384,25 @@ fn reports_are_capped_and_count_the_rest() {
     );
     assert_eq!(sarif["runs"][0]["properties"]["omittedResults"], 1_500);
 }
+
+#[test]
+fn a_directory_means_its_flash_yaml_and_the_default_is_found_in_parents() {
+    let dir = flashc(&["check", "examples/hello"]);
+    assert_eq!(dir.status.code(), Some(0), "{}", stdout(&dir));
+    assert!(stdout(&dir).contains("examples/hello/flash.yaml: no problems found"));
+    // From inside the project (its src/), like cargo finding Cargo.toml.
+    let inside = Command::new(env!("CARGO_BIN_EXE_flashc"))
+        .arg("check")
+        .current_dir("examples/hello/src")
+        .output()
+        .unwrap();
+    assert_eq!(inside.status.code(), Some(0));
+    assert!(stdout(&inside).contains("examples/hello/flash.yaml: no problems found"));
+    // Nowhere to be found: an I/O failure that says what to pass.
+    let nowhere = Command::new(env!("CARGO_BIN_EXE_flashc"))
+        .arg("check")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert_eq!(nowhere.status.code(), Some(3));
+}
