@@ -13,17 +13,15 @@ mod queue_example;
 use std::time::{Duration, Instant};
 
 use flash_runtime::{
-    bind,
-    config::Platform,
-    entry,
+    bind, entry,
     handler::{handler, Reply},
     lb::App,
-    queue::{platform, settings::PlatformTiming},
+    queue::platform,
     shutdown::Shutdown,
 };
 use lb_common::{client, config, start, wait_status, worker};
 use serde_json::{json, Value};
-use support::standin::StandIn;
+use support::standin::{self, StandIn};
 
 const SPIN_MS: u64 = 3000;
 /// Generous for a loaded 2-core machine; a stalled runtime would take the whole spin.
@@ -117,32 +115,6 @@ fn control_spinning_on_the_async_thread_stalls_a_single_threaded_worker() {
     });
 }
 
-fn platform_timing() -> PlatformTiming {
-    PlatformTiming {
-        backoff_429: Duration::from_millis(400),
-        error_backoff: Duration::from_millis(50),
-        result_retry_delays: vec![Duration::from_millis(30)],
-        empty_take_interval: Duration::from_millis(20),
-        stop_poll_interval: Duration::from_millis(20),
-        drain_take_grace: Duration::from_millis(100),
-        shutdown_grace: Duration::from_secs(5),
-    }
-}
-
-fn platform_of(stand: &StandIn, ping_ms: u64) -> Platform {
-    let env = stand.env("w1", ping_ms);
-    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    Platform {
-        get_job: get("RUNPOD_WEBHOOK_GET_JOB").unwrap(),
-        post_output: get("RUNPOD_WEBHOOK_POST_OUTPUT"),
-        post_stream: get("RUNPOD_WEBHOOK_POST_STREAM"),
-        ping: get("RUNPOD_WEBHOOK_PING"),
-        ping_interval: Duration::from_millis(ping_ms),
-        pod_id: "w1".into(),
-        api_key: "test-key".into(),
-    }
-}
-
 /// A job of the example queue worker spins a core through `blocking`; the heartbeat keeps its
 /// 100 ms period and names the job the whole time.
 fn heartbeat_keeps_beating(threads: &str) {
@@ -152,11 +124,17 @@ fn heartbeat_keeps_beating(threads: &str) {
             "id": "spin",
             "input": {"name": "n", "mode": "busy", "sleep_ms": SPIN_MS}
         }));
-        let p = platform_of(&stand, 100);
+        let p = stand.platform(100);
         let shutdown = Shutdown::new();
         let s = shutdown.clone();
         let task = tokio::spawn(async move {
-            platform::run(queue_example::worker(), &p, platform_timing(), s).await
+            platform::run(
+                queue_example::worker(),
+                &p,
+                standin::timing(vec![Duration::from_millis(30)]),
+                s,
+            )
+            .await
         });
         let results = stand.wait_results(1, Duration::from_secs(15)).await;
         let output = &results[0].body.as_ref().expect("result body")["output"];

@@ -9,40 +9,21 @@ use std::{
 };
 
 use flash_runtime::{
-    config::Platform,
     queue::{platform, settings::PlatformTiming, QueueWorker},
     shutdown::Shutdown,
 };
 use serde_json::{json, Value};
-use support::{standin::StandIn, test_handler, Tracker};
+use support::{
+    standin::{self, StandIn},
+    test_handler, Tracker,
+};
 use tokio::task::JoinHandle;
 
 const LIMIT: Duration = Duration::from_secs(10);
 
+/// The platform loop's timing in these tests.
 fn timing() -> PlatformTiming {
-    PlatformTiming {
-        backoff_429: Duration::from_millis(400),
-        error_backoff: Duration::from_millis(50),
-        result_retry_delays: vec![Duration::from_millis(30), Duration::from_millis(30)],
-        empty_take_interval: Duration::from_millis(20),
-        stop_poll_interval: Duration::from_millis(20),
-        drain_take_grace: Duration::from_millis(100),
-        shutdown_grace: Duration::from_secs(5),
-    }
-}
-
-fn platform_of(stand: &StandIn, ping_ms: u64) -> Platform {
-    let env = stand.env("w1", ping_ms);
-    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    Platform {
-        get_job: get("RUNPOD_WEBHOOK_GET_JOB").unwrap(),
-        post_output: get("RUNPOD_WEBHOOK_POST_OUTPUT"),
-        post_stream: get("RUNPOD_WEBHOOK_POST_STREAM"),
-        ping: get("RUNPOD_WEBHOOK_PING"),
-        ping_interval: Duration::from_millis(ping_ms),
-        pod_id: "w1".into(),
-        api_key: "test-key".into(),
-    }
+    standin::timing(vec![Duration::from_millis(30), Duration::from_millis(30)])
 }
 
 struct Running {
@@ -57,7 +38,7 @@ fn start(stand: &StandIn, max: usize, timeout: Option<Duration>, t: PlatformTimi
         .max_concurrency(max)
         .execution_timeout(timeout);
     let shutdown = Shutdown::new();
-    let p = platform_of(stand, 10_000);
+    let p = stand.platform(10_000);
     let s = shutdown.clone();
     let task = tokio::spawn(async move { platform::run(worker, &p, t, s).await });
     Running {
@@ -291,7 +272,7 @@ async fn the_stream_aggregate_is_an_opt_in() {
     let tracker = Arc::new(Tracker::default());
     let worker = QueueWorker::new(test_handler(tracker)).return_aggregate_stream(true);
     let shutdown = Shutdown::new();
-    let p = platform_of(&stand, 10_000);
+    let p = stand.platform(10_000);
     let s = shutdown.clone();
     let task = tokio::spawn(async move { platform::run(worker, &p, timing(), s).await });
     let results = stand.wait_results(1, LIMIT).await;
@@ -337,7 +318,7 @@ async fn heartbeat_names_running_jobs() {
     stand.push_job(job("h1", json!({"name": "n", "sleep_ms": 400})));
     let tracker = Arc::new(Tracker::default());
     let worker = QueueWorker::new(test_handler(tracker.clone())).max_concurrency(2);
-    let p = platform_of(&stand, 50);
+    let p = stand.platform(50);
     let shutdown = Shutdown::new();
     let s = shutdown.clone();
     let task = tokio::spawn(async move { platform::run(worker, &p, timing(), s).await });
@@ -527,7 +508,7 @@ async fn jobs_past_the_shutdown_grace_are_reported_failed() {
 #[tokio::test]
 async fn missing_output_url_is_a_start_error() {
     let stand = StandIn::start(Duration::from_millis(50)).await;
-    let mut p = platform_of(&stand, 1000);
+    let mut p = stand.platform(1000);
     p.post_output = None;
     let worker = QueueWorker::new(test_handler(Arc::new(Tracker::default())));
     let err = platform::run(worker, &p, timing(), Shutdown::new())

@@ -8,36 +8,21 @@ mod support;
 use std::{sync::Arc, time::Duration};
 
 use flash_runtime::{
-    config::Platform,
     handler::{handler, Handler, Reply},
     queue::{platform, settings::PlatformTiming, QueueWorker},
     shutdown::Shutdown,
 };
 use serde_json::{json, Value};
-use support::{standin::StandIn, test_handler, Tracker};
+use support::{
+    standin::{self, StandIn},
+    test_handler, Tracker,
+};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
+/// The platform loop's timing in these tests.
 fn timing() -> PlatformTiming {
-    PlatformTiming {
-        backoff_429: Duration::from_millis(400),
-        error_backoff: Duration::from_millis(50),
-        result_retry_delays: vec![Duration::from_millis(150), Duration::from_millis(150)],
-        empty_take_interval: Duration::from_millis(20),
-        stop_poll_interval: Duration::from_millis(20),
-        drain_take_grace: Duration::from_millis(100),
-        shutdown_grace: Duration::from_secs(5),
-    }
-}
-
-fn platform_of(stand: &StandIn, ping_ms: u64) -> Platform {
-    let env = stand.env("w1", ping_ms);
-    flash_runtime::config::Config::from_lookup(|k| {
-        env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
-    })
-    .unwrap()
-    .platform
-    .unwrap()
+    standin::timing(vec![Duration::from_millis(150), Duration::from_millis(150)])
 }
 
 fn spawn(
@@ -46,7 +31,7 @@ fn spawn(
     ping_ms: u64,
 ) -> (Shutdown, tokio::task::JoinHandle<Result<(), String>>) {
     let shutdown = Shutdown::new();
-    let p = platform_of(stand, ping_ms);
+    let p = stand.platform(ping_ms);
     let s = shutdown.clone();
     let task = tokio::spawn(async move { platform::run(worker, &p, timing(), s).await });
     (shutdown, task)

@@ -120,6 +120,18 @@ impl StandIn {
         }
     }
 
+    /// The platform settings of worker `w1`, read from [`StandIn::env`] by the runtime's own
+    /// configuration, as a worker on Runpod reads them.
+    pub fn platform(&self, ping_ms: u64) -> flash_runtime::config::Platform {
+        let env = self.env("w1", ping_ms);
+        flash_runtime::config::Config::from_lookup(|k| {
+            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })
+        .expect("the stand-in's variables are a valid configuration")
+        .platform
+        .expect("the stand-in's variables select the platform loop")
+    }
+
     /// The platform variables a worker with id `worker` gets.
     pub fn env(&self, worker: &str, ping_ms: u64) -> Vec<(String, String)> {
         let base = format!("http://{}/v2/ep", self.addr);
@@ -411,4 +423,21 @@ async fn ping(
 ) -> Response {
     s.record(record("ping", worker, None, q, &headers, None));
     StatusCode::OK.into_response()
+}
+
+/// The platform loop's timing for tests: short back-offs and polls; `result_retry_delays` is
+/// what a test about result retries tunes.
+pub fn timing(
+    result_retry_delays: Vec<std::time::Duration>,
+) -> flash_runtime::queue::settings::PlatformTiming {
+    use std::time::Duration;
+    flash_runtime::queue::settings::PlatformTiming {
+        backoff_429: Duration::from_millis(400),
+        error_backoff: Duration::from_millis(50),
+        result_retry_delays,
+        empty_take_interval: Duration::from_millis(20),
+        stop_poll_interval: Duration::from_millis(20),
+        drain_take_grace: Duration::from_millis(100),
+        shutdown_grace: Duration::from_secs(5),
+    }
 }
