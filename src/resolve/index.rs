@@ -657,20 +657,7 @@ impl CrateIndex {
         if let Some(decl) = module.uses.get(name) {
             if let Some((target, inner_private)) = self.resolve_use(m, &decl.target, want_fn, depth)
             {
-                let private = if decl.is_pub {
-                    // A re-exported function must itself be `pub` (its modules may be private).
-                    inner_private.filter(|p| p.what.starts_with("function"))
-                } else {
-                    Some(Private {
-                        what: format!(
-                            "the `use` that brings `{name}` into {}",
-                            self.shown_module(m)
-                        ),
-                        span: decl.span.clone(),
-                        help: format!("re-export it: `pub {}`", decl.text),
-                    })
-                };
-                return Some((target, private));
+                return Some((target, self.through_use(m, name, decl, inner_private)));
             }
         }
         for decl in &module.globs {
@@ -682,19 +669,7 @@ impl CrateIndex {
                 continue;
             }
             if let Some((target, inner_private)) = self.find_in(g, name, want_fn, depth + 1) {
-                let private = if decl.is_pub {
-                    inner_private.filter(|p| p.what.starts_with("function"))
-                } else {
-                    Some(Private {
-                        what: format!(
-                            "the `use` that brings `{name}` into {}",
-                            self.shown_module(m)
-                        ),
-                        span: decl.span.clone(),
-                        help: format!("re-export it: `pub {}`", decl.text),
-                    })
-                };
-                return Some((target, private));
+                return Some((target, self.through_use(m, name, decl, inner_private)));
             }
         }
         None
@@ -753,6 +728,29 @@ impl CrateIndex {
             end_line: 1,
             end_col: 0,
         }
+    }
+
+    /// What keeps `name`, reached through `decl` in module `m`, from being public: the `use`
+    /// itself when it is not `pub`; else only a private function behind it (a re-export makes
+    /// private modules on the way irrelevant, not a private function).
+    fn through_use(
+        &self,
+        m: usize,
+        name: &str,
+        decl: &UseDecl,
+        inner_private: Option<Private>,
+    ) -> Option<Private> {
+        if decl.is_pub {
+            return inner_private.filter(|p| p.what.starts_with("function"));
+        }
+        Some(Private {
+            what: format!(
+                "the `use` that brings `{name}` into {}",
+                self.shown_module(m)
+            ),
+            span: decl.span.clone(),
+            help: format!("re-export it: `pub {}`", decl.text),
+        })
     }
 
     fn shown_module(&self, m: usize) -> String {
