@@ -141,6 +141,22 @@ impl Node {
     }
 
     /// A short description of the node's kind, for messages ("found a list").
+    /// How many nodes this tree holds, itself included. Iterative, so neither input depth nor an
+    /// adversarial anchor can overflow the stack.
+    pub fn size(&self) -> usize {
+        let mut total = 0usize;
+        let mut todo = vec![self];
+        while let Some(n) = todo.pop() {
+            total += 1;
+            match &n.value {
+                Value::Seq(items) => todo.extend(items),
+                Value::Map(entries) => todo.extend(entries.iter().map(|e| &e.value)),
+                _ => {}
+            }
+        }
+        total
+    }
+
     pub fn kind_name(&self) -> &'static str {
         match &self.value {
             Value::Null => "nothing (null)",

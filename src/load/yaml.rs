@@ -323,7 +323,7 @@ impl Builder {
 
     fn push_built(&mut self, node: Node, anchor: usize, at: Span) -> Result<(), Diagnostic> {
         if anchor != 0 {
-            self.anchors.insert(anchor, (node.clone(), size(&node)));
+            self.anchors.insert(anchor, (node.clone(), node.size()));
         }
         if matches!(node.value, Value::Seq(_) | Value::Map(_)) {
             self.count(1, at)?;
@@ -420,7 +420,7 @@ impl Builder {
             for source in sources {
                 for entry in source {
                     if present.insert(entry.key.clone()) {
-                        self.count(size(&entry.value), key_span)?;
+                        self.count(entry.value.size(), key_span)?;
                         entries.push(entry);
                     }
                 }
@@ -470,21 +470,6 @@ impl Builder {
             .map(|(_, e)| e)
             .collect()
     }
-}
-
-fn size(node: &Node) -> usize {
-    // Iterative, so an adversarial anchor cannot overflow the stack.
-    let mut total = 0usize;
-    let mut todo = vec![node];
-    while let Some(n) = todo.pop() {
-        total += 1;
-        match &n.value {
-            Value::Seq(items) => todo.extend(items),
-            Value::Map(entries) => todo.extend(entries.iter().map(|e| &e.value)),
-            _ => {}
-        }
-    }
-    total
 }
 
 fn syntax_error(text: &str, err: ScanError) -> Diagnostic {

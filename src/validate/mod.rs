@@ -82,7 +82,7 @@ pub fn check(mut root: Node, environments: Environments) -> Vec<Diagnostic> {
             Some(name) => {
                 let overlay = overlay_of.get(name).copied();
                 let tree = environment_tree(&root, &endpoint_index, name, overlay);
-                let cost = size(&tree);
+                let cost = tree.size();
                 if cost > budget {
                     diagnostics.push(budget_spent(overlays.as_ref(), name));
                     break;
@@ -232,21 +232,6 @@ fn take_entry(root: &mut Node, key: &str) -> Option<Entry> {
     };
     let at = entries.iter().position(|e| e.key == key)?;
     Some(entries.remove(at))
-}
-
-/// Nodes in a tree (iterative: input depth cannot overflow the stack).
-fn size(node: &Node) -> usize {
-    let mut total = 0usize;
-    let mut todo = vec![node];
-    while let Some(n) = todo.pop() {
-        total += 1;
-        match &n.value {
-            Value::Seq(items) => todo.extend(items),
-            Value::Map(entries) => todo.extend(entries.iter().map(|e| &e.value)),
-            _ => {}
-        }
-    }
-    total
 }
 
 fn budget_spent(overlays: Option<&Entry>, name: &str) -> Diagnostic {
