@@ -533,9 +533,9 @@ async fn concurrency_is_max_concurrency() {
     l.stop().await;
 }
 
-#[tokio::test]
-async fn webhook_gets_the_result() {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+/// A webhook endpoint on a free port: its URL, and every body POSTed to it.
+async fn webhook_receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
     let hook = axum::Router::new().route(
         "/hook",
         axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
@@ -549,6 +549,12 @@ async fn webhook_gets_the_result() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, hook).await });
+    (url, rx)
+}
+
+#[tokio::test]
+async fn webhook_gets_the_result() {
+    let (url, mut rx) = webhook_receiver().await;
     let l = start(1, 0).await;
     let (_, b) = l
         .post("/run", json!({"input": {"name": "Ada"}, "webhook": url}))
@@ -834,20 +840,7 @@ async fn port_health_is_served_in_local_mode() {
 /// called — no accepted job vanishes.
 #[tokio::test]
 async fn shutdown_drains_then_fails_and_reports_every_unfinished_job() {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
-    let hook = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
-            let tx = tx.clone();
-            async move {
-                let _ = tx.send(v);
-                "ok"
-            }
-        }),
-    );
-    let hl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", hl.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(hl, hook).await });
+    let (url, mut rx) = webhook_receiver().await;
 
     let tracker = Arc::new(Tracker::default());
     let worker = QueueWorker::new(test_handler(tracker.clone())).max_concurrency(2);

@@ -560,16 +560,7 @@ impl Store {
                 let Some((at, id)) = inner.expiry[class].pop_front() else {
                     break;
                 };
-                // Only if it was not retried since: a retried job has another deadline or none.
-                if inner
-                    .jobs
-                    .get(&id)
-                    .is_some_and(|j| j.expires_at == Some(at))
-                {
-                    if let Some(job) = inner.jobs.remove(&id) {
-                        inner.retained -= job.retained;
-                    }
-                }
+                drop_if_due(inner, &id, at);
             }
         }
     }
@@ -614,23 +605,26 @@ fn evict(inner: &mut Inner, retain: usize) {
         let Some((at, id)) = inner.expiry[class].pop_front() else {
             return;
         };
-        if inner
-            .jobs
-            .get(&id)
-            .is_some_and(|j| j.expires_at == Some(at))
-        {
-            if let Some(job) = inner.jobs.remove(&id) {
-                inner.retained -= job.retained;
-            }
-            if !inner.warned_retention {
-                inner.warned_retention = true;
-                tracing::warn!(
-                    limit = retain,
-                    "retained results passed FLASH_QUEUE_RETAIN_BYTES: the oldest are dropped before their retention ends"
-                );
-            }
+        if drop_if_due(inner, &id, at) && !inner.warned_retention {
+            inner.warned_retention = true;
+            tracing::warn!(
+                limit = retain,
+                "retained results passed FLASH_QUEUE_RETAIN_BYTES: the oldest are dropped before their retention ends"
+            );
         }
     }
+}
+
+/// Drops job `id` if `at` is still its deadline (a job retried since has another deadline or
+/// none), releasing its retained bytes. Whether it was dropped.
+fn drop_if_due(inner: &mut Inner, id: &str, at: Instant) -> bool {
+    if inner.jobs.get(id).is_none_or(|j| j.expires_at != Some(at)) {
+        return false;
+    }
+    if let Some(job) = inner.jobs.remove(id) {
+        inner.retained -= job.retained;
+    }
+    true
 }
 
 fn finalize_one(inner: &mut Inner, id: &str, now: Instant, ttl: [Duration; 2]) -> Option<Webhook> {
