@@ -191,3 +191,28 @@ pub fn imports(endpoint: &EndpointPlan, uses_bind: bool, uses_blocking: bool) ->
     }
     lines
 }
+
+#[cfg(test)]
+mod tests {
+    use super::string_literal;
+
+    /// Whatever a string holds, it comes back out of the generated literal unchanged: it cannot
+    /// end the literal early and become code.
+    #[test]
+    fn string_literals_cannot_be_escaped_from() {
+        for hostile in [
+            "/users/{id}",
+            "\"); std::process::exit(1); (\"",
+            "\\\"",
+            "line\nbreak\r\t\0",
+            "\u{202e}rtl\u{2066}",
+            "r#\"raw\"#",
+            "{}{{}}",
+        ] {
+            let literal = string_literal(hostile);
+            let parsed: syn::LitStr = syn::parse_str(&literal)
+                .unwrap_or_else(|e| panic!("{literal} is not one string literal: {e}"));
+            assert_eq!(parsed.value(), hostile, "{literal}");
+        }
+    }
+}
