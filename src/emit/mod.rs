@@ -125,20 +125,14 @@ pub fn emit(plan: &Plan, options: &Options) -> Result<Vec<OutputFile>, EmitError
             rust,
         });
     };
-    let members: Vec<String> = plan
-        .endpoints
-        .iter()
-        .map(|e| format!("workers/{}", e.name))
-        .collect();
+    // What every template receives (docs/generate.md lists it for override authors).
     let common = context! {
         flashc_version => options.flashc_version,
         project => &plan.project,
         handler_crate => serde_value(&plan.handler_crate),
         out_dir => out,
         crate_dir => &plan.handler_crate.dir,
-        crate_manifest => &plan.handler_crate.manifest,
         crate_lib => &plan.handler_crate.lib,
-        members => &members,
         endpoints => serde_value(&plan.endpoints),
     };
     let workspace_manifest = render(&env, "workspace.Cargo.toml.j2", common.clone())?;
