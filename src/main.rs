@@ -45,6 +45,12 @@ enum Command {
         #[arg(long)]
         manifest: bool,
     },
+    /// Start a new project: flash.yaml, a handler crate with tests, ignore files and a README.
+    Init(cli::init::Args),
+    /// Run every endpoint locally on one port, rebuilding and swapping on every change.
+    Dev(cli::dev::Args),
+    /// The language server (LSP over stdio): diagnostics, fixes, hover and completion in editors.
+    Lsp(cli::lsp::Args),
     /// Print the documentation of a diagnostic code (`flashc explain FL0101`).
     Explain {
         /// A code such as FL0101, or a rule name such as `unknown-key`.
@@ -126,6 +132,9 @@ fn main() -> ExitCode {
         Command::Schema { manifest: false } => emit(&flashc::schema::generate_text()),
         Command::Schema { manifest: true } => emit(&flashc::emit::manifest_schema_text()),
         Command::Explain { code, all } => explain(code.as_deref(), all),
+        Command::Init(args) => cli::init::run(&args),
+        Command::Dev(args) => cli::dev::run(&args),
+        Command::Lsp(args) => cli::lsp::run(&args),
     }
 }
 

@@ -1,5 +1,9 @@
 //! The parts of the command line that touch the machine: the file-system [`workspace`] the
-//! resolver reads through, and [`generate`]'s writing of the output.
+//! resolver reads through, [`generate`]'s writing of the output, and the commands that run
+//! things: [`init`], [`dev`] and [`lsp`].
 
+pub mod dev;
 pub mod generate;
+pub mod init;
+pub mod lsp;
 pub mod workspace;
