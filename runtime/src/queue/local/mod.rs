@@ -90,6 +90,50 @@ pub async fn run_with<S: Send + Sync + 'static>(
             }
         }
     }
+    let limits = options.limits;
+    let (app, queue) = start(worker, timing, options)?;
+    let served = crate::conn::serve(listener, app, shutdown.clone(), limits);
+    tokio::pin!(served);
+    // The server returns only after the shutdown trigger (or on an accept error, which ends the
+    // worker). Then, within `grace`: open requests finish, and the workers drain the queue.
+    let mut server_done = false;
+    tokio::select! {
+        r = &mut served => {
+            r.map_err(|e| format!("server error: {e}"))?;
+            server_done = true;
+        }
+        _ = shutdown.wait() => {}
+    }
+    let deadline = tokio::time::Instant::now() + grace;
+    if !server_done
+        && tokio::time::timeout_at(deadline, &mut served)
+            .await
+            .is_err()
+    {
+        tracing::warn!("open requests did not finish within the grace period");
+    }
+    queue.finish(deadline, grace).await;
+    Ok(())
+}
+
+/// A local queue whose workers are running; its API is the router [`start`] returned. Serve
+/// that router, and when the server has stopped, call [`RunningQueue::finish`].
+pub struct RunningQueue {
+    store: Arc<Store>,
+    hooks: Hooks,
+    stop_workers: Shutdown,
+    workers: tokio::task::JoinHandle<()>,
+    janitor: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the queue of `worker` (its `init` runs in the background; jobs queue until it is
+/// done) and returns the API's router, to be served at the root or under any prefix a caller
+/// strips (the dev server serves several queues on one port this way).
+pub fn start<S: Send + Sync + 'static>(
+    worker: QueueWorker<S>,
+    timing: LocalTiming,
+    options: LocalOptions,
+) -> Result<(axum::Router, RunningQueue), String> {
     let max = worker.max_concurrency.max(1);
     let store = Arc::new(
         Store::new(max, worker.retries, timing.run_ttl, timing.runsync_ttl)
@@ -148,51 +192,56 @@ pub async fn run_with<S: Send + Sync + 'static>(
         webhook_allow: options.webhook_allow,
         body_read: options.limits.body_read,
     });
-    let served = crate::conn::serve(listener, app, shutdown.clone(), options.limits);
-    tokio::pin!(served);
-    // The server returns only after the shutdown trigger (or on an accept error, which ends the
-    // worker). Then, within `grace`: open requests finish, and the workers drain the queue.
-    let mut server_done = false;
-    tokio::select! {
-        r = &mut served => {
-            r.map_err(|e| format!("server error: {e}"))?;
-            server_done = true;
+    Ok((
+        app,
+        RunningQueue {
+            store,
+            hooks,
+            stop_workers,
+            workers,
+            janitor,
+        },
+    ))
+}
+
+impl RunningQueue {
+    /// After the API's server stopped: the workers drain the queue until `deadline`; whatever
+    /// is left ends FAILED, is logged with its id and calls its webhook. Pending webhook
+    /// deliveries get at least `grace` (5 s at least) to finish.
+    pub async fn finish(self, deadline: tokio::time::Instant, grace: Duration) {
+        let RunningQueue {
+            store,
+            hooks,
+            stop_workers,
+            workers,
+            janitor,
+        } = self;
+        tracing::info!(
+            queued_or_running = !store.is_idle(),
+            "stopping: no new jobs; draining the queue within {} ms",
+            deadline
+                .saturating_duration_since(tokio::time::Instant::now())
+                .as_millis()
+        );
+        let drained = async {
+            while !store.is_idle() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        let _ = tokio::time::timeout_at(deadline, drained).await;
+        for (id, hook) in store.fail_unfinished(&job::Failure::Shutdown(grace)) {
+            hooks.deliver(id, hook);
         }
-        _ = shutdown.wait() => {}
-    }
-    let deadline = tokio::time::Instant::now() + grace;
-    tracing::info!(
-        queued_or_running = !store.is_idle(),
-        "stopping: no new jobs; draining the queue within {} ms",
-        grace.as_millis()
-    );
-    if !server_done
-        && tokio::time::timeout_at(deadline, &mut served)
+        stop_workers.trigger();
+        if tokio::time::timeout(Duration::from_secs(1), workers)
             .await
             .is_err()
-    {
-        tracing::warn!("open requests did not finish within the grace period");
-    }
-    let drained = async {
-        while !store.is_idle() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        {
+            tracing::warn!("workers did not stop at once");
         }
-    };
-    let _ = tokio::time::timeout_at(deadline, drained).await;
-    // Whatever is left ends FAILED, is logged with its id and calls its webhook.
-    for (id, hook) in store.fail_unfinished(&job::Failure::Shutdown(grace)) {
-        hooks.deliver(id, hook);
+        janitor.abort();
+        hooks.finish(grace.max(Duration::from_secs(5))).await;
     }
-    stop_workers.trigger();
-    if tokio::time::timeout(Duration::from_secs(1), workers)
-        .await
-        .is_err()
-    {
-        tracing::warn!("workers did not stop at once");
-    }
-    janitor.abort();
-    hooks.finish(grace.max(Duration::from_secs(5))).await;
-    Ok(())
 }
 
 /// One worker: takes the next job, runs it, records the outcome, repeats until stopped.
