@@ -15,6 +15,7 @@ pub mod lower;
 pub mod model;
 pub mod render;
 pub mod resolve;
+pub mod scaffold;
 pub mod schema;
 pub mod suggest;
 pub mod validate;
