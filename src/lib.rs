@@ -10,6 +10,7 @@ pub mod rules;
 
 pub mod diagnostic;
 pub mod emit;
+pub mod ide;
 pub mod load;
 pub mod lower;
 pub mod model;

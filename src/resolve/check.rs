@@ -800,3 +800,45 @@ fn signature(def: &FnDef) -> String {
         format!("{vis} {sig}")
     }
 }
+
+/// Read access for editors (`flashc lsp`): the crate's functions as flash.yaml would name them.
+impl CrateIndex {
+    /// The function `path` names (as flash.yaml writes it), following re-exports; private ones
+    /// too (`is_pub` says whether a worker could call it).
+    pub fn function(&self, path: &str) -> Option<super::FnSummary> {
+        match self.lookup(path) {
+            Lookup::Found {
+                target: Target::Fn(f),
+                private,
+            } => {
+                let def = &self.fns[f];
+                let params = def
+                    .sig
+                    .inputs
+                    .iter()
+                    .filter_map(|arg| match arg {
+                        syn::FnArg::Typed(t) => Some((ty_string(&t.pat), ty_string(&t.ty))),
+                        syn::FnArg::Receiver(_) => None,
+                    })
+                    .collect();
+                Some(super::FnSummary {
+                    path: path.to_string(),
+                    signature: signature(def),
+                    params,
+                    doc: def.doc.clone(),
+                    span: def.span.clone(),
+                    is_pub: private.is_none(),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Every function a handler string could name, sorted by path.
+    pub fn functions(&self) -> Vec<super::FnSummary> {
+        self.all_paths
+            .iter()
+            .filter_map(|p| self.function(p))
+            .collect()
+    }
+}

@@ -145,6 +145,23 @@ pub enum Returns {
     Stream { item: String, fallible: bool },
 }
 
+/// A function of the crate as an editor shows it (hover, completion, go to definition).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FnSummary {
+    /// The path as flash.yaml writes it (`users::get`).
+    pub path: String,
+    /// On one line, with its visibility (`pub async fn get(id: i64) -> User`).
+    pub signature: String,
+    /// Each parameter's pattern and type as written (`("id", "u64")`).
+    pub params: Vec<(String, String)>,
+    /// The `///` doc comment, joined by newlines.
+    pub doc: String,
+    /// The function's name in its Rust file.
+    pub span: RustSpan,
+    /// Reachable from another crate (every module on the way and the function are `pub`).
+    pub is_pub: bool,
+}
+
 /// An endpoint's `init` function.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct InitFn {
