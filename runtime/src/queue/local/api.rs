@@ -47,6 +47,8 @@ pub struct App {
     pub webhook_allow: Option<Vec<String>>,
     /// Longest wait for a whole request body (408 past it).
     pub body_read: Duration,
+    /// A persisted queue's store while it opens: calls wait for it (503 if it cannot be).
+    pub opening: Option<super::Opening>,
 }
 
 /// The operations of the queue API: the first segment of every route but the health check.
@@ -69,6 +71,7 @@ pub fn router(app: App) -> Router {
     let gate = Gate {
         health_path: app.health_path.clone(),
         api_key: app.api_key.clone(),
+        opening: app.opening.clone(),
     };
     let health_path = app.health_path.clone();
     let mut routes = Router::new()
@@ -115,6 +118,7 @@ pub fn router(app: App) -> Router {
 struct Gate {
     health_path: String,
     api_key: Option<String>,
+    opening: Option<super::Opening>,
 }
 
 async fn gate_request(State(gate): State<Arc<Gate>>, mut req: Request, next: Next) -> Response {
@@ -137,6 +141,25 @@ async fn gate_request(State(gate): State<Arc<Gate>>, mut req: Request, next: Nex
                 StatusCode::UNAUTHORIZED,
                 "missing or wrong API key: send Authorization: Bearer <RUNPOD_API_KEY>",
             );
+        }
+    }
+    if let Some(opening) = &gate.opening {
+        // Jobs of the previous run must be in the store before anything reads or adds one. The
+        // opening itself gives up after its own limit; the margin here only guards against a
+        // task that never reports.
+        if req.uri().path() != gate.health_path {
+            let wait = tokio::time::timeout(Duration::from_secs(40), opening.wait()).await;
+            let failure = match wait {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e),
+                Err(_) => Some("the queue store did not open in time".to_string()),
+            };
+            if let Some(why) = failure {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("the queue is unavailable: {why}"),
+                );
+            }
         }
     }
     next.run(req).await

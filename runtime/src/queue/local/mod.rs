@@ -7,6 +7,8 @@
 //! retention times, and webhooks are called when a job ends.
 
 pub mod api;
+#[cfg(feature = "persist")]
+pub mod persist;
 pub mod store;
 
 use std::{future::ready, sync::Arc, time::Duration};
@@ -36,6 +38,31 @@ pub struct LocalOptions {
     pub webhook_allow: Option<Vec<String>>,
     /// Header/body read timeouts and the connection cap of the API's server.
     pub limits: crate::conn::ConnLimits,
+    /// The queue's store file (`FLASH_QUEUE_DIR/queue.redb` for a standalone worker), so a
+    /// restarted worker resumes its queue. Needs the `persist` feature of flash-runtime; without
+    /// it, [`start`] refuses a set path.
+    ///
+    /// # Persistence contract
+    /// - [`start`] returns at once; the file is opened in the background. While another process
+    ///   holds it (a dev reload: the old worker is still draining), opening is retried every
+    ///   50 ms for up to 30 s (logged once: "waiting for the queue store … (held by another
+    ///   process)"), then health fails with the reason. A damaged or foreign file fails health
+    ///   at once with a clear reason (never a panic). API calls (all but the health check) that
+    ///   arrive before the store is loaded wait for it, then proceed, or answer 503 JSON with
+    ///   the reason; `/ping` stays 204 until both `init` and the store are ready.
+    /// - On load: jobs that were IN_QUEUE are queued again in their FIFO order; jobs that were
+    ///   IN_PROGRESS (a crash, or a stop past the grace period) are queued again in front, each
+    ///   logged with its id; final jobs keep the rest of their retention (`/status` answers
+    ///   them); expired ones are removed. A webhook still pending is not delivered: one log line
+    ///   per job id. Unread stream chunks, progress updates and the `/health` counters of
+    ///   retried jobs are not kept.
+    /// - While running, changes are written behind: one write transaction at most every 100 ms
+    ///   for what changed, so a crash loses at most the last ~100 ms of submissions.
+    /// - [`RunningQueue::finish`] does not drain the queue: it stops taking jobs at once, lets
+    ///   running jobs finish until the deadline, queues again (and logs) those that did not,
+    ///   leaves queued jobs in the file, writes the last changes and releases the file before it
+    ///   returns, so the next worker (new code) runs them.
+    pub persist: Option<std::path::PathBuf>,
 }
 
 impl Default for LocalOptions {
@@ -46,7 +73,25 @@ impl Default for LocalOptions {
             health: Health::new(),
             webhook_allow: None,
             limits: crate::conn::ConnLimits::default(),
+            persist: None,
         }
+    }
+}
+
+/// Resolves when a persisted queue's store is loaded (`Ok`) or cannot be (`Err` with the
+/// reason). Queues without persistence have none.
+#[derive(Clone)]
+pub struct Opening(tokio::sync::watch::Receiver<Option<Result<(), String>>>);
+
+impl Opening {
+    /// Waits until the store is loaded or failed.
+    pub async fn wait(&self) -> Result<(), String> {
+        let mut rx = self.0.clone();
+        let state = match rx.wait_for(Option::is_some).await {
+            Ok(state) => state.clone().unwrap_or(Ok(())),
+            Err(_) => Err("the queue store was closed".to_string()),
+        };
+        state
     }
 }
 
@@ -124,6 +169,8 @@ pub struct RunningQueue {
     stop_workers: Shutdown,
     workers: tokio::task::JoinHandle<()>,
     janitor: tokio::task::JoinHandle<()>,
+    #[cfg(feature = "persist")]
+    keeper: Option<persist::Keeper>,
 }
 
 /// Starts the queue of `worker` (its `init` runs in the background; jobs queue until it is
@@ -135,11 +182,33 @@ pub fn start<S: Send + Sync + 'static>(
     options: LocalOptions,
 ) -> Result<(axum::Router, RunningQueue), String> {
     let max = worker.max_concurrency.max(1);
-    let store = Arc::new(
-        Store::new(max, worker.retries, timing.run_ttl, timing.runsync_ttl)
-            .retain_bytes(timing.retain_bytes),
-    );
+    let store = Store::new(max, worker.retries, timing.run_ttl, timing.runsync_ttl)
+        .retain_bytes(timing.retain_bytes);
+    #[cfg(not(feature = "persist"))]
+    if let Some(path) = &options.persist {
+        return Err(format!(
+            "a queue store ({}) was asked for, but flash-runtime was built without the persist feature",
+            path.display()
+        ));
+    }
+    #[cfg(feature = "persist")]
+    let store = if options.persist.is_some() {
+        store.persisted()
+    } else {
+        store
+    };
+    let store = Arc::new(store);
     let health = options.health.clone();
+    #[cfg(feature = "persist")]
+    let (opening, keeper) = match options.persist.clone() {
+        Some(path) => {
+            let (opening, keeper) = persist::start(path, store.clone(), health.clone());
+            (Some(opening), Some(keeper))
+        }
+        None => (None, None),
+    };
+    #[cfg(not(feature = "persist"))]
+    let opening: Option<Opening> = None;
     let hooks = Hooks {
         client: reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
@@ -150,6 +219,7 @@ pub fn start<S: Send + Sync + 'static>(
             .map_err(|e| format!("cannot build the webhook client: {e}"))?,
         retry_delay: timing.webhook_retry,
         pending: Default::default(),
+        store: opening.as_ref().map(|_| store.clone()),
     };
 
     // Serve at once (so `/ping` says 204 while init runs); jobs queue until workers start.
@@ -159,6 +229,7 @@ pub fn start<S: Send + Sync + 'static>(
         let stop = stop_workers.clone();
         let health = health.clone();
         let hooks = hooks.clone();
+        let opening = opening.clone();
         tokio::spawn(async move {
             let prepared = match worker.prepare().await {
                 Ok(p) => Arc::new(p),
@@ -167,6 +238,12 @@ pub fn start<S: Send + Sync + 'static>(
                     return;
                 }
             };
+            // Ready once the persisted jobs are loaded too (a failure has set health).
+            if let Some(opening) = &opening {
+                if opening.wait().await.is_err() {
+                    return;
+                }
+            }
             health.set_ready();
             let mut set = JoinSet::new();
             for _ in 0..max {
@@ -191,6 +268,7 @@ pub fn start<S: Send + Sync + 'static>(
         api_key: options.api_key,
         webhook_allow: options.webhook_allow,
         body_read: options.limits.body_read,
+        opening,
     });
     Ok((
         app,
@@ -200,6 +278,8 @@ pub fn start<S: Send + Sync + 'static>(
             stop_workers,
             workers,
             janitor,
+            #[cfg(feature = "persist")]
+            keeper,
         },
     ))
 }
@@ -208,7 +288,20 @@ impl RunningQueue {
     /// After the API's server stopped: the workers drain the queue until `deadline`; whatever
     /// is left ends FAILED, is logged with its id and calls its webhook. Pending webhook
     /// deliveries get at least `grace` (5 s at least) to finish.
+    ///
+    /// A persisted queue is not drained (the next start runs its jobs, with new code after a
+    /// reload): see the contract on [`LocalOptions::persist`].
     pub async fn finish(self, deadline: tokio::time::Instant, grace: Duration) {
+        #[cfg(feature = "persist")]
+        let RunningQueue {
+            store,
+            hooks,
+            stop_workers,
+            workers,
+            janitor,
+            keeper,
+        } = self;
+        #[cfg(not(feature = "persist"))]
         let RunningQueue {
             store,
             hooks,
@@ -216,6 +309,21 @@ impl RunningQueue {
             workers,
             janitor,
         } = self;
+        #[cfg(feature = "persist")]
+        if let Some(keeper) = keeper {
+            finish_persisted(
+                store,
+                hooks,
+                stop_workers,
+                workers,
+                janitor,
+                keeper,
+                deadline,
+                grace,
+            )
+            .await;
+            return;
+        }
         tracing::info!(
             queued_or_running = !store.is_idle(),
             "stopping: no new jobs; draining the queue within {} ms",
@@ -242,6 +350,59 @@ impl RunningQueue {
         janitor.abort();
         hooks.finish(grace.max(Duration::from_secs(5))).await;
     }
+}
+
+/// [`RunningQueue::finish`] of a persisted queue.
+#[cfg(feature = "persist")]
+#[allow(clippy::too_many_arguments)]
+async fn finish_persisted(
+    store: Arc<Store>,
+    hooks: Hooks,
+    stop_workers: Shutdown,
+    workers: tokio::task::JoinHandle<()>,
+    janitor: tokio::task::JoinHandle<()>,
+    keeper: persist::Keeper,
+    deadline: tokio::time::Instant,
+    grace: Duration,
+) {
+    // No worker takes another job; running ones go on until the deadline.
+    stop_workers.trigger();
+    let running = store.running_count();
+    if running > 0 {
+        tracing::info!(
+            running,
+            "stopping: no new jobs; running jobs may finish within {} ms",
+            deadline
+                .saturating_duration_since(tokio::time::Instant::now())
+                .as_millis()
+        );
+    }
+    let finished = async {
+        while store.running_count() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let _ = tokio::time::timeout_at(deadline, finished).await;
+    for id in store.requeue_running() {
+        tracing::warn!(requestId = %id, "job {id} will run again at the next start");
+    }
+    if tokio::time::timeout(Duration::from_secs(1), workers)
+        .await
+        .is_err()
+    {
+        tracing::warn!("workers did not stop at once");
+    }
+    janitor.abort();
+    let queued = store.queued_count();
+    if queued > 0 {
+        tracing::info!(
+            queued,
+            "{queued} queued jobs stay in {} for the next start",
+            keeper.path.display()
+        );
+    }
+    hooks.finish(grace.max(Duration::from_secs(5))).await;
+    keeper.close().await;
 }
 
 /// One worker: takes the next job, runs it, records the outcome, repeats until stopped.
@@ -326,6 +487,9 @@ struct Hooks {
     client: reqwest::Client,
     retry_delay: Duration,
     pending: Arc<Pending>,
+    /// A persisted queue's store, told when a delivery is over (a restart then does not report
+    /// it as dropped).
+    store: Option<Arc<Store>>,
 }
 
 #[derive(Default)]
@@ -346,6 +510,9 @@ impl Hooks {
         this.pending.ids().insert(id.clone());
         tokio::spawn(async move {
             this.attempts(&id, hook).await;
+            if let Some(store) = &this.store {
+                store.webhook_done(&id);
+            }
             this.pending.ids().remove(&id);
             this.pending.done.notify_waiters();
         });

@@ -2,7 +2,7 @@
 //! and retention. One mutex guards it all; every operation under it is short and never awaits.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     sync::{Mutex, MutexGuard},
     time::Duration,
 };
@@ -88,6 +88,11 @@ struct Job {
     expires_at: Option<Instant>,
     /// Bytes this final job counts against the retention limit.
     retained: usize,
+    /// Position in the FIFO, kept in the persisted record so a restart queues in the same order
+    /// (a job queued again at the end gets a new one).
+    seq: i64,
+    /// A final job whose webhook has not been delivered yet (persisted queues only).
+    hook_pending: bool,
 }
 
 #[derive(Default)]
@@ -109,6 +114,19 @@ struct Inner {
     retained: usize,
     /// Whether dropping results early has been logged.
     warned_retention: bool,
+    /// Ids whose persisted record is out of date; `Some` only when the queue is persisted.
+    dirty: Option<HashSet<String>>,
+    /// The next FIFO position ([`Job::seq`]).
+    next_seq: i64,
+}
+
+/// Records that job `id` changed, for the persisted queue's next write.
+fn mark(dirty: &mut Option<HashSet<String>>, id: &str) {
+    if let Some(dirty) = dirty {
+        if !dirty.contains(id) {
+            dirty.insert(id.to_string());
+        }
+    }
 }
 
 /// One job handed to a worker.
@@ -161,6 +179,12 @@ impl Store {
         self
     }
 
+    /// Tracks changes for persistence ([`Store::take_changes`]).
+    pub fn persisted(self) -> Self {
+        self.lock().dirty = Some(HashSet::new());
+        self
+    }
+
     /// Bytes of final results kept now.
     pub fn retained_bytes(&self) -> usize {
         self.lock().retained
@@ -198,10 +222,17 @@ impl Store {
             generation: 0,
             expires_at: None,
             retained: 0,
+            seq: 0,
+            hook_pending: false,
         };
         {
-            let mut inner = self.lock();
-            inner.jobs.insert(id.clone(), Box::new(job));
+            let mut guard = self.lock();
+            let inner = &mut *guard;
+            let mut job = Box::new(job);
+            job.seq = inner.next_seq;
+            inner.next_seq += 1;
+            mark(&mut inner.dirty, &id);
+            inner.jobs.insert(id.clone(), job);
             inner.queue.push_back((id.clone(), 0));
             inner.in_queue += 1;
         }
@@ -224,7 +255,8 @@ impl Store {
     }
 
     fn try_next(&self) -> Option<Assignment> {
-        let mut inner = self.lock();
+        let mut guard = self.lock();
+        let inner = &mut *guard;
         while let Some((id, generation)) = inner.queue.pop_front() {
             let Some(job) = inner.jobs.get_mut(&id) else {
                 continue;
@@ -261,6 +293,7 @@ impl Store {
             };
             inner.in_queue -= 1;
             inner.running += 1;
+            mark(&mut inner.dirty, &a.id);
             return Some(a);
         }
         None
@@ -305,6 +338,7 @@ impl Store {
             inner.running -= 1;
             job.cancel = None;
             job.exec_ms = job.started_at.map(|s| ms(now - s));
+            mark(&mut inner.dirty, id);
             match result {
                 Ok(out) => {
                     // A returned object is read as on the platform (and by the SDK): a set
@@ -344,6 +378,8 @@ impl Store {
                     job.output = None;
                     job.chunks.clear();
                     job.queued_at = now;
+                    job.seq = inner.next_seq;
+                    inner.next_seq += 1;
                     inner.queue.push_back((id.to_string(), job.generation));
                     inner.in_queue += 1;
                     inner.retried += 1;
@@ -442,6 +478,10 @@ impl Store {
             job.expires_at = None;
             job.queued_at = Instant::now();
             job.submitted_at = job.queued_at;
+            job.seq = inner.next_seq;
+            job.hook_pending = false;
+            inner.next_seq += 1;
+            mark(&mut inner.dirty, id);
             inner.queue.push_back((id.to_string(), job.generation));
             inner.in_queue += 1;
             inner.retried += 1;
@@ -527,6 +567,69 @@ impl Store {
         }
         inner.queue.clear();
         hooks
+    }
+
+    /// Persisted queues, at shutdown: every running attempt is cancelled and its job queued again
+    /// at the front, in the order the jobs were queued, so the next start runs it first. Returns
+    /// their ids.
+    pub fn requeue_running(&self) -> Vec<String> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let mut running: Vec<(i64, String)> = inner
+            .jobs
+            .iter()
+            .filter(|(_, j)| j.status == Status::InProgress)
+            .map(|(id, j)| (j.seq, id.clone()))
+            .collect();
+        running.sort();
+        let front = inner
+            .jobs
+            .values()
+            .filter(|j| j.status == Status::InQueue)
+            .map(|j| j.seq)
+            .min()
+            .unwrap_or(inner.next_seq);
+        let n = running.len() as i64;
+        let now = Instant::now();
+        for (i, (_, id)) in running.iter().enumerate().rev() {
+            let Some(job) = inner.jobs.get_mut(id) else {
+                continue;
+            };
+            if let Some(tx) = job.cancel.take() {
+                let _ = tx.send(());
+            }
+            job.status = Status::InQueue;
+            job.generation += 1;
+            job.seq = front - n + i as i64;
+            job.output = None;
+            job.chunks.clear();
+            job.started_at = None;
+            job.delay_ms = None;
+            job.exec_ms = None;
+            job.queued_at = now;
+            inner.queue.push_front((id.clone(), job.generation));
+            inner.running -= 1;
+            inner.in_queue += 1;
+            mark(&mut inner.dirty, id);
+        }
+        running.into_iter().map(|(_, id)| id).collect()
+    }
+
+    /// Jobs queued now.
+    pub fn queued_count(&self) -> usize {
+        self.lock().in_queue
+    }
+
+    /// A final job's webhook was delivered (or given up on): a restart need not mention it.
+    pub fn webhook_done(&self, id: &str) {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        if let Some(job) = inner.jobs.get_mut(id) {
+            if job.hook_pending {
+                job.hook_pending = false;
+                mark(&mut inner.dirty, id);
+            }
+        }
     }
 
     /// The `/health` body.
@@ -624,10 +727,12 @@ fn drop_if_due(inner: &mut Inner, id: &str, at: Instant) -> bool {
     if let Some(job) = inner.jobs.remove(id) {
         inner.retained -= job.retained;
     }
+    mark(&mut inner.dirty, id);
     true
 }
 
 fn finalize_one(inner: &mut Inner, id: &str, now: Instant, ttl: [Duration; 2]) -> Option<Webhook> {
+    mark(&mut inner.dirty, id);
     let job = inner.jobs.get_mut(id)?;
     let class = usize::from(job.sync);
     let at = now + ttl[class];
@@ -667,6 +772,7 @@ fn finalize_one(inner: &mut Inner, id: &str, now: Instant, ttl: [Duration; 2]) -
         (Some(url), Status::Completed | Status::Failed | Status::TimedOut) => Some(url.clone()),
         _ => None,
     };
+    job.hook_pending = hook_url.is_some();
     let mut waiters = std::mem::take(&mut job.waiters);
     // The last receiver takes the body itself unless the webhook still needs it.
     let last = if hook_url.is_none() {
@@ -814,3 +920,271 @@ mod tests {
         assert_eq!(store.health()["jobs"]["failed"], 2);
     }
 }
+
+/// Persistence: the record of one job in the store file, and loading them back.
+#[cfg(feature = "persist")]
+mod records {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+
+    /// One job as the store file keeps it. Times are Unix milliseconds (an `Instant` means
+    /// nothing to the next process). Unread stream chunks and progress updates are not kept.
+    #[derive(Serialize, Deserialize)]
+    pub struct Record {
+        seq: i64,
+        status: String,
+        #[serde(default, skip_serializing_if = "Map::is_empty")]
+        args: Args,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        webhook: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        hook_pending: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ttl_ms: Option<u64>,
+        submitted: u64,
+        sync: bool,
+        attempts_left: u32,
+        /// The final output as JSON text.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delay_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exec_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires: Option<u64>,
+    }
+
+    fn unix_now() -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, ms)
+    }
+
+    /// `at` as Unix milliseconds, given `now` in both clocks.
+    fn to_unix(at: Instant, now: Instant, unix: u64) -> u64 {
+        if at >= now {
+            unix.saturating_add(ms(at - now))
+        } else {
+            unix.saturating_sub(ms(now - at))
+        }
+    }
+
+    fn from_unix(at: u64, now: Instant, unix: u64) -> Instant {
+        if at >= unix {
+            now + Duration::from_millis(at - unix)
+        } else {
+            now.checked_sub(Duration::from_millis(unix - at))
+                .unwrap_or(now)
+        }
+    }
+
+    fn parse_status(s: &str) -> Option<Status> {
+        Some(match s {
+            "IN_QUEUE" => Status::InQueue,
+            "IN_PROGRESS" => Status::InProgress,
+            "COMPLETED" => Status::Completed,
+            "FAILED" => Status::Failed,
+            "CANCELLED" => Status::Cancelled,
+            "TIMED_OUT" => Status::TimedOut,
+            _ => return None,
+        })
+    }
+
+    /// What loading the store found.
+    #[derive(Debug, Default)]
+    pub struct Restored {
+        /// Queued again in FIFO order.
+        pub queued: usize,
+        /// Were running when the last worker stopped; queued again at the front.
+        pub interrupted: Vec<String>,
+        /// Final jobs kept for the rest of their retention.
+        pub finished: usize,
+        /// Final jobs whose retention ended while no worker ran; removed.
+        pub expired: usize,
+        /// Final jobs whose webhook was still pending; not delivered now.
+        pub hooks_dropped: Vec<String>,
+        /// Records that did not parse; removed.
+        pub unreadable: Vec<String>,
+    }
+
+    impl Store {
+        /// The records changed since the last call: `(id, Some(record))` to write, `(id, None)`
+        /// to remove. Empty when the queue is not persisted.
+        pub fn take_changes(&self) -> Vec<(String, Option<Vec<u8>>)> {
+            let mut guard = self.lock();
+            let inner = &mut *guard;
+            let Some(dirty) = inner.dirty.as_mut() else {
+                return Vec::new();
+            };
+            if dirty.is_empty() {
+                return Vec::new();
+            }
+            let ids = std::mem::take(dirty);
+            let now = Instant::now();
+            let unix = unix_now();
+            ids.into_iter()
+                .map(|id| {
+                    let record = inner.jobs.get(&id).map(|job| {
+                        let record = Record {
+                            seq: job.seq,
+                            status: job.status.as_str().to_string(),
+                            args: job.args.clone(),
+                            webhook: job.webhook.clone(),
+                            hook_pending: job.hook_pending,
+                            timeout_ms: job.timeout.map(ms),
+                            ttl_ms: job.ttl.map(ms),
+                            submitted: to_unix(job.submitted_at, now, unix),
+                            sync: job.sync,
+                            attempts_left: job.attempts_left,
+                            output: job.kept_output.as_deref().map(str::to_string),
+                            error: job.error.clone(),
+                            delay_ms: job.delay_ms,
+                            exec_ms: job.exec_ms,
+                            expires: job.expires_at.map(|at| to_unix(at, now, unix)),
+                        };
+                        serde_json::to_vec(&record).unwrap_or_default()
+                    });
+                    (id, record)
+                })
+                .collect()
+        }
+
+        /// Marks `ids` changed again (their write failed).
+        pub fn mark_changed(&self, ids: impl IntoIterator<Item = String>) {
+            let mut inner = self.lock();
+            if let Some(dirty) = inner.dirty.as_mut() {
+                dirty.extend(ids);
+            }
+        }
+
+        /// Loads the records of a previous run (before any job is submitted to this store): queued
+        /// jobs queue again in their FIFO order, running ones at the front, final ones are kept for
+        /// the rest of their retention, expired ones are removed.
+        pub fn restore(&self, records: Vec<(String, Vec<u8>)>) -> Restored {
+            let mut out = Restored::default();
+            let now = Instant::now();
+            let unix = unix_now();
+            let mut guard = self.lock();
+            let inner = &mut *guard;
+            let mut queued: Vec<(bool, i64, String)> = Vec::new();
+            let mut finished: Vec<(Instant, String)> = Vec::new();
+            for (id, bytes) in records {
+                let Some((record, status)) = serde_json::from_slice::<Record>(&bytes)
+                    .ok()
+                    .and_then(|r| parse_status(&r.status).map(|s| (r, s)))
+                else {
+                    mark(&mut inner.dirty, &id);
+                    out.unreadable.push(id);
+                    continue;
+                };
+                let expires_at = record.expires.map(|at| from_unix(at, now, unix));
+                if status.is_final() && expires_at.is_none_or(|at| at <= now) {
+                    mark(&mut inner.dirty, &id);
+                    out.expired += 1;
+                    continue;
+                }
+                let submitted_at = from_unix(record.submitted, now, unix);
+                let mut job = Job {
+                    args: record.args,
+                    webhook: record.webhook,
+                    timeout: record.timeout_ms.map(Duration::from_millis),
+                    ttl: record.ttl_ms.map(Duration::from_millis),
+                    submitted_at,
+                    sync: record.sync,
+                    status,
+                    output: None,
+                    kept_output: record.output.map(String::into_boxed_str),
+                    error: record.error,
+                    queued_at: submitted_at,
+                    started_at: None,
+                    delay_ms: record.delay_ms,
+                    exec_ms: record.exec_ms,
+                    attempts_left: record.attempts_left,
+                    chunks: Vec::new(),
+                    waiters: Vec::new(),
+                    cancel: None,
+                    generation: 0,
+                    expires_at: None,
+                    retained: 0,
+                    seq: record.seq,
+                    hook_pending: false,
+                };
+                inner.next_seq = inner.next_seq.max(record.seq + 1);
+                if status.is_final() {
+                    if record.hook_pending {
+                        mark(&mut inner.dirty, &id);
+                        out.hooks_dropped.push(id.clone());
+                    }
+                    let at = expires_at.unwrap_or(now);
+                    job.expires_at = Some(at);
+                    job.retained = 2 * id.len()
+                        + job.kept_output.as_deref().map_or(0, str::len)
+                        + job.error.as_deref().map_or(0, str::len)
+                        + std::mem::size_of::<Job>()
+                        + 64;
+                    inner.retained += job.retained;
+                    match status {
+                        Status::Completed => inner.completed += 1,
+                        Status::Failed | Status::TimedOut => inner.failed += 1,
+                        _ => {}
+                    }
+                    finished.push((at, id.clone()));
+                } else {
+                    let interrupted = status == Status::InProgress;
+                    if interrupted {
+                        job.status = Status::InQueue;
+                        job.delay_ms = None;
+                        job.exec_ms = None;
+                        mark(&mut inner.dirty, &id);
+                        out.interrupted.push(id.clone());
+                    }
+                    queued.push((!interrupted, record.seq, id.clone()));
+                }
+                inner.jobs.insert(id, Box::new(job));
+            }
+            // Interrupted jobs first (`false` sorts first), then by FIFO position.
+            queued.sort();
+            out.interrupted = queued
+                .iter()
+                .filter(|(q, _, _)| !q)
+                .map(|(_, _, id)| id.clone())
+                .collect();
+            let first_queued = queued
+                .iter()
+                .find(|(q, _, _)| *q)
+                .map_or(inner.next_seq, |(_, seq, _)| *seq);
+            let n = out.interrupted.len() as i64;
+            for (i, id) in out.interrupted.iter().enumerate() {
+                if let Some(job) = inner.jobs.get_mut(id) {
+                    job.seq = first_queued - n + i as i64;
+                }
+            }
+            for (_, _, id) in queued {
+                inner.queue.push_back((id, 0));
+                inner.in_queue += 1;
+            }
+            out.queued = inner.in_queue;
+            // Each retention class's expiry list is in deadline order.
+            finished.sort();
+            out.finished = finished.len();
+            for (at, id) in finished {
+                let class = inner.jobs.get(&id).map_or(0, |j| usize::from(j.sync));
+                inner.expiry[class].push_back((at, id));
+            }
+            drop(guard);
+            self.work.notify_waiters();
+            for _ in 0..self.workers {
+                self.work.notify_one();
+            }
+            out
+        }
+    }
+}
+#[cfg(feature = "persist")]
+pub use records::Restored;
