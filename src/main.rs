@@ -18,9 +18,9 @@ mod cli;
 use flashc::diagnostic::Severity;
 use flashc::render::{self, SourceFile};
 
-const EXIT_PROBLEMS: u8 = 1;
-const EXIT_USAGE: u8 = 2;
-const EXIT_FAILURE: u8 = 3;
+pub(crate) const EXIT_PROBLEMS: u8 = 1;
+pub(crate) const EXIT_USAGE: u8 = 2;
+pub(crate) const EXIT_FAILURE: u8 = 3;
 
 #[derive(Parser)]
 #[command(

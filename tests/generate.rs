@@ -64,7 +64,8 @@ fn generated() -> &'static Vec<(PathBuf, PathBuf)> {
 }
 
 /// The generated files a reviewer reads, concatenated: everything flashc wrote except the
-/// runtime's own source (it is tested in runtime/) and cargo's lockfile.
+/// runtime's own source (it is tested in runtime/), cargo's lockfile, and the schema of
+/// flash.yaml (only its presence: `schema_is_written_for_the_modeline` checks its bytes).
 fn tree(project: &Path) -> String {
     let mut files = Vec::new();
     let mut stack = vec![project.join(".flash")];
@@ -97,6 +98,10 @@ fn tree(project: &Path) -> String {
     files.sort();
     let mut out = String::new();
     for rel in files {
+        if rel == ".flash/flash.schema.json" {
+            out.push_str(&format!("=== {rel} === (flashc schema)\n"));
+            continue;
+        }
         let text = fs::read_to_string(project.join(&rel)).unwrap_or_default();
         out.push_str(&format!("=== {rel} ===\n{text}"));
         if !text.ends_with('\n') {
@@ -235,6 +240,37 @@ fn refuses_an_output_directory_it_did_not_write() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    fs::remove_dir_all(&project).unwrap();
+}
+
+/// The modeline `# yaml-language-server: $schema=.flash/flash.schema.json` resolves: generate
+/// writes the schema `flashc schema` prints, adopts a `.flash/` that holds only that file (what
+/// `flashc init` leaves), and leaves `flashc dev`'s directory in it alone.
+#[test]
+fn schema_is_written_for_the_modeline() {
+    let project = scratch_copy("examples/hello", "schema-file");
+    let schema = flashc().arg("schema").output().unwrap().stdout;
+    fs::create_dir_all(project.join(".flash")).unwrap();
+    fs::write(project.join(".flash/flash.schema.json"), "{}").unwrap();
+    let out = flashc().arg("generate").arg(&project).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        fs::read(project.join(".flash/flash.schema.json")).unwrap(),
+        schema
+    );
+    fs::create_dir_all(project.join(".flash/dev/src")).unwrap();
+    fs::write(project.join(".flash/dev/src/main.rs"), "fn main() {}\n").unwrap();
+    let out = flashc().arg("generate").arg(&project).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(project.join(".flash/dev/src/main.rs").exists());
     fs::remove_dir_all(&project).unwrap();
 }
 

@@ -8,6 +8,8 @@
 pub mod bind;
 pub mod config;
 pub mod conn;
+#[cfg(feature = "dev")]
+pub mod dev;
 pub mod endpoints;
 pub mod entry;
 pub mod handler;

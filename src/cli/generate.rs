@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
-use flashc::emit::{OutputFile, Owner, GENERATED_MARK, SKELETON};
+use flashc::emit::{OutputFile, Owner, DEV_DIR, GENERATED_MARK, SCHEMA_FILE, SKELETON};
 
 /// What a run did (or, with `--check`, would do).
 #[derive(Default)]
@@ -176,10 +176,14 @@ fn io_error(path: &Path, err: std::io::Error) -> WriteError {
 /// flashc deletes stale files in its output directory, so it must never adopt a directory that
 /// holds someone else's files.
 fn refuse_foreign_directory(out_root: &Path) -> Result<(), WriteError> {
-    let Ok(mut entries) = std::fs::read_dir(out_root) else {
+    let Ok(entries) = std::fs::read_dir(out_root) else {
         return Ok(());
     };
-    if entries.next().is_none() {
+    // `flashc init` writes the schema alone into the output before anything was generated.
+    let only_schema = entries
+        .flatten()
+        .all(|entry| entry.file_name() == SCHEMA_FILE);
+    if only_schema {
         return Ok(());
     }
     let ours = std::fs::read(out_root.join("Cargo.toml")).is_ok_and(|bytes| has_mark(&bytes));
@@ -194,7 +198,7 @@ fn refuse_foreign_directory(out_root: &Path) -> Result<(), WriteError> {
 }
 
 /// Files under the output directory that this run did not produce; cargo's `target/` and
-/// `Cargo.lock` are cargo's, not stale.
+/// `Cargo.lock` are cargo's, and the dev host's directory is `flashc dev`'s: none is stale.
 fn stale_files(out_root: &Path, expected: &BTreeSet<PathBuf>) -> Vec<PathBuf> {
     let mut stale = Vec::new();
     let mut stack = vec![out_root.to_path_buf()];
@@ -209,7 +213,7 @@ fn stale_files(out_root: &Path, expected: &BTreeSet<PathBuf>) -> Vec<PathBuf> {
             };
             if dir == out_root {
                 let name = entry.file_name();
-                if name == "target" || name == "Cargo.lock" {
+                if name == "target" || name == "Cargo.lock" || name == DEV_DIR {
                     continue;
                 }
             }

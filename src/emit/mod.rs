@@ -45,7 +45,23 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "dockerignore.j2",
         include_str!("../../templates/dockerignore.j2"),
     ),
+    (
+        "dev.Cargo.toml.j2",
+        include_str!("../../templates/dev.Cargo.toml.j2"),
+    ),
+    (
+        "dev_main.rs.j2",
+        include_str!("../../templates/dev_main.rs.j2"),
+    ),
 ];
+
+/// The directory, inside the output, of `flashc dev`'s host crate (see [`emit_dev`]).
+/// `flashc generate` leaves it alone.
+pub const DEV_DIR: &str = "dev";
+
+/// The JSON Schema of flash.yaml, written into the output so the
+/// `# yaml-language-server: $schema=.flash/flash.schema.json` modeline resolves offline.
+pub const SCHEMA_FILE: &str = "flash.schema.json";
 
 /// What to emit and where.
 pub struct Options<'a> {
@@ -209,6 +225,11 @@ pub fn emit(plan: &Plan, options: &Options) -> Result<Vec<OutputFile>, EmitError
             );
         }
     }
+    add(
+        format!("{out}/{SCHEMA_FILE}"),
+        crate::schema::generate_text(),
+        Owner::Generated,
+    );
     let manifest = manifest::manifest(plan, options.flashc_version);
     add(
         format!("{out}/flash_manifest.json"),
@@ -221,6 +242,65 @@ pub fn emit(plan: &Plan, options: &Options) -> Result<Vec<OutputFile>, EmitError
         Owner::Project,
     );
     Ok(files)
+}
+
+/// `flashc dev`'s host crate, in [`DEV_DIR`] of the output: one binary whose `main` hosts every
+/// endpoint's `app()` or `worker()` (the workers' own `main.rs`, included as modules), and the
+/// project's OpenAPI document. Written beside what [`emit`] writes, never instead of it.
+pub fn emit_dev(plan: &Plan, options: &Options) -> Result<Vec<OutputFile>, EmitError> {
+    let env = environment(options.overrides)?;
+    let out = options.out_dir.trim_end_matches('/');
+    let dir = format!("{out}/{DEV_DIR}");
+    let mut modules = BTreeMap::new();
+    let endpoints: Vec<Value> = plan
+        .endpoints
+        .iter()
+        .map(|endpoint| {
+            let module = rust::module_name(&endpoint.name, &mut modules);
+            context! {
+                name => &endpoint.name,
+                module => module,
+                queue => endpoint.kind == Kind::Queue,
+            }
+        })
+        .collect();
+    let ctx = context! {
+        flashc_version => options.flashc_version,
+        project => &plan.project,
+        handler_crate => serde_value(&plan.handler_crate),
+        // `.flash/dev` is one level above `.flash/workers/<name>`.
+        crate_path => crate_path_from_worker(out, &plan.handler_crate.dir)
+            .strip_prefix("../")
+            .unwrap_or_default(),
+        endpoints => endpoints,
+    };
+    let main = render(&env, "dev_main.rs.j2", ctx.clone())?;
+    let main = main.trim_start_matches('\n');
+    let doc = openapi::project_document(plan, options.flashc_version);
+    Ok(vec![
+        OutputFile {
+            path: format!("{dir}/Cargo.toml"),
+            contents: render(&env, "dev.Cargo.toml.j2", ctx)?,
+            owner: Owner::Generated,
+            rust: false,
+        },
+        OutputFile {
+            path: format!("{dir}/src/main.rs"),
+            contents: format!(
+                "// {GENERATED_MARK} {} — do not edit; `flashc dev` rewrites it (fingerprint {:016x})\n{main}",
+                options.flashc_version,
+                fingerprint(main.as_bytes())
+            ),
+            owner: Owner::Generated,
+            rust: true,
+        },
+        OutputFile {
+            path: format!("{dir}/openapi.json"),
+            contents: pretty_json(&doc),
+            owner: Owner::Generated,
+            rust: false,
+        },
+    ])
 }
 
 /// The endpoint as the Dockerfile template sees it: what the image needs, nothing of the code.

@@ -38,7 +38,9 @@ pub fn standalone_manifest() -> String {
     for line in RUNTIME_MANIFEST.lines() {
         let trimmed = line.trim();
         if trimmed.starts_with('[') {
-            in_dev = trimmed == "[dev-dependencies]";
+            // Dev-dependencies and test, bench and example targets name files not shipped.
+            in_dev = trimmed == "[dev-dependencies]"
+                || ["[[test]]", "[[bench]]", "[[example]]"].contains(&trimmed);
         }
         if in_dev {
             continue;

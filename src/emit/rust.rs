@@ -216,3 +216,30 @@ mod tests {
         }
     }
 }
+
+/// A module name for endpoint `name` (`gpu-backend` → `gpu_backend`): an identifier that is no
+/// keyword and not taken by an earlier endpoint (`taken` counts what was handed out).
+pub fn module_name(name: &str, taken: &mut std::collections::BTreeMap<String, usize>) -> String {
+    let mut ident: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if ident.is_empty()
+        || ident.starts_with(|c: char| c.is_ascii_digit())
+        || syn::parse_str::<syn::Ident>(&ident).is_err()
+    {
+        ident = format!("endpoint_{ident}");
+    }
+    let count = taken.entry(ident.clone()).or_insert(0);
+    *count += 1;
+    if *count > 1 {
+        ident = format!("{ident}_{count}");
+    }
+    ident
+}

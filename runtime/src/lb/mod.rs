@@ -23,8 +23,8 @@
 
 mod errors;
 mod route;
-mod serve;
-mod sessions;
+pub(crate) mod serve;
+pub(crate) mod sessions;
 mod ws;
 
 use std::{future::Future, sync::Arc, time::Duration};

@@ -70,27 +70,11 @@ pub async fn serve<S: Send + Sync + 'static>(
     listeners: Listeners,
     shutdown: Shutdown,
 ) -> io::Result<()> {
-    let health = Health::new();
-    let shared = Arc::new(Shared {
-        state: OnceLock::new(),
-        health: health.clone(),
-        debug: cfg.debug_errors,
-        timeout: cfg.execution_timeout.or(app.execution_timeout),
-        body_limit: cfg.body_limit,
-        body_read: cfg.conn.body_read,
-        sessions: Default::default(),
-    });
-    let sessions = shared.sessions.clone();
-    // A route of the app named /openapi.json wins over the generated document.
-    let openapi = app
-        .openapi
-        .filter(|_| !app.routes.iter().any(|r| r.path == OPENAPI_PATH));
-    let known = Known::new(&app.routes, cfg, openapi.is_some());
-    let routes = build_routes(app.routes, &shared, openapi, &known)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    let main_router = with_health(routes, &health, cfg, openapi, &known)?;
-    tokio::spawn(run_init(app.init, shared.clone()));
-
+    let Mounted {
+        router: main_router,
+        health,
+        sessions,
+    } = mount(app, cfg)?;
     tracing::info!("listening on {}", listeners.main_addr()?);
     let main = serve_one(listeners.main, main_router, &shutdown, cfg.conn);
     let health_server = match listeners.health {
@@ -125,6 +109,45 @@ pub async fn serve<S: Send + Sync + 'static>(
             Ok(())
         }
     }
+}
+
+/// One endpoint's router, ready to serve: its routes (under `cfg.script_name`), the OpenAPI
+/// document and the health check; its `init` is running in the background.
+pub(crate) struct Mounted {
+    pub(crate) router: Router,
+    pub(crate) health: Health,
+    /// WebSocket sessions in flight, which the HTTP server's drain does not see.
+    pub(crate) sessions: super::sessions::Sessions,
+}
+
+/// Builds `app`'s router and starts its `init`; the caller serves the router. A host of
+/// several endpoints (`flashc dev`) mounts each with `SCRIPT_NAME` set to `/{endpoint}`.
+pub(crate) fn mount<S: Send + Sync + 'static>(app: App<S>, cfg: &Config) -> io::Result<Mounted> {
+    let health = Health::new();
+    let shared = Arc::new(Shared {
+        state: OnceLock::new(),
+        health: health.clone(),
+        debug: cfg.debug_errors,
+        timeout: cfg.execution_timeout.or(app.execution_timeout),
+        body_limit: cfg.body_limit,
+        body_read: cfg.conn.body_read,
+        sessions: Default::default(),
+    });
+    let sessions = shared.sessions.clone();
+    // A route of the app named /openapi.json wins over the generated document.
+    let openapi = app
+        .openapi
+        .filter(|_| !app.routes.iter().any(|r| r.path == OPENAPI_PATH));
+    let known = Known::new(&app.routes, cfg, openapi.is_some());
+    let routes = build_routes(app.routes, &shared, openapi, &known)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let router = with_health(routes, &health, cfg, openapi, &known)?;
+    tokio::spawn(run_init(app.init, shared));
+    Ok(Mounted {
+        router,
+        health,
+        sessions,
+    })
 }
 
 fn serve_one(

@@ -1,0 +1,157 @@
+//! One round of the dev loop before anything runs: check and generate (the same pipeline and
+//! output as `flashc generate`), write the dev host crate beside it, and build it with cargo.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use flashc::emit::{OutputFile, DEV_DIR};
+use flashc::render::{self, SourceFile};
+
+/// A built dev host and the plan it was built from.
+pub struct Build {
+    pub binary: PathBuf,
+    pub plan: flashc::lower::Plan,
+    /// Whether this round changed the binary (an edit that changes nothing needs no swap).
+    pub changed: bool,
+}
+
+/// What every round needs to know.
+pub struct Project {
+    pub file: PathBuf,
+    pub dir: PathBuf,
+    pub environment: Option<String>,
+    pub color: bool,
+}
+
+pub const OUT_DIR: &str = ".flash";
+
+/// Why a round produced no build. Its message has been printed already when `printed`.
+pub struct Failed(pub String);
+
+pub fn prepare(project: &Project) -> Result<Build, Failed> {
+    let Some(bytes) = crate::read_input(&project.file, false) else {
+        return Err(Failed(format!("cannot read {}", project.file.display())));
+    };
+    let overrides = crate::template_overrides(&project.dir)
+        .map_err(|e| Failed(format!("cannot read flash-templates/: {e}")))?;
+    let workspace = crate::cli::workspace::FsWorkspace::new(&project.dir);
+    let options = flashc::emit::Options {
+        out_dir: OUT_DIR,
+        flashc_version: env!("CARGO_PKG_VERSION"),
+        overrides: &overrides,
+    };
+    let name = project.file.display().to_string();
+    let text = String::from_utf8_lossy(&bytes);
+    let source = SourceFile::new(&name, &text);
+    let generated =
+        match flashc::generate(&bytes, project.environment.as_deref(), &workspace, &options) {
+            Ok(generated) => generated,
+            Err(flashc::GenerateError::UnknownEnvironment(unknown)) => {
+                return Err(Failed(unknown.to_string()))
+            }
+            Err(flashc::GenerateError::Problems(diagnostics)) => {
+                eprint!("{}", render::human(&source, &diagnostics, project.color));
+                return Err(Failed(format!(
+                    "{name} has problems (above); nothing was rebuilt"
+                )));
+            }
+            Err(flashc::GenerateError::Internal(message)) => return Err(Failed(message)),
+        };
+    if !generated.warnings.is_empty() {
+        eprint!(
+            "{}",
+            render::human(&source, &generated.warnings, project.color)
+        );
+    }
+    let crate_dir = project.dir.join(&generated.plan.handler_crate.dir);
+    let changes =
+        crate::cli::generate::apply(&project.dir, &crate_dir, OUT_DIR, &generated.files, false)
+            .map_err(|e| Failed(e.0))?;
+    for warning in &changes.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let dev_files =
+        flashc::emit::emit_dev(&generated.plan, &options).map_err(|e| Failed(e.to_string()))?;
+    write_dev_files(&project.dir, &dev_files)?;
+    let out = project.dir.join(OUT_DIR);
+    let dev_dir = out.join(DEV_DIR);
+    // The host's lockfile starts from the workers', so both builds share compiled dependencies.
+    if !dev_dir.join("Cargo.lock").exists() {
+        let _ = std::fs::copy(out.join("Cargo.lock"), dev_dir.join("Cargo.lock"));
+    }
+    let target = target_dir(&out);
+    let package = format!("{}-dev", generated.plan.project);
+    let binary = target.join("debug").join(&package);
+    let before = modified(&binary);
+    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .arg("build")
+        .arg("--manifest-path")
+        .arg(dev_dir.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| Failed(format!("cannot run cargo: {e}")))?;
+    if !status.success() {
+        return Err(Failed(
+            "the build failed (above); nothing was swapped".to_string(),
+        ));
+    }
+    let changed = before.is_none() || modified(&binary) != before;
+    Ok(Build {
+        binary,
+        plan: generated.plan,
+        changed,
+    })
+}
+
+/// `CARGO_TARGET_DIR` when set, else the output's own target directory (shared with a
+/// `cargo build` of the generated workers).
+pub fn target_dir(out: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .map(|d| {
+            if d.is_relative() {
+                std::env::current_dir().unwrap_or_default().join(d)
+            } else {
+                d
+            }
+        })
+        .unwrap_or_else(|| out.join("target"))
+}
+
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Writes the dev host's files that changed (Rust through rustfmt, as generate does).
+fn write_dev_files(project: &Path, files: &[OutputFile]) -> Result<(), Failed> {
+    for file in files {
+        let target = project.join(&file.path);
+        let current = std::fs::read(&target).ok().is_some_and(|bytes| {
+            if file.rust {
+                bytes.split(|&b| b == b'\n').next()
+                    == file.contents.as_bytes().split(|&b| b == b'\n').next()
+            } else {
+                bytes == file.contents.as_bytes()
+            }
+        });
+        if current {
+            continue;
+        }
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Failed(format!("cannot write {}: {e}", parent.display())))?;
+        }
+        std::fs::write(&target, &file.contents)
+            .map_err(|e| Failed(format!("cannot write {}: {e}", target.display())))?;
+        if file.rust {
+            let rustfmt = std::env::var_os("RUSTFMT").unwrap_or_else(|| "rustfmt".into());
+            let _ = Command::new(rustfmt)
+                .args(["--edition", "2021"])
+                .arg(&target)
+                .status();
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,318 @@
+//! `flashc dev` end to end, on a copy of tests/dev/fixture: the real binary, the real build, a
+//! real port. Routes, a WebSocket route, the queue API, a call from a load-balanced handler to
+//! the queue endpoint, `GET /`, `/openapi.json` and `/docs`; then an edit reloads while a long
+//! request is in flight and queued jobs wait; a broken flash.yaml keeps the last good build;
+//! Ctrl+C (and a SIGKILL of flashc) leaves no process behind.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::http::{get, request, send};
+
+const FIXTURE: &str = "tests/dev/fixture";
+/// The dev host's binary name: the project's name + `-dev`.
+const HOST_BINARY: &str = "devloop-dev";
+
+/// The tests build and run the same dev host binary: one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh copy of the fixture under target/, so edits and `.flash/` stay out of the source.
+fn project(name: &str) -> PathBuf {
+    let dir = repo().join("target/dev-tests").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    for file in ["flash.yaml", "Cargo.toml", "src/lib.rs"] {
+        std::fs::copy(repo().join(FIXTURE).join(file), dir.join(file)).unwrap();
+    }
+    dir
+}
+
+/// A running `flashc dev`, its stderr lines arriving on `lines`; killed if the test fails.
+struct Dev {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+    port: u16,
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Dev {
+    fn start(dir: &Path) -> Dev {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_flashc"))
+            .args(["dev", "--port", "0"])
+            .arg(dir)
+            // One target dir for every generated crate of the test suite (see tests/generate.rs).
+            .env("CARGO_TARGET_DIR", repo().join("target/generated"))
+            .env("FLASH_SHUTDOWN_GRACE_MS", "10000")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[flashc dev] {line}");
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut dev = Dev {
+            child,
+            lines,
+            seen: Vec::new(),
+            port: 0,
+        };
+        // The first build compiles the dev host's dependencies: minutes on a cold target dir.
+        let ready = dev.wait_for("flashc dev: ready", Duration::from_secs(900));
+        let url = ready
+            .split("http://")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap();
+        dev.port = url.rsplit(':').next().unwrap().parse().unwrap();
+        dev
+    }
+
+    /// The next stderr line containing `needle` (earlier lines are kept in `seen`).
+    fn wait_for(&mut self, needle: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line with {needle:?} within {limit:?}; flashc dev said:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+}
+
+/// Pids of running dev hosts of the fixture project.
+fn host_processes() -> Vec<i32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let first = cmdline.split(|&b| b == 0).next().unwrap_or_default();
+        // A zombie has an empty command line; only live processes count.
+        if String::from_utf8_lossy(first).ends_with(HOST_BINARY) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+fn wait_until_no_host(limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while !host_processes().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "dev host processes left running: {:?}",
+            host_processes()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn signal(pid: i32, sig: i32) {
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe {
+        libc::kill(pid, sig);
+    }
+}
+
+fn job_status(port: u16, id: &str) -> Value {
+    get(port, &format!("/jobs/status/{id}")).json()
+}
+
+#[test]
+fn dev_serves_reloads_and_stops_cleanly() {
+    let _serial = serial();
+    let dir = project("serve-reload");
+    let mut dev = Dev::start(&dir);
+    let port = dev.port;
+    let table = dev.seen.join("\n");
+    for row in ["/api/version", "api::version", "/jobs/runsync", "jobs::run"] {
+        assert!(table.contains(row), "route table lacks {row}:\n{table}");
+    }
+
+    // Load-balanced routes, under /{endpoint}.
+    let version = get(port, "/api/version");
+    assert_eq!((version.status, version.json()), (200, json!("v1")));
+    assert_eq!(get(port, "/api/nope").status, 404);
+    // A call from a load-balanced handler to the queue endpoint, through the local queue.
+    let work = send(port, "POST", "/api/work", &json!({ "n": 21 }));
+    assert_eq!(
+        (work.status, work.json()),
+        (200, json!(42)),
+        "{}",
+        work.body
+    );
+    // The queue endpoint's API, where Runpod's client looks for it.
+    let job = send(
+        port,
+        "POST",
+        "/jobs/runsync",
+        &json!({ "input": { "n": 5 } }),
+    )
+    .json();
+    assert_eq!(
+        (job["status"].as_str(), &job["output"]),
+        (Some("COMPLETED"), &json!(10))
+    );
+    let health = get(port, "/jobs/health");
+    assert_eq!(health.status, 200, "{}", health.body);
+    // A WebSocket route.
+    let frames = support::serve::websocket(port, "/api/count", &json!({ "n": 3 }));
+    assert_eq!(&frames[..3], &[json!(0), json!(1), json!(2)], "{frames:?}");
+    // The index, the project's OpenAPI document and the docs, all local.
+    let index = get(port, "/").json();
+    let names: Vec<&str> = index["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["api", "jobs"]);
+    let openapi = get(port, "/openapi.json").json();
+    assert!(openapi["paths"]["/api/slow/{ms}"]["get"].is_object());
+    assert!(openapi["paths"]["/jobs/run"]["post"]["requestBody"].is_object());
+    let docs = get(port, "/docs");
+    assert_eq!(docs.status, 200);
+    assert!(docs.body.contains("swagger-ui"), "{}", docs.body);
+    let bundle = get(port, "/docs/swagger-ui-bundle.js");
+    assert_eq!(bundle.status, 200);
+    assert!(bundle.body.len() > 100_000);
+
+    // Jobs queued before a reload: the queue is persisted and the new build runs them.
+    let ids: Vec<String> = (1..=6)
+        .map(|n| {
+            let r = send(
+                port,
+                "POST",
+                "/jobs/run",
+                &json!({ "input": { "n": n, "sleep_ms": 1500 } }),
+            );
+            r.json()["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    // A long request in flight across the swap.
+    let slow = std::thread::spawn(move || request(port, "GET", "/api/slow/4000", None).unwrap());
+    std::thread::sleep(Duration::from_millis(300));
+
+    let lib = dir.join("src/lib.rs");
+    let text = std::fs::read_to_string(&lib).unwrap();
+    std::fs::write(&lib, text.replace("\"v1\"", "\"v2\"")).unwrap();
+    let edited = Instant::now();
+    dev.wait_for("flashc dev: reloaded", Duration::from_secs(300));
+    eprintln!("edit to reload: {:.1} s", edited.elapsed().as_secs_f64());
+    assert_eq!(get(port, "/api/version").json(), json!("v2"));
+    let slow = slow.join().unwrap();
+    assert_eq!(
+        (slow.status, slow.body.as_str()),
+        (200, "\"v1 after 4000 ms\""),
+        "the request in flight was dropped"
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for (n, id) in (1..=6u64).zip(&ids) {
+        loop {
+            let status = job_status(port, id);
+            if status["status"] == "COMPLETED" {
+                assert_eq!(status["output"], json!(n * 2), "{status}");
+                break;
+            }
+            assert!(
+                ["IN_QUEUE", "IN_PROGRESS"].contains(&status["status"].as_str().unwrap_or("")),
+                "job {id} was lost in the reload: {status}"
+            );
+            assert!(
+                Instant::now() < deadline,
+                "job {id} never finished: {status}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    // A broken flash.yaml: its diagnostic is shown and the last good build keeps answering.
+    let yaml = dir.join("flash.yaml");
+    let good = std::fs::read_to_string(&yaml).unwrap();
+    std::fs::write(&yaml, good.replace("max_concurrency", "max_concurency")).unwrap();
+    dev.wait_for("max_concurency", Duration::from_secs(60));
+    dev.wait_for("the last good build keeps serving", Duration::from_secs(60));
+    assert_eq!(get(port, "/api/version").json(), json!("v2"));
+    std::fs::write(&yaml, &good).unwrap();
+
+    // Ctrl+C: every build stops, flashc exits 0.
+    signal(dev.pid(), libc::SIGINT);
+    dev.wait_for("flashc dev: stopped", Duration::from_secs(60));
+    let status = dev.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    wait_until_no_host(Duration::from_secs(5));
+}
+
+#[test]
+fn a_killed_flashc_leaves_no_host_running() {
+    let _serial = serial();
+    let dir = project("killed");
+    let dev = Dev::start(&dir);
+    assert_eq!(get(dev.port, "/api/version").status, 200);
+    assert!(!host_processes().is_empty());
+    signal(dev.pid(), libc::SIGKILL);
+    // The host gets SIGTERM from the kernel (parent death) and drains: no orphan.
+    wait_until_no_host(Duration::from_secs(20));
+}
+
+#[test]
+fn a_busy_port_is_refused_with_a_free_one_suggested() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let out = Command::new(env!("CARGO_BIN_EXE_flashc"))
+        .args(["dev", "--port", &port.to_string()])
+        .arg(repo().join(FIXTURE))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("port {port} is in use")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("is free"), "{stderr}");
+}
