@@ -408,6 +408,10 @@ fn relevant(path: &Path, root: &Path) -> bool {
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
+    // flashc's own write beside flash.yaml (generate's `.dockerignore`) is no edit of the user's.
+    if rel == Path::new(".dockerignore") {
+        return false;
+    }
     // Editors' swap and backup files.
     let scratch = name.ends_with('~')
         || name.ends_with(".swp")
