@@ -41,6 +41,36 @@ fn project(name: &str) -> PathBuf {
     dir
 }
 
+/// A copy of a bundled example under target/, without its generated output.
+fn example(name: &str) -> PathBuf {
+    let dir = repo()
+        .join("target/dev-tests")
+        .join(format!("example-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_tree(&repo().join("examples").join(name), &dir);
+    // Examples are members of this repository's workspace; the copy is a package of its own.
+    let manifest = dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, format!("{text}\n[workspace]\n")).unwrap();
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let name = entry.file_name();
+        if name == ".flash" || name == "target" {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            copy_tree(&path, &to.join(&name));
+        } else {
+            std::fs::copy(&path, to.join(&name)).unwrap();
+        }
+    }
+}
+
 /// A running `flashc dev`, its stderr lines arriving on `lines`; killed if the test fails.
 struct Dev {
     child: Child,
@@ -297,6 +327,63 @@ fn a_killed_flashc_leaves_no_host_running() {
     signal(dev.pid(), libc::SIGKILL);
     // The host gets SIGTERM from the kernel (parent death) and drains: no orphan.
     wait_until_no_host(Duration::from_secs(20));
+}
+
+/// A bundled example (a load-balanced API that runs jobs on a queue endpoint) and a project just
+/// made by `flashc init` run under `flashc dev` as they are.
+#[test]
+fn dev_runs_an_example_and_an_init_project() {
+    let _serial = serial();
+    let dir = example("mixed-api");
+    let mut dev = Dev::start(&dir);
+    let summary = send(
+        dev.port,
+        "POST",
+        "/api/summarize",
+        &json!({ "text": "one two three four", "max_words": 2 }),
+    );
+    assert_eq!(summary.status, 200, "{}", summary.body);
+    assert_eq!(summary.json()["words_out"], json!(2), "{}", summary.body);
+    let job = send(
+        dev.port,
+        "POST",
+        "/gpu-backend/runsync",
+        &json!({ "input": { "text": "a b c" } }),
+    )
+    .json();
+    assert_eq!(job["status"], "COMPLETED", "{job}");
+    signal(dev.pid(), libc::SIGINT);
+    dev.wait_for("flashc dev: stopped", Duration::from_secs(60));
+    assert!(dev.child.wait().unwrap().success());
+
+    let dir = repo().join("target/dev-tests/init-project");
+    let _ = std::fs::remove_dir_all(&dir);
+    let init = Command::new(env!("CARGO_BIN_EXE_flashc"))
+        .args(["init", "--name", "fresh"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let mut dev = Dev::start(&dir);
+    let hello = get(dev.port, "/api/hello/Ada");
+    assert_eq!(hello.status, 200, "{}", hello.body);
+    assert!(hello.body.contains("Hello, Ada!"), "{}", hello.body);
+    let job = send(
+        dev.port,
+        "POST",
+        "/jobs/runsync",
+        &json!({ "input": { "text": "three little words" } }),
+    )
+    .json();
+    assert_eq!(job["status"], "COMPLETED", "{job}");
+    assert_eq!(job["output"]["words"], json!(3), "{job}");
+    signal(dev.pid(), libc::SIGINT);
+    dev.wait_for("flashc dev: stopped", Duration::from_secs(60));
+    assert!(dev.child.wait().unwrap().success());
 }
 
 #[test]

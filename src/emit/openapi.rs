@@ -194,29 +194,6 @@ fn generic_arg<'a>(ty: &'a str, name: &str) -> Option<&'a str> {
         .strip_suffix('>')
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rust_types_become_json_types() {
-        assert_eq!(json_type("i64"), (json!({"type": "integer"}), false));
-        assert_eq!(
-            json_type("Option<bool>"),
-            (json!({"type": "boolean"}), true)
-        );
-        assert_eq!(
-            json_type("Vec<String>"),
-            (json!({"type": "array", "items": {"type": "string"}}), false)
-        );
-        assert_eq!(json_type("crate::User"), (json!({}), false));
-        assert_eq!(
-            json_type("std::option::Option<u8>"),
-            (json!({"type": "integer", "minimum": 0}), true)
-        );
-    }
-}
-
 /// One document for the whole project as `flashc dev` serves it on one port: every
 /// load-balanced route under `/{endpoint}`, and each queue endpoint's job API (`run`,
 /// `runsync`, `status`, …) under `/{endpoint}` with its handler's arguments as the `input`.
@@ -432,4 +409,27 @@ fn queue_operations(call: &crate::lower::CallPlan) -> Vec<(&'static str, &'stati
             }),
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rust_types_become_json_types() {
+        assert_eq!(json_type("i64"), (json!({"type": "integer"}), false));
+        assert_eq!(
+            json_type("Option<bool>"),
+            (json!({"type": "boolean"}), true)
+        );
+        assert_eq!(
+            json_type("Vec<String>"),
+            (json!({"type": "array", "items": {"type": "string"}}), false)
+        );
+        assert_eq!(json_type("crate::User"), (json!({}), false));
+        assert_eq!(
+            json_type("std::option::Option<u8>"),
+            (json!({"type": "integer", "minimum": 0}), true)
+        );
+    }
 }

@@ -192,31 +192,6 @@ pub fn imports(endpoint: &EndpointPlan, uses_bind: bool, uses_blocking: bool) ->
     lines
 }
 
-#[cfg(test)]
-mod tests {
-    use super::string_literal;
-
-    /// Whatever a string holds, it comes back out of the generated literal unchanged: it cannot
-    /// end the literal early and become code.
-    #[test]
-    fn string_literals_cannot_be_escaped_from() {
-        for hostile in [
-            "/users/{id}",
-            "\"); std::process::exit(1); (\"",
-            "\\\"",
-            "line\nbreak\r\t\0",
-            "\u{202e}rtl\u{2066}",
-            "r#\"raw\"#",
-            "{}{{}}",
-        ] {
-            let literal = string_literal(hostile);
-            let parsed: syn::LitStr = syn::parse_str(&literal)
-                .unwrap_or_else(|e| panic!("{literal} is not one string literal: {e}"));
-            assert_eq!(parsed.value(), hostile, "{literal}");
-        }
-    }
-}
-
 /// A module name for endpoint `name` (`gpu-backend` → `gpu_backend`): an identifier that is no
 /// keyword and not taken by an earlier endpoint (`taken` counts what was handed out).
 pub fn module_name(name: &str, taken: &mut std::collections::BTreeMap<String, usize>) -> String {
@@ -242,4 +217,29 @@ pub fn module_name(name: &str, taken: &mut std::collections::BTreeMap<String, us
         ident = format!("{ident}_{count}");
     }
     ident
+}
+
+#[cfg(test)]
+mod tests {
+    use super::string_literal;
+
+    /// Whatever a string holds, it comes back out of the generated literal unchanged: it cannot
+    /// end the literal early and become code.
+    #[test]
+    fn string_literals_cannot_be_escaped_from() {
+        for hostile in [
+            "/users/{id}",
+            "\"); std::process::exit(1); (\"",
+            "\\\"",
+            "line\nbreak\r\t\0",
+            "\u{202e}rtl\u{2066}",
+            "r#\"raw\"#",
+            "{}{{}}",
+        ] {
+            let literal = string_literal(hostile);
+            let parsed: syn::LitStr = syn::parse_str(&literal)
+                .unwrap_or_else(|e| panic!("{literal} is not one string literal: {e}"));
+            assert_eq!(parsed.value(), hostile, "{literal}");
+        }
+    }
 }

@@ -40,7 +40,7 @@ pub fn spawn(
     generation: u32,
     events: &Sender<Event>,
 ) -> std::io::Result<Child> {
-    let (reader, writer) = std::io::pipe()?;
+    let (reader, writer) = pipe()?;
     // Above the standard descriptors and the targets, so the dup2s below cannot clobber one
     // another; close-on-exec, so no other child inherits them.
     let listen = dup_high(listener.as_raw_fd())?;
@@ -90,6 +90,22 @@ pub fn spawn(
         let _ = tx.send(Event::Exited { generation, status });
     });
     Ok(Child { generation, pid })
+}
+
+/// A close-on-exec pipe: (read end, write end).
+fn pipe() -> std::io::Result<(std::fs::File, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    unsafe {
+        Ok((
+            std::os::fd::FromRawFd::from_raw_fd(fds[0]),
+            std::os::fd::FromRawFd::from_raw_fd(fds[1]),
+        ))
+    }
 }
 
 fn dup_high(fd: RawFd) -> std::io::Result<OwnedFd> {
