@@ -3,9 +3,9 @@
 //!
 //! | code | meaning |
 //! |---|---|
-//! | 0 | no problems (warnings allowed unless `--deny warnings`); generated; output up to date |
-//! | 1 | problems found (generate writes nothing); `generate --check`: the output is stale |
-//! | 2 | usage error (bad arguments, unknown environment or code, `--out` outside the project) |
+//! | 0 | no problems (warnings allowed unless `--deny warnings`); generated; output up to date; `init` created the project; `dev` stopped after Ctrl+C |
+//! | 1 | problems found (generate writes nothing); `generate --check`: the output is stale; `init`: files in the way (nothing written) |
+//! | 2 | usage error (bad arguments, unknown environment or code, `--out` outside the project, `dev`'s port busy) |
 //! | 3 | I/O or internal failure; `--out` is a directory flashc did not write |
 
 use std::io::{IsTerminal, Write};
