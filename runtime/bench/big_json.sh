@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# A handler returning a ~100 KB JSON body (bench/big_payload.rs: 800 records, a struct serialized
+# on every request): the runtime (bench/big_worker.rs, `Reply::json`) against a minimal axum
+# server (bench/big_axum.rs, `axum::Json` of the same struct), measured in the same run, the way
+# lb.sh measures: both servers pinned to core 0, wrk (1 thread, 64 connections) on core 1 loading
+# one server at a time, ROUNDS rounds alternating which server goes first; medians, and the
+# median of per-round ratios (the figure that resists other load on a shared machine best).
+# Server CPU time per request comes from /proc.
+#
+# Needs wrk, taskset, curl and python3. Environment: DURATION (default 5s), ROUNDS (default 6).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DURATION=${DURATION:-5s}
+ROUNDS=${ROUNDS:-6}
+BASE_PORT=${BENCH_PORT:-18290}
+declare -A PORT=([axum]=$BASE_PORT [worker]=$((BASE_PORT + 1)))
+declare -A PID=()
+
+command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
+cargo build --release -q -p flash-runtime --example big_worker --example big_axum
+BIN=${CARGO_TARGET_DIR:-target}/release/examples
+WORK=$(mktemp -d)
+cleanup() {
+    for p in "${PID[@]}"; do kill "$p" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+wait_ready() { # port
+    for _ in $(seq 1 500); do
+        if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/ping" 2>/dev/null || true)" = 200 ]; then
+            return 0
+        fi
+        sleep 0.01
+    done
+    echo "server on $1 never became ready" >&2
+    exit 1
+}
+
+taskset -c 0 env PORT="${PORT[axum]}" "$BIN/big_axum" >/dev/null 2>&1 &
+PID[axum]=$!
+taskset -c 0 env PORT="${PORT[worker]}" FLASH_HOST=127.0.0.1 FLASH_LOG_LEVEL=warn "$BIN/big_worker" >/dev/null 2>&1 &
+PID[worker]=$!
+wait_ready "${PORT[axum]}"
+wait_ready "${PORT[worker]}"
+
+# Same bytes from both (the worker keeps the struct's field order).
+a=$(curl -s "http://127.0.0.1:${PORT[axum]}/big" | md5sum)
+w=$(curl -s "http://127.0.0.1:${PORT[worker]}/big" | md5sum)
+size=$(curl -s "http://127.0.0.1:${PORT[worker]}/big" | wc -c)
+echo "body: $size bytes; identical bodies: $([ "$a" = "$w" ] && echo yes || echo NO)"
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+run_wrk() { # server → "req_per_s p99_ms server_cpu_us_per_request"
+    local server=$1 t0 t1
+    t0=$(cpu_ticks "${PID[$server]}")
+    taskset -c 1 wrk -t1 -c64 -d"$DURATION" --latency "http://127.0.0.1:${PORT[$server]}/big" >"$WORK/wrk.out"
+    t1=$(cpu_ticks "${PID[$server]}")
+    awk -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" '
+        /requests in/ { n = $1 }
+        /Requests\/sec:/ { rps = $2 }
+        /^ +99%/ {
+            v = $2; unit = v; gsub(/[0-9.]/, "", unit); sub(/[a-z]+$/, "", v)
+            if (unit == "us") v = v / 1000; else if (unit == "s") v = v * 1000
+            p99 = v
+        }
+        END { printf "%s %.3f %.2f\n", rps, p99, ticks / hz * 1e6 / n }' "$WORK/wrk.out"
+}
+
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+for server in axum worker; do
+    taskset -c 1 wrk -t1 -c64 -d2s "http://127.0.0.1:${PORT[$server]}/big" >/dev/null
+done
+: >"$WORK/results"
+for round in $(seq 1 "$ROUNDS"); do
+    order="axum worker"
+    [ $((round % 2)) -eq 0 ] && order="worker axum"
+    for server in $order; do
+        r=$(run_wrk "$server")
+        echo "$round $server $r" >>"$WORK/results"
+        echo "round $round $server: $r" >&2
+    done
+done
+
+echo
+echo "load average before the run: $LOAD; after: $(cut -d' ' -f1-3 /proc/loadavg); $ROUNDS rounds of $DURATION per server"
+python3 - "$WORK/results" <<'PY'
+import statistics, sys
+data = {}
+for rnd, server, rps, p99, cpu in (l.split() for l in open(sys.argv[1])):
+    data.setdefault(server, {})[int(rnd)] = (float(rps), float(p99), float(cpu))
+print()
+print("| GET /big (~100 KB JSON) | req/s (median) | p99 ms (median) | CPU µs/request (median) |")
+print("|---|---:|---:|---:|")
+for server in ("axum", "worker"):
+    d = data[server].values()
+    print(f"| {server} | {statistics.median(x[0] for x in d):,.0f} | "
+          f"{statistics.median(x[1] for x in d):.2f} | {statistics.median(x[2] for x in d):.1f} |")
+a, w = data["axum"], data["worker"]
+ratio = lambda i: statistics.median(w[r][i] / a[r][i] for r in a)
+print()
+print(f"worker ÷ axum (median of per-round ratios): req/s {ratio(0):.3f} (target ≥ 0.90), "
+      f"CPU/request {ratio(2):.3f} (target ≤ 1.15), p99 {ratio(1):.3f}")
+PY
