@@ -81,10 +81,7 @@ impl Server {
         let id = self.id;
         self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
         loop {
-            let m = self
-                .incoming
-                .recv_timeout(Duration::from_secs(60))
-                .unwrap();
+            let m = self.incoming.recv_timeout(Duration::from_secs(60)).unwrap();
             if m["id"] == json!(id) && m.get("method").is_none() {
                 return m;
             }
@@ -102,10 +99,7 @@ impl Server {
     /// Waits for the diagnostics of `version`.
     fn diagnostics(&mut self, version: i32) -> usize {
         loop {
-            let m = self
-                .incoming
-                .recv_timeout(Duration::from_secs(60))
-                .unwrap();
+            let m = self.incoming.recv_timeout(Duration::from_secs(60)).unwrap();
             if m["method"] == "textDocument/publishDiagnostics"
                 && m["params"]["version"] == json!(version)
             {
@@ -115,8 +109,8 @@ impl Server {
     }
 
     fn rss_kb(&self) -> u64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -134,7 +128,10 @@ impl Server {
 fn project(n: usize) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("flashc-bench-lsp-{n}"));
     let status = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/make_project.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/benches/make_project.py"
+        ))
         .arg(n.to_string())
         .arg(&dir)
         .status()
@@ -161,7 +158,11 @@ fn did_change(c: &mut Criterion) {
             "textDocument/didOpen",
             json!({"textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": text}}),
         );
-        assert_eq!(server.diagnostics(1), 0, "the generated project checks clean");
+        assert_eq!(
+            server.diagnostics(1),
+            0,
+            "the generated project checks clean"
+        );
         if n == 1000 {
             println!(
                 "lsp: resident memory with the {n}-endpoint file open: {:.1} MB",

@@ -78,10 +78,10 @@ fn one(doc: &Document, d: &Diagnostic, cx: &Context) -> lsp_types::Diagnostic {
         };
         related.push(DiagnosticRelatedInformation { location, message });
     }
-    let code_description = cx.rules_url.and_then(|base| {
+    let code_description = cx.rules_url.map(|base| {
         let mut href = base.clone();
         href.set_fragment(Some(&d.code.to_lowercase()));
-        Some(CodeDescription { href })
+        CodeDescription { href }
     });
     lsp_types::Diagnostic {
         range: doc.range(d.span),

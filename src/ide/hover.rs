@@ -51,13 +51,11 @@ fn key_hover(root: &Node, path: &[Step], value: &Node, lookup: Lookup) -> Option
             return Some(format!("**endpoint `{key}`** ({kind})\n\n{doc}"));
         }
     }
-    if path.len() >= 2 && matches!(path.first(), Some(Step::Key(k)) if k == "environments") {
-        if path.len() == 2 {
-            return Some(format!(
-                "**environment `{key}`**\n\n{}",
-                schema::key_doc(path).unwrap_or_default()
-            ));
-        }
+    if path.len() == 2 && matches!(path.first(), Some(Step::Key(k)) if k == "environments") {
+        return Some(format!(
+            "**environment `{key}`**\n\n{}",
+            schema::key_doc(path).unwrap_or_default()
+        ));
     }
     let _ = root;
     let doc = schema::key_doc(path)?;
@@ -91,7 +89,7 @@ fn value_hover(root: &Node, path: &[Step], node: &Node, lookup: Lookup) -> Optio
     }
     let choice = schema::choices(path)
         .into_iter()
-        .find(|c| c.value.as_str() == Some(text.as_str()) || c.value.to_string() == text);
+        .find(|c| c.value.as_str() == Some(text.as_str()) || format!("{}", c.value) == text);
     let key_doc = schema::key_doc(path).unwrap_or_default();
     match choice {
         Some(c) if !c.doc.is_empty() => Some(format!(
