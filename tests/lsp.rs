@@ -616,3 +616,79 @@ fn neovim_receives_the_diagnostics() {
     );
     assert!(text.contains("nvim received FL0101"), "{text}");
 }
+
+/// A handler crate on disk, located by reading Cargo.toml's `name` (enough for these crates).
+struct DiskWorkspace {
+    base: PathBuf,
+}
+
+impl flashc::resolve::Workspace for DiskWorkspace {
+    fn locate_crate(
+        &self,
+        dir: &Path,
+    ) -> Result<flashc::resolve::CrateInfo, flashc::resolve::CrateError> {
+        use flashc::resolve::{CrateError, CrateInfo};
+        let dir = self.base.join(dir);
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml"))
+            .map_err(|_| CrateError::NoManifest(dir.clone()))?;
+        let name = manifest
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("name = "))
+            .map(|n| n.trim_matches('"').to_string())
+            .ok_or_else(|| CrateError::Metadata("no name".into()))?;
+        let dir = dir.canonicalize().unwrap();
+        Ok(CrateInfo {
+            lib_name: name.replace('-', "_"),
+            package: name,
+            lib_path: dir.join("src/lib.rs"),
+            manifest_dir: dir,
+            edition: "2021".into(),
+        })
+    }
+
+    fn read(&self, path: &Path) -> Option<String> {
+        std::fs::read_to_string(path).ok()
+    }
+}
+
+/// The server's check (the crate index kept between checks) says exactly what `flashc check`
+/// says: on every example, every handler case, and the robustness corpus, each checked twice
+/// through one cache (the second time from the cached index).
+#[test]
+fn the_editor_check_is_flashc_check() {
+    use flashc::ide::check::{check, CrateCache, Fresh};
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for parent in ["examples", "tests/ui/handlers"] {
+        for entry in std::fs::read_dir(repo().join(parent)).unwrap() {
+            let dir = entry.unwrap().path();
+            if dir.join("flash.yaml").is_file() {
+                dirs.push(dir);
+            }
+        }
+    }
+    dirs.sort();
+    assert!(dirs.len() > 10, "{dirs:?}");
+    let fresh = Fresh {
+        now: std::time::SystemTime::now(),
+        unchanged_since: &|_, _| true,
+    };
+    let mut rng = Rng(7);
+    let mutations = corpus(&mut rng, 40);
+    for dir in &dirs {
+        let ws = DiskWorkspace { base: dir.clone() };
+        let text = std::fs::read_to_string(dir.join("flash.yaml")).unwrap();
+        let mut cache = CrateCache::default();
+        let texts = std::iter::once(text.clone()).chain(if dir.ends_with("hello") {
+            mutations.clone()
+        } else {
+            Vec::new()
+        });
+        for t in texts {
+            let expected = flashc::check_with_crate(t.as_bytes(), None, &ws).unwrap();
+            for round in 0..2 {
+                let got = check(t.as_bytes(), &ws, &mut cache, 0, &fresh);
+                assert_eq!(got, expected, "{} (round {round}):\n{t}", dir.display());
+            }
+        }
+    }
+}

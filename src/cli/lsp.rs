@@ -15,7 +15,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
 use lsp_types::{
@@ -191,7 +191,9 @@ struct Server {
     crates: CrateCache,
     /// Bumped whenever a Rust file or a manifest changes.
     generation: u64,
-    indexes: HashMap<PathBuf, (u64, Instant, Rc<CrateIndex>)>,
+    /// The crate index of each project (by the directory of flash.yaml), reused while no file
+    /// of the crate changed.
+    indexes: RefCell<HashMap<PathBuf, ide::check::CrateCache>>,
     dirty: BTreeSet<Url>,
 }
 
@@ -230,6 +232,21 @@ impl Workspace for Overlay<'_> {
             .get(path)
             .cloned()
             .or_else(|| std::fs::read_to_string(path).ok())
+    }
+}
+
+/// An index is fresh while none of its files (on disk) changed after it was built.
+fn fresh() -> ide::check::Fresh<'static> {
+    fn unchanged(index: &CrateIndex, built: SystemTime) -> bool {
+        index.files().iter().all(|f| {
+            std::fs::metadata(f)
+                .and_then(|m| m.modified())
+                .map_or(true, |m| m < built)
+        })
+    }
+    ide::check::Fresh {
+        now: SystemTime::now(),
+        unchanged_since: &unchanged,
     }
 }
 
@@ -273,7 +290,7 @@ impl Server {
             rust: HashMap::new(),
             crates: RefCell::new(HashMap::new()),
             generation: 0,
-            indexes: HashMap::new(),
+            indexes: RefCell::new(HashMap::new()),
             dirty: BTreeSet::new(),
         }
     }
@@ -294,8 +311,12 @@ impl Server {
     /// `flashc check` on `text` as the document `uri` (handlers resolved when it is a file).
     fn check(&self, uri: &Url, text: &str, with_crate: bool) -> Vec<Diagnostic> {
         match Self::base_of(uri).filter(|_| with_crate) {
-            Some(base) => flashc::check_with_crate(text.as_bytes(), None, &self.overlay(&base))
-                .unwrap_or_default(),
+            Some(base) => {
+                let ws = self.overlay(&base);
+                let mut indexes = self.indexes.borrow_mut();
+                let cache = indexes.entry(base.clone()).or_default();
+                ide::check::check(text.as_bytes(), &ws, cache, self.generation, &fresh())
+            }
             None => flashc::check(text.as_bytes(), None).unwrap_or_default(),
         }
     }
@@ -486,8 +507,8 @@ impl Server {
         }
     }
 
-    /// The handler crate of the document, indexed (cached until a Rust file changes, and for
-    /// at most two seconds, since files may change outside the editor).
+    /// The handler crate of the document, indexed (shared with the checks, rebuilt when a file
+    /// of the crate changed).
     fn index(&mut self, uri: &Url) -> Option<Rc<CrateIndex>> {
         let base = Self::base_of(uri)?;
         let doc = self.docs.get(uri)?;
@@ -501,18 +522,10 @@ impl Server {
         if dir.starts_with('/') || dir.split(['/', '\\']).any(|c| c == "..") {
             return None;
         }
-        let key = base.join(&dir);
-        if let Some((generation, when, index)) = self.indexes.get(&key) {
-            if *generation == self.generation && when.elapsed() < Duration::from_secs(2) {
-                return Some(index.clone());
-            }
-        }
         let ws = self.overlay(&base);
-        let info = ws.locate_crate(Path::new(&dir)).ok()?;
-        let index = Rc::new(CrateIndex::build(info, &dir, &ws));
-        self.indexes
-            .insert(key, (self.generation, Instant::now(), index.clone()));
-        Some(index)
+        let mut indexes = self.indexes.borrow_mut();
+        let cache = indexes.entry(base.clone()).or_default();
+        cache.index(&dir, &ws, self.generation, &fresh())
     }
 
     fn dispatch(&mut self, req: Request) -> Result<serde_json::Value, (i32, String)> {

@@ -6,6 +6,7 @@
 //! It reads the other stages (`load`, `validate`'s schema, `resolve`'s crate index); they never
 //! read it.
 
+pub mod check;
 pub mod complete;
 pub mod diagnostics;
 pub mod fixes;

@@ -22,7 +22,7 @@ use crate::validate::Project;
 
 /// Every handler string of the file (`handler`, `init`, route targets) with its node, in file
 /// order; the overlay-free root is enough to find where to report a crate problem.
-fn handler_strings(root: &Node) -> impl Iterator<Item = &Node> {
+pub(crate) fn handler_strings(root: &Node) -> impl Iterator<Item = &Node> {
     root.get("endpoints")
         .map(Node::entries)
         .unwrap_or_default()

@@ -761,6 +761,19 @@ impl CrateIndex {
         }
     }
 
+    /// Every file the index read, and every missing module file it looked for (for an editor
+    /// to tell when the index is stale).
+    pub fn files(&self) -> Vec<&Path> {
+        let mut files: Vec<&Path> = self.texts.keys().map(PathBuf::as_path).collect();
+        files.extend(self.modules.iter().filter_map(|m| {
+            m.problem
+                .as_ref()
+                .filter(|p| p.missing)
+                .map(|p| p.file.as_path())
+        }));
+        files
+    }
+
     /// A Rust file's path as the user sees it: relative to the directory of flash.yaml.
     pub fn display(&self, path: &Path) -> String {
         let relative = path

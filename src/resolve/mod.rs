@@ -12,6 +12,7 @@ mod signature;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub(crate) use check::{handler_strings, leaves_project};
 pub use check::{index_crate, resolve_project};
 pub use index::CrateIndex;
 
