@@ -288,6 +288,24 @@ fn an_editor_session_on_an_example_project() {
     lsp.change(&uri, 3, json!([{"text": fixed}]));
     assert_eq!(lsp.diagnostics(&uri), Vec::<Value>::new());
 
+    // A handler misspelled: FL0702 on the handler string, and a quick fix (checked against
+    // the crate) back to the function.
+    let typo = text.replacen("users::list", "users::lst", 1);
+    lsp.change(&uri, 4, json!([{"text": typo}]));
+    let found = lsp.diagnostics(&uri);
+    assert_eq!(codes(&found), ["FL0702"], "{found:?}");
+    let actions = lsp.result(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": uri}, "range": found[0]["range"], "context": {"diagnostics": [found[0]]}}),
+    );
+    let edits = actions[0]["edit"]["changes"][&uri]
+        .as_array()
+        .expect("a quick fix");
+    let fixed = apply(&typo, edits);
+    assert_eq!(fixed, text);
+    lsp.change(&uri, 5, json!([{"text": fixed}]));
+    assert_eq!(lsp.diagnostics(&uri), Vec::<Value>::new());
+
     // Hover: a CPU flavor, a handler's signature and doc, a route's parameters, a key's doc.
     let hover = |lsp: &mut Client, needle: &str| {
         let r = lsp.result(
