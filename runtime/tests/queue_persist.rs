@@ -348,3 +348,121 @@ async fn a_damaged_store_is_a_clear_error() {
     assert_eq!(ping.status(), StatusCode::SERVICE_UNAVAILABLE);
     running.stop().await;
 }
+
+/// The example worker binary (built by `cargo test`, which builds examples, with this test's
+/// features), next to this test's binary.
+fn example_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
+    let bin = dir.join("examples").join("queue_worker");
+    assert!(bin.exists(), "{} is missing", bin.display());
+    bin
+}
+
+fn spawn_worker(port: u16, dir: &std::path::Path) -> std::process::Child {
+    std::process::Command::new(example_binary())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PORT", port.to_string())
+        .env("FLASH_HOST", "127.0.0.1")
+        .env("FLASH_QUEUE_DIR", dir)
+        .env("FLASH_SHUTDOWN_GRACE_MS", "3000")
+        .env("FLASH_LOG_LEVEL", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+async fn wait_exit(child: &mut std::process::Child) -> (std::process::ExitStatus, String) {
+    use std::io::Read;
+    for _ in 0..2000 {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut logs = String::new();
+            if let Some(mut out) = child.stdout.take() {
+                let _ = out.read_to_string(&mut logs);
+            }
+            if let Some(mut err) = child.stderr.take() {
+                let _ = err.read_to_string(&mut logs);
+            }
+            return (status, logs);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = child.kill();
+    panic!("the worker did not exit");
+}
+
+/// `FLASH_QUEUE_DIR` on a real worker process: SIGTERM mid-queue exits 0 and keeps the queued
+/// jobs in `<dir>/queue.redb`; the next process runs them under their ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_process_resumes_its_queue_after_sigterm() {
+    let dir = store_path("process").parent().unwrap().to_path_buf();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut first = spawn_worker(port, &dir);
+    let mut up = false;
+    for _ in 0..500 {
+        if let Ok(r) = http.get(format!("{base}/ping")).send().await {
+            if r.status() == StatusCode::OK {
+                up = true;
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(up, "the worker never became ready");
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let input = json!({ "input": { "name": format!("n{i}"), "sleep_ms": 200 } });
+        let (status, body) = call(&http, "POST", format!("{base}/run"), Some(input)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        ids.push(body["id"].as_str().unwrap().to_string());
+    }
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &first.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let (status, logs) = wait_exit(&mut first).await;
+    assert!(status.success(), "{status}: {logs}");
+    assert!(logs.contains("queued jobs stay in"), "{logs}");
+    assert!(dir.join("queue.redb").exists());
+
+    let mut second = spawn_worker(port, &dir);
+    let start = std::time::Instant::now();
+    for id in &ids {
+        loop {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "job {id} never finished"
+            );
+            if let Ok(r) = http.get(format!("{base}/status/{id}")).send().await {
+                let body: Value = r.json().await.unwrap_or(Value::Null);
+                if body["status"] == "COMPLETED" {
+                    assert!(body["output"]["greeting"].is_string(), "{body}");
+                    break;
+                }
+                assert!(
+                    body["status"] == "IN_QUEUE" || body["status"] == "IN_PROGRESS",
+                    "{body}"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &second.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let (status, logs) = wait_exit(&mut second).await;
+    assert!(status.success(), "{status}: {logs}");
+}
