@@ -196,8 +196,20 @@ async fn a_stopped_queue_resumes_in_the_next_worker_exactly_once() {
     }
     let completed = log.completed();
     assert!(completed.values().all(|n| *n == 1), "{completed:?}");
-    // Every job started once, in submission (FIFO) order across both workers.
-    assert_eq!(log.started(), ids);
+    // Every job started once, in submission (FIFO) order across both workers: 4 workers take
+    // jobs in order, but which of them reaches the handler first is a race, so a job may be
+    // logged up to 3 places from its position.
+    let started = log.started();
+    assert_eq!(started.len(), ids.len());
+    let position: HashMap<&str, usize> = started
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    for (i, id) in ids.iter().enumerate() {
+        let at = position[id.as_str()];
+        assert!(at.abs_diff(i) < 4, "job {i} started as number {at}");
+    }
     second.stop().await;
 }
 
