@@ -163,10 +163,43 @@ impl std::error::Error for HandlerError {}
 /// A stream of JSON items produced by a streaming handler (WebSocket frames, queue stream chunks).
 pub type ItemStream = Pin<Box<dyn Stream<Item = Result<Value, HandlerError>> + Send>>;
 
-/// What a handler produced: one JSON value, or a stream of them.
+/// What a handler produced: one JSON value (as a [`Value`], or already serialized), or a stream
+/// of them.
 pub enum Reply {
     Value(Value),
+    /// A value serialized straight to JSON text by [`Reply::json`] / [`Reply::result`]: an HTTP
+    /// response writes it as it is (no `Value` in between, and a struct's fields keep their
+    /// order); the queue parses it where it needs a `Value`.
+    Json(Json),
     Stream(ItemStream),
+}
+
+/// JSON text produced by serializing a value (so always valid JSON).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Json(String);
+
+impl Json {
+    /// Serializes `value` (a failure is the value's `Serialize` refusing, e.g. a map with
+    /// non-string keys).
+    pub fn new<T: Serialize + ?Sized>(value: &T) -> Result<Json, serde_json::Error> {
+        serde_json::to_string(value).map(Json)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The text, for a response body (no copy).
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
+    /// The value parsed back, where a [`Value`] is needed (WebSocket frames, queue outputs).
+    /// Objects' keys then follow `Value`'s order (sorted).
+    pub fn to_value(&self) -> Value {
+        // Written by serde_json from a value, so it parses.
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
 }
 
 /// The boxed future a handler returns.
@@ -280,11 +313,21 @@ impl Reply {
         Ok(Reply::Value(value))
     }
 
-    /// A single JSON value from anything serializable (a failure to serialize is a 500).
+    /// A single JSON value from anything serializable, serialized at once to its JSON text
+    /// (struct fields keep their order); a failure to serialize is a 500.
     pub fn json<T: Serialize>(value: T) -> Result<Reply, HandlerError> {
-        serde_json::to_value(value)
-            .map(Reply::Value)
+        Json::new(&value)
+            .map(Reply::Json)
             .map_err(HandlerError::internal)
+    }
+
+    /// The reply as one [`Value`], if it is a single value (parses a [`Reply::Json`]).
+    pub fn into_value(self) -> Option<Value> {
+        match self {
+            Reply::Value(v) => Some(v),
+            Reply::Json(j) => Some(j.to_value()),
+            Reply::Stream(_) => None,
+        }
     }
 
     /// A stream of serializable items (WebSocket frames, NDJSON lines, queue stream chunks).
@@ -426,10 +469,31 @@ mod tests {
 
     #[test]
     fn result_ok_is_json() {
-        let Ok(Reply::Value(v)) = Reply::result(Ok::<_, String>(json!({"a": 1}))) else {
+        let Ok(Reply::Json(j)) = Reply::result(Ok::<_, String>(json!({"a": 1}))) else {
             panic!("not a value");
         };
-        assert_eq!(v, json!({"a": 1}));
+        assert_eq!(j.to_value(), json!({"a": 1}));
+        assert_eq!(j.as_str(), r#"{"a":1}"#);
+    }
+
+    #[test]
+    fn json_keeps_struct_field_order() {
+        #[derive(Serialize)]
+        struct Out {
+            zeta: u8,
+            alpha: &'static str,
+            mid: [u8; 2],
+        }
+        let Ok(Reply::Json(j)) = Reply::json(Out {
+            zeta: 1,
+            alpha: "a",
+            mid: [2, 3],
+        }) else {
+            panic!("not json");
+        };
+        assert_eq!(j.as_str(), r#"{"zeta":1,"alpha":"a","mid":[2,3]}"#);
+        let failed = Reply::json(std::collections::HashMap::from([((1, 2), 3)]));
+        assert!(matches!(failed, Err(HandlerError::Internal(_))));
     }
 
     #[test]

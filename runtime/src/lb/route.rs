@@ -75,6 +75,7 @@ pub(crate) async fn serve_http<S: Send + Sync + 'static>(
     let mut res = match outcome {
         // The common case logs nothing, so it skips setting the request id for the log.
         Outcome::Done(Ok(Reply::Value(v))) => json_response(&v, shared.debug),
+        Outcome::Done(Ok(Reply::Json(j))) => errors::json_bytes(StatusCode::OK, j.into_string()),
         other => logging::sync_with_request_id(&request_id, || respond(other, shared.debug)),
     };
     if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from(request_id)) {
@@ -137,6 +138,8 @@ fn json_response(value: &Value, debug: bool) -> Response {
 fn respond(outcome: Outcome, debug: bool) -> Response {
     match outcome {
         Outcome::Done(Ok(Reply::Value(v))) => json_response(&v, debug),
+        // Serialized by the handler already: the text is the body, no copy.
+        Outcome::Done(Ok(Reply::Json(j))) => errors::json_bytes(StatusCode::OK, j.into_string()),
         Outcome::Done(Ok(Reply::Stream(items))) => ndjson(items, debug),
         Outcome::Done(Err(e)) => errors::from_handler(&e, debug),
         Outcome::Panicked(msg) => errors::error(

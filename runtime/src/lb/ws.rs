@@ -98,6 +98,11 @@ impl Session {
                     self.finish(1).await;
                 }
             }
+            Outcome::Done(Ok(Reply::Json(j))) => {
+                if self.send(&j.to_value()).await {
+                    self.finish(1).await;
+                }
+            }
             Outcome::Done(Err(e)) => {
                 let (frame, code) = self.error_frame(&e);
                 self.fail(frame, code).await;

@@ -15,6 +15,9 @@ use crate::handler::{Args, Call, Handler, HandlerError, Progress, Reply, Source}
 pub enum Output {
     /// A plain handler's return value.
     Value(Value),
+    /// A plain handler's return value, serialized by the handler ([`Reply::json`]): the local
+    /// queue keeps and answers its text as it is (fields in their order).
+    Json(crate::handler::Json),
     /// Every chunk a streaming handler produced, in order (the aggregate the platform keeps).
     Stream(Vec<Value>),
 }
@@ -24,6 +27,7 @@ impl Output {
     pub fn into_value(self) -> Value {
         match self {
             Output::Value(v) => v,
+            Output::Json(j) => j.to_value(),
             Output::Stream(chunks) => Value::Array(chunks),
         }
     }
@@ -258,6 +262,9 @@ where
     let work = async {
         match handler(state, call).await {
             Ok(Reply::Value(v)) => Ok(Output::Value(v)),
+            // The job's output is kept and posted as a `Value` (read for `"error"` and
+            // `"refresh_worker"`, aggregated with other fields), so serialized text is parsed.
+            Ok(Reply::Json(j)) => Ok(Output::Json(j)),
             Ok(Reply::Stream(mut stream)) => {
                 let mut chunks = Vec::new();
                 let mut kept_bytes = 0usize;

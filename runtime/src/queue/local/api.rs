@@ -207,6 +207,15 @@ fn authorized(headers: &HeaderMap, key: &str) -> bool {
             == 0
 }
 
+/// A job body the store rendered as JSON text.
+fn json_text(body: String) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
 fn error(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, Json(json!({ "error": msg.into() }))).into_response()
 }
@@ -262,11 +271,11 @@ async fn runsync(
     let (tx, rx) = oneshot::channel();
     let id = app.store.submit(new, Some(tx));
     match tokio::time::timeout(wait, rx).await {
-        Ok(Ok(body)) => Json(body).into_response(),
+        Ok(Ok(body)) => json_text(body),
         // Still running (or the waiter was dropped): answer the current, not-final state and
         // let the caller poll `/status`, as the platform does.
         _ => match app.store.status(&id) {
-            Some(body) => Json(body).into_response(),
+            Some(body) => json_text(body),
             None => not_found(&id),
         },
     }
@@ -433,7 +442,7 @@ async fn status(State(app): State<App>, id: Result<Path<String>, PathRejection>)
         Err(r) => return *r,
     };
     match app.store.status(&id) {
-        Some(body) => Json(body).into_response(),
+        Some(body) => json_text(body),
         None => not_found(&id),
     }
 }

@@ -520,7 +520,12 @@ impl Hooks {
 
     async fn attempts(&self, id: &str, hook: Webhook) {
         for attempt in 1..=3 {
-            match self.client.post(&hook.url).json(&hook.body).send().await {
+            let post = self
+                .client
+                .post(&hook.url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(hook.body.clone());
+            match post.send().await {
                 Ok(r) if r.status().is_success() => return,
                 Ok(r) => {
                     tracing::warn!(requestId = %id, attempt, status = %r.status(), "webhook refused")

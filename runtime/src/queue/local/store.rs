@@ -80,7 +80,7 @@ struct Job {
     /// Stream chunks not yet fetched through `/stream`.
     chunks: Vec<Value>,
     /// `/runsync` callers waiting for the final state.
-    waiters: Vec<oneshot::Sender<Value>>,
+    waiters: Vec<oneshot::Sender<String>>,
     /// Fires the running attempt's cancellation.
     cancel: Option<oneshot::Sender<()>>,
     /// Bumped at every (re)queue so a stale attempt or queue entry is recognised and ignored.
@@ -143,7 +143,8 @@ pub struct Assignment {
 /// A final job whose webhook must be called.
 pub struct Webhook {
     pub url: String,
-    pub body: Value,
+    /// The job's final body, JSON text.
+    pub body: String,
 }
 
 pub struct Store {
@@ -197,7 +198,7 @@ impl Store {
     }
 
     /// Queues a job; `waiter` (for `/runsync`) receives the job's body once it is final.
-    pub fn submit(&self, new: NewJob, waiter: Option<oneshot::Sender<Value>>) -> String {
+    pub fn submit(&self, new: NewJob, waiter: Option<oneshot::Sender<String>>) -> String {
         let prefix = if new.sync { "sync-" } else { "" };
         let id = format!("{prefix}{}", uuid::Uuid::new_v4());
         let job = Job {
@@ -344,8 +345,22 @@ impl Store {
                     // A returned object is read as on the platform (and by the SDK): a set
                     // `"error"` fails the job with the other keys as partial output;
                     // `"refresh_worker"` is dropped (a local worker is not recycled).
+                    let mut text = None;
                     let body = match out {
                         Output::Value(v) => crate::queue::platform::ResultBody::from_output(v),
+                        // Serialized by the handler: kept as its text (fields in their order)
+                        // unless it may carry the keys read above.
+                        Output::Json(j) if !may_carry_result_keys(j.as_str()) => {
+                            text = Some(j.into_string().into_boxed_str());
+                            crate::queue::platform::ResultBody {
+                                output: None,
+                                error: None,
+                                stop_pod: false,
+                            }
+                        }
+                        Output::Json(j) => {
+                            crate::queue::platform::ResultBody::from_output(j.to_value())
+                        }
                         stream => crate::queue::platform::ResultBody {
                             output: Some(stream.into_value()),
                             error: None,
@@ -365,6 +380,7 @@ impl Store {
                     }
                     job.status = Status::Completed;
                     job.output = body.output;
+                    job.kept_output = text;
                     // Only FAILED and TIMED_OUT jobs can be retried: the input is not needed
                     // any more, and retained `/runsync` results add up fast under load.
                     job.args = Args::new();
@@ -409,8 +425,8 @@ impl Store {
         hook
     }
 
-    /// The job's body as `/status` shows it; `None` if unknown or expired.
-    pub fn status(&self, id: &str) -> Option<Value> {
+    /// The job's body as `/status` shows it (JSON text); `None` if unknown or expired.
+    pub fn status(&self, id: &str) -> Option<String> {
         let inner = self.lock();
         let job = inner.jobs.get(id)?;
         if job.expires_at.is_some_and(|t| t <= Instant::now()) {
@@ -746,9 +762,12 @@ fn finalize_one(inner: &mut Inner, id: &str, now: Instant, ttl: [Duration; 2]) -
     if job.status == Status::Cancelled {
         job.chunks = Vec::new();
     }
-    let output = job.output.take();
-    let body = render_with(id, job, output);
-    job.kept_output = body.get("output").map(|o| o.to_string().into_boxed_str());
+    // The final output is kept as text: a retained result is read rarely, and a parsed `Value`
+    // costs several times its text in memory. Output a handler serialized is text already.
+    if let Some(output) = job.output.take() {
+        job.kept_output = Some(output.to_string().into_boxed_str());
+    }
+    let body = render(id, job);
     // What staying costs: the id (map key and expiry entry), the result, the error, the input
     // kept for `/retry`, unread chunks, and the entry itself.
     let size = 2 * id.len()
@@ -795,34 +814,46 @@ fn finalize_one(inner: &mut Inner, id: &str, now: Instant, ttl: [Duration; 2]) -
     }
 }
 
-/// The job's body as `/status` shows it.
-fn render(id: &str, job: &Job) -> Value {
-    let output = match (&job.output, &job.kept_output) {
-        (Some(progress), _) => Some(progress.clone()),
-        // Written by `finalize` from a `Value`, so it parses back.
-        (None, Some(text)) => serde_json::from_str(text).ok(),
-        (None, None) => None,
+/// The job's body as `/status` shows it, as JSON text: `delayTime`, `error`, `executionTime`,
+/// `id`, `output`, `status` (the platform's key order); the output is the latest progress
+/// update while running, else the kept output's text as it is.
+fn render(id: &str, job: &Job) -> String {
+    let progress = job.output.as_ref().map(Value::to_string);
+    let output = progress.as_deref().or(job.kept_output.as_deref());
+    let quote = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string());
+    let mut out = String::with_capacity(96 + id.len() + output.map_or(0, str::len));
+    let mut sep = '{';
+    let mut field = |out: &mut String, key: &str, value: &str| {
+        out.push(sep);
+        sep = ',';
+        out.push('"');
+        out.push_str(key);
+        out.push_str("\":");
+        out.push_str(value);
     };
-    render_with(id, job, output)
-}
-
-fn render_with(id: &str, job: &Job, output: Option<Value>) -> Value {
-    let mut m = Map::new();
-    m.insert("id".into(), Value::String(id.to_string()));
-    m.insert("status".into(), Value::String(job.status.as_str().into()));
     if let Some(d) = job.delay_ms {
-        m.insert("delayTime".into(), d.into());
-    }
-    if let Some(e) = job.exec_ms {
-        m.insert("executionTime".into(), e.into());
-    }
-    if let Some(o) = output {
-        m.insert("output".into(), o);
+        field(&mut out, "delayTime", &d.to_string());
     }
     if let Some(e) = &job.error {
-        m.insert("error".into(), Value::String(e.clone()));
+        field(&mut out, "error", &quote(e));
     }
-    Value::Object(m)
+    if let Some(e) = job.exec_ms {
+        field(&mut out, "executionTime", &e.to_string());
+    }
+    field(&mut out, "id", &quote(id));
+    if let Some(o) = output {
+        field(&mut out, "output", o);
+    }
+    field(&mut out, "status", &quote(job.status.as_str()));
+    out.push('}');
+    out
+}
+
+/// Whether a handler's serialized output may have a top-level `"error"` or `"refresh_worker"`
+/// key (which the platform reads): then it is parsed; else it is kept as it is.
+fn may_carry_result_keys(text: &str) -> bool {
+    text.trim_start().starts_with('{')
+        && (text.contains("\"error\"") || text.contains("\"refresh_worker\""))
 }
 
 fn ms(d: Duration) -> u64 {
@@ -843,6 +874,12 @@ mod tests {
             ttl: None,
             sync: false,
         }
+    }
+
+    fn status_of(store: &Store, id: &str) -> Option<Value> {
+        store
+            .status(id)
+            .map(|text| serde_json::from_str(&text).unwrap())
     }
 
     fn held_input(store: &Store) -> usize {
@@ -871,7 +908,7 @@ mod tests {
         assert_eq!(store.purge(), 3);
         assert_eq!(held_input(&store), 0);
         // Still reported as CANCELLED during their retention.
-        assert_eq!(store.status(&ids[1]).unwrap()["status"], "CANCELLED");
+        assert_eq!(status_of(&store, &ids[1]).unwrap()["status"], "CANCELLED");
     }
 
     /// Retained results are bounded by bytes: past the limit the ones closest to expiry go.
@@ -897,7 +934,7 @@ mod tests {
         );
         assert!(store.len() < 50 && store.len() > 5, "{}", store.len());
         // The newest are kept, the oldest went first.
-        assert!(store.status(ids.last().unwrap()).is_some());
+        assert!(status_of(&store, ids.last().unwrap()).is_some());
         assert!(store.status(&ids[0]).is_none());
         store.sweep();
         assert_eq!(store.health()["jobs"]["completed"], 50);
@@ -914,9 +951,10 @@ mod tests {
         assert_eq!(running.id, id);
         let hooks = store.fail_unfinished(&Failure::Shutdown(Duration::from_secs(1)));
         assert_eq!(hooks.len(), 1);
-        assert_eq!(hooks[0].1.body["status"], "FAILED");
+        let body: Value = serde_json::from_str(&hooks[0].1.body).unwrap();
+        assert_eq!(body["status"], "FAILED");
         assert!(store.is_idle());
-        assert_eq!(store.status(&queued).unwrap()["status"], "FAILED");
+        assert_eq!(status_of(&store, &queued).unwrap()["status"], "FAILED");
         assert_eq!(store.health()["jobs"]["failed"], 2);
     }
 }

@@ -288,6 +288,7 @@ async fn execute<S: Send + Sync + 'static>(
     }
     let (body, is_stream) = match result {
         Ok(Output::Value(v)) => (ResultBody::from_output(v), false),
+        Ok(Output::Json(j)) => (ResultBody::from_output(j.to_value()), false),
         Ok(Output::Stream(chunks)) => (ResultBody::output(Value::Array(chunks)), true),
         Err(failure) => {
             tracing::warn!(requestId = %id, "job failed: {}", failure.message());
