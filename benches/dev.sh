@@ -38,16 +38,20 @@ trap cleanup EXIT
 
 now() { date +%s.%N; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# Polls GET $1 until its body is $2; prints the seconds since $3.
-until_body() { # url body since
-    for _ in $(seq 1 12000); do
+# Polls GET $1 until its body is $2 (for at most $4 seconds, default 120); prints the seconds
+# since $3.
+until_body() { # url body since [limit]
+    local deadline
+    deadline=$(echo "$(now) + ${4:-120}" | bc)
+    while [ "$(echo "$(now) < $deadline" | bc)" = 1 ]; do
         if [ "$(curl -s "$1" 2>/dev/null || true)" = "$2" ]; then
             echo "$(now) - $3" | bc
             return 0
         fi
         sleep 0.005
     done
-    echo "no $2 from $1" >&2
+    echo "no $2 from $1; flashc dev said:" >&2
+    tail -20 "$LOG" >&2
     exit 1
 }
 start_dev() { # port → sets DEV_PID
@@ -64,7 +68,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 echo "== warming the target dir (first build)"
 PORT=$(free_port)
 start_dev "$PORT"
-until_body "http://127.0.0.1:$PORT/api/version" '"v1"' "$(now)" >/dev/null
+until_body "http://127.0.0.1:$PORT/api/version" '"v1"' "$(now)" 1800 >/dev/null
 stop_dev
 
 echo "== start → first 200 ($STARTS runs)"

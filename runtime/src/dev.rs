@@ -67,12 +67,15 @@ pub struct Host {
     endpoints: Vec<Pending>,
 }
 
+/// Builds one endpoint's router once the host's settings are known.
+type Mount = Box<dyn FnOnce(&Setup) -> Result<Mounted, String> + Send>;
+
 struct Pending {
     name: String,
     kind: Kind,
     /// `(METHOD, path)` of each route, for `GET /`.
     routes: Vec<(String, String)>,
-    mount: Box<dyn FnOnce(&Setup) -> Result<Mounted, String> + Send>,
+    mount: Mount,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
