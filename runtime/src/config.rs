@@ -13,6 +13,7 @@
 //! | `FLASH_LOG_LEVEL` | `info` | `error`, `warn`, `info`, `debug`, `trace`, or per-target `info,hyper=warn` |
 //! | `FLASH_WORKER_THREADS` | number of usable cores | tokio worker threads; with `1` (or one usable core) a single-threaded runtime |
 //! | `FLASH_SHUTDOWN_GRACE_MS` | `30000` | how long shutdown waits for in-flight work before exiting |
+//! | `FLASH_QUEUE_DIR` | unset | local queue, feature `persist`: the directory of its store (`queue.redb`); read by `queue::serve` |
 //! | `RUNPOD_ENDPOINT_ID` | unset | when set, logs are JSON lines `{"requestId","message","level"}` |
 //! | `RUNPOD_WEBHOOK_GET_JOB` | unset | when set the worker is on the platform and takes queue jobs |
 //! | `RUNPOD_WEBHOOK_POST_OUTPUT`, `RUNPOD_WEBHOOK_POST_STREAM`, `RUNPOD_WEBHOOK_PING` | unset | platform URLs |
