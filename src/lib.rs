@@ -109,6 +109,19 @@ fn resolve_all(
     let Some(index) = resolve::index_crate(root, ws, &mut out) else {
         return out;
     };
+    out.extend(resolve_environments(root, selection, &index));
+    out
+}
+
+/// Handler resolution against an indexed crate for the base file and each selected overlay. A
+/// problem only an overlay causes names the overlay, as validation's do. (`ide` calls this with
+/// an index it keeps between checks.)
+pub fn resolve_environments(
+    root: &load::Node,
+    selection: Environments,
+    index: &resolve::CrateIndex,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
     let selected: Vec<Option<&str>> = match selection {
         Environments::Only(name) => vec![Some(name)],
         Environments::All => std::iter::once(None)
@@ -120,7 +133,7 @@ fn resolve_all(
         let (merged, _) = validate::resolve(root.clone(), environment);
         let project = validate::Project::new(&merged, environment, &[]);
         let mut found = Vec::new();
-        resolve::resolve_project(&project, &index, &mut found);
+        resolve::resolve_project(&project, index, &mut found);
         match (environment, &base) {
             (None, _) => base = Some(found.clone()),
             (Some(name), Some(base)) => {

@@ -109,30 +109,6 @@ fn resolve_all(
             None => return out,
         }
     };
-    let selected: Vec<Option<&str>> = std::iter::once(None)
-        .chain(validate::environment_names(root).into_iter().map(Some))
-        .collect();
-    let mut base: Option<Vec<Diagnostic>> = None;
-    for environment in selected {
-        let (merged, _) = validate::resolve(root.clone(), environment);
-        let project = validate::Project::new(&merged, environment, &[]);
-        let mut found = Vec::new();
-        resolve::resolve_project(&project, &index, &mut found);
-        match (environment, &base) {
-            (None, _) => base = Some(found.clone()),
-            (Some(name), Some(base)) => {
-                for d in &mut found {
-                    if !base
-                        .iter()
-                        .any(|b| b.span == d.span && b.code == d.code && b.message == d.message)
-                    {
-                        d.message.push_str(&format!(" (in environment `{name}`)"));
-                    }
-                }
-            }
-            (Some(_), None) => {}
-        }
-        out.append(&mut found);
-    }
+    out.extend(crate::resolve_environments(root, Environments::All, &index));
     out
 }
