@@ -9,9 +9,7 @@ use std::process::ExitCode;
 
 use flashc::scaffold;
 
-const EXIT_PROBLEMS: u8 = 1;
-const EXIT_USAGE: u8 = 2;
-const EXIT_FAILURE: u8 = 3;
+use crate::{EXIT_FAILURE, EXIT_PROBLEMS, EXIT_USAGE};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -143,7 +141,7 @@ pub fn run(args: &Args) -> ExitCode {
     for line in scaffold::format_steps(&steps).lines() {
         out.push_str(&format!("  {line}\n"));
     }
-    print(&out)
+    crate::emit(&out)
 }
 
 enum Obstacle {
@@ -236,19 +234,5 @@ fn shell_quote(text: &str) -> String {
         text.to_string()
     } else {
         format!("'{}'", text.replace('\'', "'\\''"))
-    }
-}
-
-/// Writes to stdout; a closed pipe is not a failure (as main.rs's `emit`).
-fn print(text: &str) -> ExitCode {
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(_) => ExitCode::from(EXIT_FAILURE),
     }
 }
