@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use tokio::{
     sync::{oneshot, Notify},
     time::Instant,
@@ -974,7 +974,7 @@ mod records {
     pub struct Record {
         seq: i64,
         status: String,
-        #[serde(default, skip_serializing_if = "Map::is_empty")]
+        #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
         args: Args,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         webhook: Option<String>,
