@@ -18,11 +18,12 @@ STARTS=${STARTS:-5}
 EDITS=${EDITS:-5}
 ROUNDS=${ROUNDS:-6}
 DURATION=${DURATION:-5s}
-export CARGO_TARGET_DIR="$PWD/target/generated"
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
 
 cargo build --release -q --bin flashc
-FLASHC="$PWD/target/release/flashc"
+FLASHC="${CARGO_TARGET_DIR:-$PWD/target}/release/flashc"
+# The dev host and the worker build where the tests build generated crates.
+export CARGO_TARGET_DIR="$PWD/target/generated"
 PROJECT="$PWD/target/dev-bench/devloop"
 rm -rf "$PROJECT" && mkdir -p "$PROJECT"
 cp -r tests/dev/fixture/. "$PROJECT"
@@ -44,6 +45,9 @@ until_body() { # url body since [limit]
     local deadline
     deadline=$(echo "$(now) + ${4:-120}" | bc)
     while [ "$(echo "$(now) < $deadline" | bc)" = 1 ]; do
+        if [ -n "$DEV_PID" ] && ! kill -0 "$DEV_PID" 2>/dev/null; then
+            break
+        fi
         if [ "$(curl -s "$1" 2>/dev/null || true)" = "$2" ]; then
             echo "$(now) - $3" | bc
             return 0
