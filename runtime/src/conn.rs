@@ -84,6 +84,19 @@ pub async fn serve(
     shutdown: Shutdown,
     limits: ConnLimits,
 ) -> io::Result<()> {
+    serve_then(listener, router, shutdown, limits, || {}).await
+}
+
+/// [`serve`], calling `stopped_accepting` once the listener is closed after the shutdown
+/// trigger, before open requests finish (the dev host tells `flashc dev` that from then on
+/// only the new build takes connections).
+pub async fn serve_then(
+    listener: TcpListener,
+    router: Router,
+    shutdown: Shutdown,
+    limits: ConnLimits,
+    stopped_accepting: impl FnOnce(),
+) -> io::Result<()> {
     let max = limits.max_connections.max(1);
     let slots = Arc::new(Semaphore::new(max));
     let mut builder = http1::Builder::new();
@@ -146,6 +159,7 @@ pub async fn serve(
         });
     }
     drop(listener);
+    stopped_accepting();
     // Every connection task holds a permit: all of them back means all connections closed.
     let _ = slots.acquire_many(max as u32).await;
     Ok(())

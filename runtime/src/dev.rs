@@ -201,7 +201,7 @@ impl Host {
 
     async fn serve(self, cfg: Config, shutdown: Shutdown) -> io::Result<()> {
         let listener = listener(&cfg).await?;
-        let mut notify = notifier();
+        let notify = notifier();
         let setup = Setup {
             timing: LocalTiming::from_env()
                 .map_err(|e| io::Error::other(format!("bad configuration: {e}")))?,
@@ -269,11 +269,15 @@ impl Host {
             settled(&awaited).await;
         }
         tracing::info!("serving on http://{}", listener.local_addr()?);
-        let server = tokio::spawn(crate::conn::serve(
+        // The pipe is shared with the server, which says when it stopped accepting.
+        let notify = Arc::new(std::sync::Mutex::new(notify));
+        let on_stop = notify.clone();
+        let server = tokio::spawn(crate::conn::serve_then(
             listener,
             router,
             shutdown.clone(),
             cfg.conn,
+            move || tell(&on_stop, "draining\n"),
         ));
         tokio::select! {
             () = settled(&awaited) => {}
@@ -284,14 +288,12 @@ impl Host {
             .filter(|(_, _, h)| h.state() == InitState::Failed)
             .map(|(name, _, h)| format!("{name}: {}", h.reason().unwrap_or("init failed")))
             .collect();
-        if let Some(pipe) = &mut notify {
-            let line = if failed.is_empty() {
-                "ready\n".to_string()
-            } else {
-                format!("failed {}\n", failed.join("; ").replace('\n', " "))
-            };
-            let _ = pipe.write_all(line.as_bytes());
-        }
+        let line = if failed.is_empty() {
+            "ready\n".to_string()
+        } else {
+            format!("failed {}\n", failed.join("; ").replace('\n', " "))
+        };
+        tell(&notify, &line);
 
         shutdown.wait().await;
         let grace = cfg.shutdown_grace;
@@ -326,6 +328,13 @@ async fn listener(cfg: &Config) -> io::Result<TcpListener> {
         return TcpListener::from_std(std);
     }
     TcpListener::bind((cfg.host, cfg.port)).await
+}
+
+/// Writes one line to `flashc dev`'s pipe, if there is one.
+fn tell(pipe: &std::sync::Mutex<Option<std::fs::File>>, line: &str) {
+    if let Some(pipe) = pipe.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        let _ = pipe.write_all(line.as_bytes());
+    }
 }
 
 /// The pipe of `FLASH_DEV_NOTIFY_FD`, if any.

@@ -112,6 +112,7 @@ pub fn run(args: &Args) -> ExitCode {
         current: None,
         starting: None,
         live: BTreeMap::new(),
+        retiring: None,
         change_started: None,
     };
     eprintln!("flashc dev: building {} …", dev.project.file.display());
@@ -131,6 +132,9 @@ struct Dev {
     starting: Option<Child>,
     /// Every child not yet exited, by generation (old builds finishing their requests).
     live: BTreeMap<u32, i32>,
+    /// The build just replaced, until it has stopped accepting (then the reload is announced,
+    /// with the time it took): from that moment every new connection reaches the new build.
+    retiring: Option<(u32, String)>,
     change_started: Option<Instant>,
 }
 
@@ -225,6 +229,10 @@ impl Dev {
                     .change_started
                     .map(|t| format!(" in {:.1} s", t.elapsed().as_secs_f64()))
                     .unwrap_or_default();
+                if line == "draining" {
+                    self.announce(generation);
+                    return;
+                }
                 let failed = line.strip_prefix("failed ");
                 if self
                     .starting
@@ -241,12 +249,9 @@ impl Dev {
                     }
                     if let Some(old) = self.current.take() {
                         child::signal(old.pid, libc::SIGTERM);
+                        self.retiring = Some((old.generation, took));
                     }
                     self.current = new;
-                    eprintln!(
-                        "flashc dev: reloaded{took}; serving the new build on http://{}",
-                        self.addr
-                    );
                 } else if self
                     .current
                     .as_ref()
@@ -260,6 +265,7 @@ impl Dev {
             }
             Event::Exited { generation, status } => {
                 self.live.remove(&generation);
+                self.announce(generation);
                 let how = status.map_or_else(|| "ended".to_string(), |s| s.to_string());
                 if self
                     .current
@@ -278,6 +284,21 @@ impl Dev {
                 }
             }
             Event::Changed(_) | Event::Interrupt => {}
+        }
+    }
+
+    /// Says the reload is done once the replaced build `generation` stopped accepting.
+    fn announce(&mut self, generation: u32) {
+        if self
+            .retiring
+            .as_ref()
+            .is_some_and(|(g, _)| *g == generation)
+        {
+            let took = self.retiring.take().map(|(_, t)| t).unwrap_or_default();
+            eprintln!(
+                "flashc dev: reloaded{took}; serving the new build on http://{}",
+                self.addr
+            );
         }
     }
 
