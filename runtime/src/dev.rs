@@ -13,7 +13,8 @@
 //!   build waits while the old one keeps answering); by default it accepts at once and
 //!   requests meet the 204/503 `/ping` semantics while `init` runs.
 //! - `FLASH_DEV_NOTIFY_FD`: an inherited pipe; `ready` (or `failed <endpoint>: <reason>`) is
-//!   written to it once every `init` has finished.
+//!   written to it once every awaited `init` has finished, and `draining` once, after SIGTERM,
+//!   the host has stopped accepting (flashc announces a reload only then).
 //! - `FLASH_QUEUE_DIR`: where each queue endpoint keeps its jobs (`<endpoint>.redb`), so
 //!   queued jobs survive the swap to a new build.
 //!
