@@ -133,7 +133,7 @@ pub fn run(args: &Args) -> ExitCode {
         steps.insert(
             0,
             scaffold::Step {
-                command: format!("cd {}", shell_quote(&args.dir.to_string_lossy())),
+                command: format!("cd {}", crate::shell_quote(&args.dir.to_string_lossy())),
                 comment: None,
             },
         );
@@ -221,18 +221,5 @@ fn plural(n: usize, word: &str) -> String {
         format!("1 {word}")
     } else {
         format!("{n} {word}s")
-    }
-}
-
-/// A POSIX shell word for `text`: bare when it is plainly safe, else single-quoted.
-fn shell_quote(text: &str) -> String {
-    let plain = !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c));
-    if plain {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
     }
 }
