@@ -223,7 +223,6 @@ impl Host {
         let mut endpoints = BTreeMap::new();
         let mut index = Vec::new();
         let mut finishes = Vec::new();
-        let mut healths = Vec::new();
         for pending in self.endpoints {
             let mounted = (pending.mount)(&setup).map_err(|e| {
                 io::Error::other(format!("endpoint `{}` cannot start: {e}", pending.name))
@@ -232,9 +231,8 @@ impl Host {
                 name: pending.name.clone(),
                 kind: pending.kind,
                 routes: pending.routes,
-                health: mounted.health.clone(),
+                health: mounted.health,
             });
-            healths.push((pending.name.clone(), pending.kind, mounted.health));
             finishes.push(mounted.finish);
             endpoints.insert(
                 pending.name,
@@ -256,15 +254,16 @@ impl Host {
             index,
             docs,
         });
-        let router = Router::new().fallback(dispatch).with_state(host);
+        let router = Router::new().fallback(dispatch).with_state(host.clone());
 
         // A new build takes over once its load-balanced endpoints are ready. Its queues cannot
         // be: their stores are the old build's until it stops, and their calls wait for them.
         let after_init = std::env::var("FLASH_DEV_ACCEPT").is_ok_and(|v| v == "after-init");
-        let awaited: Vec<&Health> = healths
+        let awaited: Vec<&Health> = host
+            .index
             .iter()
-            .filter(|(_, kind, _)| !after_init || *kind == Kind::LoadBalanced)
-            .map(|(_, _, h)| h)
+            .filter(|e| !after_init || e.kind == Kind::LoadBalanced)
+            .map(|e| &e.health)
             .collect();
         if after_init {
             settled(&awaited).await;
@@ -284,10 +283,11 @@ impl Host {
             () = settled(&awaited) => {}
             () = shutdown.wait() => {}
         }
-        let failed: Vec<String> = healths
+        let failed: Vec<String> = host
+            .index
             .iter()
-            .filter(|(_, _, h)| h.state() == InitState::Failed)
-            .map(|(name, _, h)| format!("{name}: {}", h.reason().unwrap_or("init failed")))
+            .filter(|e| e.health.state() == InitState::Failed)
+            .map(|e| format!("{}: {}", e.name, e.health.reason().unwrap_or("init failed")))
             .collect();
         let line = if failed.is_empty() {
             "ready\n".to_string()

@@ -158,7 +158,7 @@ pub fn apply(
     Ok(changes)
 }
 
-fn first_line(bytes: &[u8]) -> &[u8] {
+pub(crate) fn first_line(bytes: &[u8]) -> &[u8] {
     bytes.split(|&b| b == b'\n').next().unwrap_or(bytes)
 }
 
@@ -240,7 +240,7 @@ fn remove_empty_parents(file: &Path, out_root: &Path) {
 
 /// Formats the Rust files just written: one rustfmt process per core, each given a share of the
 /// files (rustfmt itself formats one file at a time).
-fn rustfmt(paths: &[PathBuf]) -> Option<String> {
+pub(crate) fn rustfmt(paths: &[PathBuf]) -> Option<String> {
     if paths.is_empty() {
         return None;
     }

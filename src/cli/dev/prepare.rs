@@ -25,7 +25,7 @@ pub struct Project {
 
 pub const OUT_DIR: &str = ".flash";
 
-/// Why a round produced no build. Its message has been printed already when `printed`.
+/// Why a round produced no build (diagnostics and cargo's errors are printed on the way).
 pub struct Failed(pub String);
 
 pub fn prepare(project: &Project) -> Result<Build, Failed> {
@@ -124,14 +124,16 @@ fn modified(path: &Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-/// Writes the dev host's files that changed (Rust through rustfmt, as generate does).
+/// Writes the dev host's files that changed, compared as `flashc generate` compares (Rust by
+/// its fingerprint line, since rustfmt runs after writing), and formats the Rust among them.
 fn write_dev_files(project: &Path, files: &[OutputFile]) -> Result<(), Failed> {
+    use crate::cli::generate::first_line;
+    let mut rust_written = Vec::new();
     for file in files {
         let target = project.join(&file.path);
         let current = std::fs::read(&target).ok().is_some_and(|bytes| {
             if file.rust {
-                bytes.split(|&b| b == b'\n').next()
-                    == file.contents.as_bytes().split(|&b| b == b'\n').next()
+                first_line(&bytes) == first_line(file.contents.as_bytes())
             } else {
                 bytes == file.contents.as_bytes()
             }
@@ -146,12 +148,11 @@ fn write_dev_files(project: &Path, files: &[OutputFile]) -> Result<(), Failed> {
         std::fs::write(&target, &file.contents)
             .map_err(|e| Failed(format!("cannot write {}: {e}", target.display())))?;
         if file.rust {
-            let rustfmt = std::env::var_os("RUSTFMT").unwrap_or_else(|| "rustfmt".into());
-            let _ = Command::new(rustfmt)
-                .args(["--edition", "2021"])
-                .arg(&target)
-                .status();
+            rust_written.push(target);
         }
+    }
+    if let Some(warning) = crate::cli::generate::rustfmt(&rust_written) {
+        eprintln!("warning: {warning}");
     }
     Ok(())
 }
