@@ -168,7 +168,11 @@ mod tests {
 
     fn call(args: serde_json::Value, source: Source) -> Call {
         Call {
-            args: args.as_object().cloned().unwrap_or_default(),
+            args: args
+                .as_object()
+                .cloned()
+                .map(Args::from)
+                .unwrap_or_default(),
             source,
             request_id: "t".into(),
             progress: Progress::default(),

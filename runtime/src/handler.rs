@@ -6,11 +6,9 @@ use std::{fmt, future::Future, pin::Pin, sync::Arc};
 
 use futures_core::Stream;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-/// The named arguments of one call: path parameters, query parameters, the fields of a JSON
-/// body, or the fields of a queue job's `input`, by name.
-pub type Args = Map<String, Value>;
+pub use crate::args::Args;
 
 /// Where an argument came from; it becomes the first element of a 422 problem's `loc`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,6 +5,7 @@
 //! The names a user's own code may use are at the root: [`Context`], [`HandlerError`],
 //! [`blocking`], and the client for calling the project's other endpoints, [`endpoints`].
 
+mod args;
 pub mod bind;
 pub mod config;
 pub mod conn;

@@ -39,12 +39,14 @@ pub(crate) async fn serve_http<S: Send + Sync + 'static>(
         return errors::error(StatusCode::BAD_REQUEST, "malformed path parameter");
     };
     let (args, source) = if req.method() == Method::GET || req.method() == Method::HEAD {
-        let mut args = Args::new();
-        if let Some(query) = req.uri().query() {
-            for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-                args.insert(k.into_owned(), Value::String(v.into_owned()));
-            }
-        }
+        let args = match req.uri().query() {
+            Some(query) => Args::from_pairs(
+                form_urlencoded::parse(query.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                    .collect(),
+            ),
+            None => Args::new(),
+        };
         (args, Source::Query)
     } else {
         let body = match read_body(req, shared.body_limit, shared.body_read).await {
@@ -198,7 +200,18 @@ async fn read_body(req: Request, limit: usize, within: Duration) -> Result<Bytes
         return Err(errors::too_large(limit));
     }
     let read = axum::body::to_bytes(req.into_body(), limit);
-    let Ok(read) = tokio::time::timeout(within, read).await else {
+    tokio::pin!(read);
+    // A small body usually arrives with the head: when the first poll has it all, the
+    // body-read timer (an entry in tokio's timer wheel per request) is never armed.
+    let first = std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(std::future::Future::poll(read.as_mut(), cx))
+    })
+    .await;
+    let read = match first {
+        std::task::Poll::Ready(read) => Ok(read),
+        std::task::Poll::Pending => tokio::time::timeout(within, read).await,
+    };
+    let Ok(read) = read else {
         return Err(errors::error(
             StatusCode::REQUEST_TIMEOUT,
             &format!(
@@ -235,8 +248,17 @@ pub(crate) fn body_args(body: &[u8]) -> Result<Args, Box<Problem>> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Args::new());
     }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
+    // Straight into the arguments; only a body that is no object is read again, as a value.
+    let e = match serde_json::from_slice::<Args>(body) {
+        Ok(args) => return Ok(args),
+        Err(e) => e,
+    };
+    let parsed = match e.classify() {
+        serde_json::error::Category::Data => serde_json::from_slice::<Value>(body),
+        _ => Err(e),
+    };
+    match parsed {
+        Ok(Value::Object(map)) => Ok(Args::from(map)),
         Ok(other) => Err(Box::new(Problem {
             kind: "model_attributes_type".into(),
             loc: vec!["body".into()],

@@ -139,9 +139,10 @@ pub(crate) fn mount<S: Send + Sync + 'static>(app: App<S>, cfg: &Config) -> io::
         .openapi
         .filter(|_| !app.routes.iter().any(|r| r.path == OPENAPI_PATH));
     let known = Known::new(&app.routes, cfg, openapi.is_some());
-    let routes = build_routes(app.routes, &shared, openapi, &known)
+    let routes = build_routes(app.routes, &shared, &cfg.script_name, openapi, &known)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    let router = with_health(routes, &health, cfg, openapi, &known)?;
+    // The health check answers at the root and under the prefix.
+    let router = health_router(&health, cfg, routes, &known)?;
     tokio::spawn(run_init(app.init, shared));
     Ok(Mounted {
         router,
@@ -177,30 +178,42 @@ async fn run_init<S: Send + Sync + 'static>(init: crate::handler::Init<S>, share
     }
 }
 
-/// The route table as one axum router; 404 and 405 answer JSON. Invalid or conflicting paths
-/// are an error at start (axum reports them by panicking, which we turn into an error).
+/// The route table as one axum router, each path under `prefix` (`SCRIPT_NAME`); 404 and 405
+/// answer JSON. Invalid or conflicting paths are an error at start (axum reports them by
+/// panicking, which we turn into an error).
+///
+/// The prefix is written into every route rather than applied with `Router::nest`: nesting
+/// rewrites each request's URI (an allocation and a re-parse per request), which the dev host,
+/// whose endpoints all sit under `/{endpoint}`, paid on every call.
 fn build_routes<S: Send + Sync + 'static>(
     specs: Vec<RouteSpec<S>>,
     shared: &Arc<Shared<S>>,
+    prefix: &str,
     openapi: Option<&'static str>,
     known: &Known,
 ) -> Result<Router, String> {
     let known = known.clone();
     let mut by_path: BTreeMap<String, Vec<Entry<S>>> = BTreeMap::new();
     for spec in specs {
-        by_path
-            .entry(spec.path)
-            .or_default()
-            .push((spec.kind, spec.handler, spec.timeout));
+        by_path.entry(under(prefix, &spec.path)).or_default().push((
+            spec.kind,
+            spec.handler,
+            spec.timeout,
+        ));
     }
     let shared = shared.clone();
+    let openapi_path = under(prefix, OPENAPI_PATH);
     std::panic::catch_unwind(AssertUnwindSafe(move || {
         let mut router = Router::new();
         for (path, entries) in by_path {
             router = router.route(&path, method_router(entries, &shared)?);
         }
         if let Some(doc) = openapi {
-            router = router.route(OPENAPI_PATH, openapi_route(doc));
+            router = router.route(&openapi_path, openapi_route(doc));
+            if openapi_path != OPENAPI_PATH {
+                // The document is also at the root, where tools look for it first.
+                router = router.route(OPENAPI_PATH, openapi_route(doc));
+            }
         }
         Ok(router.fallback(known.fallback()))
     }))
@@ -218,14 +231,14 @@ impl Known {
     fn new<S>(routes: &[RouteSpec<S>], cfg: &Config, openapi: bool) -> Known {
         let mut paths: Vec<String> = routes
             .iter()
-            .map(|r| format!("{}{}", cfg.script_name, r.path))
+            .map(|r| under(&cfg.script_name, &r.path))
             .collect();
         if openapi {
             paths.push(OPENAPI_PATH.to_string());
-            paths.push(format!("{}{OPENAPI_PATH}", cfg.script_name));
+            paths.push(under(&cfg.script_name, OPENAPI_PATH));
         }
         paths.push(cfg.health_path.clone());
-        paths.push(format!("{}{}", cfg.script_name, cfg.health_path));
+        paths.push(under(&cfg.script_name, &cfg.health_path));
         Known(Arc::new(paths))
     }
 
@@ -371,25 +384,14 @@ fn openapi_route(doc: &'static str) -> MethodRouter {
         .fallback(|| async { errors::method_not_allowed(HeaderValue::from_static("GET, HEAD")) })
 }
 
-/// Puts the routes under `SCRIPT_NAME` and the health path at the root (and under the prefix);
-/// the OpenAPI document, when served, is also at the root then.
-fn with_health(
-    routes: Router,
-    health: &Health,
-    cfg: &Config,
-    openapi: Option<&'static str>,
-    known: &Known,
-) -> io::Result<Router> {
-    let routes = if cfg.script_name.is_empty() {
-        routes
-    } else {
-        let mut outer = Router::new().nest(&cfg.script_name, routes);
-        if let Some(doc) = openapi {
-            outer = outer.route(OPENAPI_PATH, openapi_route(doc));
-        }
-        outer.fallback(known.fallback())
-    };
-    health_router(health, cfg, routes, known)
+/// `path` under `prefix` (`SCRIPT_NAME`, normalized to `""` or `/a/b`); the route `/` is the
+/// prefix itself, as under `Router::nest`.
+fn under(prefix: &str, path: &str) -> String {
+    match (prefix, path) {
+        ("", _) => path.to_string(),
+        (_, "/") => prefix.to_string(),
+        _ => format!("{prefix}{path}"),
+    }
 }
 
 /// An upgrade request: `Connection: upgrade` and `Upgrade: websocket`.

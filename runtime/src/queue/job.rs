@@ -182,7 +182,7 @@ pub fn input_args(input: Option<&Value>) -> Result<Args, String> {
              (the platform never runs a job whose input is empty)"
                 .to_string(),
         ),
-        Some(Value::Object(map)) => Ok(map.clone()),
+        Some(Value::Object(map)) => Ok(Args::from(map.clone())),
         Some(other) => Err(format!(
             "\"input\" must be a JSON object whose fields are the handler's parameters, got {}",
             kind(other)

@@ -413,7 +413,7 @@ pub fn parse_submission(bytes: &[u8], sync: bool) -> Result<NewJob, String> {
         Some(other) => return Err(format!("\"policy\" must be an object, got {other}")),
     };
     Ok(NewJob {
-        args,
+        args: args.into(),
         webhook,
         timeout,
         ttl,

@@ -974,7 +974,7 @@ mod records {
     pub struct Record {
         seq: i64,
         status: String,
-        #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+        #[serde(default, skip_serializing_if = "Args::is_empty")]
         args: Args,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         webhook: Option<String>,

@@ -5,6 +5,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use reqwest::Url;
+
 use super::endpoints::Endpoints;
 
 /// Posts of one worker. Cloned cheaply (the client is pooled and shared).
@@ -27,13 +29,13 @@ impl Poster {
         body: &T,
         is_stream: bool,
     ) -> bool {
-        let url = Endpoints::job_url(&self.urls.output, job_id, is_stream);
+        let url = Endpoints::job_url(&self.urls.output_target, job_id, is_stream);
         self.send(job_id, &url, body).await
     }
 
     /// A progress update: `{"status": "IN_PROGRESS", "output": v}` to the output URL.
     pub async fn progress(&self, job_id: &str, value: Value) -> bool {
-        let url = Endpoints::job_url(&self.urls.output, job_id, false);
+        let url = Endpoints::job_url(&self.urls.output_target, job_id, false);
         self.send(
             job_id,
             &url,
@@ -45,7 +47,7 @@ impl Poster {
     /// One chunk of a streaming job: `{"output": chunk}` to the stream URL with
     /// `isStream=false`, exactly what the SDK sends (only the final post says `true`).
     pub async fn chunk(&self, job_id: &str, chunk: Value) -> bool {
-        let Some(template) = &self.urls.stream else {
+        let Some(template) = &self.urls.stream_target else {
             return false;
         };
         let url = Endpoints::job_url(template, job_id, false);
@@ -56,7 +58,7 @@ impl Poster {
     /// the SDK's label for its JSON text —, `charset: utf-8`, `X-Request-ID: <job id>`),
     /// retrying transport errors and 5xx replies; a 4xx is final (sending the same body again
     /// cannot succeed). Returns whether the platform accepted it.
-    async fn send<T: Serialize + ?Sized>(&self, job_id: &str, url: &str, body: &T) -> bool {
+    async fn send<T: Serialize + ?Sized>(&self, job_id: &str, url: &Url, body: &T) -> bool {
         let bytes = match serde_json::to_vec(body) {
             Ok(b) => b,
             Err(e) => {
@@ -68,7 +70,7 @@ impl Poster {
         let mut delays = self.retry_delays.iter();
         let mut attempt = 1;
         loop {
-            let mut request = self.client.post(url);
+            let mut request = self.client.post(url.clone());
             if let Some(id) = &request_id {
                 request = request.header("x-request-id", id.clone());
             }

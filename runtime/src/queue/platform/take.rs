@@ -5,7 +5,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use super::endpoints::{with_param, Endpoints};
+use super::endpoints::Endpoints;
 
 /// What one take call brought.
 #[derive(Debug)]
@@ -29,13 +29,8 @@ pub async fn take(
     free: usize,
     in_progress: bool,
 ) -> Taken {
-    let url = if free > 1 {
-        with_param(&urls.take_batch, "batch_size", &free.to_string())
-    } else {
-        urls.take.clone()
-    };
-    let url = with_param(&url, "job_in_progress", if in_progress { "1" } else { "0" });
-    let resp = match client.get(&url).timeout(TAKE_TIMEOUT).send().await {
+    let url = urls.take_url(free, in_progress);
+    let resp = match client.get(url).timeout(TAKE_TIMEOUT).send().await {
         Ok(r) => r,
         Err(e) => return Taken::Failed(format!("take request failed: {e}")),
     };
