@@ -52,7 +52,6 @@ use axum::{
 use hyper::body::Incoming;
 use serde_json::json;
 use tokio::net::TcpListener;
-use tower::ServiceExt;
 
 use crate::{
     config::Config,
@@ -258,10 +257,7 @@ impl Host {
         });
         let service = {
             let host = host.clone();
-            tower::service_fn(move |req: Request<Incoming>| {
-                let host = host.clone();
-                async move { Ok::<_, Infallible>(dispatch(&host, req).await) }
-            })
+            tower::service_fn(move |req: Request<Incoming>| dispatch(host.clone(), req))
         };
 
         // A new build takes over once its load-balanced endpoints are ready. Its queues cannot
@@ -399,14 +395,20 @@ struct Listed {
 /// This is a plain function over hyper's request rather than an axum router with a fallback:
 /// the endpoint's own router does the routing, and a second router in front of it (converting
 /// the body, matching, extracting) cost the dev host a fifth of a debug worker's throughput.
-async fn dispatch(host: &HostState, req: Request<Incoming>) -> Response {
+async fn dispatch(host: Arc<HostState>, req: Request<Incoming>) -> Result<Response, Infallible> {
+    let host = &*host;
     let started = Instant::now();
     let log = tracing::enabled!(target: "flash_dev::request", tracing::Level::INFO);
     let method = req.method().clone();
     // A cheap clone (shared bytes): the path is logged after the request is handed on.
     let uri = req.uri().clone();
     let path = uri.path();
-    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    // Plain byte scanning: the debug build `flashc dev` runs pays for every iterator layer.
+    let rest = path.strip_prefix('/').unwrap_or(path);
+    let first = match rest.bytes().position(|b| b == b'/') {
+        Some(end) => &rest[..end],
+        None => rest,
+    };
     let response = match host.endpoints.get(first) {
         Some(target) if target.strip => {
             call(&target.router, strip_prefix(req, first.len() + 1)).await
@@ -428,12 +430,15 @@ async fn dispatch(host: &HostState, req: Request<Incoming>) -> Response {
         },
     };
     if log {
-        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        // Tenths of a millisecond in integers: float formatting is slow in a debug build.
+        let tenths = (started.elapsed().as_micros() + 50) / 100;
         let mut line = String::with_capacity(path.len() + 24);
         let _ = write!(
             line,
-            "{method} {path} {} {ms:.1} ms",
-            response.status().as_u16()
+            "{method} {path} {} {}.{} ms",
+            response.status().as_u16(),
+            tenths / 10,
+            tenths % 10
         );
         let id = response
             .headers()
@@ -441,12 +446,13 @@ async fn dispatch(host: &HostState, req: Request<Incoming>) -> Response {
             .and_then(|v| v.to_str().ok());
         logging::info_line(id, &line);
     }
-    response
+    Ok(response)
 }
 
 /// One request through an endpoint's (or the docs') router.
 async fn call(router: &Router, req: Request<Incoming>) -> Response {
-    match router.clone().oneshot(req).await {
+    // A router is always ready (`poll_ready` is a no-op), so it is called without `oneshot`.
+    match tower::Service::call(&mut router.clone(), req).await {
         Ok(res) => res,
         Err(never) => match never {},
     }

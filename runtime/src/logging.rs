@@ -155,26 +155,53 @@ pub fn json_line(request_id: Option<&str>, message: &str, level: &Level) -> Stri
     line
 }
 
+/// `<timestamp> <LEVEL> [<request id>] <message>`. Built with pushes, not `format!`: the dev
+/// host writes one per request from a debug build, where formatting machinery is slow.
 fn human_line(request_id: Option<&str>, message: &str, level: &Level) -> String {
     let mut line = String::with_capacity(64 + message.len());
-    let _ = write!(
-        line,
-        "{} {:5} ",
-        utc_timestamp(SystemTime::now()),
-        level_name(level)
-    );
+    line.push_str(&utc_timestamp(SystemTime::now()));
+    line.push(' ');
+    let level = level_name(level);
+    line.push_str(level);
+    line.push_str(&"     "[level.len().min(5)..]);
+    line.push(' ');
     if let Some(rid) = request_id {
-        let _ = write!(line, "[{rid}] ");
+        line.push('[');
+        line.push_str(rid);
+        line.push_str("] ");
     }
     line.push_str(message);
     line.push('\n');
     line
 }
 
-/// RFC 3339 UTC with milliseconds, without a date-time dependency.
+/// RFC 3339 UTC with milliseconds, without a date-time dependency. The part up to the second
+/// is computed once per second (per thread).
 fn utc_timestamp(t: SystemTime) -> String {
+    thread_local! {
+        static SECOND: std::cell::RefCell<(u64, String)> =
+            const { std::cell::RefCell::new((u64::MAX, String::new())) };
+    }
     let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
+    let millis = d.subsec_millis();
+    SECOND.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.0 != d.as_secs() {
+            *cached = (d.as_secs(), utc_second(d.as_secs()));
+        }
+        let mut out = String::with_capacity(24);
+        out.push_str(&cached.1);
+        out.push('.');
+        for digit in [millis / 100, millis / 10 % 10, millis % 10] {
+            out.push(char::from(b'0' + digit as u8));
+        }
+        out.push('Z');
+        out
+    })
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of a Unix time.
+fn utc_second(secs: u64) -> String {
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Howard Hinnant's civil-from-days algorithm.
     let z = days as i64 + 719_468;
@@ -187,11 +214,10 @@ fn utc_timestamp(t: SystemTime) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
         rem / 3600,
         rem % 3600 / 60,
         rem % 60,
-        d.subsec_millis()
     )
 }
 
