@@ -6,7 +6,7 @@
 # - throughput and p99: wrk, 64 keep-alive connections, 1 wrk thread, release builds. Both
 #   servers run at once, pinned to core 0; wrk is pinned to core 1 and loads one server at a
 #   time (an idle server costs nothing). Each round measures GET /ping and POST /add
-#   {"a":1,"b":2} on both servers back to back, so the two figures of a pair see the same
+#   {"a":1,"b":2} (and the POST again with 1,000 connections) on both servers back to back, so the two figures of a pair see the same
 #   background load; the report gives medians over ROUNDS rounds and the median of the
 #   per-pair ratios (the figure that resists other load on a shared machine best).
 # - server CPU time per request (from /proc): the least noise-sensitive cost figure.
@@ -18,6 +18,8 @@
 # FLASH_WORKER_THREADS (passed to the worker; unset: the runtime's default).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# 1,000 connections need as many descriptors in wrk and in each server.
+ulimit -n 4096 2>/dev/null || true
 
 DURATION=${DURATION:-5s}
 ROUNDS=${ROUNDS:-8}
@@ -70,9 +72,9 @@ wait_ready "${PORT[worker]}"
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 # One wrk run → "req_per_s p99_ms server_cpu_us_per_request".
-run_wrk() { # server path [lua]
-    local server=$1 path=$2 args=(-t1 -c64 -d"$DURATION" --latency) t0 t1
-    [ $# -gt 2 ] && args+=(-s "$3")
+run_wrk() { # server conns path [lua]
+    local server=$1 args=(-t1 -c"$2" -d"$DURATION" --latency) path=$3 t0 t1
+    [ $# -gt 3 ] && args+=(-s "$4")
     t0=$(cpu_ticks "${PID[$server]}")
     taskset -c 1 wrk "${args[@]}" "http://127.0.0.1:${PORT[$server]}$path" >"$WORK/wrk.out"
     t1=$(cpu_ticks "${PID[$server]}")
@@ -95,12 +97,16 @@ done
 
 : >"$WORK/results"
 for round in $(seq 1 "$ROUNDS"); do
-    for route in ping post; do
+    for route in ping post post_c1000; do
         # Alternate which server goes first, so neither always gets the quieter slot.
         order="axum worker"
         [ $((round % 2)) -eq 0 ] && order="worker axum"
         for server in $order; do
-            if [ "$route" = ping ]; then r=$(run_wrk "$server" /ping); else r=$(run_wrk "$server" /add "$WORK/post.lua"); fi
+            case "$route" in
+                ping) r=$(run_wrk "$server" 64 /ping) ;;
+                post) r=$(run_wrk "$server" 64 /add "$WORK/post.lua") ;;
+                post_c1000) r=$(run_wrk "$server" 1000 /add "$WORK/post.lua") ;;
+            esac
             echo "$round $route $server $r" >>"$WORK/results"
             echo "round $round $route $server: $r" >&2
         done
@@ -118,7 +124,7 @@ for rnd, route, server, rps, p99, cpu in rows:
 print()
 print("| route | server | req/s (median) | p99 ms (median) | CPU µs/request (median) |")
 print("|---|---|---:|---:|---:|")
-for route in ("ping", "post"):
+for route in ("ping", "post", "post_c1000"):
     for server in ("axum", "worker"):
         d = data[(route, server)].values()
         print(f"| {route} | {server} | {statistics.median(x[0] for x in d):,.0f} | "
@@ -126,10 +132,12 @@ for route in ("ping", "post"):
 print()
 print("| route | req/s ratio | p99 ratio | CPU/request ratio | (worker ÷ axum: median of per-round ratios) |")
 print("|---|---:|---:|---:|---|")
-for route in ("ping", "post"):
+for route in ("ping", "post", "post_c1000"):
     a, w = data[(route, "axum")], data[(route, "worker")]
     ratio = lambda i: statistics.median(w[r][i] / a[r][i] for r in a)
-    print(f"| {route} | {ratio(0):.3f} (target ≥ 0.90) | {ratio(1):.3f} (target ≤ 1.30) | {ratio(2):.3f} | |")
+    # Issue 6 asked ≥ 0.90 of axum's req/s; issue 7 asks ≥ 0.95 for the bound POST.
+    target = 0.90 if route == "ping" else 0.95
+    print(f"| {route} | {ratio(0):.3f} (target ≥ {target:.2f}) | {ratio(1):.3f} (target ≤ 1.30) | {ratio(2):.3f} | |")
 PY
 
 for p in "${PID[@]}"; do kill "$p" 2>/dev/null || true; done

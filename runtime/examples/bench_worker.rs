@@ -22,8 +22,8 @@ fn main() -> ExitCode {
         .and_then(|v| v.parse().ok())
         .unwrap_or(8);
     let on_thread = std::env::var("BENCH_SLEEP").is_ok_and(|v| v == "thread");
-    let trivial = handler(move |_state: Arc<()>, call: Call| async move {
-        if let Some(ms) = call.args.get("sleep_ms").and_then(Value::as_u64) {
+    let trivial = handler(move |_state: Arc<()>, mut call: Call| async move {
+        if let Some(ms) = call.args().get("sleep_ms").and_then(Value::as_u64) {
             let pause = Duration::from_millis(ms);
             if on_thread {
                 blocking(move || std::thread::sleep(pause)).await?;

@@ -23,43 +23,68 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::handler::{Args, Call, HandlerError, Problem, Source};
+use crate::handler::{Call, HandlerError, Problem, Source};
 
+use self::field::Field;
+
+pub(crate) mod field;
 pub mod lax;
 
 /// Collects typed arguments and the problems met on the way.
 pub struct Binder<'a> {
-    args: &'a mut Args,
-    source: Source,
+    call: &'a mut Call,
     problems: Vec<Problem>,
 }
 
 impl<'a> Binder<'a> {
     pub fn new(call: &'a mut Call) -> Binder<'a> {
-        Binder::from_args(&mut call.args, call.source)
-    }
-
-    pub fn from_args(args: &'a mut Args, source: Source) -> Binder<'a> {
         Binder {
-            args,
-            source,
+            call,
             problems: Vec::new(),
         }
     }
 
     /// The argument `name` from the call's source; `None` means a problem was recorded.
     pub fn arg<T: DeserializeOwned>(&mut self, name: &str) -> Option<T> {
-        self.take(name, self.source)
+        if let Some(v) = self.from_body(name) {
+            return Some(v);
+        }
+        let source = self.call.source;
+        let value = self.call.args().remove(name);
+        self.bind(name, source, value)
     }
 
     /// The path parameter `name` (problems are reported under `path`, a bad value is a 422).
     pub fn path<T: DeserializeOwned>(&mut self, name: &str) -> Option<T> {
-        self.take(name, Source::Path)
+        // Path parameters are never in the body: no need to read it.
+        let value = self.call.known_args().remove(name);
+        self.bind(name, Source::Path, value)
     }
 
-    fn take<T: DeserializeOwned>(&mut self, name: &str, source: Source) -> Option<T> {
-        // Removing (not cloning) the value: each argument is bound once.
-        let Some(value) = self.args.remove(name) else {
+    /// `name` taken straight from an unread JSON body, strictly (a JSON value of the type
+    /// itself): when that works the lax reading would give the same value, so the body is not
+    /// read into a map. `None` leaves the lax path to decide, with its exact problems.
+    fn from_body<T: DeserializeOwned>(&mut self, name: &str) -> Option<T> {
+        if self.call.known_args().contains_key(name) {
+            return None; // a path parameter of the same name wins: the lax path knows
+        }
+        let (body, index) = self.call.unread_body()?;
+        match index.field::<T>(body, name) {
+            Field::Found(v) => Some(v),
+            // Missing is fine when the type accepts null (`Option<T>`), as on the lax path.
+            Field::Missing => serde_json::from_value::<T>(Value::Null).ok(),
+            Field::Unsure => None,
+        }
+    }
+
+    /// Binds `value` (taken out of the arguments: each is bound once) laxly, recording problems.
+    fn bind<T: DeserializeOwned>(
+        &mut self,
+        name: &str,
+        source: Source,
+        value: Option<Value>,
+    ) -> Option<T> {
+        let Some(value) = value else {
             return match serde_json::from_value::<T>(Value::Null) {
                 Ok(v) => Some(v),
                 Err(_) => {
@@ -164,18 +189,62 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::handler::Progress;
+    use crate::handler::{Args, Progress};
 
     fn call(args: serde_json::Value, source: Source) -> Call {
-        Call {
-            args: args
-                .as_object()
+        Call::new(
+            args.as_object()
                 .cloned()
                 .map(Args::from)
                 .unwrap_or_default(),
             source,
-            request_id: "t".into(),
-            progress: Progress::default(),
+            "t".into(),
+            Progress::default(),
+        )
+    }
+
+    /// A JSON body bound straight from its bytes gives exactly what binding it after reading it
+    /// into arguments gives: the same values, the same problems.
+    #[test]
+    fn a_body_bound_in_place_binds_as_a_parsed_one() {
+        type Bound = Result<(i64, Option<String>, Vec<u8>), HandlerError>;
+        fn both(body: &str, path_a: Option<&str>) -> (Bound, Bound) {
+            let known = || {
+                let mut args = Args::new();
+                if let Some(a) = path_a {
+                    args.insert("a".into(), Value::String(a.into()));
+                }
+                args
+            };
+            let index = field::BodyIndex::of(body.as_bytes()).unwrap();
+            let mut in_place = Call::new(known(), Source::Body, "t".into(), Progress::default())
+                .with_json_body(axum::body::Bytes::copy_from_slice(body.as_bytes()), index);
+            let mut read = serde_json::from_str::<Args>(body).unwrap();
+            for (k, v) in known() {
+                read.insert(k, v);
+            }
+            let mut parsed = Call::new(read, Source::Body, "t".into(), Progress::default());
+            let fast: Bound = crate::bind!(in_place, a, b, c);
+            let slow: Bound = crate::bind!(parsed, a, b, c);
+            (fast, slow)
+        }
+        let bodies = [
+            r#"{"a": 1, "b": "x", "c": [1, 2]}"#,
+            r#"{"a": "5", "b": null, "c": []}"#,
+            r#"{"a": 5.0, "c": [1]}"#,
+            r#"{"a": 5.5, "c": [300]}"#,
+            r#"{"a": 1, "a": 2, "b": "y", "c": []}"#,
+            r#"{"b": 3}"#,
+            r#"{"a": true, "c": "[1]", "zzz": {"deep": [1, {"a": 9}]}}"#,
+            r#"{"\u0061": 7, "c": [0]}"#,
+            r#"{"a": 99999999999999999999, "c": [1]}"#,
+            r#"{}"#,
+        ];
+        for body in bodies {
+            for path_a in [None, Some("42")] {
+                let (fast, slow) = both(body, path_a);
+                assert_eq!(fast, slow, "{body} with path a = {path_a:?}");
+            }
         }
     }
 

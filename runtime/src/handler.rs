@@ -271,7 +271,12 @@ impl fmt::Debug for Context {
 /// One call of a handler: its arguments, where they came from, and per-call context.
 /// Cancellation is by dropping the handler's future (a disconnected client, a cancelled job).
 pub struct Call {
-    pub args: Args,
+    args: Args,
+    /// A small JSON body, checked to be an object, whose fields are not in `args` yet: `bind!`
+    /// takes typed values straight from these bytes, and [`Call::args`] reads them in on first
+    /// use. Reading every body into a map first was most of what a bound POST cost beyond a
+    /// plain axum handler (issue 7).
+    body: Option<(axum::body::Bytes, crate::bind::field::BodyIndex)>,
     pub source: Source,
     /// The request id (HTTP) or job id (queue) that every log line of the call carries.
     pub request_id: String,
@@ -279,6 +284,50 @@ pub struct Call {
 }
 
 impl Call {
+    pub fn new(args: Args, source: Source, request_id: String, progress: Progress) -> Call {
+        Call {
+            args,
+            body: None,
+            source,
+            request_id,
+            progress,
+        }
+    }
+
+    /// A call whose arguments are `args` (path parameters) and the fields of `body`, a JSON
+    /// object checked by the caller; `args` win over same-named fields.
+    pub(crate) fn with_json_body(
+        mut self,
+        body: axum::body::Bytes,
+        index: crate::bind::field::BodyIndex,
+    ) -> Call {
+        self.body = Some((body, index));
+        self
+    }
+
+    /// The call's named arguments (a JSON body's fields are read in on first use).
+    pub fn args(&mut self) -> &mut Args {
+        if let Some((body, _)) = self.body.take() {
+            // Checked to be an object when the request arrived, so this does not fail.
+            let mut all = serde_json::from_slice::<Args>(&body).unwrap_or_default();
+            for (name, value) in std::mem::take(&mut self.args) {
+                all.insert(name, value);
+            }
+            self.args = all;
+        }
+        &mut self.args
+    }
+
+    /// The arguments known without reading the body (path parameters, query, job input).
+    pub(crate) fn known_args(&mut self) -> &mut Args {
+        &mut self.args
+    }
+
+    /// The JSON body whose fields have not been read into the arguments, if any.
+    pub(crate) fn unread_body(&self) -> Option<(&[u8], &crate::bind::field::BodyIndex)> {
+        self.body.as_ref().map(|(body, index)| (&body[..], index))
+    }
+
     /// The call's [`Context`] (request or job id, progress), to pass to the user's function.
     pub fn context(&self) -> Context {
         Context::new(&self.request_id, self.progress.clone())
@@ -630,12 +679,12 @@ mod tests {
         assert_bounds::<Context>();
 
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let call = Call {
-            args: Args::new(),
-            source: Source::Input,
-            request_id: "job-1".into(),
-            progress: Progress::new(tx),
-        };
+        let call = Call::new(
+            Args::new(),
+            Source::Input,
+            "job-1".into(),
+            Progress::new(tx),
+        );
         let ctx = call.context();
         assert_eq!(ctx.request_id(), "job-1");
         ctx.clone().progress(json!({"step": 1}));

@@ -932,7 +932,7 @@ async fn malformed_job_ids_are_json_400() {
 async fn an_error_key_fails_the_job_with_partial_output() {
     let h = flash_runtime::handler::handler(|_s, mut call| async move {
         Ok(flash_runtime::handler::Reply::Value(
-            call.args.remove("ret").unwrap_or_default(),
+            call.args().remove("ret").unwrap_or_default(),
         ))
     });
     let l = start_with(

@@ -43,13 +43,13 @@ impl Log {
 
 /// Sleeps `sleep_ms` of the input (or `default_sleep`), then answers `{"id": <job id>}`.
 fn worker(log: Arc<Log>, max: usize, default_sleep: u64) -> QueueWorker<()> {
-    let job = handler(move |_state: Arc<()>, call: Call| {
+    let job = handler(move |_state: Arc<()>, mut call: Call| {
         let log = log.clone();
         async move {
             let id = call.request_id.clone();
             log.started.lock().unwrap().push(id.clone());
             let ms = call
-                .args
+                .args()
                 .get("sleep_ms")
                 .and_then(Value::as_u64)
                 .unwrap_or(default_sleep);

@@ -40,11 +40,13 @@ fn spawn(
 /// A handler that returns its job's `ret` input as its value (or streams `chunk_bytes`).
 fn echo() -> Handler<()> {
     handler(|_s, mut call| async move {
-        if let Some(n) = call.args.remove("chunk_bytes").and_then(|v| v.as_u64()) {
+        if let Some(n) = call.args().remove("chunk_bytes").and_then(|v| v.as_u64()) {
             let big = "x".repeat(n as usize);
             return Reply::stream(futures_util::stream::iter(vec![json!("small"), json!(big)]));
         }
-        Ok(Reply::Value(call.args.remove("ret").unwrap_or(Value::Null)))
+        Ok(Reply::Value(
+            call.args().remove("ret").unwrap_or(Value::Null),
+        ))
     })
 }
 

@@ -20,6 +20,7 @@ use futures_util::{FutureExt, StreamExt};
 use serde_json::{json, Value};
 
 use super::{errors, Shared};
+use crate::bind::field;
 use crate::handler::{Args, Call, Handler, HandlerError, Problem, Progress, Reply, Source};
 use crate::logging;
 
@@ -38,7 +39,7 @@ pub(crate) async fn serve_http<S: Send + Sync + 'static>(
     let Ok(params) = params else {
         return errors::error(StatusCode::BAD_REQUEST, "malformed path parameter");
     };
-    let (args, source) = if req.method() == Method::GET || req.method() == Method::HEAD {
+    let (args, source, unread) = if req.method() == Method::GET || req.method() == Method::HEAD {
         let args = match req.uri().query() {
             Some(query) => Args::from_pairs(
                 form_urlencoded::parse(query.as_bytes())
@@ -47,15 +48,23 @@ pub(crate) async fn serve_http<S: Send + Sync + 'static>(
             ),
             None => Args::new(),
         };
-        (args, Source::Query)
+        (args, Source::Query, None)
     } else {
         let body = match read_body(req, shared.body_limit, shared.body_read).await {
             Ok(b) => b,
             Err(res) => return res,
         };
-        match body_args(&body) {
-            Ok(args) => (args, Source::Body),
-            Err(problem) => return errors::invalid(&[*problem]),
+        let index = (body.len() <= field::INDEXED_BODY)
+            .then(|| field::BodyIndex::of(&body))
+            .flatten();
+        if let Some(index) = index {
+            // Its fields are bound straight from the bytes (see `Call::args`).
+            (Args::new(), Source::Body, Some((body, index)))
+        } else {
+            match body_args(&body) {
+                Ok(args) => (args, Source::Body, None),
+                Err(problem) => return errors::invalid(&[*problem]),
+            }
         }
     };
     let mut args = args;
@@ -63,12 +72,10 @@ pub(crate) async fn serve_http<S: Send + Sync + 'static>(
     for (k, v) in params.iter() {
         args.insert(k.to_string(), Value::String(v.to_string()));
     }
-    let call = Call {
-        args,
-        source,
-        request_id: request_id.clone(),
-        progress: Progress::default(),
-    };
+    let mut call = Call::new(args, source, request_id.clone(), Progress::default());
+    if let Some((body, index)) = unread {
+        call = call.with_json_body(body, index);
+    }
     let outcome = logging::with_request_id(
         &request_id,
         call_handler(&handler, state, call, timeout.or(shared.timeout)),

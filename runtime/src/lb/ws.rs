@@ -77,12 +77,7 @@ impl Session {
                 return self.fail(frame, POLICY).await;
             }
         };
-        let call = Call {
-            args,
-            source: Source::Body,
-            request_id,
-            progress: Progress::default(),
-        };
+        let call = Call::new(args, Source::Body, request_id, Progress::default());
         // The client may leave while the handler is still producing its reply.
         let outcome = tokio::select! {
             outcome = call_handler(&handler, state, call, timeout) => outcome,

@@ -253,12 +253,7 @@ where
     F: FnMut(Value) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let call = Call {
-        args,
-        source: Source::Input,
-        request_id: job_id.to_string(),
-        progress,
-    };
+    let call = Call::new(args, Source::Input, job_id.to_string(), progress);
     let work = async {
         match handler(state, call).await {
             Ok(Reply::Value(v)) => Ok(Output::Value(v)),

@@ -75,7 +75,7 @@ pub fn test_handler(tracker: Arc<Tracker>) -> Handler<()> {
             tracker.max.fetch_max(now, Ordering::SeqCst);
             tracker.started.notify_waiters();
             let mut guard = InFlight(tracker.clone(), false);
-            let name = match call.args.remove("name") {
+            let name = match call.args().remove("name") {
                 Some(Value::String(n)) => n,
                 _ => {
                     guard.1 = true;
@@ -88,13 +88,17 @@ pub fn test_handler(tracker: Arc<Tracker>) -> Handler<()> {
                     ]));
                 }
             };
-            let count = call.args.get("count").and_then(Value::as_u64).unwrap_or(1);
+            let count = call
+                .args()
+                .get("count")
+                .and_then(Value::as_u64)
+                .unwrap_or(1);
             let mode = call
-                .args
+                .args()
                 .get("mode")
                 .and_then(Value::as_str)
                 .map(str::to_string);
-            if let Some(ms) = call.args.get("sleep_ms").and_then(Value::as_u64) {
+            if let Some(ms) = call.args().get("sleep_ms").and_then(Value::as_u64) {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
             }
             guard.1 = true;

@@ -1,0 +1,184 @@
+//! The fields of a JSON object body, found in one pass and read straight from its bytes.
+//!
+//! A small body is checked once when the request arrives ([`BodyIndex::of`]): one pass that
+//! validates it as an object and notes where each top-level key's value lies, allocating
+//! nothing but that list. `bind!` then deserializes each parameter from its value's bytes,
+//! strictly (a JSON value of the type itself). Anything unusual (a field given twice, a value
+//! that needs pydantic's lax reading) answers [`Field::Unsure`], and the caller reads the body
+//! into arguments and binds laxly, which reports problems exactly.
+
+use std::{fmt, ops::Range};
+
+use serde::de::{DeserializeOwned, DeserializeSeed, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+/// Bodies up to this size are indexed; larger ones are read into arguments at once (their
+/// index would be large too, and one parse does both jobs).
+pub const INDEXED_BODY: usize = 16 * 1024;
+
+/// Where each top-level field of a JSON object body lies, in order.
+#[derive(Debug, Clone, Default)]
+pub struct BodyIndex(Vec<(Key, Range<usize>)>);
+
+#[derive(Debug, Clone)]
+enum Key {
+    /// The key's text is these bytes of the body (it has no escapes).
+    At(Range<usize>),
+    /// An escaped key, unescaped.
+    Owned(String),
+}
+
+pub enum Field<T> {
+    /// The field, once, with a value of the type itself.
+    Found(T),
+    /// No such key in the object.
+    Missing,
+    /// Given twice, or not of the type as is: the lax path decides.
+    Unsure,
+}
+
+impl BodyIndex {
+    /// The index of `body` if it is one JSON object (and nothing else).
+    pub fn of(body: &[u8]) -> Option<BodyIndex> {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let index = serde::Deserializer::deserialize_map(&mut de, Indexer { body }).ok()?;
+        de.end().ok()?;
+        Some(index)
+    }
+
+    /// The field `name` of `body` (the bytes this index was made of).
+    pub fn field<T: DeserializeOwned>(&self, body: &[u8], name: &str) -> Field<T> {
+        let mut found = None;
+        for (key, value) in &self.0 {
+            let matches = match key {
+                Key::At(r) => &body[r.clone()] == name.as_bytes(),
+                Key::Owned(k) => k == name,
+            };
+            if matches {
+                if found.is_some() {
+                    return Field::Unsure;
+                }
+                found = Some(value.clone());
+            }
+        }
+        match found {
+            None => Field::Missing,
+            Some(r) => match serde_json::from_slice::<T>(&body[r]) {
+                Ok(v) => Field::Found(v),
+                Err(_) => Field::Unsure,
+            },
+        }
+    }
+}
+
+/// Builds the index while serde_json validates the object.
+struct Indexer<'b> {
+    body: &'b [u8],
+}
+
+impl<'b> Indexer<'b> {
+    /// Where `part`, a slice of the body, lies in it.
+    fn range(&self, part: &[u8]) -> Range<usize> {
+        let start = part.as_ptr() as usize - self.body.as_ptr() as usize;
+        start..start + part.len()
+    }
+}
+
+impl<'de> Visitor<'de> for Indexer<'de> {
+    type Value = BodyIndex;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BodyIndex, A::Error> {
+        let mut fields = Vec::new();
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let key = match key {
+                KeyText::Borrowed(text) => Key::At(self.range(text.as_bytes())),
+                KeyText::Owned(text) => Key::Owned(text),
+            };
+            let value: &'de RawValue = map.next_value()?;
+            fields.push((key, self.range(value.get().as_bytes())));
+        }
+        Ok(BodyIndex(fields))
+    }
+}
+
+enum KeyText<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+/// A key, borrowed from the body when it has no escapes.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = KeyText<'de>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<KeyText<'de>, D::Error> {
+        de.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = KeyText<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_borrowed_str<E: serde::de::Error>(self, key: &'de str) -> Result<KeyText<'de>, E> {
+        Ok(KeyText::Borrowed(key))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<KeyText<'de>, E> {
+        Ok(KeyText::Owned(key.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read<T: DeserializeOwned>(body: &str, name: &str) -> Field<T> {
+        match BodyIndex::of(body.as_bytes()) {
+            Some(index) => index.field(body.as_bytes(), name),
+            None => Field::Unsure,
+        }
+    }
+
+    #[test]
+    fn finds_skips_and_declines() {
+        assert!(matches!(
+            read::<i64>(r#"{"a":1,"b":[2,{"a":3}]}"#, "a"),
+            Field::Found(1)
+        ));
+        assert!(matches!(
+            read::<Vec<Option<i64>>>(r#"{"b":[2,null]}"#, "b"),
+            Field::Found(v) if v == [Some(2), None]
+        ));
+        assert!(
+            matches!(read::<String>(r#"{"k\u0061y":"v"}"#, "kay"), Field::Found(v) if v == "v")
+        );
+        assert!(matches!(
+            read::<i64>(r#" { "b" : 2 } "#, "a"),
+            Field::Missing
+        ));
+        // Lax cases and duplicates are the lax path's.
+        assert!(matches!(read::<i64>(r#"{"a":"5"}"#, "a"), Field::Unsure));
+        assert!(matches!(read::<i64>(r#"{"a":5.0}"#, "a"), Field::Unsure));
+        assert!(matches!(
+            read::<i64>(r#"{"a":1,"a":2}"#, "a"),
+            Field::Unsure
+        ));
+    }
+
+    #[test]
+    fn only_one_object_is_indexed() {
+        for body in ["[1]", r#"{"a":1} x"#, r#"{"a":1"#, "1", "", r#"{"a":}"#] {
+            assert!(BodyIndex::of(body.as_bytes()).is_none(), "{body}");
+        }
+        assert!(BodyIndex::of(b"{}").is_some());
+    }
+}
