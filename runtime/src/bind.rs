@@ -46,7 +46,7 @@ impl<'a> Binder<'a> {
 
     /// The argument `name` from the call's source; `None` means a problem was recorded.
     pub fn arg<T: DeserializeOwned>(&mut self, name: &str) -> Option<T> {
-        if let Some(v) = self.from_body(name) {
+        if let Some(v) = self.strict_from_body(name) {
             return Some(v);
         }
         let source = self.call.source;
@@ -64,7 +64,7 @@ impl<'a> Binder<'a> {
     /// `name` taken straight from an unread JSON body, strictly (a JSON value of the type
     /// itself): when that works the lax reading would give the same value, so the body is not
     /// read into a map. `None` leaves the lax path to decide, with its exact problems.
-    fn from_body<T: DeserializeOwned>(&mut self, name: &str) -> Option<T> {
+    fn strict_from_body<T: DeserializeOwned>(&mut self, name: &str) -> Option<T> {
         if self.call.known_args().contains_key(name) {
             return None; // a path parameter of the same name wins: the lax path knows
         }
