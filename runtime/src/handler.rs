@@ -308,8 +308,12 @@ impl Call {
     /// The call's named arguments (a JSON body's fields are read in on first use).
     pub fn args(&mut self) -> &mut Args {
         if let Some((body, _)) = self.body.take() {
-            // Checked to be an object when the request arrived, so this does not fail.
-            let mut all = serde_json::from_slice::<Args>(&body).unwrap_or_default();
+            // Indexed as an object within serde_json's limits when the request arrived, so this
+            // does not fail; if it ever did, the call would see only its path parameters.
+            let mut all = serde_json::from_slice::<Args>(&body).unwrap_or_else(|e| {
+                tracing::error!("a checked JSON body could not be read: {e}");
+                Args::new()
+            });
             for (name, value) in std::mem::take(&mut self.args) {
                 all.insert(name, value);
             }

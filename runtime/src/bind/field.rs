@@ -40,6 +40,11 @@ pub enum Field<T> {
 impl BodyIndex {
     /// The index of `body` if it is one JSON object (and nothing else).
     pub fn of(body: &[u8]) -> Option<BodyIndex> {
+        // Raw values are skipped without serde_json's nesting limit, which reading the body into
+        // arguments applies: a body it refuses is not indexed either (it gets that 422).
+        if !nesting_within(body, MAX_NESTING) {
+            return None;
+        }
         let mut de = serde_json::Deserializer::from_slice(body);
         let index = serde::Deserializer::deserialize_map(&mut de, Indexer { body }).ok()?;
         de.end().ok()?;
@@ -69,6 +74,37 @@ impl BodyIndex {
             },
         }
     }
+}
+
+/// The deepest nesting (the body's own object counted) serde_json reads; a test pins it.
+const MAX_NESTING: usize = 127;
+
+/// Whether no array or object in `json` (outside strings) nests deeper than `limit`.
+fn nesting_within(json: &[u8], limit: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in json {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return false;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
 }
 
 /// Builds the index while serde_json validates the object.
@@ -172,6 +208,22 @@ mod tests {
             read::<i64>(r#"{"a":1,"a":2}"#, "a"),
             Field::Unsure
         ));
+    }
+
+    #[test]
+    fn bodies_too_deep_for_serde_json_are_not_indexed() {
+        let nested =
+            |depth: usize| format!("{{\"a\": {}1{}}}", "[".repeat(depth), "]".repeat(depth));
+        // Exactly where reading the body into arguments starts to fail.
+        let deepest = (1..300)
+            .take_while(|d| serde_json::from_str::<serde_json::Value>(&nested(*d)).is_ok())
+            .last()
+            .unwrap();
+        assert!(BodyIndex::of(nested(deepest).as_bytes()).is_some());
+        assert!(BodyIndex::of(nested(deepest + 1).as_bytes()).is_none());
+        // Brackets inside strings do not count.
+        let quoted = format!("{{\"a\": \"{}\\\"\"}}", "[".repeat(500));
+        assert!(BodyIndex::of(quoted.as_bytes()).is_some(), "{quoted}");
     }
 
     #[test]
