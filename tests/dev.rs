@@ -88,8 +88,13 @@ impl Drop for Dev {
 
 impl Dev {
     fn start(dir: &Path) -> Dev {
+        Dev::start_with(dir, &[])
+    }
+
+    fn start_with(dir: &Path, options: &[&str]) -> Dev {
         let mut child = Command::new(env!("CARGO_BIN_EXE_flashc"))
             .args(["dev", "--port", "0"])
+            .args(options)
             .arg(dir)
             // One target dir for every generated crate of the test suite (see tests/generate.rs).
             .env("CARGO_TARGET_DIR", repo().join("target/generated"))
@@ -384,6 +389,62 @@ fn dev_runs_an_example_and_an_init_project() {
     signal(dev.pid(), libc::SIGINT);
     dev.wait_for("flashc dev: stopped", Duration::from_secs(60));
     assert!(dev.child.wait().unwrap().success());
+}
+
+/// `--env`, `--host` and `--no-watch`; the index page a browser gets and the `/docs/` redirect.
+#[test]
+fn dev_takes_an_environment_and_can_stay_put() {
+    let _serial = serial();
+    let dir = project("environment");
+    let yaml = dir.join("flash.yaml");
+    let text = std::fs::read_to_string(&yaml).unwrap();
+    let overlay = "defaults:\n  env:\n    GREETING: base\n\
+                   environments:\n  staging:\n    defaults:\n      env:\n        GREETING: staged\n";
+    std::fs::write(&yaml, format!("{text}{overlay}")).unwrap();
+    let mut dev = Dev::start_with(
+        &dir,
+        &["--env", "staging", "--no-watch", "--host", "127.0.0.1"],
+    );
+    let greeting = get(dev.port, "/api/env/GREETING");
+    assert_eq!(greeting.json(), json!("staged"), "{}", greeting.body);
+
+    let page = raw_get(dev.port, "/", "text/html");
+    assert!(page.contains("content-type: text/html"), "{page}");
+    assert!(
+        page.contains("<h1>devloop</h1>") && page.contains("/api/env/{name}"),
+        "{page}"
+    );
+    let redirect = raw_get(dev.port, "/docs/", "*/*");
+    assert!(redirect.starts_with("HTTP/1.1 307"), "{redirect}");
+    assert!(redirect.contains("location: /docs\r\n"), "{redirect}");
+
+    // Without the watcher an edit changes nothing until the next `flashc dev`.
+    let lib = dir.join("src/lib.rs");
+    let source = std::fs::read_to_string(&lib).unwrap();
+    std::fs::write(&lib, source.replace("\"v1\"", "\"v2\"")).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(get(dev.port, "/api/version").json(), json!("v1"));
+    signal(dev.pid(), libc::SIGINT);
+    dev.wait_for("flashc dev: stopped", Duration::from_secs(60));
+    assert!(dev.child.wait().unwrap().success());
+    assert!(
+        !dev.seen.iter().any(|l| l.contains("changed; checking")),
+        "{:?}",
+        dev.seen
+    );
+}
+
+/// The raw response (head and body) to `GET path` with an `Accept` header.
+fn raw_get(port: u16, path: &str, accept: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let head = format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    raw
 }
 
 #[test]
