@@ -13,7 +13,7 @@
 //! | `FLASH_LOG_LEVEL` | `info` | `error`, `warn`, `info`, `debug`, `trace`, or per-target `info,hyper=warn` |
 //! | `FLASH_WORKER_THREADS` | number of usable cores | tokio worker threads; with `1` (or one usable core) a single-threaded runtime |
 //! | `FLASH_SHUTDOWN_GRACE_MS` | `30000` | how long shutdown waits for in-flight work before exiting |
-//! | `FLASH_QUEUE_DIR` | unset | local queue, feature `persist`: the directory of its store (`queue.redb`); read by `queue::serve` |
+//! | `FLASH_QUEUE_DIR` | unset | local queue, feature `persist`: the directory of its store (`queue.redb`); set on a worker built without the feature, an error at start |
 //! | `RUNPOD_ENDPOINT_ID` | unset | when set, logs are JSON lines `{"requestId","message","level"}` |
 //! | `RUNPOD_WEBHOOK_GET_JOB` | unset | when set the worker is on the platform and takes queue jobs |
 //! | `RUNPOD_WEBHOOK_POST_OUTPUT`, `RUNPOD_WEBHOOK_POST_STREAM`, `RUNPOD_WEBHOOK_PING` | unset | platform URLs |
@@ -53,6 +53,8 @@ pub struct Config {
     pub api_key: Option<String>,
     /// Header-read, body-read timeouts and the connection cap of the HTTP servers.
     pub conn: crate::conn::ConnLimits,
+    /// `FLASH_QUEUE_DIR`: where the local queue keeps its store (feature `persist`).
+    pub queue_dir: Option<std::path::PathBuf>,
     /// Present only when `RUNPOD_WEBHOOK_GET_JOB` is set.
     pub platform: Option<Platform>,
 }
@@ -133,6 +135,17 @@ impl Config {
         );
         let worker_threads =
             parse::<usize>(&get, "FLASH_WORKER_THREADS", "a thread count")?.filter(|n| *n > 0);
+        // Without the store, a caller who set this would silently lose the queue on restart.
+        let queue_dir =
+            match get("FLASH_QUEUE_DIR") {
+                Some(value) if !cfg!(feature = "persist") => return Err(ConfigError {
+                    var: "FLASH_QUEUE_DIR",
+                    value,
+                    expected:
+                        "it unset: this worker is built without flash-runtime's `persist` feature",
+                }),
+                dir => dir.map(std::path::PathBuf::from),
+            };
         let platform = match get("RUNPOD_WEBHOOK_GET_JOB") {
             None => None,
             Some(get_job) => Some(Platform {
@@ -175,6 +188,7 @@ impl Config {
                         .unwrap_or(d.max_connections),
                 }
             },
+            queue_dir,
             platform,
         })
     }
@@ -236,6 +250,22 @@ mod tests {
         assert!(!c.debug_errors);
         assert!(c.platform.is_none());
         assert!(c.execution_timeout.is_none());
+    }
+
+    /// A queue directory is kept only by a worker that can keep it; elsewhere it is an error at
+    /// start (exit 2), not a queue silently lost on restart.
+    #[test]
+    fn a_queue_dir_needs_the_persist_feature() {
+        let c = cfg(&[("FLASH_QUEUE_DIR", "/tmp/q")]);
+        if cfg!(feature = "persist") {
+            assert_eq!(c.unwrap().queue_dir, Some("/tmp/q".into()));
+        } else {
+            let e = c.unwrap_err().to_string();
+            assert!(
+                e.contains("FLASH_QUEUE_DIR") && e.contains("persist"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

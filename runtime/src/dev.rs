@@ -207,9 +207,7 @@ impl Host {
         let setup = Setup {
             timing: LocalTiming::from_env()
                 .map_err(|e| io::Error::other(format!("bad configuration: {e}")))?,
-            queue_dir: std::env::var_os("FLASH_QUEUE_DIR")
-                .filter(|d| !d.is_empty())
-                .map(Into::into),
+            queue_dir: cfg.queue_dir.clone(),
             webhook_allow: std::env::var("FLASH_WEBHOOK_ALLOW").ok().map(|v| {
                 v.split(',')
                     .map(|h| h.trim().to_string())

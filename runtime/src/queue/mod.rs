@@ -199,7 +199,7 @@ pub async fn serve<S: Send + Sync + 'static>(
             } else {
                 None
             };
-            let persist = queue_store()?;
+            let persist = queue_store(&cfg)?;
             let options = local::LocalOptions {
                 persist,
                 health_path: cfg.health_path.clone(),
@@ -234,19 +234,12 @@ pub async fn serve<S: Send + Sync + 'static>(
 }
 
 /// `FLASH_QUEUE_DIR`: the local queue's store, `<dir>/queue.redb` (the directory is created).
-/// A worker built without the `persist` feature refuses to start with it set, rather than lose
-/// the queue a caller expects to be kept (exit 1 with the reason).
-fn queue_store() -> Result<Option<std::path::PathBuf>, String> {
-    let Some(dir) = std::env::var_os("FLASH_QUEUE_DIR").filter(|d| !d.is_empty()) else {
+/// A worker built without the `persist` feature never gets here with it set: the configuration
+/// refuses it (exit 2), rather than lose the queue a caller expects to be kept.
+fn queue_store(cfg: &Config) -> Result<Option<std::path::PathBuf>, String> {
+    let Some(dir) = cfg.queue_dir.clone() else {
         return Ok(None);
     };
-    let dir = std::path::PathBuf::from(dir);
-    if !cfg!(feature = "persist") {
-        return Err(format!(
-            "bad configuration: FLASH_QUEUE_DIR={} is set, but this worker was built without the persist feature of flash-runtime (enable it, or unset FLASH_QUEUE_DIR)",
-            dir.display()
-        ));
-    }
     std::fs::create_dir_all(&dir).map_err(|e| {
         format!(
             "bad configuration: FLASH_QUEUE_DIR={}: cannot create it: {e}",
