@@ -228,9 +228,6 @@ fn generate(args: &GenerateArgs) -> ExitCode {
         out: args.out.clone(),
         ..*args
     };
-    let Some(bytes) = read_input(&args.file, false) else {
-        return ExitCode::from(EXIT_FAILURE);
-    };
     let out_dir = match cli::generate::check_out_dir(&args.out) {
         Ok(out) => out,
         Err(message) => {
@@ -244,64 +241,36 @@ fn generate(args: &GenerateArgs) -> ExitCode {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."))
         .to_path_buf();
-    let overrides = match template_overrides(&project) {
-        Ok(o) => o,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::from(EXIT_FAILURE);
-        }
-    };
-    let workspace = cli::workspace::FsWorkspace::new(&project);
-    let options = flashc::emit::Options {
-        out_dir: &out_dir,
-        flashc_version: env!("CARGO_PKG_VERSION"),
-        overrides: &overrides,
-    };
-    let name = args.file.display().to_string();
-    let text = String::from_utf8_lossy(&bytes);
-    let source = SourceFile::new(&name, &text);
     let color = match args.color {
         Color::Always => true,
         Color::Never => false,
         Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
-    let generated =
-        match flashc::generate(&bytes, args.environment.as_deref(), &workspace, &options) {
-            Ok(generated) => generated,
-            Err(flashc::GenerateError::UnknownEnvironment(unknown)) => {
-                eprintln!("error: {unknown}");
-                return ExitCode::from(EXIT_USAGE);
-            }
-            Err(flashc::GenerateError::Problems(diagnostics)) => {
-                eprint!("{}", render::human(&source, &diagnostics, color));
-                eprintln!(
-                    "error: nothing generated: fix the problems above (`flashc check {name}`)"
-                );
-                return ExitCode::from(EXIT_PROBLEMS);
-            }
-            Err(flashc::GenerateError::Internal(message)) => {
-                eprintln!("error: {message}");
-                return ExitCode::from(EXIT_FAILURE);
-            }
-        };
-    if !generated.warnings.is_empty() {
-        eprint!("{}", render::human(&source, &generated.warnings, color));
-    }
-    let crate_dir = project.join(&generated.plan.handler_crate.dir);
-    let changes =
-        match cli::generate::apply(&project, &crate_dir, &out_dir, &generated.files, args.check) {
-            Ok(changes) => changes,
-            Err(cli::generate::WriteError(message)) => {
-                eprintln!("error: {message}");
-                return ExitCode::from(EXIT_FAILURE);
-            }
-        };
-    for warning in &changes.warnings {
-        eprintln!("warning: {warning}");
-    }
-    for kept in &changes.kept {
-        eprintln!("note: {kept} is yours (no flashc header), so flashc left it as it is");
-    }
+    let round = cli::generate::Round {
+        file: &args.file,
+        project: &project,
+        environment: args.environment.as_deref(),
+        out_dir: &out_dir,
+        color,
+        dry_run: args.check,
+    };
+    let (generated, changes) = match cli::generate::run(&round) {
+        Ok(produced) => (produced.generated, produced.changes),
+        Err(cli::generate::Stopped::Unreadable) => return ExitCode::from(EXIT_FAILURE),
+        Err(cli::generate::Stopped::UnknownEnvironment(unknown)) => {
+            eprintln!("error: {unknown}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+        Err(cli::generate::Stopped::Problems) => {
+            let name = args.file.display();
+            eprintln!("error: nothing generated: fix the problems above (`flashc check {name}`)");
+            return ExitCode::from(EXIT_PROBLEMS);
+        }
+        Err(cli::generate::Stopped::Failure(message)) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
     // Printed through `emit`: a closed pipe (`flashc generate | head -1`) is not a failure.
     let mut out = String::new();
     if args.check {

@@ -28,6 +28,97 @@ impl Changes {
 /// A failure that stops generation (exit code 3).
 pub struct WriteError(pub String);
 
+/// One generation round, as `flashc generate` and every round of `flashc dev` run it.
+pub struct Round<'a> {
+    /// flash.yaml.
+    pub file: &'a Path,
+    /// Its directory: the project.
+    pub project: &'a Path,
+    pub environment: Option<&'a str>,
+    pub out_dir: &'a str,
+    pub color: bool,
+    /// Compare with the disk only (`flashc generate --check`).
+    pub dry_run: bool,
+}
+
+/// What a round produced: the generated project, what changed on disk, and the template
+/// overrides it used (the dev host's files are rendered with them too).
+pub struct Produced {
+    pub generated: flashc::Generated,
+    pub changes: Changes,
+    pub overrides: std::collections::BTreeMap<String, String>,
+}
+
+/// Why a round stopped. Diagnostics and unreadable input are printed already; the caller says
+/// what that means for it (`generate` exits, `dev` keeps the last good build serving).
+pub enum Stopped {
+    /// flash.yaml could not be read (printed).
+    Unreadable,
+    /// `--env` names no environment.
+    UnknownEnvironment(String),
+    /// flash.yaml has problems (printed).
+    Problems,
+    /// Templates, an internal error or writing the files.
+    Failure(String),
+}
+
+/// Reads flash.yaml, checks and generates it, prints its diagnostics and warnings, and applies
+/// the files under the project.
+pub fn run(round: &Round) -> Result<Produced, Stopped> {
+    let bytes = crate::read_input(round.file, false).ok_or(Stopped::Unreadable)?;
+    let overrides = crate::template_overrides(round.project)
+        .map_err(|e| Stopped::Failure(format!("cannot read flash-templates/: {e}")))?;
+    let workspace = super::workspace::FsWorkspace::new(round.project);
+    let options = flashc::emit::Options {
+        out_dir: round.out_dir,
+        flashc_version: env!("CARGO_PKG_VERSION"),
+        overrides: &overrides,
+    };
+    let name = round.file.display().to_string();
+    let text = String::from_utf8_lossy(&bytes);
+    let source = flashc::render::SourceFile::new(&name, &text);
+    let generated =
+        flashc::generate(&bytes, round.environment, &workspace, &options).map_err(|e| match e {
+            flashc::GenerateError::UnknownEnvironment(unknown) => {
+                Stopped::UnknownEnvironment(unknown.to_string())
+            }
+            flashc::GenerateError::Problems(diagnostics) => {
+                eprint!(
+                    "{}",
+                    flashc::render::human(&source, &diagnostics, round.color)
+                );
+                Stopped::Problems
+            }
+            flashc::GenerateError::Internal(message) => Stopped::Failure(message),
+        })?;
+    if !generated.warnings.is_empty() {
+        eprint!(
+            "{}",
+            flashc::render::human(&source, &generated.warnings, round.color)
+        );
+    }
+    let crate_dir = round.project.join(&generated.plan.handler_crate.dir);
+    let changes = apply(
+        round.project,
+        &crate_dir,
+        round.out_dir,
+        &generated.files,
+        round.dry_run,
+    )
+    .map_err(|WriteError(message)| Stopped::Failure(message))?;
+    for warning in &changes.warnings {
+        eprintln!("warning: {warning}");
+    }
+    for kept in &changes.kept {
+        eprintln!("note: {kept} is yours (no flashc header), so flashc left it as it is");
+    }
+    Ok(Produced {
+        generated,
+        changes,
+        overrides,
+    })
+}
+
 /// `--out` must be a relative path inside the project: it is part of every image's build context.
 pub fn check_out_dir(out: &str) -> Result<String, String> {
     let path = Path::new(out);

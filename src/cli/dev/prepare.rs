@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use flashc::emit::{OutputFile, DEV_DIR};
-use flashc::render::{self, SourceFile};
 
 /// A built dev host and the plan it was built from.
 pub struct Build {
@@ -29,47 +28,32 @@ pub const OUT_DIR: &str = ".flash";
 pub struct Failed(pub String);
 
 pub fn prepare(project: &Project) -> Result<Build, Failed> {
-    let Some(bytes) = crate::read_input(&project.file, false) else {
-        return Err(Failed(format!("cannot read {}", project.file.display())));
+    use crate::cli::generate::{self, Round, Stopped};
+    let round = Round {
+        file: &project.file,
+        project: &project.dir,
+        environment: project.environment.as_deref(),
+        out_dir: OUT_DIR,
+        color: project.color,
+        dry_run: false,
     };
-    let overrides = crate::template_overrides(&project.dir)
-        .map_err(|e| Failed(format!("cannot read flash-templates/: {e}")))?;
-    let workspace = crate::cli::workspace::FsWorkspace::new(&project.dir);
+    let produced = generate::run(&round).map_err(|stopped| {
+        Failed(match stopped {
+            Stopped::Unreadable => format!("cannot read {}", project.file.display()),
+            Stopped::UnknownEnvironment(unknown) => unknown,
+            Stopped::Problems => format!(
+                "{} has problems (above); nothing was rebuilt",
+                project.file.display()
+            ),
+            Stopped::Failure(message) => message,
+        })
+    })?;
+    let generated = produced.generated;
     let options = flashc::emit::Options {
         out_dir: OUT_DIR,
         flashc_version: env!("CARGO_PKG_VERSION"),
-        overrides: &overrides,
+        overrides: &produced.overrides,
     };
-    let name = project.file.display().to_string();
-    let text = String::from_utf8_lossy(&bytes);
-    let source = SourceFile::new(&name, &text);
-    let generated =
-        match flashc::generate(&bytes, project.environment.as_deref(), &workspace, &options) {
-            Ok(generated) => generated,
-            Err(flashc::GenerateError::UnknownEnvironment(unknown)) => {
-                return Err(Failed(unknown.to_string()))
-            }
-            Err(flashc::GenerateError::Problems(diagnostics)) => {
-                eprint!("{}", render::human(&source, &diagnostics, project.color));
-                return Err(Failed(format!(
-                    "{name} has problems (above); nothing was rebuilt"
-                )));
-            }
-            Err(flashc::GenerateError::Internal(message)) => return Err(Failed(message)),
-        };
-    if !generated.warnings.is_empty() {
-        eprint!(
-            "{}",
-            render::human(&source, &generated.warnings, project.color)
-        );
-    }
-    let crate_dir = project.dir.join(&generated.plan.handler_crate.dir);
-    let changes =
-        crate::cli::generate::apply(&project.dir, &crate_dir, OUT_DIR, &generated.files, false)
-            .map_err(|e| Failed(e.0))?;
-    for warning in &changes.warnings {
-        eprintln!("warning: {warning}");
-    }
     let dev_files =
         flashc::emit::emit_dev(&generated.plan, &options).map_err(|e| Failed(e.to_string()))?;
     write_dev_files(&project.dir, &dev_files)?;
