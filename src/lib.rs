@@ -76,7 +76,19 @@ pub fn check_with_crate(
         return Ok(diagnostics);
     };
     let selection = select(&root, environment)?;
-    let unreadable = diagnostics.iter().any(|d| {
+    let kept = (!unreadable(&diagnostics)).then(|| root.clone());
+    diagnostics.extend(validate::check(root, selection));
+    if let Some(root) = kept {
+        diagnostics.extend(resolve_all(&root, selection, ws));
+    }
+    diagnostic::normalize(&mut diagnostics);
+    Ok(diagnostics)
+}
+
+/// Whether loading failed so badly (YAML syntax, not UTF-8, past the limits) that the tree
+/// is no basis for resolving handlers: validation still runs on what was read, resolution not.
+pub(crate) fn unreadable(diagnostics: &[Diagnostic]) -> bool {
+    diagnostics.iter().any(|d| {
         d.severity == diagnostic::Severity::Error
             && [
                 rules::YAML_SYNTAX.code,
@@ -84,14 +96,7 @@ pub fn check_with_crate(
                 rules::YAML_LIMITS.code,
             ]
             .contains(&d.code)
-    });
-    let kept = (!unreadable).then(|| root.clone());
-    diagnostics.extend(validate::check(root, selection));
-    if let Some(root) = kept {
-        diagnostics.extend(resolve_all(&root, selection, ws));
-    }
-    diagnostic::normalize(&mut diagnostics);
-    Ok(diagnostics)
+    })
 }
 
 /// Resolution for the base file and each selected overlay, the crate parsed once. A problem

@@ -15,29 +15,10 @@ DURATION=${DURATION:-5s}
 ROUNDS=${ROUNDS:-6}
 BASE_PORT=${BENCH_PORT:-18290}
 declare -A PORT=([axum]=$BASE_PORT [worker]=$((BASE_PORT + 1)))
-declare -A PID=()
+source runtime/bench/common.sh
 
-command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
 cargo build --release -q -p flash-runtime --example big_worker --example big_axum
 BIN=${CARGO_TARGET_DIR:-target}/release/examples
-WORK=$(mktemp -d)
-cleanup() {
-    for p in "${PID[@]}"; do kill "$p" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-wait_ready() { # port
-    for _ in $(seq 1 500); do
-        if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/ping" 2>/dev/null || true)" = 200 ]; then
-            return 0
-        fi
-        sleep 0.01
-    done
-    echo "server on $1 never became ready" >&2
-    exit 1
-}
-
 taskset -c 0 env PORT="${PORT[axum]}" "$BIN/big_axum" >/dev/null 2>&1 &
 PID[axum]=$!
 taskset -c 0 env PORT="${PORT[worker]}" FLASH_HOST=127.0.0.1 FLASH_LOG_LEVEL=warn "$BIN/big_worker" >/dev/null 2>&1 &
@@ -51,22 +32,8 @@ w=$(curl -s "http://127.0.0.1:${PORT[worker]}/big" | md5sum)
 size=$(curl -s "http://127.0.0.1:${PORT[worker]}/big" | wc -c)
 echo "body: $size bytes; identical bodies: $([ "$a" = "$w" ] && echo yes || echo NO)"
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-
 run_wrk() { # server → "req_per_s p99_ms server_cpu_us_per_request"
-    local server=$1 t0 t1
-    t0=$(cpu_ticks "${PID[$server]}")
-    taskset -c 1 wrk -t1 -c64 -d"$DURATION" --latency "http://127.0.0.1:${PORT[$server]}/big" >"$WORK/wrk.out"
-    t1=$(cpu_ticks "${PID[$server]}")
-    awk -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" '
-        /requests in/ { n = $1 }
-        /Requests\/sec:/ { rps = $2 }
-        /^ +99%/ {
-            v = $2; unit = v; gsub(/[0-9.]/, "", unit); sub(/[a-z]+$/, "", v)
-            if (unit == "us") v = v / 1000; else if (unit == "s") v = v * 1000
-            p99 = v
-        }
-        END { printf "%s %.3f %.2f\n", rps, p99, ticks / hz * 1e6 / n }' "$WORK/wrk.out"
+    wrk_summary "${PID[$1]}" -c64 -d"$DURATION" "http://127.0.0.1:${PORT[$1]}/big"
 }
 
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -26,9 +26,8 @@ ROUNDS=${ROUNDS:-8}
 STARTS=${STARTS:-100}
 BASE_PORT=${BENCH_PORT:-18190}
 declare -A PORT=([axum]=$BASE_PORT [worker]=$((BASE_PORT + 1)))
-declare -A PID=()
+source runtime/bench/common.sh
 
-command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
 cargo build --release -q -p flash-runtime --example lb_worker --example minimal_axum
 BIN=target/release/examples
 # LB_WORKER: measure another worker binary in the example's place (a generated worker, see
@@ -38,29 +37,11 @@ if [ -n "${LB_WORKER:-}" ]; then
     ln -s "$PWD/target/release/examples/minimal_axum" "$BIN/minimal_axum"
     ln -s "$LB_WORKER" "$BIN/lb_worker"
 fi
-WORK=$(mktemp -d)
-cleanup() {
-    for p in "${PID[@]}"; do kill "$p" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
 cat >"$WORK/post.lua" <<'LUA'
 wrk.method = "POST"
 wrk.body = '{"a":1,"b":2}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
-
-wait_ready() { # port
-    for _ in $(seq 1 500); do
-        if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/ping" 2>/dev/null || true)" = 200 ]; then
-            return 0
-        fi
-        sleep 0.01
-    done
-    echo "server on $1 never became ready" >&2
-    exit 1
-}
 
 taskset -c 0 env PORT="${PORT[axum]}" "$BIN/minimal_axum" >/dev/null 2>&1 &
 PID[axum]=$!
@@ -69,24 +50,11 @@ PID[worker]=$!
 wait_ready "${PORT[axum]}"
 wait_ready "${PORT[worker]}"
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-
 # One wrk run → "req_per_s p99_ms server_cpu_us_per_request".
 run_wrk() { # server conns path [lua]
-    local server=$1 args=(-t1 -c"$2" -d"$DURATION" --latency) path=$3 t0 t1
+    local server=$1 args=(-c"$2" -d"$DURATION")
     [ $# -gt 3 ] && args+=(-s "$4")
-    t0=$(cpu_ticks "${PID[$server]}")
-    taskset -c 1 wrk "${args[@]}" "http://127.0.0.1:${PORT[$server]}$path" >"$WORK/wrk.out"
-    t1=$(cpu_ticks "${PID[$server]}")
-    awk -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" '
-        /requests in/ { n = $1 }
-        /Requests\/sec:/ { rps = $2 }
-        /^ +99%/ {
-            v = $2; unit = v; gsub(/[0-9.]/, "", unit); sub(/[a-z]+$/, "", v)
-            if (unit == "us") v = v / 1000; else if (unit == "s") v = v * 1000
-            p99 = v
-        }
-        END { printf "%s %.3f %.2f\n", rps, p99, ticks / hz * 1e6 / n }' "$WORK/wrk.out"
+    wrk_summary "${PID[$server]}" "${args[@]}" "http://127.0.0.1:${PORT[$server]}$3"
 }
 
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -16,52 +16,24 @@ ROUNDS=${ROUNDS:-6}
 LOCAL_CONCURRENCY=${LOCAL_CONCURRENCY:-8}
 BASE_PORT=${BENCH_PORT:-18390}
 declare -A PORT=([memory]=$BASE_PORT [persist]=$((BASE_PORT + 1)))
-declare -A PID=()
+source runtime/bench/common.sh
 
-command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
 cargo build --release -q -p flash-runtime --features persist --example bench_worker
 BIN=${CARGO_TARGET_DIR:-target}/release/examples
-WORK=$(mktemp -d)
-cleanup() {
-    for p in "${PID[@]}"; do kill "$p" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
 start() { # mode
     local mode=$1 extra=()
     [ "$mode" = persist ] && extra=(FLASH_QUEUE_DIR="$WORK/store")
     taskset -c 0 env PORT="${PORT[$mode]}" FLASH_HOST=127.0.0.1 FLASH_LOG_LEVEL=warn \
         BENCH_CONCURRENCY="$LOCAL_CONCURRENCY" "${extra[@]}" "$BIN/bench_worker" >/dev/null 2>&1 &
     PID[$mode]=$!
-    for _ in $(seq 1 300); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${PORT[$mode]}/ping" || true)" = 200 ] && return 0
-        sleep 0.02
-    done
-    echo "$mode worker never became ready" >&2
-    exit 1
+    wait_ready "${PORT[$mode]}"
 }
 start memory
 start persist
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-
 run_wrk() { # mode → "req_per_s p99_ms server_cpu_us_per_request"
-    local mode=$1 t0 t1
-    t0=$(cpu_ticks "${PID[$mode]}")
-    taskset -c 1 wrk -t1 -c64 -d"$DURATION" --latency -s runtime/bench/runsync.lua \
-        "http://127.0.0.1:${PORT[$mode]}/runsync" >"$WORK/wrk.out"
-    t1=$(cpu_ticks "${PID[$mode]}")
-    grep -q "Non-2xx" "$WORK/wrk.out" && { echo "non-2xx answers from $mode" >&2; cat "$WORK/wrk.out" >&2; exit 1; }
-    awk -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" '
-        /requests in/ { n = $1 }
-        /Requests\/sec:/ { rps = $2 }
-        /^ +99%/ {
-            v = $2; unit = v; gsub(/[0-9.]/, "", unit); sub(/[a-z]+$/, "", v)
-            if (unit == "us") v = v / 1000; else if (unit == "s") v = v * 1000
-            p99 = v
-        }
-        END { printf "%s %.3f %.2f\n", rps, p99, ticks / hz * 1e6 / n }' "$WORK/wrk.out"
+    wrk_summary "${PID[$1]}" -c64 -d"$DURATION" -s runtime/bench/runsync.lua \
+        "http://127.0.0.1:${PORT[$1]}/runsync"
 }
 
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)

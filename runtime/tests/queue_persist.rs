@@ -3,6 +3,8 @@
 //! waits for the file while the first still holds it; a damaged file is a clear error.
 #![cfg(feature = "persist")]
 
+mod support;
+
 use std::{
     collections::HashMap,
     path::PathBuf,
@@ -21,6 +23,7 @@ use flash_runtime::{
 };
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use support::wait_exit;
 use tokio::task::JoinHandle;
 
 /// What the handler saw, across both runs of a test.
@@ -386,25 +389,6 @@ fn spawn_worker(port: u16, dir: &std::path::Path) -> std::process::Child {
         .unwrap()
 }
 
-async fn wait_exit(child: &mut std::process::Child) -> (std::process::ExitStatus, String) {
-    use std::io::Read;
-    for _ in 0..2000 {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut logs = String::new();
-            if let Some(mut out) = child.stdout.take() {
-                let _ = out.read_to_string(&mut logs);
-            }
-            if let Some(mut err) = child.stderr.take() {
-                let _ = err.read_to_string(&mut logs);
-            }
-            return (status, logs);
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let _ = child.kill();
-    panic!("the worker did not exit");
-}
-
 /// `FLASH_QUEUE_DIR` on a real worker process: SIGTERM mid-queue exits 0 and keeps the queued
 /// jobs in `<dir>/queue.redb`; the next process runs them under their ids.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -442,7 +426,7 @@ async fn a_worker_process_resumes_its_queue_after_sigterm() {
         .unwrap()
         .success();
     assert!(ok);
-    let (status, logs) = wait_exit(&mut first).await;
+    let (status, logs) = wait_exit(&mut first, Duration::from_secs(20)).await;
     assert!(status.success(), "{status}: {logs}");
     assert!(logs.contains("queued jobs stay in"), "{logs}");
     assert!(dir.join("queue.redb").exists());
@@ -475,6 +459,6 @@ async fn a_worker_process_resumes_its_queue_after_sigterm() {
         .unwrap()
         .success();
     assert!(ok);
-    let (status, logs) = wait_exit(&mut second).await;
+    let (status, logs) = wait_exit(&mut second, Duration::from_secs(20)).await;
     assert!(status.success(), "{status}: {logs}");
 }

@@ -5,14 +5,13 @@
 mod support;
 
 use std::{
-    io::Read,
     path::PathBuf,
-    process::{Child, Command, ExitStatus, Stdio},
+    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
 use serde_json::{json, Value};
-use support::standin::StandIn;
+use support::{standin::StandIn, wait_exit};
 
 fn example_binary() -> PathBuf {
     // target/debug/deps/queue_sigterm-<hash> → target/debug/examples/queue_worker
@@ -62,28 +61,6 @@ fn sigterm(child: &Child) {
         .unwrap()
         .success();
     assert!(ok, "kill -TERM failed");
-}
-
-/// Waits for the child to exit; kills it and fails after `limit`.
-async fn wait_exit(child: &mut Child, limit: Duration) -> (ExitStatus, String) {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut logs = String::new();
-            if let Some(mut out) = child.stdout.take() {
-                let _ = out.read_to_string(&mut logs);
-            }
-            if let Some(mut err) = child.stderr.take() {
-                let _ = err.read_to_string(&mut logs);
-            }
-            return (status, logs);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the worker did not exit within {limit:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]

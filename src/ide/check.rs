@@ -7,10 +7,9 @@ use std::path::Path;
 use std::rc::Rc;
 use std::time::SystemTime;
 
-use crate::diagnostic::{self, Diagnostic, Severity};
+use crate::diagnostic::{self, Diagnostic};
 use crate::load::{self, Node};
 use crate::resolve::{self, CrateIndex, CrateInfo, Workspace};
-use crate::rules;
 use crate::validate::{self, Environments};
 
 /// The last crate index built for one flash.yaml, valid while `generation` is unchanged, the
@@ -63,16 +62,7 @@ pub fn check(
     let Some(root) = root else {
         return diagnostics;
     };
-    let unreadable = diagnostics.iter().any(|d| {
-        d.severity == Severity::Error
-            && [
-                rules::YAML_SYNTAX.code,
-                rules::NOT_UTF8.code,
-                rules::YAML_LIMITS.code,
-            ]
-            .contains(&d.code)
-    });
-    let kept = (!unreadable).then(|| root.clone());
+    let kept = (!crate::unreadable(&diagnostics)).then(|| root.clone());
     diagnostics.extend(validate::check(root, Environments::All));
     if let Some(root) = kept {
         diagnostics.extend(resolve_all(&root, ws, cache, generation, fresh));

@@ -121,3 +121,30 @@ pub fn test_handler(tracker: Arc<Tracker>) -> Handler<()> {
         }
     })
 }
+
+/// Waits for a worker process to exit and returns its status and everything it printed
+/// (stdout, then stderr); kills it and fails after `limit`.
+pub async fn wait_exit(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> (std::process::ExitStatus, String) {
+    use std::io::Read;
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut logs = String::new();
+            if let Some(mut out) = child.stdout.take() {
+                let _ = out.read_to_string(&mut logs);
+            }
+            if let Some(mut err) = child.stderr.take() {
+                let _ = err.read_to_string(&mut logs);
+            }
+            return (status, logs);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the worker did not exit within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
