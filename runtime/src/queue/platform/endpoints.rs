@@ -37,19 +37,18 @@ impl Target {
         Ok(Target { url, query })
     }
 
-    /// The URL with `$ID` (in its path or query) → `id`, and `params` after its own query.
+    /// The URL with `$ID` (in its path or query) → `id` when given, and `params` after its own
+    /// query.
     pub fn with(&self, id: Option<&str>, params: &[(&str, &str)]) -> Url {
         let mut url = self.url.clone();
-        let id = id.unwrap_or("$ID");
-        if url.path().contains("$ID") {
-            let path = url.path().replace("$ID", id);
-            url.set_path(&path);
+        let mut query = self.query.clone().unwrap_or_default();
+        if let Some(id) = id {
+            if url.path().contains("$ID") {
+                let path = url.path().replace("$ID", id);
+                url.set_path(&path);
+            }
+            query = query.replace("$ID", id);
         }
-        let mut query = self
-            .query
-            .as_deref()
-            .map(|q| q.replace("$ID", id))
-            .unwrap_or_default();
         for (key, value) in params {
             if !query.is_empty() {
                 query.push('&');
@@ -68,19 +67,14 @@ impl Target {
 pub struct Endpoints {
     pub worker_id: String,
     /// `RUNPOD_WEBHOOK_GET_JOB` with `$ID` → worker id.
-    pub take: String,
+    pub take: Target,
     /// The same with `/job-take/` → `/job-take-batch/`, used when more than one slot is free.
-    pub take_batch: String,
-    /// `take`, `take_batch`, `output` and `stream`, parsed.
-    pub take_target: Target,
-    pub take_batch_target: Target,
-    pub output_target: Target,
-    pub stream_target: Option<Target>,
+    pub take_batch: Target,
     /// The same with `/job-take/` → `/job-stop/`: the long-poll that names jobs to cancel.
     pub stop: String,
     /// `RUNPOD_WEBHOOK_POST_OUTPUT` with `$RUNPOD_POD_ID` → worker id; `$ID` → job id later.
-    pub output: String,
-    pub stream: Option<String>,
+    pub output: Target,
+    pub stream: Option<Target>,
     pub ping: Option<String>,
 }
 
@@ -92,22 +86,19 @@ impl Endpoints {
         )?;
         let pod = |u: &str| u.replace("$RUNPOD_POD_ID", &worker_id);
         let take = p.get_job.replace("$ID", &worker_id);
-        let take_batch = take.replace("/job-take/", "/job-take-batch/");
-        let output = pod(output);
-        let stream = p.post_stream.as_deref().map(pod);
         Ok(Endpoints {
-            take_target: Target::parse(&take, "RUNPOD_WEBHOOK_GET_JOB")?,
-            take_batch_target: Target::parse(&take_batch, "RUNPOD_WEBHOOK_GET_JOB")?,
-            output_target: Target::parse(&output, "RUNPOD_WEBHOOK_POST_OUTPUT")?,
-            stream_target: stream
-                .as_deref()
-                .map(|s| Target::parse(s, "RUNPOD_WEBHOOK_POST_STREAM"))
-                .transpose()?,
-            take_batch,
+            take_batch: Target::parse(
+                &take.replace("/job-take/", "/job-take-batch/"),
+                "RUNPOD_WEBHOOK_GET_JOB",
+            )?,
             stop: take.replace("/job-take/", "/job-stop/"),
-            take,
-            output,
-            stream,
+            take: Target::parse(&take, "RUNPOD_WEBHOOK_GET_JOB")?,
+            output: Target::parse(&pod(output), "RUNPOD_WEBHOOK_POST_OUTPUT")?,
+            stream: p
+                .post_stream
+                .as_deref()
+                .map(|s| Target::parse(&pod(s), "RUNPOD_WEBHOOK_POST_STREAM"))
+                .transpose()?,
             // The SDK fills only `$RUNPOD_POD_ID` here; `$ID` too in case a template uses it.
             ping: p.ping.as_deref().map(|u| pod(u).replace("$ID", &worker_id)),
             worker_id,
@@ -126,10 +117,10 @@ impl Endpoints {
         let busy = if in_progress { "1" } else { "0" };
         if free > 1 {
             let batch = free.to_string();
-            self.take_batch_target
+            self.take_batch
                 .with(None, &[("batch_size", &batch), ("job_in_progress", busy)])
         } else {
-            self.take_target.with(None, &[("job_in_progress", busy)])
+            self.take.with(None, &[("job_in_progress", busy)])
         }
     }
 }
@@ -179,11 +170,9 @@ mod tests {
             api_key: "k".into(),
         };
         let e = Endpoints::new(&p).unwrap();
-        assert_eq!(e.take, "http://h/v2/ep/job-take/w1?gpu=A");
-        assert_eq!(e.take_batch, "http://h/v2/ep/job-take-batch/w1?gpu=A");
         assert_eq!(e.stop, "http://h/v2/ep/job-stop/w1?gpu=A");
         assert_eq!(
-            Endpoints::job_url(&e.output_target, "j1", false).as_str(),
+            Endpoints::job_url(&e.output, "j1", false).as_str(),
             "http://h/v2/ep/job-done/w1/j1?gpu=A&isStream=false"
         );
         assert_eq!(

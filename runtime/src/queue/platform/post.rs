@@ -29,13 +29,13 @@ impl Poster {
         body: &T,
         is_stream: bool,
     ) -> bool {
-        let url = Endpoints::job_url(&self.urls.output_target, job_id, is_stream);
+        let url = Endpoints::job_url(&self.urls.output, job_id, is_stream);
         self.send(job_id, &url, body).await
     }
 
     /// A progress update: `{"status": "IN_PROGRESS", "output": v}` to the output URL.
     pub async fn progress(&self, job_id: &str, value: Value) -> bool {
-        let url = Endpoints::job_url(&self.urls.output_target, job_id, false);
+        let url = Endpoints::job_url(&self.urls.output, job_id, false);
         self.send(
             job_id,
             &url,
@@ -47,7 +47,7 @@ impl Poster {
     /// One chunk of a streaming job: `{"output": chunk}` to the stream URL with
     /// `isStream=false`, exactly what the SDK sends (only the final post says `true`).
     pub async fn chunk(&self, job_id: &str, chunk: Value) -> bool {
-        let Some(template) = &self.urls.stream_target else {
+        let Some(template) = &self.urls.stream else {
             return false;
         };
         let url = Endpoints::job_url(template, job_id, false);
