@@ -208,7 +208,9 @@ mod tests {
     #[test]
     fn a_body_bound_in_place_binds_as_a_parsed_one() {
         type Bound = Result<(i64, Option<String>, Vec<u8>), HandlerError>;
-        fn both(body: &str, path_a: Option<&str>) -> (Bound, Bound) {
+        /// Both bindings, and whether the in-place one left the body unread (took every
+        /// parameter straight from its bytes).
+        fn both(body: &str, path_a: Option<&str>) -> (Bound, Bound, bool) {
             let known = || {
                 let mut args = Args::new();
                 if let Some(a) = path_a {
@@ -226,7 +228,7 @@ mod tests {
             let mut parsed = Call::new(read, Source::Body, "t".into(), Progress::default());
             let fast: Bound = crate::bind!(in_place, a, b, c);
             let slow: Bound = crate::bind!(parsed, a, b, c);
-            (fast, slow)
+            (fast, slow, in_place.unread_body().is_some())
         }
         let bodies = [
             r#"{"a": 1, "b": "x", "c": [1, 2]}"#,
@@ -242,10 +244,15 @@ mod tests {
         ];
         for body in bodies {
             for path_a in [None, Some("42")] {
-                let (fast, slow) = both(body, path_a);
+                let (fast, slow, _) = both(body, path_a);
                 assert_eq!(fast, slow, "{body} with path a = {path_a:?}");
             }
         }
+        // The comparison means something only if the plain case does bind in place.
+        let (_, _, unread) = both(bodies[0], None);
+        assert!(unread, "a plain body was read into arguments");
+        let (_, _, unread) = both(bodies[1], None);
+        assert!(!unread, "a lax value was bound without reading the body");
     }
 
     #[test]
