@@ -5,10 +5,11 @@
 #
 # - throughput and p99: wrk, 64 keep-alive connections, 1 wrk thread, release builds. Both
 #   servers run at once, pinned to core 0; wrk is pinned to core 1 and loads one server at a
-#   time (an idle server costs nothing). Each round measures GET /ping and POST /add
-#   {"a":1,"b":2} (and the POST again with 1,000 connections) on both servers back to back, so the two figures of a pair see the same
-#   background load; the report gives medians over ROUNDS rounds and the median of the
-#   per-pair ratios (the figure that resists other load on a shared machine best).
+#   time (an idle server costs nothing). Each round starts both servers afresh and measures
+#   GET /ping and POST /add {"a":1,"b":2} (and the POST again with 1,000 connections) on both
+#   back to back, so the two figures of a pair see the same background load; the report gives
+#   medians over ROUNDS rounds and the median of the per-pair ratios (the figure that resists
+#   other load on a shared machine best).
 # - server CPU time per request (from /proc): the least noise-sensitive cost figure.
 # - start time: process spawn to the first 200 on /ping, STARTS runs each, median and p90;
 # - idle memory: VmRSS after start and a few requests, once idle.
@@ -43,12 +44,26 @@ wrk.body = '{"a":1,"b":2}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
 
-taskset -c 0 env PORT="${PORT[axum]}" "$BIN/minimal_axum" >/dev/null 2>&1 &
-PID[axum]=$!
-taskset -c 0 env PORT="${PORT[worker]}" FLASH_HOST=127.0.0.1 "$BIN/lb_worker" >/dev/null 2>&1 &
-PID[worker]=$!
-wait_ready "${PORT[axum]}"
-wait_ready "${PORT[worker]}"
+# Fresh processes every round: a server's speed varies from one start to the next by several
+# percent (memory layout, which connections land together), and servers started once per run
+# froze one draw of that into every round (two runs of the same binaries read 0.90 and 0.99).
+start_servers() {
+    taskset -c 0 env PORT="${PORT[axum]}" "$BIN/minimal_axum" >/dev/null 2>&1 &
+    PID[axum]=$!
+    taskset -c 0 env PORT="${PORT[worker]}" FLASH_HOST=127.0.0.1 "$BIN/lb_worker" >/dev/null 2>&1 &
+    PID[worker]=$!
+    wait_ready "${PORT[axum]}"
+    wait_ready "${PORT[worker]}"
+    # Warm-up: connections, allocator, caches.
+    for server in axum worker; do
+        taskset -c 1 wrk -t1 -c64 -d1s "http://127.0.0.1:${PORT[$server]}/ping" >/dev/null
+    done
+}
+stop_servers() {
+    for p in "${PID[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PID[@]}"; do wait "$p" 2>/dev/null || true; done
+    PID=()
+}
 
 # One wrk run → "req_per_s p99_ms server_cpu_us_per_request".
 run_wrk() { # server conns path [lua]
@@ -58,13 +73,10 @@ run_wrk() { # server conns path [lua]
 }
 
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
-# Warm-up: connections, allocator, caches.
-for server in axum worker; do
-    taskset -c 1 wrk -t1 -c64 -d2s "http://127.0.0.1:${PORT[$server]}/ping" >/dev/null
-done
 
 : >"$WORK/results"
 for round in $(seq 1 "$ROUNDS"); do
+    start_servers
     for route in ping post post_c1000; do
         # Alternate which server goes first, so neither always gets the quieter slot.
         order="axum worker"
@@ -79,6 +91,7 @@ for round in $(seq 1 "$ROUNDS"); do
             echo "round $round $route $server: $r" >&2
         done
     done
+    stop_servers
 done
 
 echo
@@ -107,9 +120,6 @@ for route in ("ping", "post", "post_c1000"):
     target = 0.90 if route == "ping" else 0.95
     print(f"| {route} | {ratio(0):.3f} (target ≥ {target:.2f}) | {ratio(1):.3f} (target ≤ 1.30) | {ratio(2):.3f} | |")
 PY
-
-for p in "${PID[@]}"; do kill "$p" 2>/dev/null || true; done
-PID=()
 
 # Start to first 200 and idle memory, measured by a small Python driver (its own start-up is
 # outside the timed span: the clock starts right before the spawn).

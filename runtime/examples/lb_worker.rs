@@ -185,6 +185,13 @@ pub fn app() -> App<Model> {
                 Reply::stream(futures_util::stream::iter(0..n))
             }),
         )
+        .get(
+            "/generate",
+            handler(|_model, mut call| async move {
+                let (prompt, n, delay_ms) = bind!(call, prompt, n, delay_ms)?;
+                Reply::stream(generate(prompt, n, delay_ms))
+            }),
+        )
         .websocket(
             "/ws/generate",
             handler(|_model, mut call| async move {

@@ -102,6 +102,65 @@ async fn a_full_connection_table_frees_itself() {
     s.stop().await;
 }
 
+/// One request written on `conn`; the answer's head and body, once the body (`Content-Length`
+/// or chunked) is complete.
+async fn exchange(conn: &mut TcpStream, path: &str) -> String {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    conn.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&out);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head.lines().find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length: ")
+                    .and_then(|n| n.trim().parse::<usize>().ok())
+            });
+            let done = match length {
+                Some(n) => body.len() >= n,
+                None => body.ends_with("0\r\n\r\n"),
+            };
+            if done {
+                return text.into_owned();
+            }
+        }
+        let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut buf))
+            .await
+            .expect("answered")
+            .unwrap();
+        assert!(
+            n > 0,
+            "closed mid-answer: {}",
+            String::from_utf8_lossy(&out)
+        );
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[tokio::test]
+async fn the_header_timeout_runs_only_while_a_connection_waits_for_a_request() {
+    let s = start_example(&[("FLASH_HEADER_READ_TIMEOUT_MS", "300")]).await;
+    let mut conn = TcpStream::connect(s.addr).await.unwrap();
+    // A handler that takes three timeouts' worth, on a keep-alive connection.
+    let slow = exchange(&mut conn, "/slow?ms=900").await;
+    assert!(slow.starts_with("HTTP/1.1 200"), "{slow}");
+    // A streamed answer that lasts three timeouts' worth (ten tokens, 90 ms apart).
+    let streamed = exchange(&mut conn, "/generate?prompt=p&n=10&delay_ms=90").await;
+    assert!(streamed.starts_with("HTTP/1.1 200"), "{streamed}");
+    assert!(streamed.contains("p-9"), "{streamed}");
+    // Idle after its last answer, the connection is closed once the timeout has passed, not
+    // before.
+    let t = Instant::now();
+    assert!(closed_within(&mut conn, Duration::from_secs(3)).await);
+    let idle = t.elapsed();
+    assert!(
+        idle >= Duration::from_millis(250) && idle < Duration::from_millis(1500),
+        "closed after {idle:?} idle"
+    );
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn a_short_body_is_a_json_408() {
     let s = start_example(&[("FLASH_BODY_READ_TIMEOUT_MS", "300")]).await;
