@@ -1,7 +1,36 @@
-//! The one diagnostic type every stage produces and every output format renders.
+//! The one diagnostic type every stage produces and every output format renders, with what it
+//! points at ([`Span`]) and the rule it reports under ([`Rule`], declared with `declare_rule!`).
+//! The bottom of the pipeline: it depends on no other module.
 
-use crate::load::Span;
-use crate::rules::Rule;
+/// Declares a rule: its doc comment becomes its documentation.
+macro_rules! declare_rule {
+    (
+        $(#[doc = $doc:literal])*
+        $vis:vis static $id:ident = ($code:literal, $name:literal, $severity:ident);
+    ) => {
+        $(#[doc = $doc])*
+        $vis static $id: $crate::diagnostic::Rule = $crate::diagnostic::Rule {
+            code: $code,
+            name: $name,
+            severity: $crate::diagnostic::Severity::$severity,
+            doc: concat!($($doc, "\n"),*),
+        };
+    };
+}
+
+/// A position in the source: 1-based line, 0-based column counted in characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Pos {
+    pub line: u32,
+    pub col: u32,
+}
+
+/// A half-open range of source positions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Span {
+    pub start: Pos,
+    pub end: Pos,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -128,3 +157,65 @@ pub fn normalize(diagnostics: &mut Vec<Diagnostic>) {
     diagnostics.sort_by(|a, b| (a.span, a.code, &a.message).cmp(&(b.span, b.code, &b.message)));
     diagnostics.dedup_by(|a, b| a.span == b.span && a.code == b.code && a.message == b.message);
 }
+
+/// A diagnostic code and its documentation (`rules::ALL` lists them all; the semantic
+/// rules' checks are `rules::CHECKS`).
+pub struct Rule {
+    pub code: &'static str,
+    /// A kebab-case name, stable like the code.
+    pub name: &'static str,
+    pub severity: Severity,
+    /// Markdown: what it does, why, an example.
+    pub doc: &'static str,
+}
+
+impl Rule {
+    /// The documentation with the one leading space of each `///` line removed.
+    pub fn documentation(&self) -> String {
+        self.doc
+            .lines()
+            .map(|line| line.strip_prefix(' ').unwrap_or(line))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// Cuts every value a message, label or help quotes (between backticks) to a readable
+/// length: a megabyte value must not be echoed back, once per diagnostic.
+pub fn shorten_quoted(diagnostics: &mut [Diagnostic]) {
+    const MOST: usize = 80;
+    fn cut(text: &mut String) {
+        if text.len() <= 2 * MOST {
+            return;
+        }
+        let mut out = String::with_capacity(4 * MOST);
+        for (i, part) in text.split('`').enumerate() {
+            if i > 0 {
+                out.push('`');
+            }
+            // Odd parts are inside backticks: the quoted values.
+            match part.char_indices().nth(MOST).filter(|_| i % 2 == 1) {
+                Some((at, _)) => {
+                    out.push_str(&part[..at]);
+                    out.push('…');
+                }
+                None => out.push_str(part),
+            }
+        }
+        *text = out;
+    }
+    for d in diagnostics {
+        cut(&mut d.message);
+        cut(&mut d.label);
+        if let Some(help) = &mut d.help {
+            cut(help);
+        }
+        for related in &mut d.related {
+            cut(&mut related.message);
+        }
+    }
+}
+
+/// The most diagnostics a report shows; the rest are counted ("N more"). A file with
+/// thousands of problems has one or two mistakes repeated: the first hundreds say what they are.
+pub const MAX_SHOWN: usize = 500;

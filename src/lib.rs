@@ -5,17 +5,20 @@
 //! handler crate) → lower → emit.
 //! The library does no I/O beyond what its caller hands it; only the CLI touches files.
 
+// Declared first: `declare_rule!` is defined there, and a `macro_rules!` macro is visible to
+// the modules declared after it.
 #[macro_use]
-pub mod rules;
-
 pub mod diagnostic;
+
 pub mod emit;
 pub mod ide;
 pub mod load;
 pub mod lower;
 pub mod model;
+pub mod project;
 pub mod render;
 pub mod resolve;
+pub mod rules;
 pub mod scaffold;
 pub mod schema;
 pub mod suggest;
@@ -136,7 +139,7 @@ pub fn resolve_environments(
     let mut base: Option<Vec<Diagnostic>> = None;
     for environment in selected {
         let (merged, _) = validate::resolve(root.clone(), environment);
-        let project = validate::Project::new(&merged, environment, &[]);
+        let project = project::Project::new(&merged, environment, &[]);
         let mut found = Vec::new();
         resolve::resolve_project(&project, index, &mut found);
         match (environment, &base) {
@@ -246,7 +249,7 @@ pub fn generate(
         return Err(GenerateError::Problems(diagnostics));
     };
     let (merged, _) = validate::resolve(root, environment);
-    let project = validate::Project::new(&merged, environment, &[]);
+    let project = project::Project::new(&merged, environment, &[]);
     let resolved = resolve::resolve(&project, workspace, &mut diagnostics);
     diagnostic::normalize(&mut diagnostics);
     let Some(resolved) = resolved.filter(|_| !stop(&diagnostics)) else {

@@ -2,6 +2,7 @@
 //! works on [`Node`]s whose spans point back into the file.
 
 mod de;
+pub mod rules;
 mod tree;
 mod yaml;
 

@@ -2,19 +2,7 @@
 //! scalars resolved by the 1.2 core schema, sequences, and mappings that keep their keys'
 //! positions (a `Vec`, not a map, so duplicate keys can be reported rather than lost).
 
-/// A position in the source: 1-based line, 0-based column counted in characters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Pos {
-    pub line: u32,
-    pub col: u32,
-}
-
-/// A half-open range of source positions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Span {
-    pub start: Pos,
-    pub end: Pos,
-}
+pub use crate::diagnostic::{Pos, Span};
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum Value {

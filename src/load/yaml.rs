@@ -9,9 +9,9 @@ use std::collections::{HashMap, HashSet};
 
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError};
 
+use super::rules::{DUPLICATE_KEY, FLOAT_VERSION, NOT_UTF8, YAML_LIMITS, YAML_SYNTAX};
 use super::tree::{Entry, Node, Pos, Span, Value};
 use crate::diagnostic::Diagnostic;
-use crate::rules::{DUPLICATE_KEY, FLOAT_VERSION, NOT_UTF8, YAML_LIMITS, YAML_SYNTAX};
 
 /// Bounds that keep loading linear in the input whatever it holds.
 #[derive(Debug, Clone, Copy)]
@@ -71,7 +71,7 @@ pub fn load(bytes: &[u8], limits: Limits) -> (Option<Node>, Vec<Diagnostic>) {
         }
     };
     crate::diagnostic::normalize(&mut diagnostics);
-    crate::validate::shorten_quoted(&mut diagnostics);
+    crate::diagnostic::shorten_quoted(&mut diagnostics);
     (root, diagnostics)
 }
 

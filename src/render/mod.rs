@@ -93,9 +93,7 @@ impl SourceFile<'_> {
     }
 }
 
-/// The most diagnostics a report shows; the rest are counted ("N more"). A file with
-/// thousands of problems has one or two mistakes repeated: the first hundreds say what they are.
-pub const MAX_SHOWN: usize = 500;
+pub use crate::diagnostic::MAX_SHOWN;
 
 /// The diagnostics a report shows, and how many it leaves out.
 pub fn shown(diagnostics: &[Diagnostic]) -> (&[Diagnostic], usize) {

@@ -14,11 +14,11 @@ use crate::diagnostic::Diagnostic;
 use crate::load::{Node, Span, Value};
 use crate::model::route_key::{RouteKey, Segment};
 use crate::model::EndpointType;
+use crate::project::Project;
 use crate::rules::{
     CRATE_NOT_FOUND, HANDLER_NOT_FOUND, HANDLER_NOT_PUBLIC, INIT_STATE, QUERY_PARAMETER_TYPE,
     ROUTE_PARAMETER_NOT_TAKEN, STREAM_ROUTE_MISMATCH, UNBINDABLE_PARAMETER, UNSERIALIZABLE_RETURN,
 };
-use crate::validate::Project;
 
 /// Every handler string of the file (`handler`, `init`, route targets) with its node, in file
 /// order; the overlay-free root is enough to find where to report a crate problem.

@@ -32,7 +32,7 @@ pub struct Resolved {
 /// file names no function. To resolve several environments, call [`index_crate`] once and
 /// [`resolve_project`] for each: the crate is then parsed once.
 pub fn resolve(
-    project: &crate::validate::Project,
+    project: &crate::project::Project,
     ws: &dyn Workspace,
     out: &mut Vec<Diagnostic>,
 ) -> Option<Resolved> {

@@ -90,7 +90,7 @@ fn resolves_handlers_with_their_shapes() {
     assert!(check(&yaml, &ws).is_empty(), "{:#?}", check(&yaml, &ws));
     let (root, _) = crate::load::load(yaml.as_bytes(), Default::default());
     let root = root.expect("loads");
-    let project = crate::validate::Project::new(&root, None, &[]);
+    let project = crate::project::Project::new(&root, None, &[]);
     let mut out = Vec::new();
     let resolved = resolve(&project, &ws, &mut out).expect("crate");
     assert!(out.is_empty());
@@ -443,7 +443,7 @@ pub fn shared(model: std::sync::Arc<Model>, ctx: &Context) -> u8 { 0 }
 
     let (root, _) = crate::load::load(queue(Some("load"), "shared").as_bytes(), Default::default());
     let root = root.expect("loads");
-    let project = crate::validate::Project::new(&root, None, &[]);
+    let project = crate::project::Project::new(&root, None, &[]);
     let resolved = resolve(&project, &ws, &mut Vec::new()).expect("crate");
     let init = &resolved.inits["load"];
     assert!(init.is_async && init.fallible);

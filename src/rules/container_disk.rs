@@ -1,6 +1,6 @@
 use crate::diagnostic::Diagnostic;
 use crate::model::vocab::cpu_flavor;
-use crate::validate::Project;
+use crate::project::Project;
 
 declare_rule! {
     /// ## What it does
@@ -18,10 +18,10 @@ declare_rule! {
     ///     cpu: [cpu3c-2-4, cpu5c-4-8]
     ///     container_disk: 30    # cpu3c-2-4 allows 20 GB
     /// ```
-    pub static CONTAINER_DISK = ("FL0306", "container-disk", Error, check);
+    pub static CONTAINER_DISK = ("FL0306", "container-disk", Error);
 }
 
-fn check(project: &Project, out: &mut Vec<Diagnostic>) {
+pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     for (endpoint, spec) in project.typed() {
         // With both `gpu` and `cpu`, which one is meant is FL0301's question.
         if spec.settings.gpu.is_some() {

@@ -1,6 +1,6 @@
 use crate::diagnostic::Diagnostic;
 use crate::model::vocab::{cpu_flavor_datacenters, DATACENTERS};
-use crate::validate::Project;
+use crate::project::Project;
 
 declare_rule! {
     /// ## What it does
@@ -19,10 +19,10 @@ declare_rule! {
     ///     cpu: cpu5c-2-4
     ///     datacenters: [US-KS-2]    # cpu5c flavors run only in EU-RO-1
     /// ```
-    pub static CPU_DATACENTER = ("FL0305", "cpu-datacenter", Error, check);
+    pub static CPU_DATACENTER = ("FL0305", "cpu-datacenter", Error);
 }
 
-fn check(project: &Project, out: &mut Vec<Diagnostic>) {
+pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     for (endpoint, spec) in project.typed() {
         // With both `gpu` and `cpu`, which one is meant is FL0301's question.
         if spec.settings.gpu.is_some() {

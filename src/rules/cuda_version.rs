@@ -1,6 +1,6 @@
 use crate::diagnostic::Diagnostic;
 use crate::model::vocab::{cuda_key, gpu_pool, pool_of_model};
-use crate::validate::Project;
+use crate::project::Project;
 
 declare_rule! {
     /// ## What it does
@@ -18,10 +18,10 @@ declare_rule! {
     ///     gpu: BLACKWELL_180
     ///     min_cuda_version: "12.4"    # needs 12.8 or later
     /// ```
-    pub static CUDA_VERSION = ("FL0303", "cuda-version", Error, check);
+    pub static CUDA_VERSION = ("FL0303", "cuda-version", Error);
 }
 
-fn check(project: &Project, out: &mut Vec<Diagnostic>) {
+pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     for (endpoint, spec) in project.typed() {
         if spec.settings.cpu.is_some() {
             continue;

@@ -2,7 +2,7 @@ use crate::diagnostic::Diagnostic;
 use std::collections::hash_map::{Entry, HashMap};
 
 use crate::load::{Span, Value};
-use crate::validate::Project;
+use crate::project::Project;
 
 declare_rule! {
     /// ## What it does
@@ -17,12 +17,12 @@ declare_rule! {
     /// ```yaml
     /// datacenters: [US-CA-2, EU-RO-1, US-CA-2]
     /// ```
-    pub static DUPLICATE_ENTRY = ("FL0506", "duplicate-list-entry", Warning, check);
+    pub static DUPLICATE_ENTRY = ("FL0506", "duplicate-list-entry", Warning);
 }
 
 const LISTS: &[&str] = &["datacenters", "cpu", "system_dependencies"];
 
-fn check(project: &Project, out: &mut Vec<Diagnostic>) {
+pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     for endpoint in &project.endpoints {
         for key in LISTS {
             let Some(list) = endpoint.node.get(key) else {

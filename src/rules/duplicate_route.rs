@@ -3,7 +3,7 @@ use std::collections::hash_map::{Entry, HashMap};
 use crate::diagnostic::Diagnostic;
 use crate::load::Span;
 use crate::model::route_key::check_path;
-use crate::validate::Project;
+use crate::project::Project;
 
 declare_rule! {
     /// ## What it does
@@ -21,10 +21,10 @@ declare_rule! {
     ///   "GET /users/{id}": users::get
     ///   "GET /users/{user_id}": users::fetch    # matches the same requests
     /// ```
-    pub static DUPLICATE_ROUTE = ("FL0208", "duplicate-route", Error, check);
+    pub static DUPLICATE_ROUTE = ("FL0208", "duplicate-route", Error);
 }
 
-fn check(project: &Project, out: &mut Vec<Diagnostic>) {
+pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     // One map per endpoint: the first route of each shape (linear in the number of routes).
     let mut seen: HashMap<String, (Span, &str)> = HashMap::new();
     let mut endpoint = None;

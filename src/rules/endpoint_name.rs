@@ -1,5 +1,5 @@
 use crate::diagnostic::Diagnostic;
-use crate::validate::Project;
+use crate::project::Project;
 
 declare_rule! {
     /// ## What it does
@@ -16,10 +16,10 @@ declare_rule! {
     ///   Image_Gen:     # write `image-gen`
     ///     type: queue
     /// ```
-    pub static ENDPOINT_NAME = ("FL0201", "endpoint-name", Error, check);
+    pub static ENDPOINT_NAME = ("FL0201", "endpoint-name", Error);
 }
 
-fn check(project: &Project, out: &mut Vec<Diagnostic>) {
+pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     for endpoint in &project.endpoints {
         if let Some(problem) = name_problem(endpoint.name) {
             out.push(

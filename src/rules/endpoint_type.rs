@@ -1,6 +1,6 @@
 use crate::diagnostic::Diagnostic;
 use crate::model::EndpointType;
-use crate::validate::Project;
+use crate::project::Project;
 
 declare_rule! {
     /// ## What it does
@@ -17,7 +17,7 @@ declare_rule! {
     ///   embed:
     ///     handler: embed::run    # add `type: queue`
     /// ```
-    pub static MISSING_TYPE_FIELDS = ("FL0202", "missing-endpoint-fields", Error, check_missing);
+    pub static MISSING_TYPE_FIELDS = ("FL0202", "missing-endpoint-fields", Error);
 }
 
 declare_rule! {
@@ -39,10 +39,10 @@ declare_rule! {
     ///     type: load_balanced
     ///     max_concurrency: 4    # queue endpoints only
     /// ```
-    pub static FIELD_FOR_OTHER_TYPE = ("FL0203", "field-for-other-type", Error, check_other);
+    pub static FIELD_FOR_OTHER_TYPE = ("FL0203", "field-for-other-type", Error);
 }
 
-fn check_missing(project: &Project, out: &mut Vec<Diagnostic>) {
+pub(super) fn check_missing(project: &Project, out: &mut Vec<Diagnostic>) {
     for (endpoint, spec) in project.typed().filter(|(e, _)| !e.had_schema_errors) {
         let problem = match spec.kind {
             None => {
@@ -91,7 +91,7 @@ fn check_missing(project: &Project, out: &mut Vec<Diagnostic>) {
 
 /// Whether the endpoint carries the other kind's defining field instead of its own: a queue
 /// endpoint with `routes` and no `handler`, a load-balanced one with `handler` and no routes.
-fn mistyped(endpoint: &crate::validate::EndpointView) -> bool {
+fn mistyped(endpoint: &crate::project::EndpointView) -> bool {
     let has = |key: &str| {
         endpoint
             .node
@@ -109,7 +109,7 @@ fn mistyped(endpoint: &crate::validate::EndpointView) -> bool {
     }
 }
 
-fn check_other(project: &Project, out: &mut Vec<Diagnostic>) {
+pub(super) fn check_other(project: &Project, out: &mut Vec<Diagnostic>) {
     for (endpoint, spec) in project.typed() {
         if mistyped(endpoint) {
             out.push(mistyped_diagnostic(endpoint));
@@ -161,7 +161,7 @@ fn check_other(project: &Project, out: &mut Vec<Diagnostic>) {
 
 /// The one diagnostic for an endpoint whose `type` and defining field disagree: on the type
 /// (the likelier mistake), with the field labelled, and both ways out.
-fn mistyped_diagnostic(endpoint: &crate::validate::EndpointView) -> Diagnostic {
+fn mistyped_diagnostic(endpoint: &crate::project::EndpointView) -> Diagnostic {
     let name = endpoint.name;
     let (kind, field, message, help) = if endpoint.kind() == Some(EndpointType::Queue) {
         (

@@ -1,6 +1,6 @@
 use crate::diagnostic::Diagnostic;
 use crate::load::{Node, Value};
-use crate::validate::Project;
+use crate::project::Project;
 
 declare_rule! {
     /// ## What it does
@@ -21,7 +21,7 @@ declare_rule! {
     ///   model-id: bert      # write MODEL_ID
     ///   PORT: "9000"        # set by the platform
     /// ```
-    pub static ENV_VAR_NAME = ("FL0502", "env-var-name", Error, check_names);
+    pub static ENV_VAR_NAME = ("FL0502", "env-var-name", Error);
 }
 
 declare_rule! {
@@ -39,7 +39,7 @@ declare_rule! {
     /// env:
     ///   HF_TOKEN: hf_abc123               # write HF_TOKEN: { secret: hf_token }
     /// ```
-    pub static PLAIN_SECRET = ("FL0503", "plain-secret", Warning, check_secrets);
+    pub static PLAIN_SECRET = ("FL0503", "plain-secret", Warning);
 }
 
 /// Set for every worker: `PORT` and `PORT_HEALTH` on deploy, to the port in the generated
@@ -63,7 +63,7 @@ fn env_nodes<'a>(project: &'a Project) -> impl Iterator<Item = &'a crate::load::
         .flat_map(|e| e.node.get("env").map(Node::entries).unwrap_or_default())
 }
 
-fn check_names(project: &Project, out: &mut Vec<Diagnostic>) {
+pub(super) fn check_names(project: &Project, out: &mut Vec<Diagnostic>) {
     for var in env_nodes(project) {
         if let Some(secret) = var.value.get("secret") {
             if let Value::Str(name) = &secret.value {
@@ -116,7 +116,7 @@ fn check_names(project: &Project, out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn check_secrets(project: &Project, out: &mut Vec<Diagnostic>) {
+pub(super) fn check_secrets(project: &Project, out: &mut Vec<Diagnostic>) {
     for var in env_nodes(project) {
         let upper = var.key.to_ascii_uppercase();
         let Value::Str(value) = &var.value.value else {

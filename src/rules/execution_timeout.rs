@@ -1,8 +1,8 @@
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::load::{Node, Span};
 use crate::model::{route_key::parse_duration, Duration, EndpointType, IdleTimeout};
+use crate::project::Project;
 use crate::rules::OUT_OF_RANGE;
-use crate::validate::Project;
 
 /// The platform ends a load-balanced request after 5.5 minutes whatever the file says.
 const LOAD_BALANCED_LIMIT_MS: u64 = 330_000;
@@ -23,10 +23,10 @@ declare_rule! {
     /// ```yaml
     /// execution_timeout: 10 minutes    # write `10m`
     /// ```
-    pub static EXECUTION_TIMEOUT = ("FL0403", "execution-timeout", Error, check);
+    pub static EXECUTION_TIMEOUT = ("FL0403", "execution-timeout", Error);
 }
 
-fn check(project: &Project, out: &mut Vec<Diagnostic>) {
+pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     for (endpoint, spec) in project.typed() {
         // `idle_timeout` written as a duration (the schema bounds it when it is a number).
         if let (Some(idle @ IdleTimeout::Text(text)), Some(node)) = (

@@ -1,6 +1,6 @@
 use crate::diagnostic::Diagnostic;
 use crate::model::vocab::{gpu_ids, gpu_pool, pool_of_model, GPU_ANY};
-use crate::validate::Project;
+use crate::project::Project;
 
 declare_rule! {
     /// ## What it does
@@ -19,10 +19,10 @@ declare_rule! {
     /// gpu: [ADA_24, NVIDIA_RTX_6000_ADA_GENERATION]
     /// # Runpod receives "ADA_24,ADA_48_PRO": workers may also land on L40 or L40S
     /// ```
-    pub static GPU_LIST = ("FL0304", "gpu-list-placement", Warning, check);
+    pub static GPU_LIST = ("FL0304", "gpu-list-placement", Warning);
 }
 
-fn check(project: &Project, out: &mut Vec<Diagnostic>) {
+pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     for (endpoint, spec) in project.typed() {
         let Some(gpu) = &spec.settings.gpu else {
             continue;

@@ -1,5 +1,5 @@
 use crate::diagnostic::Diagnostic;
-use crate::validate::Project;
+use crate::project::Project;
 
 declare_rule! {
     /// ## What it does
@@ -17,7 +17,7 @@ declare_rule! {
     ///     gpu: ADA_24
     ///     cpu: cpu3g-2-8    # choose one
     /// ```
-    pub static GPU_AND_CPU = ("FL0301", "gpu-and-cpu", Error, check_both);
+    pub static GPU_AND_CPU = ("FL0301", "gpu-and-cpu", Error);
 }
 
 declare_rule! {
@@ -35,10 +35,10 @@ declare_rule! {
     ///     cpu: cpu3g-2-8
     ///     gpu_count: 2      # GPU endpoints only
     /// ```
-    pub static CPU_WITH_GPU_SETTINGS = ("FL0302", "cpu-with-gpu-settings", Error, check_gpu_settings);
+    pub static CPU_WITH_GPU_SETTINGS = ("FL0302", "cpu-with-gpu-settings", Error);
 }
 
-fn check_both(project: &Project, out: &mut Vec<Diagnostic>) {
+pub(super) fn check_both(project: &Project, out: &mut Vec<Diagnostic>) {
     for (endpoint, spec) in project.typed() {
         if spec.settings.gpu.is_some() && spec.settings.cpu.is_some() {
             out.push(
@@ -60,7 +60,7 @@ fn check_both(project: &Project, out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn check_gpu_settings(project: &Project, out: &mut Vec<Diagnostic>) {
+pub(super) fn check_gpu_settings(project: &Project, out: &mut Vec<Diagnostic>) {
     for (endpoint, spec) in project.typed() {
         // With both `gpu` and `cpu`, FL0301 reports the one mistake.
         if spec.settings.cpu.is_none() || spec.settings.gpu.is_some() {

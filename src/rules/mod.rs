@@ -10,41 +10,20 @@
 //! Load and schema codes document problems their stage finds; semantic rules also carry the
 //! `check` function the rule engine runs on each resolved project.
 
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::validate::Project;
-
-/// Declares a rule: its doc comment becomes its documentation.
-macro_rules! declare_rule {
-    (
-        $(#[doc = $doc:literal])*
-        $vis:vis static $id:ident = ($code:literal, $name:literal, $severity:ident $(, $check:path)?);
-    ) => {
-        $(#[doc = $doc])*
-        $vis static $id: $crate::rules::Rule = $crate::rules::Rule {
-            code: $code,
-            name: $name,
-            severity: $crate::diagnostic::Severity::$severity,
-            doc: concat!($($doc, "\n"),*),
-            check: declare_rule!(@check $($check)?),
-        };
-    };
-    (@check) => { None };
-    (@check $check:path) => { Some($check) };
-}
+use crate::diagnostic::{Diagnostic, Rule};
+use crate::project::Project;
 
 mod container_disk;
 mod cpu_datacenter;
 mod crate_not_found;
 mod cuda_version;
 mod duplicate_entry;
-mod duplicate_key;
 mod duplicate_route;
 mod endpoint_name;
 mod endpoint_type;
 mod env_var;
 mod environment;
 mod execution_timeout;
-mod float_version;
 mod gpu_list;
 mod gpu_or_cpu;
 mod handler_not_found;
@@ -70,21 +49,19 @@ mod unserializable_return;
 mod volume;
 mod workers;
 mod wrong_type;
-mod yaml_syntax;
 
+pub use crate::load::rules::{DUPLICATE_KEY, FLOAT_VERSION, NOT_UTF8, YAML_LIMITS, YAML_SYNTAX};
 pub use container_disk::CONTAINER_DISK;
 pub use cpu_datacenter::CPU_DATACENTER;
 pub use crate_not_found::CRATE_NOT_FOUND;
 pub use cuda_version::CUDA_VERSION;
 pub use duplicate_entry::DUPLICATE_ENTRY;
-pub use duplicate_key::DUPLICATE_KEY;
 pub use duplicate_route::DUPLICATE_ROUTE;
 pub use endpoint_name::ENDPOINT_NAME;
 pub use endpoint_type::{FIELD_FOR_OTHER_TYPE, MISSING_TYPE_FIELDS};
 pub use env_var::{ENV_VAR_NAME, PLAIN_SECRET};
 pub use environment::UNKNOWN_OVERLAY_TARGET;
 pub use execution_timeout::EXECUTION_TIMEOUT;
-pub use float_version::FLOAT_VERSION;
 pub use gpu_list::GPU_LIST;
 pub use gpu_or_cpu::{CPU_WITH_GPU_SETTINGS, GPU_AND_CPU};
 pub use handler_not_found::HANDLER_NOT_FOUND;
@@ -110,31 +87,8 @@ pub use unserializable_return::UNSERIALIZABLE_RETURN;
 pub use volume::VOLUME;
 pub use workers::WORKERS;
 pub use wrong_type::WRONG_TYPE;
-pub use yaml_syntax::{NOT_UTF8, YAML_LIMITS, YAML_SYNTAX};
 
 pub use handler_path::is_handler_path;
-
-/// A diagnostic code and its documentation; semantic rules also carry their check.
-pub struct Rule {
-    pub code: &'static str,
-    /// A kebab-case name, stable like the code.
-    pub name: &'static str,
-    pub severity: Severity,
-    /// Markdown: what it does, why, an example.
-    pub doc: &'static str,
-    pub check: Option<fn(&Project, &mut Vec<Diagnostic>)>,
-}
-
-impl Rule {
-    /// The documentation with the one leading space of each `///` line removed.
-    pub fn documentation(&self) -> String {
-        self.doc
-            .lines()
-            .map(|line| line.strip_prefix(' ').unwrap_or(line))
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-}
 
 /// Every code, in code order.
 pub static ALL: &[&Rule] = &[
@@ -182,6 +136,38 @@ pub static ALL: &[&Rule] = &[
     &UNSERIALIZABLE_RETURN,
     &STREAM_ROUTE_MISMATCH,
     &INIT_STATE,
+];
+
+/// A semantic rule's check: reads the resolved project, reports into `out`.
+pub type Check = fn(&Project, &mut Vec<Diagnostic>);
+
+/// Every semantic rule's check, in code order (what `validate` runs on each resolved project;
+/// load, schema and handler codes are reported by their own stage).
+pub static CHECKS: &[Check] = &[
+    endpoint_name::check,
+    endpoint_type::check_missing,
+    endpoint_type::check_other,
+    handler_path::check,
+    route_key::check,
+    path_parameter::check,
+    reserved_path::check,
+    duplicate_route::check,
+    gpu_or_cpu::check_both,
+    gpu_or_cpu::check_gpu_settings,
+    cuda_version::check,
+    gpu_list::check,
+    cpu_datacenter::check,
+    container_disk::check,
+    workers::check,
+    scaler::check,
+    execution_timeout::check,
+    volume::check,
+    env_var::check_names,
+    env_var::check_secrets,
+    system_dependency::check,
+    image::check,
+    duplicate_entry::check,
+    project_name::check,
 ];
 
 pub fn find(code: &str) -> Option<&'static Rule> {

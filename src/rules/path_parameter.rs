@@ -1,6 +1,6 @@
 use crate::diagnostic::Diagnostic;
 use crate::model::route_key::check_path;
-use crate::validate::Project;
+use crate::project::Project;
 
 declare_rule! {
     /// ## What it does
@@ -18,10 +18,10 @@ declare_rule! {
     ///   "GET /users/:id": users::get        # write {id}
     ///   "GET /files/file-{n}": files::get   # a parameter is a whole segment
     /// ```
-    pub static PATH_PARAMETER = ("FL0206", "path-parameter", Error, check);
+    pub static PATH_PARAMETER = ("FL0206", "path-parameter", Error);
 }
 
-fn check(project: &Project, out: &mut Vec<Diagnostic>) {
+pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     for route in project.routes() {
         let Ok(key) = route.key else { continue };
         for problem in check_path(key.path) {

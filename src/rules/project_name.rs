@@ -1,7 +1,7 @@
 use super::endpoint_name::{name_problem, slug};
 use crate::diagnostic::Diagnostic;
 use crate::load::Value;
-use crate::validate::Project;
+use crate::project::Project;
 
 declare_rule! {
     /// ## What it does
@@ -15,10 +15,10 @@ declare_rule! {
     /// ```yaml
     /// name: My App     # write `my-app`
     /// ```
-    pub static PROJECT_NAME = ("FL0601", "project-name", Error, check);
+    pub static PROJECT_NAME = ("FL0601", "project-name", Error);
 }
 
-fn check(project: &Project, out: &mut Vec<Diagnostic>) {
+pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     let Some(node) = project.root.get("name") else {
         return;
     };

@@ -1,6 +1,6 @@
 use crate::diagnostic::Diagnostic;
 use crate::model::vocab::RESERVED_PATHS;
-use crate::validate::Project;
+use crate::project::Project;
 
 declare_rule! {
     /// ## What it does
@@ -16,10 +16,10 @@ declare_rule! {
     /// routes:
     ///   "GET /ping": health::ping    # reserved; use "/healthz" or another path
     /// ```
-    pub static RESERVED_PATH = ("FL0207", "reserved-path", Error, check);
+    pub static RESERVED_PATH = ("FL0207", "reserved-path", Error);
 }
 
-fn check(project: &Project, out: &mut Vec<Diagnostic>) {
+pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     for route in project.routes() {
         let Ok(key) = route.key else { continue };
         if RESERVED_PATHS.contains(&key.path) {

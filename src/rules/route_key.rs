@@ -1,5 +1,5 @@
 use crate::diagnostic::Diagnostic;
-use crate::validate::Project;
+use crate::project::Project;
 
 declare_rule! {
     /// ## What it does
@@ -16,10 +16,10 @@ declare_rule! {
     ///   "get /users": users::list     # methods are upper case: "GET /users"
     ///   "POST users": users::create   # write "POST /users"
     /// ```
-    pub static ROUTE_KEY = ("FL0205", "route-key", Error, check);
+    pub static ROUTE_KEY = ("FL0205", "route-key", Error);
 }
 
-fn check(project: &Project, out: &mut Vec<Diagnostic>) {
+pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     for route in project.routes() {
         if let Err(err) = route.key {
             out.push(

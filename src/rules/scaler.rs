@@ -1,6 +1,6 @@
 use crate::diagnostic::Diagnostic;
 use crate::model::{EndpointType, ScalerType};
-use crate::validate::Project;
+use crate::project::Project;
 
 declare_rule! {
     /// ## What it does
@@ -17,10 +17,10 @@ declare_rule! {
     ///     type: load_balanced
     ///     scaler: { type: QUEUE_DELAY, value: 4 }    # use REQUEST_COUNT
     /// ```
-    pub static SCALER = ("FL0402", "scaler", Error, check);
+    pub static SCALER = ("FL0402", "scaler", Error);
 }
 
-fn check(project: &Project, out: &mut Vec<Diagnostic>) {
+pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     for (endpoint, spec) in project.typed() {
         let Some(scaler) = &spec.settings.scaler else {
             continue;

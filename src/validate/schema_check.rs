@@ -690,7 +690,7 @@ fn list(items: &[String], most: usize) -> String {
 }
 
 /// How many diagnostics the schema stage words in full; later unknown keys get no suggestion.
-const CHEAP_AFTER: usize = 4 * crate::render::MAX_SHOWN;
+const CHEAP_AFTER: usize = 4 * crate::diagnostic::MAX_SHOWN;
 
 /// How many allowed values an "expected one of" message names before it is cut.
 const LIST_MOST: usize = 12;
