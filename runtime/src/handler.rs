@@ -158,8 +158,10 @@ impl fmt::Display for HandlerError {
 
 impl std::error::Error for HandlerError {}
 
-/// A stream of JSON items produced by a streaming handler (WebSocket frames, queue stream chunks).
-pub type ItemStream = Pin<Box<dyn Stream<Item = Result<Value, HandlerError>> + Send>>;
+/// A stream of JSON items produced by a streaming handler (WebSocket frames, NDJSON lines, queue
+/// stream chunks), each serialized once, as it is produced: frames and lines are written as they
+/// are, so a struct's fields keep their order (as axum and FastAPI keep them).
+pub type ItemStream = Pin<Box<dyn Stream<Item = Result<Json, HandlerError>> + Send>>;
 
 /// What a handler produced: one JSON value (as a [`Value`], or already serialized), or a stream
 /// of them.
@@ -192,7 +194,7 @@ impl Json {
         self.0
     }
 
-    /// The value parsed back, where a [`Value`] is needed (WebSocket frames, queue outputs).
+    /// The value parsed back, where a [`Value`] is needed (queue outputs and stream chunks).
     /// Objects' keys then follow `Value`'s order (sorted).
     pub fn to_value(&self) -> Value {
         // Written by serde_json from a value, so it parses.
@@ -389,7 +391,7 @@ impl Reply {
     {
         use futures_util::StreamExt;
         Ok(Reply::Stream(Box::pin(items.map(|item| {
-            serde_json::to_value(item).map_err(HandlerError::internal)
+            Json::new(&item).map_err(HandlerError::internal)
         }))))
     }
 
@@ -417,7 +419,7 @@ impl Reply {
     {
         use futures_util::StreamExt;
         Ok(Reply::Stream(Box::pin(items.map(|item| match item {
-            Ok(v) => serde_json::to_value(v).map_err(HandlerError::internal),
+            Ok(v) => Json::new(&v).map_err(HandlerError::internal),
             Err(e) => Err(HandlerError::from_error(e)),
         }))))
     }
@@ -643,7 +645,24 @@ mod tests {
         let Ok(Reply::Stream(items)) = reply else {
             panic!("not a stream");
         };
-        items.collect().await
+        items.map(|item| item.map(|j| j.to_value())).collect().await
+    }
+
+    #[tokio::test]
+    async fn stream_items_keep_their_fields_in_order() {
+        #[derive(Serialize)]
+        struct Token {
+            token: &'static str,
+            index: u32,
+        }
+        let Ok(Reply::Stream(mut items)) = Reply::stream(futures_util::stream::iter([Token {
+            token: "a",
+            index: 0,
+        }])) else {
+            panic!("not a stream");
+        };
+        let first = items.next().await.unwrap().unwrap();
+        assert_eq!(first.as_str(), r#"{"token":"a","index":0}"#);
     }
 
     #[tokio::test]

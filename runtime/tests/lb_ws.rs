@@ -59,7 +59,7 @@ async fn collect(ws: &mut Ws) -> (Vec<Value>, Option<CloseCode>) {
 }
 
 #[tokio::test]
-async fn stream_items_then_done() {
+async fn stream_items_then_a_normal_close() {
     let s = start_example(&[]).await;
     let mut ws = connect(s.addr, "/ws/generate").await;
     ws.send(Message::text(r#"{"prompt":"hi","n":3}"#))
@@ -72,7 +72,6 @@ async fn stream_items_then_done() {
             json!({"token": "hi-0", "index": 0}),
             json!({"token": "hi-1", "index": 1}),
             json!({"token": "hi-2", "index": 2}),
-            json!({"done": true, "total": 3}),
         ]
     );
     assert_eq!(code, Some(CloseCode::Normal));
@@ -80,19 +79,13 @@ async fn stream_items_then_done() {
 }
 
 #[tokio::test]
-async fn empty_stream_is_just_done() {
+async fn an_empty_stream_is_just_a_normal_close() {
     let s = start_example(&[]).await;
     let mut ws = connect(s.addr, "/ws/generate").await;
     ws.send(Message::text(r#"{"prompt":"hi","n":0}"#))
         .await
         .unwrap();
-    assert_eq!(
-        collect(&mut ws).await,
-        (
-            vec![json!({"done": true, "total": 0})],
-            Some(CloseCode::Normal)
-        )
-    );
+    assert_eq!(collect(&mut ws).await, (vec![], Some(CloseCode::Normal)));
     s.stop().await;
 }
 
@@ -277,8 +270,8 @@ async fn shutdown_waits_for_streams_in_flight() {
         "serving ended with a stream in flight"
     );
     let (frames, code) = collect(&mut ws).await;
-    assert_eq!(frames.len(), 8, "{frames:?}"); // 7 more items and the done frame
-    assert_eq!(frames[7], json!({"done": true, "total": 8}));
+    assert_eq!(frames.len(), 7, "{frames:?}"); // the 7 items after the first
+    assert_eq!(frames[6], json!({"token": "p-7", "index": 7}));
     assert_eq!(code, Some(CloseCode::Normal));
     tokio::time::timeout(Duration::from_secs(3), s.task)
         .await

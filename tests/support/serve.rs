@@ -282,10 +282,9 @@ fn specific(project: &str, endpoint: &str, w: &Worker) {
                 r.body
             );
             let frames = websocket(w.port, &w.url("/stream"), &json!({"text": "one two three"}));
-            // One frame per item, then the runtime's own end marker.
-            assert_eq!(frames.len(), 4, "{frames:?}");
+            // One frame per item, then a normal close.
+            assert_eq!(frames.len(), 3, "{frames:?}");
             assert_eq!(frames[0]["token"], json!("one"));
-            assert_eq!(frames[3], json!({"done": true, "total": 3}));
         }
         ("hello", "embed") => {
             let r = send(
@@ -313,9 +312,9 @@ fn specific(project: &str, endpoint: &str, w: &Worker) {
                 &w.url("/ws"),
                 &json!({"prompt": "a b c", "max_tokens": 3, "delay_ms": 1}),
             );
-            // The seed's frames (three tokens, then its own done frame), then the runtime's
-            // end marker.
-            assert_eq!(frames.len(), 5, "{frames:?}");
+            // The seed's frames exactly: three tokens, then its own done frame (the runtime
+            // adds none), then a normal close.
+            assert_eq!(frames.len(), 4, "{frames:?}");
             assert_eq!(frames[0], json!({"token": frames[0]["token"], "index": 0}));
             assert_eq!(frames[3], json!({"done": true, "total_tokens": 3}));
             let r = get(w.port, &w.url("/stats"));
@@ -371,6 +370,8 @@ fn specific(project: &str, endpoint: &str, w: &Worker) {
 
 /// Opens a WebSocket route, sends one JSON message, and collects the JSON frames until the
 /// server closes.
+/// Sends `message` on a WebSocket to `path`; the text frames received, once the server closed
+/// normally (1000, reason "done"): any other end fails the test.
 pub fn websocket(port: u16, path: &str, message: &Value) -> Vec<Value> {
     let (mut socket, _) = tungstenite::connect(format!("ws://127.0.0.1:{port}{path}"))
         .unwrap_or_else(|e| panic!("WS {path}: {e}"));
@@ -383,9 +384,17 @@ pub fn websocket(port: u16, path: &str, message: &Value) -> Vec<Value> {
             Ok(tungstenite::Message::Text(text)) => {
                 frames.push(serde_json::from_str(text.as_str()).unwrap())
             }
-            Ok(tungstenite::Message::Close(_)) | Err(_) => break,
+            Ok(tungstenite::Message::Close(frame)) => {
+                let frame = frame.unwrap_or_else(|| panic!("WS {path}: a close without a code"));
+                assert_eq!(
+                    (u16::from(frame.code), frame.reason.as_str()),
+                    (1000, "done"),
+                    "WS {path}: {frames:?}"
+                );
+                return frames;
+            }
             Ok(_) => {}
+            Err(e) => panic!("WS {path}: ended without a close frame ({e}) after {frames:?}"),
         }
     }
-    frames
 }

@@ -110,7 +110,7 @@ impl<S: Send + Sync + 'static> App<S> {
     }
 
     /// A WebSocket route: the first text frame is the payload (bound like a POST body), the
-    /// handler's stream goes out as JSON frames, then `{"done": true, "total": n}`.
+    /// handler's stream goes out as JSON frames, then a normal close (1000, "done").
     pub fn websocket(mut self, path: &str, handler: Handler<S>) -> Self {
         self.routes.push(RouteSpec {
             kind: Kind::WebSocket,

@@ -168,18 +168,18 @@ fn ndjson(items: crate::handler::ItemStream, debug: bool) -> Response {
         if *failed {
             return futures_util::future::ready(None);
         }
-        let value = match item {
-            Ok(v) => v,
+        let text = match item {
+            Ok(json) => json.into_string(),
             Err(e) => {
                 *failed = true;
                 let msg = match &e {
                     HandlerError::Internal(m) => errors::internal_message(m, debug).to_string(),
                     other => other.to_string(),
                 };
-                json!({ "error": msg })
+                json!({ "error": msg }).to_string()
             }
         };
-        let mut line = value.to_string().into_bytes();
+        let mut line = text.into_bytes();
         line.push(b'\n');
         futures_util::future::ready(Some(Ok::<_, std::convert::Infallible>(Bytes::from(line))))
     });

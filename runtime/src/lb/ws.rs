@@ -1,6 +1,8 @@
 //! WebSocket routes: the first text frame is the JSON payload (bound like a POST body), the
-//! handler's items go out as JSON text frames, then `{"done": true, "total": n}` and a normal
-//! close. A bad payload or a failing handler gets one `{"error": ...}` frame and a close with a
+//! handler's items go out as JSON text frames, then a normal close (1000, reason "done"). The
+//! frames are the handler's alone, as in a Flash (FastAPI) WebSocket handler: one that wants an
+//! end frame yields it (the seed protocol ends with `{"done": true, "total_tokens": n}`); the
+//! runtime adding its own made such handlers send two. A bad payload or a failing handler gets one `{"error": ...}` frame and a close with a
 //! code saying why; a client that goes away cancels the handler by dropping its stream.
 
 use std::{sync::Arc, time::Duration};
@@ -90,12 +92,12 @@ impl Session {
             Outcome::Done(Ok(Reply::Stream(items))) => self.pump(items).await,
             Outcome::Done(Ok(Reply::Value(v))) => {
                 if self.send(&v).await {
-                    self.finish(1).await;
+                    self.finish().await;
                 }
             }
             Outcome::Done(Ok(Reply::Json(j))) => {
-                if self.send(&j.to_value()).await {
-                    self.finish(1).await;
+                if self.send_text(j.into_string()).await {
+                    self.finish().await;
                 }
             }
             Outcome::Done(Err(e)) => {
@@ -130,8 +132,8 @@ impl Session {
         loop {
             tokio::select! {
                 item = items.next() => match item {
-                    Some(Ok(v)) => {
-                        if !self.send(&v).await {
+                    Some(Ok(json)) => {
+                        if !self.send_text(json.into_string()).await {
                             return;
                         }
                         total += 1;
@@ -149,7 +151,8 @@ impl Session {
                 }
             }
         }
-        self.finish(total).await;
+        tracing::debug!("stream done after {total} items");
+        self.finish().await;
     }
 
     fn error_frame(&self, err: &HandlerError) -> (Value, u16) {
@@ -169,16 +172,18 @@ impl Session {
 
     /// Sends one JSON frame; false when the client is gone.
     async fn send(&mut self, value: &Value) -> bool {
-        self.socket
-            .send(Message::Text(value.to_string().into()))
-            .await
-            .is_ok()
+        self.send_text(value.to_string()).await
     }
 
-    async fn finish(mut self, total: u64) {
-        if self.send(&json!({ "done": true, "total": total })).await {
-            self.close(NORMAL, "done").await;
-        }
+    /// Sends one frame of JSON text (serialized by the handler's reply); false when the
+    /// client is gone.
+    async fn send_text(&mut self, text: String) -> bool {
+        self.socket.send(Message::Text(text.into())).await.is_ok()
+    }
+
+    /// The end of a successful answer: the close frame says it.
+    async fn finish(mut self) {
+        self.close(NORMAL, "done").await;
     }
 
     async fn fail(mut self, frame: Value, code: u16) {

@@ -265,11 +265,14 @@ where
                 let mut kept_bytes = 0usize;
                 let mut keeping = keep != Keep::Nothing;
                 while let Some(item) = stream.next().await {
-                    let chunk = item.map_err(Failure::Handler)?;
-                    let size = json_len(&chunk);
+                    let json = item.map_err(Failure::Handler)?;
+                    let size = json.as_str().len();
                     if size > CHUNK_LIMIT {
                         return Err(Failure::ChunkTooLarge(size));
                     }
+                    // Chunks are posted and kept as values (aggregated, read back by
+                    // `/stream`), so the serialized item is parsed here.
+                    let chunk = json.to_value();
                     if keeping {
                         kept_bytes += size + 1;
                         if let Keep::UpTo(limit) = keep {
@@ -333,23 +336,6 @@ fn capture_panic_locations() {
             previous(info);
         }));
     });
-}
-
-/// The length of a value's JSON text, without keeping the text.
-fn json_len(v: &Value) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    let _ = serde_json::to_writer(&mut count, v);
-    count.0
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
