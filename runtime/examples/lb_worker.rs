@@ -81,6 +81,17 @@ async fn whoami(ctx: &Context) -> serde_json::Value {
     serde_json::json!({ "request_id": ctx.request_id() })
 }
 
+/// Looks an order up: only order 1 exists (an unknown id is a 404, as FastAPI's
+/// `HTTPException(404)`); order 2 is being written (409); any other code is answered as asked.
+fn order(id: u16) -> Result<serde_json::Value, HandlerError> {
+    match id {
+        1 => Ok(serde_json::json!({ "order": 1 })),
+        2 => Err(HandlerError::status(409, "order 2 is being written")),
+        3..=99 => Err(HandlerError::not_found(format!("no order {id}"))),
+        code => Err(HandlerError::status(code, format!("asked for {code}"))),
+    }
+}
+
 async fn slow(ms: u64) -> serde_json::Value {
     tokio::time::sleep(Duration::from_millis(ms)).await;
     serde_json::json!({ "slept": ms })
@@ -169,6 +180,13 @@ pub fn app() -> App<Model> {
             "/fail",
             handler(|_model, _call| async move {
                 Err(HandlerError::internal("database password is hunter2"))
+            }),
+        )
+        .get(
+            "/orders/{id}",
+            handler(|_model, mut call| async move {
+                let (id,) = bind!(call, path id)?;
+                Reply::result(order(id))
             }),
         )
         .get(

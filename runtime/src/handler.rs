@@ -74,11 +74,19 @@ impl Problem {
 }
 
 /// How a handler call failed. The serving layer maps each kind to a status code
-/// (400, 422, 500) or to a failed job; the variants are the whole contract.
+/// (400, 422, 500, or the one a [`HandlerError::Status`] names) or to a failed job; the
+/// variants are the whole contract.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HandlerError {
     /// The caller sent something the handler rejects (HTTP 400, `{"error": msg}`).
     Client(String),
+    /// An answer with its own status and `{"error": msg}`, what FastAPI's
+    /// `HTTPException(status_code, detail)` gives a Flash handler: 404 for an unknown id, 409, 429,
+    /// 503 and so on. Build it with [`HandlerError::status`] (or [`HandlerError::not_found`]),
+    /// which keeps the status between 400 and 599. The message is always shown, 5xx included:
+    /// the handler chose it for the caller. In a queue job it fails the job with the message;
+    /// a 5xx is retried like any server error, a 4xx is not.
+    Status(u16, String),
     /// The arguments did not bind: every problem at once (HTTP 422, `{"detail": [...]}`).
     Invalid(Vec<Problem>),
     /// Anything else (HTTP 500). The message is shown only when debug output is enabled.
@@ -94,8 +102,26 @@ impl HandlerError {
         HandlerError::Internal(err.to_string())
     }
 
+    /// An error answered with `status` and `{"error": msg}`. A status outside 400–599 is not an
+    /// error status: it becomes 500 (and the message says which status was asked for).
+    pub fn status(status: u16, msg: impl Into<String>) -> Self {
+        let msg = msg.into();
+        if (400..=599).contains(&status) {
+            HandlerError::Status(status, msg)
+        } else {
+            HandlerError::Internal(format!(
+                "HandlerError::status({status}): not an error status (400–599): {msg}"
+            ))
+        }
+    }
+
+    /// 404 with `{"error": msg}`: what was asked for does not exist.
+    pub fn not_found(msg: impl Into<String>) -> Self {
+        HandlerError::status(404, msg)
+    }
+
     /// Any error a user's function returns, as the runtime reports it: a [`HandlerError`]
-    /// (boxed or not) keeps its kind (`Client` 400, `Invalid` 422); anything else is `Internal`
+    /// (boxed or not) keeps its kind (`Client` 400, `Status`, `Invalid` 422); anything else is `Internal`
     /// with the error's text followed by its `source()` chain (`"outer: cause: root cause"`).
     ///
     /// Works for `String`, `&str`, `std::io::Error`, any `std::error::Error + Send + Sync`, boxed
@@ -136,7 +162,9 @@ impl HandlerError {
 impl fmt::Display for HandlerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            HandlerError::Client(m) | HandlerError::Internal(m) => f.write_str(m),
+            HandlerError::Client(m) | HandlerError::Status(_, m) | HandlerError::Internal(m) => {
+                f.write_str(m)
+            }
             HandlerError::Invalid(problems) => {
                 let parts: Vec<String> = problems
                     .iter()

@@ -151,6 +151,31 @@ async fn client_error_is_400_with_message() {
 }
 
 #[tokio::test]
+async fn a_handler_can_answer_its_own_error_status() {
+    let s = start_example(&[]).await;
+    assert_eq!(get(&s.url("/orders/1")).await, (200, json!({"order": 1})));
+    assert_eq!(
+        get(&s.url("/orders/7")).await,
+        (404, json!({"error": "no order 7"}))
+    );
+    assert_eq!(
+        get(&s.url("/orders/2")).await,
+        (409, json!({"error": "order 2 is being written"}))
+    );
+    // A 5xx the handler chose keeps its message (the handler wrote it for the caller).
+    assert_eq!(
+        get(&s.url("/orders/503")).await,
+        (503, json!({"error": "asked for 503"}))
+    );
+    // Not an error status: a 500, the message hidden like any internal error's.
+    assert_eq!(
+        get(&s.url("/orders/200")).await,
+        (500, json!({"error": "internal server error"}))
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
 async fn internal_errors_hide_details_unless_debug() {
     let s = start_example(&[]).await;
     assert_eq!(

@@ -140,7 +140,8 @@ pub enum Pass {
 pub enum Returns {
     /// `T` (serializable; `()` and no return type answer `null`).
     Value { ty: String },
-    /// `Result<T, E>`: `Err` is a 500, or a 400 when it is a `HandlerError::Client`.
+    /// `Result<T, E>`: `Err` is a 500, or a 400 when it is a `HandlerError::Client`, or the
+    /// status of a `HandlerError::Status`.
     Result { ok: String, err: String },
     /// `impl Stream<Item = T>` (WebSocket routes and streaming queue handlers).
     Stream { item: String, fallible: bool },

@@ -361,8 +361,10 @@ fn specific(project: &str, endpoint: &str, w: &Worker) {
             let r = super::http::request(w.port, "DELETE", &w.url(&format!("/users/{id}")), None)
                 .unwrap();
             assert_eq!(r.status, 200, "{}", r.body);
-            // The handler contract has no 404 yet: an unknown id is the caller's mistake, a 400.
-            assert_eq!(get(w.port, &w.url(&format!("/users/{id}"))).status, 400);
+            // An unknown id is a 404 (`HandlerError::not_found`), with the handler's message.
+            let r = get(w.port, &w.url(&format!("/users/{id}")));
+            assert_eq!(r.status, 404, "{}", r.body);
+            assert_eq!(r.json(), json!({"error": format!("no user with id {id}")}));
         }
         _ => {}
     }

@@ -50,7 +50,7 @@ pub async fn delete(store: &Store, user_id: u64) -> Result<Deleted, HandlerError
 }
 
 fn not_found(user_id: u64) -> HandlerError {
-    HandlerError::client(format!("no user with id {user_id}"))
+    HandlerError::not_found(format!("no user with id {user_id}"))
 }
 
 #[cfg(test)]
@@ -76,7 +76,7 @@ mod tests {
         assert_eq!(delete(&store, 2).await.unwrap(), Deleted { deleted: 2 });
         assert_eq!(
             get(&store, 2).await,
-            Err(HandlerError::client("no user with id 2"))
+            Err(HandlerError::not_found("no user with id 2"))
         );
         assert!(delete(&store, 2).await.is_err());
     }

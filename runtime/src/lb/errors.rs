@@ -48,10 +48,17 @@ pub(crate) fn internal_message(msg: &str, debug: bool) -> &str {
     }
 }
 
-/// Maps a handler's failure to its response (400, 422 or 500).
+/// Maps a handler's failure to its response (400, 422, 500 or the status it names).
 pub(crate) fn from_handler(err: &HandlerError, debug: bool) -> Response {
     match err {
         HandlerError::Client(msg) => error(StatusCode::BAD_REQUEST, msg),
+        HandlerError::Status(status, msg) => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            if status.is_server_error() {
+                tracing::error!("handler answered {status}: {msg}");
+            }
+            error(status, msg)
+        }
         HandlerError::Invalid(problems) => invalid(problems),
         HandlerError::Internal(msg) => {
             tracing::error!("handler failed: {msg}");

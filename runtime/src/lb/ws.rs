@@ -158,6 +158,8 @@ impl Session {
     fn error_frame(&self, err: &HandlerError) -> (Value, u16) {
         match err {
             HandlerError::Client(msg) => (json!({ "error": msg }), POLICY),
+            HandlerError::Status(status, msg) if *status < 500 => (json!({ "error": msg }), POLICY),
+            HandlerError::Status(_, msg) => (json!({ "error": msg }), INTERNAL),
             HandlerError::Invalid(problems) => (
                 json!({ "error": "invalid payload", "detail": problems }),
                 POLICY,

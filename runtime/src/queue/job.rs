@@ -65,6 +65,8 @@ impl Failure {
         match self {
             Failure::Input(_) => "InvalidInput",
             Failure::Handler(HandlerError::Client(_)) => "ClientError",
+            Failure::Handler(HandlerError::Status(status, _)) if *status < 500 => "ClientError",
+            Failure::Handler(HandlerError::Status(..)) => "HandlerError",
             Failure::Handler(HandlerError::Invalid(_)) => "InvalidArguments",
             Failure::Handler(HandlerError::Internal(_)) => "HandlerError",
             Failure::Timeout(_) => "TimeoutError",
@@ -114,13 +116,13 @@ impl Failure {
 
     /// Whether running the job again could end differently. Not when the input is what is
     /// wrong — missing or empty, unbindable (a 422's problems), refused by the handler as the
-    /// caller's mistake (`HandlerError::Client`), or producing a chunk too large — nor for a
+    /// caller's mistake (`HandlerError::Client`, a 4xx `Status`), or producing a chunk too large — nor for a
     /// timeout, an expired job or a worker shutting down: retries would fail the same way.
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
             Failure::Handler(HandlerError::Internal(_)) | Failure::Panic(..)
-        )
+        ) || matches!(self, Failure::Handler(HandlerError::Status(status, _)) if *status >= 500)
     }
 
     /// The job's `error` text: a JSON string with the fields the Python SDK reports, in its
@@ -378,5 +380,16 @@ mod tests {
         ));
         let internal = Failure::Handler(HandlerError::Internal("loading: weights missing".into()));
         assert_eq!(internal.traceback(), "loading:\n  weights missing");
+    }
+
+    #[test]
+    fn a_status_error_fails_a_job_like_its_class() {
+        let not_found = Failure::Handler(HandlerError::not_found("no order 7"));
+        assert_eq!(not_found.error_type(), "ClientError");
+        assert_eq!(not_found.message(), "no order 7");
+        assert!(!not_found.is_retryable());
+        let busy = Failure::Handler(HandlerError::status(503, "busy"));
+        assert_eq!(busy.error_type(), "HandlerError");
+        assert!(busy.is_retryable());
     }
 }
