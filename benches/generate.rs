@@ -21,6 +21,7 @@ impl Workspace for Memory {
             lib_name: "bench".into(),
             manifest_dir: self.dir.clone(),
             lib_path: self.dir.join("src/lib.rs"),
+            build_script: None,
             edition: "2021".into(),
         })
     }

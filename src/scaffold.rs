@@ -385,6 +385,7 @@ impl Workspace for Memory<'_> {
             lib_name: self.package.replace('-', "_"),
             manifest_dir: Self::root(),
             lib_path: Self::root().join("src/lib.rs"),
+            build_script: None,
             edition: "2021".into(),
         })
     }

@@ -30,7 +30,8 @@ fn projects() -> Vec<(PathBuf, PathBuf)> {
         };
         for entry in entries.flatten() {
             let dir = entry.path();
-            if dir.join("flash.yaml").is_file() && dir.join("Cargo.toml").is_file() {
+            // flash.yaml is what makes a project: a case's crate may be in a subdirectory.
+            if dir.join("flash.yaml").is_file() {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 out.push((Path::new(snapshots).join(format!("{name}.tree")), dir));
             }
@@ -115,6 +116,15 @@ fn tree(project: &Path) -> String {
 fn golden_trees() {
     let projects = generated();
     assert!(projects.len() >= 2, "expected example projects");
+    // Every drop-in case is a project: a case the walk skipped would never be compared.
+    let cases = fs::read_dir("tests/ui/generate/cases").unwrap().flatten();
+    for case in cases.filter(|e| e.path().is_dir()) {
+        assert!(
+            projects.iter().any(|(_, dir)| dir == &case.path()),
+            "{} is not generated",
+            case.path().display()
+        );
+    }
     let mut failures = Vec::new();
     for (snapshot, dir) in projects {
         let actual = tree(dir);
@@ -272,6 +282,84 @@ fn schema_is_written_for_the_modeline() {
     );
     assert!(project.join(".flash/dev/src/main.rs").exists());
     fs::remove_dir_all(&project).unwrap();
+}
+
+/// The build stage of a generated Dockerfile, run here without Docker: each `COPY src dst` with
+/// `cp -a` (which keeps files' times, as `COPY` does: the reason the Dockerfile touches sources)
+/// into a fresh directory standing for `WORKDIR`, each `RUN` there with `sh -c` — in debug
+/// rather than `--release` and with the tests' shared target dir, leaving out the final `cp` of
+/// the release binary. For the build-script case the dependency stage builds on the skeleton's
+/// placeholder script, and the endpoint's stage must run the real one: the library includes
+/// the file it writes, so a stage that reused the placeholder's output fails to compile.
+#[test]
+fn the_dockerfile_build_stages_run_here() {
+    let (_, project) = generated()
+        .iter()
+        .find(|(_, dir)| dir.ends_with("build-script"))
+        .expect("the build-script case");
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("generated");
+    let dockerfile = fs::read_to_string(project.join(".flash/workers/api/Dockerfile")).unwrap();
+    // A new directory each run: cargo keys a path crate's build-script output by its path, and
+    // the shared target dir would otherwise keep the real script's output from an earlier run
+    // (an image build starts with no target dir at all).
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let build = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "dockerfile-build-stages-{}-{nanos}",
+        std::process::id()
+    ));
+    fs::create_dir_all(&build).unwrap();
+    let run = |what: &str, mut command: Command| {
+        let out = command.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{what}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let instructions = dockerfile.replace("\\\n", " ");
+    let stage: Vec<&str> = instructions
+        .lines()
+        .skip_while(|l| !l.starts_with("FROM "))
+        .skip(1)
+        .take_while(|l| !l.starts_with("FROM "))
+        .collect();
+    let mut runs = 0;
+    for line in stage {
+        if let Some(paths) = line.strip_prefix("COPY ") {
+            let (from, to) = paths.split_once(' ').expect("COPY src dst");
+            let to = build.join(to);
+            fs::create_dir_all(&to).unwrap();
+            let mut cp = Command::new("cp");
+            cp.arg("-a").arg(project.join(from).join(".")).arg(&to);
+            run(line, cp);
+        } else if let Some(commands) = line.strip_prefix("RUN ") {
+            let commands: Vec<String> = commands
+                .split("&&")
+                .map(str::trim)
+                .filter(|c| !c.starts_with("cp "))
+                .map(|c| c.replace(" --release", ""))
+                .collect();
+            let mut sh = Command::new("sh");
+            sh.arg("-c")
+                .arg(commands.join(" && "))
+                .current_dir(&build)
+                .env("CARGO_TARGET_DIR", &target);
+            run(line, sh);
+            runs += 1;
+        }
+    }
+    assert_eq!(
+        runs, 2,
+        "the dependency stage and the endpoint's: {dockerfile}"
+    );
+    fs::remove_dir_all(&build).unwrap();
 }
 
 /// A copy of an example in the target dir, for tests that change files.

@@ -659,6 +659,7 @@ impl flashc::resolve::Workspace for DiskWorkspace {
             lib_name: name.replace('-', "_"),
             package: name,
             lib_path: dir.join("src/lib.rs"),
+            build_script: None,
             manifest_dir: dir,
             edition: "2021".into(),
         })

@@ -27,6 +27,7 @@ impl Workspace for TestWorkspace {
         let dir = dir.canonicalize().expect("canonical crate dir");
         let (mut section, mut package, mut lib_name, mut lib_path, mut edition) =
             (String::new(), None, None, None, "2015".to_string());
+        let mut build_script = None;
         for line in manifest.lines().map(str::trim) {
             if line.starts_with('[') {
                 section = line.trim_matches(['[', ']']).to_string();
@@ -41,6 +42,7 @@ impl Workspace for TestWorkspace {
                 ("package", "edition") => edition = value,
                 ("lib", "name") => lib_name = Some(value),
                 ("lib", "path") => lib_path = Some(dir.join(value)),
+                ("package", "build") => build_script = Some(dir.join(value)),
                 _ => {}
             }
         }
@@ -56,6 +58,7 @@ impl Workspace for TestWorkspace {
             package,
             manifest_dir: dir,
             lib_path,
+            build_script,
             edition,
         })
     }

@@ -59,6 +59,11 @@ impl Workspace for FsWorkspace {
             lib_name: lib.name.replace('-', "_"),
             manifest_dir,
             lib_path: lib.src_path.clone().into_std_path_buf(),
+            build_script: package
+                .targets
+                .iter()
+                .find(|t| t.is_custom_build())
+                .map(|t| t.src_path.clone().into_std_path_buf()),
             edition: package.edition.to_string(),
         })
     }

@@ -110,14 +110,14 @@ impl std::fmt::Display for EmitError {
 pub const SKELETON: &str = "skeleton";
 const PLACEHOLDER_MAIN: &str = "fn main() {}\n";
 
-/// The library root relative to the crate directory (`src/lib.rs`).
-fn lib_in_crate(krate: &crate::lower::HandlerCrate) -> String {
+/// A path of the handler crate (`handlers/src/lib.rs`) relative to the crate's directory
+/// (`src/lib.rs`).
+fn in_crate(krate: &crate::lower::HandlerCrate, path: &str) -> String {
     match krate.dir.as_str() {
-        "." => krate.lib.clone(),
-        dir => krate
-            .lib
+        "." => path.to_string(),
+        dir => path
             .strip_prefix(&format!("{dir}/"))
-            .unwrap_or(&krate.lib)
+            .unwrap_or(path)
             .to_string(),
     }
 }
@@ -163,14 +163,21 @@ pub fn emit(plan: &Plan, options: &Options) -> Result<Vec<OutputFile>, EmitError
         workspace_manifest,
         Owner::Generated,
     );
+    let krate = &plan.handler_crate;
     add(
-        format!(
-            "{out}/{SKELETON}/crate/{}",
-            lib_in_crate(&plan.handler_crate)
-        ),
+        format!("{out}/{SKELETON}/crate/{}", in_crate(krate, &krate.lib)),
         String::new(),
         Owner::Generated,
     );
+    // A build script too, when the crate has one: a manifest's `build = "…"` names a file that
+    // must exist, and the script's build-dependencies then land in the cached layer as well.
+    if let Some(build) = &krate.build {
+        add(
+            format!("{out}/{SKELETON}/crate/{}", in_crate(krate, build)),
+            PLACEHOLDER_MAIN.to_string(),
+            Owner::Generated,
+        );
+    }
     for (path, text) in runtime_source::files() {
         add(
             format!("{out}/flash-runtime/{path}"),

@@ -48,6 +48,8 @@ pub struct HandlerCrate {
     pub manifest: String,
     /// `src/lib.rs` or `handlers/src/lib.rs`.
     pub lib: String,
+    /// The build script, like `lib` (`build.rs` or `handlers/build.rs`), if the crate has one.
+    pub build: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -216,6 +218,7 @@ pub fn lower(
             dir: normalize_dir(crate_dir),
             manifest: join(crate_dir, "Cargo.toml"),
             lib: relative(&krate.lib_path),
+            build: krate.build_script.as_deref().map(relative),
         },
         endpoints,
     })

@@ -16,8 +16,9 @@ use crate::model::route_key::{RouteKey, Segment};
 use crate::model::EndpointType;
 use crate::project::Project;
 use crate::rules::{
-    CRATE_NOT_FOUND, HANDLER_NOT_FOUND, HANDLER_NOT_PUBLIC, INIT_STATE, QUERY_PARAMETER_TYPE,
-    ROUTE_PARAMETER_NOT_TAKEN, STREAM_ROUTE_MISMATCH, UNBINDABLE_PARAMETER, UNSERIALIZABLE_RETURN,
+    describe_char, is_plain_path_char, CRATE_NOT_FOUND, CRATE_PATH, HANDLER_NOT_FOUND,
+    HANDLER_NOT_PUBLIC, INIT_STATE, QUERY_PARAMETER_TYPE, ROUTE_PARAMETER_NOT_TAKEN,
+    STREAM_ROUTE_MISMATCH, UNBINDABLE_PARAMETER, UNSERIALIZABLE_RETURN,
 };
 
 /// Every handler string of the file (`handler`, `init`, route targets) with its node, in file
@@ -73,6 +74,11 @@ pub fn index_crate(
             d
         }
     };
+    if !dir.chars().all(is_plain_path_char) {
+        // FL0603 (a rule on `crate:`) has said so; looking for the directory would only add a
+        // second diagnostic for the same mistake.
+        return None;
+    }
     if leaves_project(dir) {
         out.push(diagnostic(
             format!("crate directory `{dir}` is outside the directory of flash.yaml"),
@@ -83,7 +89,36 @@ pub fn index_crate(
     }
     let no_crate = "or run `flashc check --no-crate` to check flash.yaml alone";
     match ws.locate_crate(Path::new(dir)) {
-        Ok(info) => Some(CrateIndex::build(info, dir, ws)),
+        Ok(info) => {
+            // The library root and build script go into the Dockerfiles as `crate:` does.
+            let files = [
+                ("library root", Some(&info.lib_path)),
+                ("build script", info.build_script.as_ref()),
+            ];
+            for (what, path) in files {
+                let Some(path) = path else { continue };
+                let rel = path
+                    .strip_prefix(&info.manifest_dir)
+                    .unwrap_or(path)
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                if let Some(bad) = rel.chars().find(|c| !is_plain_path_char(*c)) {
+                    out.push(
+                        Diagnostic::new(
+                            &CRATE_PATH,
+                            span,
+                            format!(
+                                "the handler crate's {what} `{rel}` contains {}, which Dockerfiles and shell commands cannot carry as is",
+                                describe_char(bad)
+                            ),
+                        )
+                        .label(format!("its {what} is not a plain path"))
+                        .help("rename the file (and its path in Cargo.toml) with ASCII letters, digits, `.`, `_`, `-` and `/` only"),
+                    );
+                }
+            }
+            Some(CrateIndex::build(info, dir, ws))
+        }
         Err(CrateError::NoDirectory(_)) => {
             out.push(diagnostic(
                 format!("{shown} does not exist"),

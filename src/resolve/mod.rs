@@ -61,6 +61,9 @@ pub struct CrateInfo {
     pub manifest_dir: PathBuf,
     /// The library target's root file (`src/lib.rs`), absolute.
     pub lib_path: PathBuf,
+    /// The build script (`build.rs`, or the manifest's `build = "…"`), absolute, if the package
+    /// has one.
+    pub build_script: Option<PathBuf>,
     /// `2018`, `2021`, `2024`.
     pub edition: String,
 }

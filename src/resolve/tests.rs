@@ -35,6 +35,7 @@ impl Workspace for Mem {
             lib_name: "shop".into(),
             manifest_dir: "/p".into(),
             lib_path: "/p/src/lib.rs".into(),
+            build_script: None,
             edition: "2021".into(),
         })
     }

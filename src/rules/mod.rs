@@ -16,6 +16,7 @@ use crate::project::Project;
 mod container_disk;
 mod cpu_datacenter;
 mod crate_not_found;
+mod crate_path;
 mod cuda_version;
 mod duplicate_entry;
 mod duplicate_route;
@@ -54,6 +55,7 @@ pub use crate::load::rules::{DUPLICATE_KEY, FLOAT_VERSION, NOT_UTF8, YAML_LIMITS
 pub use container_disk::CONTAINER_DISK;
 pub use cpu_datacenter::CPU_DATACENTER;
 pub use crate_not_found::CRATE_NOT_FOUND;
+pub use crate_path::{describe_char, is_plain_path_char, CRATE_PATH};
 pub use cuda_version::CUDA_VERSION;
 pub use duplicate_entry::DUPLICATE_ENTRY;
 pub use duplicate_route::DUPLICATE_ROUTE;
@@ -127,6 +129,7 @@ pub static ALL: &[&Rule] = &[
     &DUPLICATE_ENTRY,
     &PROJECT_NAME,
     &UNKNOWN_OVERLAY_TARGET,
+    &CRATE_PATH,
     &CRATE_NOT_FOUND,
     &HANDLER_NOT_FOUND,
     &HANDLER_NOT_PUBLIC,
@@ -168,6 +171,7 @@ pub static CHECKS: &[Check] = &[
     image::check,
     duplicate_entry::check,
     project_name::check,
+    crate_path::check,
 ];
 
 pub fn find(code: &str) -> Option<&'static Rule> {

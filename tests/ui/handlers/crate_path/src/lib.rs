@@ -1,0 +1,3 @@
+pub fn ping() -> String {
+    "pong".to_string()
+}
