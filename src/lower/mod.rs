@@ -89,6 +89,8 @@ pub struct EndpointPlan {
     pub handler: Option<CallPlan>,
     pub retries: u32,
     pub max_concurrency: u32,
+    /// Queue endpoints: a streamed job's final output is all its chunks, not `[]`.
+    pub return_aggregate_stream: bool,
     /// Load-balanced endpoints, in path order.
     pub routes: Vec<RoutePlan>,
 }
@@ -448,6 +450,7 @@ fn lower_endpoint(
         handler,
         retries: spec.retries.unwrap_or(0),
         max_concurrency: spec.max_concurrency.unwrap_or(1),
+        return_aggregate_stream: spec.return_aggregate_stream.unwrap_or(false),
         routes,
     })
 }

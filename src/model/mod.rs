@@ -82,6 +82,13 @@ pub struct Endpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 1000), extend("default" = 1))]
     pub max_concurrency: Option<u32>,
+    /// Queue endpoints whose handler returns a stream: end the job with every chunk as its
+    /// output (`{"output": [chunk, …]}`, the Python SDK's `return_aggregate_stream`) instead of
+    /// `{"output": []}`. Chunks are streamed either way; an aggregate past the platform's result
+    /// limit falls back to `[]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = false))]
+    pub return_aggregate_stream: Option<bool>,
     /// Load-balanced endpoints: routes by `"METHOD /path"` (GET, POST, PUT, DELETE, PATCH, or WS
     /// for a WebSocket), each to a handler path or to `{handler, timeout}`. `{name}` path
     /// segments are parameters.

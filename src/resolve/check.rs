@@ -187,7 +187,10 @@ pub(crate) fn leaves_project(dir: &str) -> bool {
 /// What a handler string is used for.
 #[derive(Clone, Copy)]
 enum Use<'a> {
-    Queue,
+    Queue {
+        /// Where `return_aggregate_stream: true` is written, if it is.
+        aggregate: Option<Span>,
+    },
     Route {
         key: &'a RouteKey<'a>,
         key_span: Span,
@@ -230,7 +233,9 @@ pub fn resolve_project(
         match kind {
             EndpointType::Queue => {
                 if let Some(node) = endpoint.node.get("handler").filter(|n| valid_path(n)) {
-                    resolver.handler(node, Use::Queue, &ctx);
+                    let aggregate = (spec.return_aggregate_stream == Some(true))
+                        .then(|| endpoint.value_span("return_aggregate_stream"));
+                    resolver.handler(node, Use::Queue { aggregate }, &ctx);
                 }
             }
             EndpointType::LoadBalanced => {
@@ -721,6 +726,24 @@ impl Resolver<'_> {
                     );
                 }
                 self.out.push(d.help(problem.help));
+            }
+        }
+        if let Use::Queue {
+            aggregate: Some(aggregate),
+        } = usage
+        {
+            if !matches!(shape, Returns::Stream { .. }) {
+                self.out.push(
+                    Diagnostic::new(
+                        &STREAM_ROUTE_MISMATCH,
+                        aggregate,
+                        format!("`return_aggregate_stream: true` has no effect: `{path}` returns one value, not a stream"),
+                    )
+                    .label("only for stream handlers")
+                    .related(span, "the handler")
+                    .related_file(here(), "defined here")
+                    .help("remove `return_aggregate_stream`, or return `impl Stream<Item = T>` (one chunk per item)"),
+                );
             }
         }
         if let Use::Route { key, key_span } = usage {

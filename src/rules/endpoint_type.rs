@@ -22,8 +22,9 @@ declare_rule! {
 
 declare_rule! {
     /// ## What it does
-    /// Reports a key that belongs to the other kind of endpoint: `handler`, `retries` or
-    /// `max_concurrency` on a `load_balanced` endpoint; `routes` on a `queue` endpoint.
+    /// Reports a key that belongs to the other kind of endpoint: `handler`, `retries`,
+    /// `max_concurrency` or `return_aggregate_stream` on a `load_balanced` endpoint; `routes`
+    /// on a `queue` endpoint.
     /// A queue endpoint with `routes` and no `handler`, or a load-balanced one with a
     /// `handler` and no routes, is one mistake (most likely the `type`): it is reported once,
     /// on `type`, with the other field labelled (FL0202 does not report it again).
@@ -117,7 +118,12 @@ pub(super) fn check_other(project: &Project, out: &mut Vec<Diagnostic>) {
         }
         let (misplaced, kind, other): (&[&str], &str, &str) = match spec.kind {
             Some(EndpointType::LoadBalanced) => (
-                &["handler", "retries", "max_concurrency"],
+                &[
+                    "handler",
+                    "retries",
+                    "max_concurrency",
+                    "return_aggregate_stream",
+                ],
                 "load_balanced",
                 "queue",
             ),

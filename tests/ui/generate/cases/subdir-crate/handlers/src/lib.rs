@@ -31,4 +31,10 @@ pub mod render {
     pub fn frame(scene: String, frame: u32) -> String {
         format!("{scene}#{frame}")
     }
+
+    /// Renders `count` tiles, one stream chunk each; with `return_aggregate_stream` the job's
+    /// output is all of them.
+    pub fn tiles(scene: String, count: u32) -> impl futures_util::Stream<Item = String> {
+        futures_util::stream::iter((0..count).map(move |i| format!("{scene}/tile{i}")))
+    }
 }
