@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use serde_json::Value as Json;
 
 use crate::load::Step;
+use crate::schema::SchemaNav;
 
 /// The generated schema, built once per process.
 pub fn root() -> &'static Json {
@@ -14,53 +15,14 @@ pub fn root() -> &'static Json {
     SCHEMA.get_or_init(crate::schema::generate)
 }
 
-/// A schema with `$ref`s followed and alternatives flattened (bounded).
+/// A schema with `$ref`s followed and alternatives flattened, first branch first.
 fn expand(schema: &'static Json) -> Vec<&'static Json> {
-    let root = root();
-    let mut out = Vec::new();
-    let mut todo = vec![schema];
-    while let Some(s) = todo.pop() {
-        if out.len() > 64 {
-            break;
-        }
-        if let Some(target) = s
-            .get("$ref")
-            .and_then(Json::as_str)
-            .and_then(|r| r.strip_prefix('#'))
-            .and_then(|p| root.pointer(p))
-        {
-            todo.push(target);
-        }
-        for keyword in ["anyOf", "oneOf", "allOf"] {
-            if let Some(Json::Array(branches)) = s.get(keyword) {
-                todo.extend(branches.iter().rev());
-            }
-        }
-        out.push(s);
-    }
-    out
+    SchemaNav::new(root()).expand(schema)
 }
 
 /// Every schema (alternatives included) that applies at `path`.
 pub fn at(path: &[Step]) -> Vec<&'static Json> {
-    let mut current = expand(root());
-    for step in path {
-        let mut next = Vec::new();
-        for schema in current {
-            let child = match step {
-                Step::Key(k) => schema
-                    .get("properties")
-                    .and_then(|p| p.get(k))
-                    .or_else(|| schema.get("additionalProperties").filter(|a| a.is_object())),
-                Step::Index(_) => schema.get("items").filter(|i| i.is_object()),
-            };
-            if let Some(child) = child {
-                next.extend(expand(child));
-            }
-        }
-        current = next;
-    }
-    current
+    SchemaNav::new(root()).schemas_at(path)
 }
 
 /// The first description among `schemas`.

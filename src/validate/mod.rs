@@ -7,7 +7,6 @@ mod merge;
 mod prune;
 mod schema_check;
 mod schema_json;
-mod schema_nav;
 
 use crate::project::{self, Project};
 pub use merge::resolve;

@@ -16,10 +16,10 @@ use jsonschema::{ValidationError, Validator};
 use serde_json::Value as Json;
 
 use super::schema_json::Tree;
-use super::schema_nav::SchemaNav;
 use crate::diagnostic::Diagnostic;
 use crate::load::{Node, Span, Step, Value};
 use crate::rules::{INVALID_VALUE, MISSING_KEY, OUT_OF_RANGE, UNKNOWN_KEY, WRONG_TYPE};
+use crate::schema::SchemaNav;
 use crate::suggest::closest;
 
 struct Compiled {

@@ -2,9 +2,13 @@
 //! `additionalProperties: false` on every object, `markdownDescription` beside every
 //! description, enums with per-value descriptions, and no `null` where a key may simply be left out.
 
+mod nav;
+
 use serde_json::{json, Map, Value};
 
 use crate::model::FlashFile;
+
+pub use nav::SchemaNav;
 
 /// Where the published schema lives in the repository.
 pub const SCHEMA_PATH: &str = "schema/flash.schema.json";

@@ -1,6 +1,7 @@
 //! Walks the generated schema along an instance path, to say what *would* be allowed at a
 //! place: the keys of a mapping (for "did you mean"), the bounds of a number, and where a key
-//! that is out of place belongs.
+//! that is out of place belongs. The schema check's messages and the editor's hover and
+//! completion both read the schema through it.
 
 use serde_json::Value as Json;
 
@@ -28,8 +29,8 @@ impl<'a> SchemaNav<'a> {
         SchemaNav { root }
     }
 
-    /// Every schema (alternatives included) that applies at `path`.
-    fn schemas_at(&self, path: &[Step]) -> Vec<&'a Json> {
+    /// Every schema (alternatives included) that applies at `path`, in the schema's order.
+    pub fn schemas_at(&self, path: &[Step]) -> Vec<&'a Json> {
         let mut current = self.expand(self.root);
         for step in path {
             let mut next = Vec::new();
@@ -50,8 +51,8 @@ impl<'a> SchemaNav<'a> {
         current
     }
 
-    /// A schema with `$ref`s followed and alternatives flattened.
-    fn expand(&self, schema: &'a Json) -> Vec<&'a Json> {
+    /// A schema with `$ref`s followed and alternatives flattened, in the schema's order.
+    pub fn expand(&self, schema: &'a Json) -> Vec<&'a Json> {
         let mut out = Vec::new();
         let mut todo = vec![schema];
         // Bounded: the generated schema is finite and acyclic along these keywords, but a
@@ -69,7 +70,8 @@ impl<'a> SchemaNav<'a> {
             }
             for keyword in ["anyOf", "oneOf", "allOf"] {
                 if let Some(Json::Array(branches)) = s.get(keyword) {
-                    todo.extend(branches);
+                    // Reversed onto the stack, so the first branch comes out first.
+                    todo.extend(branches.iter().rev());
                 }
             }
             out.push(s);
