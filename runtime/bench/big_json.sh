@@ -3,8 +3,9 @@
 # on every request): the runtime (bench/big_worker.rs, `Reply::json`) against a minimal axum
 # server (bench/big_axum.rs, `axum::Json` of the same struct), measured in the same run, the way
 # lb.sh measures: both servers pinned to core 0, wrk (1 thread, 64 connections) on core 1 loading
-# one server at a time, ROUNDS rounds alternating which server goes first; medians, and the
-# median of per-round ratios (the figure that resists other load on a shared machine best).
+# one server at a time, ROUNDS rounds (each starting both servers afresh) alternating which
+# server goes first; medians, and the median of per-round ratios (the figure that resists other
+# load on a shared machine best).
 # Server CPU time per request comes from /proc.
 #
 # Needs wrk, taskset, curl and python3. Environment: DURATION (default 5s), ROUNDS (default 6).
@@ -19,12 +20,17 @@ source runtime/bench/common.sh
 
 cargo build --release -q -p flash-runtime --example big_worker --example big_axum
 BIN=${CARGO_TARGET_DIR:-target}/release/examples
-taskset -c 0 env PORT="${PORT[axum]}" "$BIN/big_axum" >/dev/null 2>&1 &
-PID[axum]=$!
-taskset -c 0 env PORT="${PORT[worker]}" FLASH_HOST=127.0.0.1 FLASH_LOG_LEVEL=warn "$BIN/big_worker" >/dev/null 2>&1 &
-PID[worker]=$!
-wait_ready "${PORT[axum]}"
-wait_ready "${PORT[worker]}"
+# Fresh processes every round (see start_server in common.sh).
+start_servers() {
+    start_server axum "$BIN/big_axum"
+    start_server worker env FLASH_HOST=127.0.0.1 FLASH_LOG_LEVEL=warn "$BIN/big_worker"
+    wait_ready "${PORT[axum]}"
+    wait_ready "${PORT[worker]}"
+    for server in axum worker; do
+        taskset -c 1 wrk -t1 -c64 -d1s "http://127.0.0.1:${PORT[$server]}/big" >/dev/null
+    done
+}
+start_servers
 
 # Same bytes from both (the worker keeps the struct's field order).
 a=$(curl -s "http://127.0.0.1:${PORT[axum]}/big" | md5sum)
@@ -37,11 +43,9 @@ run_wrk() { # server → "req_per_s p99_ms server_cpu_us_per_request"
 }
 
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
-for server in axum worker; do
-    taskset -c 1 wrk -t1 -c64 -d2s "http://127.0.0.1:${PORT[$server]}/big" >/dev/null
-done
 : >"$WORK/results"
 for round in $(seq 1 "$ROUNDS"); do
+    [ "$round" -gt 1 ] && start_servers
     order="axum worker"
     [ $((round % 2)) -eq 0 ] && order="worker axum"
     for server in $order; do
@@ -49,6 +53,7 @@ for round in $(seq 1 "$ROUNDS"); do
         echo "$round $server $r" >>"$WORK/results"
         echo "round $round $server: $r" >&2
     done
+    stop_servers
 done
 
 echo

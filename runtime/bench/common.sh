@@ -24,6 +24,25 @@ wait_ready() { # port
     exit 1
 }
 
+# Starts server NAME (a key of PORT) pinned to core 0 with PORT set; its pid goes in PID[NAME].
+# Scripts start their servers afresh every round: a server's speed varies from one start to the
+# next by several percent (memory layout, which connections land together), and servers started
+# once per run froze one draw of that into every round (two runs of the same binaries read 0.90
+# and 0.99).
+start_server() { # name command [args...]
+    local name=$1
+    shift
+    taskset -c 0 env PORT="${PORT[$name]}" "$@" >/dev/null 2>&1 &
+    PID[$name]=$!
+}
+
+# Stops every server in PID and waits for them.
+stop_servers() {
+    for p in "${PID[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PID[@]}"; do wait "$p" 2>/dev/null || true; done
+    PID=()
+}
+
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 # One wrk run (1 thread, on core 1) against the server with this pid → "req_per_s p99_ms

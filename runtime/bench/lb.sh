@@ -44,25 +44,16 @@ wrk.body = '{"a":1,"b":2}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
 
-# Fresh processes every round: a server's speed varies from one start to the next by several
-# percent (memory layout, which connections land together), and servers started once per run
-# froze one draw of that into every round (two runs of the same binaries read 0.90 and 0.99).
+# Fresh processes every round (see start_server in common.sh).
 start_servers() {
-    taskset -c 0 env PORT="${PORT[axum]}" "$BIN/minimal_axum" >/dev/null 2>&1 &
-    PID[axum]=$!
-    taskset -c 0 env PORT="${PORT[worker]}" FLASH_HOST=127.0.0.1 "$BIN/lb_worker" >/dev/null 2>&1 &
-    PID[worker]=$!
+    start_server axum "$BIN/minimal_axum"
+    start_server worker env FLASH_HOST=127.0.0.1 "$BIN/lb_worker"
     wait_ready "${PORT[axum]}"
     wait_ready "${PORT[worker]}"
     # Warm-up: connections, allocator, caches.
     for server in axum worker; do
         taskset -c 1 wrk -t1 -c64 -d1s "http://127.0.0.1:${PORT[$server]}/ping" >/dev/null
     done
-}
-stop_servers() {
-    for p in "${PID[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${PID[@]}"; do wait "$p" 2>/dev/null || true; done
-    PID=()
 }
 
 # One wrk run → "req_per_s p99_ms server_cpu_us_per_request".
