@@ -331,6 +331,7 @@ fn docker_endpoint(endpoint: &EndpointPlan) -> Value {
         cuda => cuda,
         base_image => &endpoint.base_image,
         builder_image => &endpoint.builder_image,
+        entrypoint => &endpoint.entrypoint,
         system_dependencies => &endpoint.system_dependencies,
         port => endpoint.port,
         routes => routes,

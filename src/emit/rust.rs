@@ -161,7 +161,7 @@ pub fn init_closure(lib: &str, init: &InitFn) -> (String, bool) {
 
 /// `Duration::from_secs(30)`, or `from_millis` when the limit is not whole seconds.
 pub fn duration(ms: u64) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("Duration::from_secs({})", ms / 1000)
     } else {
         format!("Duration::from_millis({ms})")

@@ -83,6 +83,9 @@ pub struct EndpointPlan {
     pub system_dependencies: Vec<String>,
     pub base_image: String,
     pub builder_image: String,
+    /// The image's `ENTRYPOINT` (exec form): the worker, behind NVIDIA's entrypoint script on
+    /// an `nvidia/cuda` base (see [`entrypoint`]).
+    pub entrypoint: Vec<String>,
     pub port: u16,
     pub init: Option<InitFn>,
     /// Queue endpoints: the job handler.
@@ -336,6 +339,7 @@ fn lower_endpoint(
     let builder_image = image
         .and_then(|i| i.builder.clone())
         .unwrap_or_else(|| BUILDER_IMAGE.to_string());
+    let entrypoint = entrypoint(&base_image);
     let init = match &spec.init {
         Some(path) => Some(
             resolved
@@ -445,6 +449,7 @@ fn lower_endpoint(
         system_dependencies: s.system_dependencies.clone().unwrap_or_default(),
         base_image,
         builder_image,
+        entrypoint,
         port: WORKER_PORT,
         init,
         handler,
@@ -462,6 +467,23 @@ fn duration_ms(d: &Duration) -> Result<u64, Unlowerable> {
             .ok_or_else(|| Unlowerable(format!("duration {s}s overflows"))),
         Duration::Text(t) => parse_duration(t).map_err(Unlowerable),
     }
+}
+
+/// Where the worker binary is in every image.
+const WORKER_BIN: &str = "/usr/local/bin/worker";
+
+/// The image's entrypoint. `nvidia/cuda` images start through NVIDIA's
+/// `/opt/nvidia/nvidia_entrypoint.sh`, which runs the image's `entrypoint.d` checks (the driver
+/// and CUDA compatibility) and then `exec`s its arguments: the worker keeps it, as Runpod's
+/// Python workers do by setting only `CMD`, and still runs as PID 1 after the `exec`. Other
+/// bases have no such script; the worker is the entrypoint.
+pub fn entrypoint(base_image: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if base_image.starts_with("nvidia/cuda:") {
+        out.push("/opt/nvidia/nvidia_entrypoint.sh".to_string());
+    }
+    out.push(WORKER_BIN.to_string());
+    out
 }
 
 /// The `nvidia/cuda` runtime image for a minimum CUDA version: the last patch release of that
@@ -485,4 +507,23 @@ pub fn cuda_base_image(min_cuda_version: &str) -> String {
         other => return format!("nvidia/cuda:{other}.0-runtime-ubuntu22.04"),
     };
     format!("nvidia/cuda:{tag}-runtime-ubuntu22.04")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nvidia_images_keep_their_entrypoint_script_in_front_of_the_worker() {
+        assert_eq!(
+            entrypoint(&cuda_base_image("12.4")),
+            ["/opt/nvidia/nvidia_entrypoint.sh", "/usr/local/bin/worker"]
+        );
+        // Another GPU base (a custom `image.base`) has no such script.
+        assert_eq!(
+            entrypoint("pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime"),
+            ["/usr/local/bin/worker"]
+        );
+        assert_eq!(entrypoint(CPU_BASE_IMAGE), ["/usr/local/bin/worker"]);
+    }
 }
