@@ -1,5 +1,5 @@
-//! WebSocket routes over real sockets: frames, the final done frame, bad payloads, errors,
-//! and cancellation when the client leaves.
+//! WebSocket routes over real sockets: frames, the normal close that ends a stream, bad
+//! payloads, errors, and cancellation when the client leaves.
 
 mod lb_common;
 
@@ -179,6 +179,13 @@ fn probe_app() -> App<Probe> {
             })))
         }),
     )
+    .websocket(
+        "/ws/status",
+        handler(|_probe, mut call| async move {
+            let (status,) = bind!(call, status: u16)?;
+            Err::<Reply, _>(HandlerError::status(status, format!("answered {status}")))
+        }),
+    )
     .get(
         "/probe",
         handler(|probe: Arc<Probe>, _call| async move {
@@ -251,6 +258,22 @@ async fn an_error_item_ends_the_stream_with_an_error_frame() {
         vec![json!(0), json!(1), json!({"error": "item 2 is bad"})]
     );
     assert_eq!(code, Some(CloseCode::Policy));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_status_error_closes_as_its_class() {
+    let s = start(probe_app(), config(&[])).await;
+    wait_status(&s.url("/ping"), 200).await;
+    for (status, close) in [(404, CloseCode::Policy), (503, CloseCode::Error)] {
+        let mut ws = connect(s.addr, "/ws/status").await;
+        ws.send(Message::text(format!(r#"{{"status":{status}}}"#)))
+            .await
+            .unwrap();
+        let (frames, code) = collect(&mut ws).await;
+        assert_eq!(frames, vec![json!({"error": format!("answered {status}")})]);
+        assert_eq!(code, Some(close), "{status}");
+    }
     s.stop().await;
 }
 
