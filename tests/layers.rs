@@ -3,9 +3,14 @@
 //! tidy tests do, so a new upward `use` fails here with the file that made it, instead of
 //! growing a cycle nobody decided on.
 //!
-//! Test code (`#[cfg(test)]` modules, `tests.rs` files) may reach anywhere; it is not counted.
+//! Sources are parsed with syn, so comments, strings and `$crate` in macro definitions are not
+//! mistaken for uses. Test code (`#[cfg(test)]` items, `tests.rs` files) may reach anywhere; it
+//! is not counted. Paths inside macro invocations (`format!(…)`) are token streams to syn and
+//! are not seen: a use of another module there would slip through.
 
 use std::{collections::BTreeSet, fs, path::Path};
+
+use syn::visit::{self, Visit};
 
 /// Bottom to top. Modules in one layer are siblings and must not use each other.
 /// The top layer may also use the crate root (`lib.rs`: the pipeline's drivers).
@@ -52,8 +57,8 @@ fn modules_depend_only_on_lower_layers() {
             problems.push(format!("{rel}: module `{module}` is in no layer of LAYERS"));
             continue;
         };
-        let code = without_tests(&fs::read_to_string(&file).unwrap());
-        for used in crate_uses(&strip_comments_and_strings(&code)) {
+        let code = fs::read_to_string(&file).unwrap();
+        for used in crate_uses(&code) {
             if used == module {
                 continue;
             }
@@ -83,17 +88,19 @@ fn the_checker_sees_what_it_must() {
     let code = r#"
 use crate::{load::{Node, Span}, model::Endpoint};
 use crate::rules::WORKERS; // crate::ide in a comment
-let s = "crate::emit in a string"; let c = '"'; let r = r"crate::lower";
-fn f<'a>(x: &'a crate::project::Project) {}
+fn f<'a>(x: &'a crate::project::Project) {
+    let s = "crate::emit in a string";
+    let c = '"';
+    let r = r"crate::lower";
+}
 macro_rules! m { () => { $crate::diagnostic::Rule } }
 #[cfg(test)]
 mod tests { use crate::cli; }
 "#;
-    let found = crate_uses(&strip_comments_and_strings(&without_tests(code)));
     let expected: BTreeSet<String> = ["load", "model", "rules", "project"]
         .map(String::from)
         .into();
-    assert_eq!(found, expected);
+    assert_eq!(crate_uses(code), expected);
 }
 
 fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -110,133 +117,70 @@ fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-/// The source up to its test module (by convention the last item of a file).
-fn without_tests(code: &str) -> String {
-    match code.find("#[cfg(test)]") {
-        Some(at) => code[..at].to_string(),
-        None => code.to_string(),
-    }
-}
-
-/// The code with comments, string literals and char literals blanked.
-fn strip_comments_and_strings(code: &str) -> String {
-    let chars: Vec<char> = code.chars().collect();
-    let mut out = String::with_capacity(code.len());
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let next = chars.get(i + 1).copied();
-        if c == '/' && next == Some('/') {
-            while i < chars.len() && chars[i] != '\n' {
-                i += 1;
-            }
-        } else if c == '/' && next == Some('*') {
-            i += 2;
-            while i + 1 < chars.len() && !(chars[i] == '*' && chars[i + 1] == '/') {
-                i += 1;
-            }
-            i += 2;
-        } else if c == 'r' && matches!(next, Some('"') | Some('#')) && !ident_before(&chars, i) {
-            // A raw string: r"…", r#"…"#, …
-            let mut hashes = 0;
-            let mut j = i + 1;
-            while chars.get(j) == Some(&'#') {
-                hashes += 1;
-                j += 1;
-            }
-            if chars.get(j) != Some(&'"') {
-                out.push(c);
-                i += 1;
-                continue;
-            }
-            j += 1;
-            loop {
-                if j >= chars.len() {
-                    break;
-                }
-                if chars[j] == '"' && (1..=hashes).all(|k| chars.get(j + k) == Some(&'#')) {
-                    j += 1 + hashes;
-                    break;
-                }
-                j += 1;
-            }
-            out.push_str("\"\"");
-            i = j;
-        } else if c == '"' {
-            i += 1;
-            while i < chars.len() && chars[i] != '"' {
-                if chars[i] == '\\' {
-                    i += 1;
-                }
-                i += 1;
-            }
-            i += 1;
-            out.push_str("\"\"");
-        } else if c == '\'' && next == Some('\\') {
-            // An escaped char literal: '\n', '\'', '\u{..}'.
-            i += 2;
-            while i < chars.len() && chars[i] != '\'' {
-                i += 1;
-            }
-            i += 1;
-        } else if c == '\'' && chars.get(i + 2) == Some(&'\'') {
-            i += 3; // 'x' (a lifetime never closes with a quote two characters on)
-        } else {
-            out.push(c);
-            i += 1;
-        }
-    }
-    out
-}
-
-fn ident_before(chars: &[char], i: usize) -> bool {
-    i > 0 && (chars[i - 1].is_alphanumeric() || chars[i - 1] == '_')
-}
-
-/// The first segment of every `crate::…` path, `use crate::{a::…, b}` groups included.
+/// The first segment after `crate::` of every path and `use` in `code`, test items left out.
 fn crate_uses(code: &str) -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
-    let mut rest = code;
-    while let Some(at) = rest.find("crate::") {
-        let before = rest[..at].chars().next_back();
-        let after = &rest[at + "crate::".len()..];
-        rest = after;
-        if before.is_some_and(|c| c == '$' || c.is_alphanumeric() || c == '_') {
-            continue;
+    let file = syn::parse_file(code).expect("the sources parse");
+    let mut uses = CrateUses::default();
+    uses.visit_file(&file);
+    uses.0
+}
+
+#[derive(Default)]
+struct CrateUses(BTreeSet<String>);
+
+impl<'ast> Visit<'ast> for CrateUses {
+    fn visit_item(&mut self, item: &'ast syn::Item) {
+        let attrs = match item {
+            syn::Item::Mod(m) => &m.attrs,
+            syn::Item::Fn(f) => &f.attrs,
+            syn::Item::Impl(i) => &i.attrs,
+            syn::Item::Use(u) => &u.attrs,
+            _ => return visit::visit_item(self, item),
+        };
+        if !attrs.iter().any(is_cfg_test) {
+            visit::visit_item(self, item);
         }
-        if let Some(group) = after.strip_prefix('{') {
-            // Top-level names of the group: depth 0 inside its braces.
-            let mut depth = 0;
-            let mut name = String::new();
-            let mut at_start = true;
-            for c in group.chars() {
-                match c {
-                    '{' => depth += 1,
-                    '}' if depth == 0 => break,
-                    '}' => depth -= 1,
-                    ',' if depth == 0 => at_start = true,
-                    c if depth == 0 && at_start && (c.is_alphanumeric() || c == '_') => {
-                        name.push(c)
-                    }
-                    _ if depth == 0 && at_start && !name.is_empty() => {
-                        found.insert(std::mem::take(&mut name));
-                        at_start = false;
-                    }
-                    _ => {}
-                }
-            }
-            if !name.is_empty() {
-                found.insert(name);
-            }
-        } else {
-            let name: String = after
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
-            if !name.is_empty() {
-                found.insert(name);
+    }
+
+    fn visit_item_use(&mut self, item: &'ast syn::ItemUse) {
+        if let syn::UseTree::Path(path) = &item.tree {
+            if path.ident == "crate" {
+                first_names(&path.tree, &mut self.0);
             }
         }
     }
-    found
+
+    fn visit_path(&mut self, path: &'ast syn::Path) {
+        let mut segments = path.segments.iter();
+        if let (Some(first), Some(second)) = (segments.next(), segments.next()) {
+            if first.ident == "crate" {
+                self.0.insert(second.ident.to_string());
+            }
+        }
+        visit::visit_path(self, path);
+    }
+}
+
+/// The names a `use crate::…` tree starts with: `a` of `a::b`, each of `{a, b::c}`.
+fn first_names(tree: &syn::UseTree, out: &mut BTreeSet<String>) {
+    match tree {
+        syn::UseTree::Path(p) => {
+            out.insert(p.ident.to_string());
+        }
+        syn::UseTree::Name(n) => {
+            out.insert(n.ident.to_string());
+        }
+        syn::UseTree::Rename(r) => {
+            out.insert(r.ident.to_string());
+        }
+        syn::UseTree::Group(g) => g.items.iter().for_each(|t| first_names(t, out)),
+        syn::UseTree::Glob(_) => {}
+    }
+}
+
+fn is_cfg_test(attr: &syn::Attribute) -> bool {
+    attr.path().is_ident("cfg")
+        && attr
+            .parse_args::<syn::Ident>()
+            .is_ok_and(|arg| arg == "test")
 }

@@ -120,6 +120,17 @@ impl HandlerError {
         HandlerError::status(404, msg)
     }
 
+    /// Whether the worker failed (`Internal`, a 5xx `Status`) rather than the caller's request
+    /// (`Client`, `Invalid`, a 4xx `Status`): what decides a WebSocket close code, a job's
+    /// `error_type`, and whether a failed job is retried.
+    pub fn is_server_error(&self) -> bool {
+        match self {
+            HandlerError::Internal(_) => true,
+            HandlerError::Status(status, _) => *status >= 500,
+            HandlerError::Client(_) | HandlerError::Invalid(_) => false,
+        }
+    }
+
     /// Any error a user's function returns, as the runtime reports it: a [`HandlerError`]
     /// (boxed or not) keeps its kind (`Client` 400, `Status`, `Invalid` 422); anything else is `Internal`
     /// with the error's text followed by its `source()` chain (`"outer: cause: root cause"`).

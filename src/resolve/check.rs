@@ -9,7 +9,7 @@ use super::signature::{
     deserialize_problem, param_shape, query_problem, returns, serialize_problem, ty_string,
     type_key, ParamShape,
 };
-use super::{CrateError, HandlerFn, InitFn, ParamKind, Resolved, Returns, Workspace};
+use super::{CrateError, CrateInfo, HandlerFn, InitFn, ParamKind, Resolved, Returns, Workspace};
 use crate::diagnostic::Diagnostic;
 use crate::load::{Node, Span, Value};
 use crate::model::route_key::{RouteKey, Segment};
@@ -90,33 +90,7 @@ pub fn index_crate(
     let no_crate = "or run `flashc check --no-crate` to check flash.yaml alone";
     match ws.locate_crate(Path::new(dir)) {
         Ok(info) => {
-            // The library root and build script go into the Dockerfiles as `crate:` does.
-            let files = [
-                ("library root", Some(&info.lib_path)),
-                ("build script", info.build_script.as_ref()),
-            ];
-            for (what, path) in files {
-                let Some(path) = path else { continue };
-                let rel = path
-                    .strip_prefix(&info.manifest_dir)
-                    .unwrap_or(path)
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                if let Some(bad) = rel.chars().find(|c| !is_plain_path_char(*c)) {
-                    out.push(
-                        Diagnostic::new(
-                            &CRATE_PATH,
-                            span,
-                            format!(
-                                "the handler crate's {what} `{rel}` contains {}, which Dockerfiles and shell commands cannot carry as is",
-                                describe_char(bad)
-                            ),
-                        )
-                        .label(format!("its {what} is not a plain path"))
-                        .help("rename the file (and its path in Cargo.toml) with ASCII letters, digits, `.`, `_`, `-` and `/` only"),
-                    );
-                }
-            }
+            report_unplain_files(&info, span, out);
             Some(CrateIndex::build(info, dir, ws))
         }
         Err(CrateError::NoDirectory(_)) => {
@@ -161,6 +135,38 @@ pub fn index_crate(
             ));
             None
         }
+    }
+}
+
+/// FL0603 for the crate's library root and build script: they go into the Dockerfiles as
+/// `crate:` does (reported on `crate:`, or on the first handler without it).
+fn report_unplain_files(info: &CrateInfo, span: Span, out: &mut Vec<Diagnostic>) {
+    let files = [
+        ("library root", Some(&info.lib_path)),
+        ("build script", info.build_script.as_ref()),
+    ];
+    for (what, path) in files {
+        let Some(path) = path else { continue };
+        let rel = path
+            .strip_prefix(&info.manifest_dir)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let Some(bad) = rel.chars().find(|c| !is_plain_path_char(*c)) else {
+            continue;
+        };
+        out.push(
+            Diagnostic::new(
+                &CRATE_PATH,
+                span,
+                format!(
+                    "the handler crate's {what} `{rel}` contains {}, which Dockerfiles and shell commands cannot carry as is",
+                    describe_char(bad)
+                ),
+            )
+            .label(format!("its {what} is not a plain path"))
+            .help("rename the file (and its path in Cargo.toml) with ASCII letters, digits, `.`, `_`, `-` and `/` only"),
+        );
     }
 }
 

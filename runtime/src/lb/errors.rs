@@ -54,7 +54,7 @@ pub(crate) fn from_handler(err: &HandlerError, debug: bool) -> Response {
         HandlerError::Client(msg) => error(StatusCode::BAD_REQUEST, msg),
         HandlerError::Status(status, msg) => {
             let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            if status.is_server_error() {
+            if err.is_server_error() {
                 tracing::error!("handler answered {status}: {msg}");
             }
             error(status, msg)

@@ -2,8 +2,9 @@
 //! handler's items go out as JSON text frames, then a normal close (1000, reason "done"). The
 //! frames are the handler's alone, as in a Flash (FastAPI) WebSocket handler: one that wants an
 //! end frame yields it (the seed protocol ends with `{"done": true, "total_tokens": n}`); the
-//! runtime adding its own made such handlers send two. A bad payload or a failing handler gets one `{"error": ...}` frame and a close with a
-//! code saying why; a client that goes away cancels the handler by dropping its stream.
+//! runtime adding its own made such handlers send two. A bad payload or a failing handler gets
+//! one `{"error": ...}` frame and a close with a code saying why; a client that goes away
+//! cancels the handler by dropping its stream.
 
 use std::{sync::Arc, time::Duration};
 
@@ -158,8 +159,14 @@ impl Session {
     fn error_frame(&self, err: &HandlerError) -> (Value, u16) {
         match err {
             HandlerError::Client(msg) => (json!({ "error": msg }), POLICY),
-            HandlerError::Status(status, msg) if *status < 500 => (json!({ "error": msg }), POLICY),
-            HandlerError::Status(_, msg) => (json!({ "error": msg }), INTERNAL),
+            HandlerError::Status(_, msg) => {
+                let code = if err.is_server_error() {
+                    INTERNAL
+                } else {
+                    POLICY
+                };
+                (json!({ "error": msg }), code)
+            }
             HandlerError::Invalid(problems) => (
                 json!({ "error": "invalid payload", "detail": problems }),
                 POLICY,

@@ -64,11 +64,9 @@ impl Failure {
     pub fn error_type(&self) -> &'static str {
         match self {
             Failure::Input(_) => "InvalidInput",
-            Failure::Handler(HandlerError::Client(_)) => "ClientError",
-            Failure::Handler(HandlerError::Status(status, _)) if *status < 500 => "ClientError",
-            Failure::Handler(HandlerError::Status(..)) => "HandlerError",
             Failure::Handler(HandlerError::Invalid(_)) => "InvalidArguments",
-            Failure::Handler(HandlerError::Internal(_)) => "HandlerError",
+            Failure::Handler(e) if e.is_server_error() => "HandlerError",
+            Failure::Handler(_) => "ClientError",
             Failure::Timeout(_) => "TimeoutError",
             Failure::Panic(..) => "HandlerPanic",
             Failure::Shutdown(_) => "WorkerShutdown",
@@ -116,13 +114,15 @@ impl Failure {
 
     /// Whether running the job again could end differently. Not when the input is what is
     /// wrong — missing or empty, unbindable (a 422's problems), refused by the handler as the
-    /// caller's mistake (`HandlerError::Client`, a 4xx `Status`), or producing a chunk too large — nor for a
-    /// timeout, an expired job or a worker shutting down: retries would fail the same way.
+    /// caller's mistake (`HandlerError::Client`, a 4xx `Status`), or producing a chunk too
+    /// large — nor for a timeout, an expired job or a worker shutting down: retries would fail
+    /// the same way.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            Failure::Handler(HandlerError::Internal(_)) | Failure::Panic(..)
-        ) || matches!(self, Failure::Handler(HandlerError::Status(status, _)) if *status >= 500)
+        match self {
+            Failure::Handler(e) => e.is_server_error(),
+            Failure::Panic(..) => true,
+            _ => false,
+        }
     }
 
     /// The job's `error` text: a JSON string with the fields the Python SDK reports, in its
