@@ -5,21 +5,17 @@
 use serde_json::{json, Map, Value};
 
 use crate::lower::{ArgSource, EndpointPlan, Plan, RoutePlan};
+use crate::model::route_key::RouteShape;
 use crate::resolve::{ParamKind, Returns};
 
 pub fn document(plan: &Plan, endpoint: &EndpointPlan, flashc_version: &str) -> Value {
     let mut paths = Map::new();
-    for route in &endpoint.routes {
-        let method = if route.method == "WS" {
-            "get".to_string()
-        } else {
-            route.method.to_ascii_lowercase()
-        };
+    for (path, method, op) in route_operations(&endpoint.routes) {
         let entry = paths
-            .entry(route.path.clone())
+            .entry(path)
             .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(methods) = entry {
-            methods.insert(method, operation(route));
+            methods.insert(method, op);
         }
     }
     json!({
@@ -32,6 +28,62 @@ pub fn document(plan: &Plan, endpoint: &EndpointPlan, flashc_version: &str) -> V
         "paths": paths,
         "components": { "schemas": shared_schemas() },
     })
+}
+
+/// Each route's operation with the document path and the method key it goes under.
+///
+/// OpenAPI allows one template per path shape, so routes whose paths differ only in parameter
+/// names (`GET /users/{user_id}`, `PATCH /users/{id}`) share one path item, written as the first
+/// of them (routes are sorted) writes it; each operation's path parameters take that template's
+/// names, by position. A WebSocket route whose path also has a GET route goes under
+/// `x-websocket` (both are GET requests, and a path item has one `get`).
+fn route_operations(routes: &[RoutePlan]) -> Vec<(String, String, Value)> {
+    let mut templates: std::collections::HashMap<RouteShape, &RoutePlan> = Default::default();
+    let mut out = Vec::new();
+    let http_first = routes
+        .iter()
+        .filter(|r| r.method != "WS")
+        .chain(routes.iter().filter(|r| r.method == "WS"));
+    for route in http_first {
+        let first = *templates
+            .entry(RouteShape::of(&route.path))
+            .or_insert(route);
+        let mut op = operation(route);
+        rename_path_parameters(&mut op, &route.path_params, &first.path_params);
+        let method = if route.method == "WS" {
+            let has_get = routes.iter().any(|r| {
+                r.method == "GET" && RouteShape::of(&r.path) == RouteShape::of(&route.path)
+            });
+            if has_get { "x-websocket" } else { "get" }.to_string()
+        } else {
+            route.method.to_ascii_lowercase()
+        };
+        out.push((first.path.clone(), method, op));
+    }
+    out
+}
+
+/// Renames an operation's path parameters from the route's own names to the path item's.
+fn rename_path_parameters(op: &mut Value, own: &[String], template: &[String]) {
+    if own == template {
+        return;
+    }
+    let Some(Value::Array(parameters)) = op.get_mut("parameters") else {
+        return;
+    };
+    for parameter in parameters {
+        if parameter["in"] != "path" {
+            continue;
+        }
+        let Some(Value::String(name)) = parameter.get_mut("name") else {
+            continue;
+        };
+        if let Some(i) = own.iter().position(|p| p == name) {
+            if let Some(new) = template.get(i) {
+                *name = new.clone();
+            }
+        }
+    }
 }
 
 fn operation(route: &RoutePlan) -> Value {
@@ -225,13 +277,8 @@ pub fn project_document(plan: &Plan, flashc_version: &str) -> Value {
         };
         match (&endpoint.kind, &endpoint.handler) {
             (crate::lower::Kind::LoadBalanced, _) => {
-                for route in &endpoint.routes {
-                    let method = if route.method == "WS" {
-                        "get".to_string()
-                    } else {
-                        route.method.to_ascii_lowercase()
-                    };
-                    tagged(format!("{prefix}{}", route.path), &method, operation(route));
+                for (path, method, op) in route_operations(&endpoint.routes) {
+                    tagged(format!("{prefix}{path}"), &method, op);
                 }
             }
             (crate::lower::Kind::Queue, Some(call)) => {

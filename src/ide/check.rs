@@ -7,10 +7,9 @@ use std::path::Path;
 use std::rc::Rc;
 use std::time::SystemTime;
 
-use crate::diagnostic::{self, Diagnostic};
-use crate::load::{self, Node};
+use crate::diagnostic::Diagnostic;
+use crate::load::Node;
 use crate::resolve::{self, CrateIndex, CrateInfo, Workspace};
-use crate::validate::{self, Environments};
 
 /// The last crate index built for one flash.yaml, valid while `generation` is unchanged, the
 /// crate is located at the same place and the caller's `fresh` says its files did not change.
@@ -58,47 +57,30 @@ pub fn check(
     generation: u64,
     fresh: &Fresh,
 ) -> Vec<Diagnostic> {
-    let (root, mut diagnostics) = load::load(bytes, load::Limits::default());
-    let Some(root) = root else {
-        return diagnostics;
-    };
-    let kept = (!crate::unreadable(&diagnostics)).then(|| root.clone());
-    diagnostics.extend(validate::check(root, Environments::All));
-    if let Some(root) = kept {
-        diagnostics.extend(resolve_all(&root, ws, cache, generation, fresh));
-    }
-    diagnostic::normalize(&mut diagnostics);
-    diagnostics
+    let mut indexer = |root: &Node| index(root, ws, cache, generation, fresh);
+    crate::analysis::Analysis::with_indexer(bytes, &mut indexer)
+        .diagnostics(None)
+        .unwrap_or_default()
 }
 
-fn resolve_all(
+/// The crate index for `root`, from the cache where it is fresh. Where `index_crate` would
+/// stop or report (no handler, a crate outside the project or not found), it runs as it is, so
+/// its diagnostics are the same as `flashc check`'s.
+fn index(
     root: &Node,
     ws: &dyn Workspace,
     cache: &mut CrateCache,
     generation: u64,
     fresh: &Fresh,
-) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    if root.get("crate").is_some_and(|n| n.as_str().is_none()) {
-        return out;
-    }
-    // Where `index_crate` would stop or report, it runs as it is (no handler, a crate outside
-    // the project or not found); otherwise the cached index stands in for its result.
+) -> (Option<Rc<CrateIndex>>, Vec<Diagnostic>) {
+    let mut located = Vec::new();
     let dir = root.get("crate").and_then(Node::as_str).unwrap_or(".");
-    let index = if resolve::handler_strings(root).next().is_none()
+    if resolve::handler_strings(root).next().is_none()
         || resolve::leaves_project(dir)
         || ws.locate_crate(Path::new(dir)).is_err()
     {
-        match resolve::index_crate(root, ws, &mut out) {
-            Some(index) => Rc::new(index),
-            None => return out,
-        }
-    } else {
-        match cache.index(dir, ws, generation, fresh) {
-            Some(index) => index,
-            None => return out,
-        }
-    };
-    out.extend(crate::resolve_environments(root, Environments::All, &index));
-    out
+        let index = resolve::index_crate(root, ws, &mut located).map(Rc::new);
+        return (index, located);
+    }
+    (cache.index(dir, ws, generation, fresh), located)
 }

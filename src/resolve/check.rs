@@ -12,7 +12,7 @@ use super::signature::{
 use super::{CrateError, CrateInfo, HandlerFn, InitFn, ParamKind, Resolved, Returns, Workspace};
 use crate::diagnostic::Diagnostic;
 use crate::load::{Node, Span, Value};
-use crate::model::route_key::{RouteKey, Segment};
+use crate::model::route_key::{Method, RouteKey, Segment};
 use crate::model::EndpointType;
 use crate::project::Project;
 use crate::rules::{
@@ -262,7 +262,7 @@ pub fn resolve_project(
                     if !valid_path(node) {
                         continue;
                     }
-                    match RouteKey::parse(&route.key) {
+                    match crate::model::route_key::parse(&route.key) {
                         Ok(key) => resolver.handler(
                             node,
                             Use::Route {
@@ -592,7 +592,7 @@ impl Resolver<'_> {
         let sig = &def.sig;
         let here = || index.related_file(&def.span);
         let get = match usage {
-            Use::Route { key, .. } if key.method == "GET" => Some(key),
+            Use::Route { key, .. } if key.method == Method::Get => Some(key),
             _ => None,
         };
         if let Some(generic) = sig.generics.type_params().next() {
@@ -754,7 +754,7 @@ impl Resolver<'_> {
         }
         if let Use::Route { key, key_span } = usage {
             let is_stream = matches!(shape, Returns::Stream { .. });
-            if is_stream && key.method != "WS" {
+            if is_stream && key.method != Method::Ws {
                 self.out.push(
                     Diagnostic::new(
                         &STREAM_ROUTE_MISMATCH,
@@ -772,7 +772,7 @@ impl Resolver<'_> {
                         key.path
                     )),
                 );
-            } else if !is_stream && key.method == "WS" {
+            } else if !is_stream && key.method == Method::Ws {
                 self.out.push(
                     Diagnostic::new(
                         &STREAM_ROUTE_MISMATCH,

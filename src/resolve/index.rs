@@ -171,6 +171,7 @@ impl CrateIndex {
     /// Parses the crate from its library root. Problems with single files are recorded on
     /// their modules and reported when a handler path goes through them.
     pub fn build(krate: CrateInfo, crate_dir: &str, ws: &dyn Workspace) -> CrateIndex {
+        crate::stats::count(crate::stats::Counter::CrateIndex);
         let display_root = crate_dir
             .trim_start_matches("./")
             .trim_end_matches('/')

@@ -1,5 +1,5 @@
 use crate::diagnostic::Diagnostic;
-use crate::model::vocab::RESERVED_PATHS;
+use crate::model::route_key::RESERVED_PATHS;
 use crate::project::Project;
 
 declare_rule! {
@@ -21,7 +21,7 @@ declare_rule! {
 
 pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     for route in project.routes() {
-        let Ok(key) = route.key else { continue };
+        let Ok(key) = &route.key else { continue };
         if RESERVED_PATHS.contains(&key.path) {
             out.push(
                 Diagnostic::new(
