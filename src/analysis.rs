@@ -184,13 +184,9 @@ impl<'w> Analysis<'w> {
         let invalid: HashSet<&str> = prepared.invalid.iter().map(String::as_str).collect();
         let mut validation = prepared.diagnostics;
         let mut resolution = Vec::new();
-        let index = if resolving {
-            let (index, located) = self.index(root);
-            resolution.extend(located.iter().cloned());
-            index.clone()
-        } else {
-            None
-        };
+        // Built (or asked for) at the first tree, whose first handler is where a crate that
+        // cannot be located is reported.
+        let mut index: Option<Option<Rc<CrateIndex>>> = None;
         let mut rules_marker = EnvironmentMarker::default();
         let mut resolve_marker = EnvironmentMarker::default();
         let mut plan = None;
@@ -200,7 +196,15 @@ impl<'w> Analysis<'w> {
             let mut found = validate::rules(&project);
             rules_marker.mark(environment, &mut found);
             validation.append(&mut found);
-            let Some(index) = &index else { continue };
+            if !resolving {
+                continue;
+            }
+            let index = index.get_or_insert_with(|| {
+                let (index, located) = self.index(root, project.handler_nodes().next());
+                resolution.extend(located.iter().cloned());
+                index.clone()
+            });
+            let Some(index) = index else { continue };
             let mut found = Vec::new();
             let resolved = resolve::resolve_project(&project, index, &mut found);
             resolve_marker.mark(environment, &mut found);
@@ -230,13 +234,18 @@ impl<'w> Analysis<'w> {
     }
 
     /// The crate index, built once; what locating the crate reported beside it.
-    fn index(&self, root: &Node) -> &(Option<Rc<CrateIndex>>, Vec<Diagnostic>) {
+    fn index(
+        &self,
+        root: &Node,
+        first_handler: Option<&Node>,
+    ) -> &(Option<Rc<CrateIndex>>, Vec<Diagnostic>) {
         self.index.get_or_init(|| match &self.crate_source {
             CrateSource::None => (None, Vec::new()),
             CrateSource::Indexer(indexer) => (indexer.borrow_mut())(root),
             CrateSource::Workspace(ws) => {
                 let mut located = Vec::new();
-                let index = resolve::index_crate(root, *ws, &mut located).map(Rc::new);
+                let index =
+                    resolve::index_crate(root, first_handler, *ws, &mut located).map(Rc::new);
                 (index, located)
             }
         })

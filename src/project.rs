@@ -95,6 +95,20 @@ impl<'a> Project<'a> {
         self.routes.iter()
     }
 
+    /// Every handler string (`handler`, `init`, route handlers) with its node, in file order.
+    pub fn handler_nodes(&self) -> impl Iterator<Item = &'a Node> + '_ {
+        self.endpoints
+            .iter()
+            .flat_map(move |endpoint| {
+                let direct = ["handler", "init"]
+                    .into_iter()
+                    .filter_map(|k| endpoint.node.get(k));
+                let routes = self.routes_of(endpoint.name).filter_map(|r| r.handler);
+                direct.chain(routes)
+            })
+            .filter(|n| n.as_str().is_some())
+    }
+
     /// The routes of the endpoint `name`, in file order.
     pub fn routes_of<'p>(&'p self, name: &'p str) -> impl Iterator<Item = &'p RouteView<'a>> {
         self.routes.iter().filter(move |r| r.endpoint == name)
@@ -119,20 +133,25 @@ pub fn invalid_endpoints(invalid: &[Vec<Step>]) -> HashSet<&str> {
         .collect()
 }
 
+/// A route value's handler node: the value itself (`users::get`), or the `handler` of a map
+/// (`{ handler: users::get, timeout: 30s }`). The one place a route's value is unpacked.
+pub fn route_handler(value: &Node) -> Option<&Node> {
+    crate::stats::count(crate::stats::Counter::RouteUnpack);
+    match &value.value {
+        Value::Str(_) => Some(value),
+        Value::Map(_) => value.get("handler"),
+        _ => None,
+    }
+}
+
 impl<'a> RouteView<'a> {
     fn new(endpoint: &'a str, entry: &'a Entry) -> Self {
-        crate::stats::count(crate::stats::Counter::RouteParse);
         let key = route_key::parse(&entry.key);
         let path_problems = match &key {
             Ok(key) => route_key::path_problems(key.path),
             Err(_) => Vec::new(),
         };
-        crate::stats::count(crate::stats::Counter::RouteUnpack);
-        let handler = match &entry.value.value {
-            Value::Str(_) => Some(&entry.value),
-            Value::Map(_) => entry.value.get("handler"),
-            _ => None,
-        };
+        let handler = route_handler(&entry.value);
         RouteView {
             endpoint,
             entry,

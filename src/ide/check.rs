@@ -75,11 +75,12 @@ fn index(
 ) -> (Option<Rc<CrateIndex>>, Vec<Diagnostic>) {
     let mut located = Vec::new();
     let dir = root.get("crate").and_then(Node::as_str).unwrap_or(".");
-    if resolve::handler_strings(root).next().is_none()
+    let first_handler = resolve::handler_strings(root).next();
+    if first_handler.is_none()
         || resolve::leaves_project(dir)
         || ws.locate_crate(Path::new(dir)).is_err()
     {
-        let index = resolve::index_crate(root, ws, &mut located).map(Rc::new);
+        let index = resolve::index_crate(root, first_handler, ws, &mut located).map(Rc::new);
         return (index, located);
     }
     (cache.index(dir, ws, generation, fresh), located)

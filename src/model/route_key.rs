@@ -16,6 +16,7 @@ pub use contract::{
 /// [`RouteKey::parse`], with a "did you mean" for a misspelt method (the contract has no
 /// edit distances; flashc's suggestions are `suggest`'s).
 pub fn parse(key: &str) -> Result<RouteKey<'_>, RouteKeyError> {
+    crate::stats::count(crate::stats::Counter::RouteParse);
     RouteKey::parse(key).map_err(|mut e| {
         if e.kind == RouteKeyErrorKind::UnknownMethod && e.help.is_none() {
             let method = key.trim().split(char::is_whitespace).next().unwrap_or("");

@@ -11,7 +11,7 @@ use super::signature::{
 };
 use super::{CrateError, CrateInfo, HandlerFn, InitFn, ParamKind, Resolved, Returns, Workspace};
 use crate::diagnostic::Diagnostic;
-use crate::load::{Node, Span, Value};
+use crate::load::{Node, Span};
 use crate::model::route_key::{Method, RouteKey, Segment};
 use crate::model::EndpointType;
 use crate::project::Project;
@@ -36,11 +36,7 @@ pub(crate) fn handler_strings(root: &Node) -> impl Iterator<Item = &Node> {
                 .map(Node::entries)
                 .unwrap_or_default()
                 .iter()
-                .filter_map(|r| match &r.value.value {
-                    Value::Str(_) => Some(&r.value),
-                    Value::Map(_) => r.value.get("handler"),
-                    _ => None,
-                });
+                .filter_map(|r| crate::project::route_handler(&r.value));
             direct.chain(routes)
         })
         .filter(|n| n.as_str().is_some())
@@ -50,10 +46,11 @@ pub(crate) fn handler_strings(root: &Node) -> impl Iterator<Item = &Node> {
 /// diagnostic, when it cannot be located; `None` silently when the file names no handler.
 pub fn index_crate(
     root: &Node,
+    first_handler: Option<&Node>,
     ws: &dyn Workspace,
     out: &mut Vec<Diagnostic>,
 ) -> Option<CrateIndex> {
-    let first_handler = handler_strings(root).next()?.span;
+    let first_handler = first_handler?.span;
     let crate_node = root.get("crate").filter(|n| n.as_str().is_some());
     let dir = crate_node.and_then(Node::as_str).unwrap_or(".");
     let span = crate_node.map_or(first_handler, |n| n.span);
@@ -245,29 +242,16 @@ pub fn resolve_project(
                 }
             }
             EndpointType::LoadBalanced => {
-                for route in endpoint
-                    .node
-                    .get("routes")
-                    .map(Node::entries)
-                    .unwrap_or_default()
-                {
-                    let node = match &route.value.value {
-                        Value::Str(_) => &route.value,
-                        Value::Map(_) => match route.value.get("handler") {
-                            Some(h) => h,
-                            None => continue,
-                        },
-                        _ => continue,
-                    };
-                    if !valid_path(node) {
+                for route in project.routes_of(endpoint.name) {
+                    let Some(node) = route.handler.filter(|n| valid_path(n)) else {
                         continue;
-                    }
-                    match crate::model::route_key::parse(&route.key) {
+                    };
+                    match &route.key {
                         Ok(key) => resolver.handler(
                             node,
                             Use::Route {
-                                key: &key,
-                                key_span: route.key_span,
+                                key,
+                                key_span: route.entry.key_span,
                             },
                             &ctx,
                         ),

@@ -16,8 +16,6 @@ pub(crate) use check::{handler_strings, leaves_project};
 pub use check::{index_crate, resolve_project};
 pub use index::CrateIndex;
 
-use crate::diagnostic::Diagnostic;
-
 /// The handler crate with every function flash.yaml names, resolved.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Resolved {
@@ -25,19 +23,6 @@ pub struct Resolved {
     /// By path as written in flash.yaml (`users::get`).
     pub handlers: BTreeMap<String, HandlerFn>,
     pub inits: BTreeMap<String, InitFn>,
-}
-
-/// Resolves the handlers and inits of one merged project (the base file, or one environment
-/// applied). Diagnostics go to `out`; `None` when the crate cannot be located (reported) or the
-/// file names no function. To resolve several environments, call [`index_crate`] once and
-/// [`resolve_project`] for each: the crate is then parsed once.
-pub fn resolve(
-    project: &crate::project::Project,
-    ws: &dyn Workspace,
-    out: &mut Vec<Diagnostic>,
-) -> Option<Resolved> {
-    let index = index_crate(project.root, ws, out)?;
-    Some(resolve_project(project, &index, out))
 }
 
 /// Where the handler crate is and how to read it. Implemented by the CLI over the file system

@@ -84,6 +84,17 @@ pub fn create(user: User) -> Result<User, String> { Ok(user) }
 pub fn stream(ctx: flash_runtime::Context) -> impl futures::Stream<Item = Result<User, String>> { todo!() }
 "#;
 
+/// Resolves one project through `ws`, the crate indexed for it (what `Analysis` does per
+/// command).
+fn resolve(
+    project: &crate::project::Project,
+    ws: &dyn Workspace,
+    out: &mut Vec<crate::diagnostic::Diagnostic>,
+) -> Option<super::Resolved> {
+    let index = super::index_crate(project.root, project.handler_nodes().next(), ws, out)?;
+    Some(super::resolve_project(project, &index, out))
+}
+
 #[test]
 fn resolves_handlers_with_their_shapes() {
     let ws = Mem::new(&[("src/lib.rs", LIB), ("src/users.rs", USERS)]);
