@@ -82,10 +82,11 @@ pub fn rules_markdown() -> String {
     }
     for rule in rules::ALL {
         out.push_str(&format!(
-            "\n## {}\n\n`{}` · default severity: {}\n\n",
+            "\n## {}\n\n`{}` · default severity: {} · source: [`{src}`]({src})\n\n",
             rule.code,
             rule.name,
-            rule.severity.as_str()
+            rule.severity.as_str(),
+            src = rule.source
         ));
         out.push_str(
             rule.documentation()

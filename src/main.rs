@@ -399,11 +399,12 @@ fn explain(code: Option<&str>, all: bool) -> ExitCode {
     };
     match flashc::rules::find(code) {
         Some(rule) => emit(&format!(
-            "{} ({}, {})\n\n{}\n",
+            "{} ({}, {})\n\n{}\n\nSource: {}\n",
             rule.code,
             rule.name,
             rule.severity.as_str(),
-            rule.documentation().trim_end()
+            rule.documentation().trim_end(),
+            rule.source
         )),
         None => {
             let codes = flashc::rules::ALL.iter().map(|r| r.code);

@@ -95,6 +95,12 @@ impl ArgSource {
     }
 }
 
+/// The name a request uses for a handler's parameter: the Rust name without a raw
+/// identifier's `r#` (`r#type` binds `{type}`, `?type=` and a body field `type`).
+pub fn argument_name(rust_name: &str) -> &str {
+    rust_name.strip_prefix("r#").unwrap_or(rust_name)
+}
+
 /// One segment of a route's path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Segment<'a> {
@@ -515,6 +521,12 @@ mod tests {
             RouteKeyErrorKind::Relative
         );
         assert_eq!(RouteKey::parse("WS /s").unwrap().method, Method::Ws);
+    }
+
+    #[test]
+    fn raw_identifiers_bind_by_their_plain_name() {
+        assert_eq!(argument_name("r#type"), "type");
+        assert_eq!(argument_name("user_id"), "user_id");
     }
 
     #[test]

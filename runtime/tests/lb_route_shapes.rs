@@ -129,3 +129,49 @@ async fn a_path_the_contract_refuses_is_an_error_at_start_not_a_panic() {
         .expect_err("a wildcard segment is refused");
     assert!(err.to_string().contains("starts with `*`"), "{err}");
 }
+
+#[tokio::test]
+async fn a_raw_identifier_binds_by_its_plain_name() {
+    let app = App::stateless()
+        .get(
+            "/items/{type}",
+            handler(|_, mut call| async move {
+                let (r#type,) = bind!(call, path r#type: String)?;
+                Reply::json(json!({ "type": r#type }))
+            }),
+        )
+        .post(
+            "/items",
+            handler(|_, mut call| async move {
+                let (r#type, r#ref) = bind!(call, r#type: String, r#ref: Option<String>)?;
+                Reply::json(json!({ "type": r#type, "ref": r#ref }))
+            }),
+        );
+    let s = start(app, config(&[])).await;
+    wait_status(&s.url("/ping"), 200).await;
+    let res = client().get(s.url("/items/book")).send().await.unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap(), json!({"type": "book"}));
+    let res = client()
+        .post(s.url("/items"))
+        .header("content-type", "application/json")
+        .body(r#"{"type": "pen", "ref": "x1"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({"type": "pen", "ref": "x1"})
+    );
+    // A missing one is reported under the name the request uses.
+    let res = client()
+        .post(s.url("/items"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["detail"][0]["loc"], json!(["body", "type"]));
+    s.stop().await;
+}

@@ -98,16 +98,16 @@ fn operation(route: &RoutePlan) -> Value {
         let (schema, optional) = json_type(&param.ty);
         match source {
             ArgSource::Path | ArgSource::Query => parameters.push(json!({
-                "name": param.name,
+                "name": param.argument_name(),
                 "in": if *source == ArgSource::Path { "path" } else { "query" },
                 "required": *source == ArgSource::Path || !optional,
                 "schema": schema,
             })),
             _ => {
                 if !optional {
-                    body_required.push(Value::String(param.name.clone()));
+                    body_required.push(Value::String(param.argument_name().to_string()));
                 }
-                body_properties.insert(param.name.clone(), schema);
+                body_properties.insert(param.argument_name().to_string(), schema);
             }
         }
     }
@@ -359,9 +359,9 @@ fn queue_operations(call: &crate::lower::CallPlan) -> Vec<(&'static str, &'stati
         }
         let (schema, optional) = json_type(&param.ty);
         if !optional {
-            required.push(Value::String(param.name.clone()));
+            required.push(Value::String(param.argument_name().to_string()));
         }
-        properties.insert(param.name.clone(), schema);
+        properties.insert(param.argument_name().to_string(), schema);
     }
     let output = match &f.returns {
         Returns::Value { ty } => json_type(ty).0,

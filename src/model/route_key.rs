@@ -9,8 +9,8 @@
 mod contract;
 
 pub use contract::{
-    endpoint_id_env, is_identifier, params, path_problems, segments, ArgSource, Method, RouteKey,
-    RouteKeyError, RouteKeyErrorKind, RouteShape, Segment, RESERVED_PATHS,
+    argument_name, endpoint_id_env, is_identifier, params, path_problems, segments, ArgSource,
+    Method, RouteKey, RouteKeyError, RouteKeyErrorKind, RouteShape, Segment, RESERVED_PATHS,
 };
 
 /// [`RouteKey::parse`], with a "did you mean" for a misspelt method (the contract has no

@@ -9,7 +9,9 @@ use super::signature::{
     deserialize_problem, param_shape, query_problem, returns, serialize_problem, ty_string,
     type_key, ParamShape,
 };
-use super::{CrateError, CrateInfo, HandlerFn, InitFn, ParamKind, Resolved, Returns, Workspace};
+use super::{
+    CrateError, CrateInfo, HandlerFn, InitFn, Param, ParamKind, Resolved, Returns, Workspace,
+};
 use crate::diagnostic::Diagnostic;
 use crate::load::{Node, Span};
 use crate::model::route_key::{Method, RouteKey, Segment};
@@ -778,7 +780,7 @@ impl Resolver<'_> {
             let args: Vec<&str> = params
                 .iter()
                 .filter(|p| p.kind == ParamKind::Arg)
-                .map(|p| p.name.as_str())
+                .map(Param::argument_name)
                 .collect();
             for segment in key.segments() {
                 let Segment::Param(name) = segment else {
@@ -792,11 +794,15 @@ impl Resolver<'_> {
                     .copied()
                     .filter(|a| !key.segments().any(|s| s == Segment::Param(a)))
                     .collect();
+                // A parameter of a similar name: one spelling near the other, or one a prefix
+                // or suffix of the other (`{id}` and `user_id: u64`). Renaming either is the fix.
                 let close = crate::suggest::closest(name, unused.iter().copied()).or_else(|| {
-                    unused
-                        .iter()
-                        .copied()
-                        .find(|a| a.starts_with(name) || name.starts_with(a))
+                    unused.iter().copied().find(|a| {
+                        a.starts_with(name)
+                            || name.starts_with(a)
+                            || a.ends_with(name)
+                            || name.ends_with(a)
+                    })
                 });
                 let help = match close {
                     Some(close) => format!(

@@ -97,11 +97,19 @@ pub struct HandlerFn {
 /// One parameter of a handler.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Param {
-    /// The binding name (`user_id`); for a pattern parameter, empty.
+    /// The binding name as Rust writes it (`user_id`, `r#type`); for a pattern parameter,
+    /// empty. Requests name it [`Param::argument_name`].
     pub name: String,
     /// The type as written (`Option<bool>`), normalized to token spacing.
     pub ty: String,
     pub kind: ParamKind,
+}
+
+impl Param {
+    /// The name a request uses for the parameter: `type` for `r#type` (the route contract's).
+    pub fn argument_name(&self) -> &str {
+        crate::model::route_key::argument_name(&self.name)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
