@@ -409,7 +409,7 @@ fn explain(code: Option<&str>, all: bool) -> ExitCode {
         None => {
             let codes = flashc::rules::ALL.iter().map(|r| r.code);
             let hint = flashc::suggest::did_you_mean(code, codes)
-                .unwrap_or_else(|| "codes run from FL0001 to FL0709; see docs/rules.md".into());
+                .unwrap_or_else(|| "codes run from FL0001 to FL0710; see docs/rules.md".into());
             eprintln!("error: no diagnostic code `{code}`; {hint}");
             ExitCode::from(EXIT_USAGE)
         }

@@ -7,7 +7,7 @@ use std::path::{Component, Path};
 use super::index::{join, CrateIndex, FnDef, Lookup, Target};
 use super::signature::{
     deserialize_problem, param_shape, query_problem, returns, serialize_problem, ty_string,
-    type_key, ParamShape,
+    type_key, NotSend, ParamShape,
 };
 use super::{
     CrateError, CrateInfo, HandlerFn, InitFn, Param, ParamKind, Resolved, Returns, Workspace,
@@ -19,8 +19,8 @@ use crate::model::EndpointType;
 use crate::project::Project;
 use crate::rules::{
     describe_char, is_plain_path_char, CRATE_NOT_FOUND, CRATE_PATH, HANDLER_NOT_FOUND,
-    HANDLER_NOT_PUBLIC, INIT_STATE, QUERY_PARAMETER_TYPE, ROUTE_PARAMETER_NOT_TAKEN,
-    STREAM_ROUTE_MISMATCH, UNBINDABLE_PARAMETER, UNSERIALIZABLE_RETURN,
+    HANDLER_NOT_PUBLIC, HANDLER_NOT_SEND, INIT_STATE, QUERY_PARAMETER_TYPE,
+    ROUTE_PARAMETER_NOT_TAKEN, STREAM_ROUTE_MISMATCH, UNBINDABLE_PARAMETER, UNSERIALIZABLE_RETURN,
 };
 
 /// Every handler string of the file (`handler`, `init`, route targets) with its node, in file
@@ -699,6 +699,25 @@ impl Resolver<'_> {
             }
         }
         let (shape, sent) = returns(&sig.output);
+        if let syn::ReturnType::Type(_, output) = &sig.output {
+            if let Some(problem) = super::signature::not_send(output) {
+                self.out.push(
+                    Diagnostic::new(
+                        &HANDLER_NOT_SEND,
+                        span,
+                        format!(
+                            "the return type of `{path}` holds {problem}, which cannot be sent between the worker's threads"
+                        ),
+                    )
+                    .label("return type is not `Send`")
+                    .related_file(here(), "defined here")
+                    .help(match problem {
+                        NotSend::TraitObject(_) => "add `+ Send + Sync` to the trait object (`Box<dyn std::error::Error + Send + Sync>`), or return `anyhow::Error` or your own error type".to_string(),
+                        NotSend::Type(name) => format!("return an owned value without `{name}` (`Arc` for `Rc`, `Mutex` for `RefCell` and `Cell`)"),
+                    }),
+                );
+            }
+        }
         if let Some(sent) = sent {
             if let Some(problem) = serialize_problem(sent, index) {
                 let mut d = Diagnostic::new(
