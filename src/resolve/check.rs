@@ -295,6 +295,15 @@ impl Resolver<'_> {
                 private,
             } => {
                 if let Some(private) = private {
+                    // A public path that reaches the same function (a `pub use` re-export) is
+                    // the fix that changes no Rust; making a module public comes second.
+                    let help = match index.public_path_to(f) {
+                        Some(public) => format!(
+                            "write `{public}`: the function is public there; or {}",
+                            private.help
+                        ),
+                        None => private.help,
+                    };
                     self.out.push(
                         Diagnostic::new(
                             &HANDLER_NOT_PUBLIC,
@@ -310,7 +319,7 @@ impl Resolver<'_> {
                         )
                         .label("not reachable from the generated worker")
                         .related_file(index.related_file(&private.span), "private")
-                        .help(private.help),
+                        .help(help),
                     );
                 }
                 Some(f)
