@@ -10,6 +10,7 @@
 #[macro_use]
 pub mod diagnostic;
 
+pub mod deploy;
 pub mod emit;
 pub mod ide;
 pub mod load;

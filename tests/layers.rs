@@ -24,7 +24,7 @@ const LAYERS: &[&[&str]] = &[
     &["resolve"],
     &["lower"],
     &["emit"],
-    &["ide", "scaffold"],
+    &["ide", "scaffold", "deploy"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {
