@@ -151,16 +151,27 @@ impl ControlPlane {
         if !authorized {
             return problem(401, "missing bearer token", vec![]);
         }
-        if let Some(status) = self.faults.pop_front() {
-            let mut reply = problem(status, "injected fault (flashc emulate)", vec![]);
-            if status == 429 {
-                reply
-                    .headers
-                    .push(("RateLimit".into(), "\"minute\";r=0;t=1".into()));
-                reply.headers.push(("Retry-After".into(), "1".into()));
+        match self.faults.pop_front() {
+            // A pass: this request is answered normally.
+            None | Some(0) => {}
+            // The request is carried out, and its answer lost (a 500 instead).
+            Some(LOST_ANSWER) => {
+                let done = self.route(method, path, body);
+                return problem(
+                    500,
+                    format!(
+                        "injected fault (flashc emulate): the answer ({}) was lost",
+                        done.status
+                    ),
+                    vec![],
+                );
             }
-            return reply;
+            Some(status) => return injected(status),
         }
+        self.route(method, path, body)
+    }
+
+    fn route(&mut self, method: &str, path: &str, body: &[u8]) -> Reply {
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         let (template, id) = match segments.as_slice() {
             ["v2", "serverless"] => ("/v2/serverless", None),
@@ -422,6 +433,20 @@ impl ControlPlane {
             })
         }
     }
+}
+
+/// A fault that carries the request out, then answers 500: a create whose answer was lost.
+pub const LOST_ANSWER: u16 = 599;
+
+fn injected(status: u16) -> Reply {
+    let mut reply = problem(status, "injected fault (flashc emulate)", vec![]);
+    if status == 429 {
+        reply
+            .headers
+            .push(("RateLimit".into(), "\"minute\";r=0;t=1".into()));
+        reply.headers.push(("Retry-After".into(), "1".into()));
+    }
+    reply
 }
 
 fn bad(detail: &str) -> Reply {
