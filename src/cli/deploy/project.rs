@@ -63,20 +63,33 @@ pub fn load(
     let plan = generated.plan;
     let crate_dir = dir.join(&plan.handler_crate.dir);
     let handler_files = crate_files(&crate_dir);
-    let mut images = BTreeMap::new();
-    for endpoint in &plan.endpoints {
-        let own = format!("/workers/{}/", endpoint.name);
-        let mut hash = Fnv::default();
-        for f in &generated.files {
-            let shared = !f.path.contains("/workers/") && !f.path.ends_with("flash_manifest.json");
-            if shared || f.path.contains(&own) {
-                hash.add(f.path.as_bytes());
-                hash.add(f.contents.as_bytes());
+    // What every image contains (the shared generated files and the handler crate) is hashed
+    // once; each endpoint's own files then extend a copy of that state.
+    let mut shared = Fnv::default();
+    let mut own_files: BTreeMap<&str, Vec<&flashc::emit::OutputFile>> = BTreeMap::new();
+    for f in &generated.files {
+        match f.path.split_once("/workers/") {
+            Some((_, rest)) => {
+                let name = rest.split('/').next().unwrap_or_default();
+                own_files.entry(name).or_default().push(f);
+            }
+            None if f.path.ends_with("flash_manifest.json") => {}
+            None => {
+                shared.add(f.path.as_bytes());
+                shared.add(f.contents.as_bytes());
             }
         }
-        for (path, contents) in &handler_files {
-            hash.add(path.as_bytes());
-            hash.add(contents);
+    }
+    for (path, contents) in &handler_files {
+        shared.add(path.as_bytes());
+        shared.add(contents);
+    }
+    let mut images = BTreeMap::new();
+    for endpoint in &plan.endpoints {
+        let mut hash = Fnv(shared.0);
+        for f in own_files.get(endpoint.name.as_str()).into_iter().flatten() {
+            hash.add(f.path.as_bytes());
+            hash.add(f.contents.as_bytes());
         }
         images.insert(
             endpoint.name.clone(),
