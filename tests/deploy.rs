@@ -410,3 +410,27 @@ fn the_emulator_refuses_what_the_openapi_document_refuses() {
     assert_eq!(body["status"], 400);
     assert!(!body["errors"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn a_one_vcpu_flavor_is_planned_through_graphql_and_never_half_applied() {
+    let emulator = Emulator::start("");
+    let project = ProjectCopy::new();
+    project.edit("flash.yaml", "cpu: cpu3c-2-4", "cpu: cpu3c-1-2");
+    let (code, plan) = plan_json(&emulator, &project);
+    assert_eq!(code, 4);
+    let api = &plan["changes"][0];
+    assert_eq!(api["endpoint"], "api");
+    assert_eq!(api["api"], "graphql");
+    assert!(
+        api["reason"].as_str().unwrap().contains("cpu3c-1-2"),
+        "{api:#}"
+    );
+    let out = flashc(&emulator, &project, &["deploy", "--yes"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("GraphQL"), "{}", text(&out));
+    assert_eq!(
+        emulator.writes(),
+        0,
+        "a plan that cannot be carried out whole wrote"
+    );
+}
