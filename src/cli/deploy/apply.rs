@@ -26,6 +26,8 @@ pub struct Scope<'a> {
     pub project: &'a str,
     pub environment: Option<&'a str>,
     pub owner: &'a str,
+    /// Shows an API problem at the flash.yaml line of the field it names.
+    pub locator: &'a super::project::Locator,
 }
 
 /// What apply left live: each desired endpoint's id and body.
@@ -111,18 +113,15 @@ pub fn apply(
             ));
         }
     }
-    if let Some(c) = plan
-        .changes
-        .iter()
-        .find(|c| c.action != Action::None && matches!(c.api, Api::GraphQl { .. }))
-    {
-        let Api::GraphQl { reason } = &c.api else {
-            unreachable!()
-        };
-        return Err(format!(
-            "endpoint `{}`: {reason}; this flashc does not speak GraphQL yet, so nothing was applied",
-            c.endpoint
-        ));
+    // A plan is carried out whole or not at all: one endpoint REST cannot express stops it
+    // before the first write.
+    for c in plan.changes.iter().filter(|c| c.action != Action::None) {
+        if let Api::GraphQl { reason } = &c.api {
+            return Err(format!(
+                "endpoint `{}`: {reason}; this flashc does not speak GraphQL yet, so nothing was applied",
+                c.endpoint
+            ));
+        }
     }
     let mut changed = Vec::new();
     // Wave 1: endpoints that call nobody (the callees).
@@ -210,7 +209,14 @@ fn run_wave(client: &Client, scope: &Scope, changes: &[&Change]) -> Result<(), S
 }
 
 fn execute(client: &Client, scope: &Scope, change: &Change) -> Result<(), String> {
-    let at = |what: &str, e: ApiError| format!("endpoint `{}`: {what}: {e}", change.endpoint);
+    let at = |what: &str, e: ApiError| {
+        let mut text = format!("endpoint `{}`: {what}: {e}", change.endpoint);
+        for place in scope.locator.places(&change.endpoint, &e) {
+            text.push('\n');
+            text.push_str(&place);
+        }
+        text
+    };
     match change.action {
         Action::Create => {
             let body = change.request.as_ref().ok_or("no request")?;

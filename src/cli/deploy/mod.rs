@@ -146,6 +146,7 @@ pub fn deploy(args: &DeployArgs) -> ExitCode {
         project: &project.plan.project,
         environment: env,
         owner: &project.owner,
+        locator: &project.locator,
     };
     let build = |ids: &Ids| -> Result<Vec<Desired>, String> {
         deploy::desired(
@@ -434,6 +435,7 @@ pub fn rollback(args: &RollbackArgs) -> ExitCode {
         project: &project.plan.project,
         environment: env,
         owner: &project.owner,
+        locator: &project.locator,
     };
     match rollback_to(&client, &scope, &project.dir, to) {
         Ok(n) => {
@@ -458,6 +460,7 @@ pub fn destroy(args: &DestroyArgs) -> ExitCode {
         project: &project.plan.project,
         environment: env,
         owner: &project.owner,
+        locator: &project.locator,
     };
     let nothing = |_: &Ids| -> Result<Vec<Desired>, String> { Ok(Vec::new()) };
     let (plan, _) = match apply::plan_now(&client, &scope, &nothing) {

@@ -14,6 +14,45 @@ pub struct Project {
     pub images: BTreeMap<String, String>,
     /// The ownership marker's value (and the record's key).
     pub owner: String,
+    pub locator: Locator,
+}
+
+/// Places in flash.yaml, for API problems that name a field.
+pub struct Locator {
+    file: String,
+    merged: flashc::load::Node,
+}
+
+impl Locator {
+    /// `--> flash.yaml:9:5 (`idle_timeout`)` lines for the fields a problem names.
+    pub fn places(&self, endpoint: &str, error: &super::api::ApiError) -> Vec<String> {
+        let super::api::ApiError::Problem { errors, .. } = error else {
+            return Vec::new();
+        };
+        let mut fields: Vec<Option<String>> = errors
+            .iter()
+            .map(|e| flashc::deploy::locate::problem_field(e))
+            .collect();
+        if fields.is_empty() {
+            fields.push(None);
+        }
+        let mut out: Vec<String> = fields
+            .iter()
+            .filter_map(|f| flashc::deploy::locate::span(&self.merged, endpoint, f.as_deref()))
+            .map(|(span, key)| {
+                format!(
+                    "  --> {}:{}:{}{}",
+                    self.file,
+                    span.start.line,
+                    // Columns are 0-based inside flashc; people count from 1, as rustc does.
+                    span.start.col + 1,
+                    key.map(|k| format!(" (`{k}`)")).unwrap_or_default()
+                )
+            })
+            .collect();
+        out.dedup();
+        out
+    }
 }
 
 /// Why a project could not be loaded (already printed, with its exit code).
@@ -113,11 +152,17 @@ pub fn load(
         images.insert(name.to_string(), reference.to_string());
     }
     let owner = flashc::deploy::owner(&plan.project, environment);
+    // Generation succeeded, so the file loads; the merged tree keeps where each value was written.
+    let merged = match flashc::load::load(&bytes, flashc::load::Limits::default()) {
+        (Some(root), _) => flashc::validate::resolve(root, environment).0,
+        (None, _) => flashc::load::Node::default(),
+    };
     Ok(Project {
         dir,
         plan,
         images,
         owner,
+        locator: Locator { file: name, merged },
     })
 }
 
@@ -162,5 +207,39 @@ impl Fnv {
         for &b in bytes.iter().chain(&[0xff]) {
             self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::deploy::api::ApiError;
+
+    #[test]
+    fn an_api_problem_is_shown_at_the_line_of_the_field_it_names() {
+        let yaml = "version: 1\nname: shop\nendpoints:\n  job:\n    type: queue\n    handler: run\n    scaler: {type: REQUEST_COUNT}\n    idle_timeout: 30\n";
+        let (root, _) = flashc::load::load(yaml.as_bytes(), flashc::load::Limits::default());
+        let locator = Locator {
+            file: "flash.yaml".into(),
+            merged: flashc::validate::resolve(root.unwrap(), None).0,
+        };
+        let problem = ApiError::Problem {
+            status: 400,
+            title: "Bad Request".into(),
+            detail: "x".into(),
+            errors: vec!["$.workers.idleTimeout: refused".into()],
+        };
+        assert_eq!(
+            locator.places("job", &problem),
+            ["  --> flash.yaml:8:5 (`idle_timeout`)"]
+        );
+        // A problem about the whole body: the endpoint.
+        let whole = ApiError::Problem {
+            status: 400,
+            title: "Bad Request".into(),
+            detail: "x".into(),
+            errors: vec![],
+        };
+        assert_eq!(locator.places("job", &whole), ["  --> flash.yaml:4:3"]);
     }
 }

@@ -265,8 +265,10 @@ impl ControlPlane {
         }
         let kind = body["type"].as_str().unwrap_or("QUEUE").to_string();
         match (body.get("gpu"), body.get("cpu")) {
-            (Some(_), Some(_)) => return Err(bad("send exactly one of `gpu` and `cpu`, not both")),
-            (None, None) => return Err(bad("send exactly one of `gpu` and `cpu`")),
+            (Some(_), Some(_)) => {
+                return Err(bad("", "send exactly one of `gpu` and `cpu`, not both"))
+            }
+            (None, None) => return Err(bad("", "send exactly one of `gpu` and `cpu`")),
             _ => {}
         }
         check_cpu(&body)?;
@@ -343,16 +345,21 @@ impl ControlPlane {
         let is_gpu = before.get("gpu").is_some_and(|g| !g.is_null());
         if patch.get("cpu").is_some() && is_gpu {
             return Err(bad(
+                ".cpu",
                 "`cpu` on a GPU endpoint: the compute family cannot change",
             ));
         }
         if patch.get("gpu").is_some() && !is_gpu {
             return Err(bad(
+                ".gpu",
                 "`gpu` on a CPU endpoint: the compute family cannot change",
             ));
         }
         if kind == "LOAD_BALANCER" && patch["scaling"]["type"] == "QUEUE_DELAY" {
-            return Err(bad("a LOAD_BALANCER endpoint scales on REQUEST_COUNT"));
+            return Err(bad(
+                ".scaling",
+                "a LOAD_BALANCER endpoint scales on REQUEST_COUNT",
+            ));
         }
         check_cpu(&patch)?;
         let scaling = patch.get("scaling").unwrap_or(&before["scaling"]);
@@ -449,8 +456,9 @@ fn injected(status: u16) -> Reply {
     reply
 }
 
-fn bad(detail: &str) -> Reply {
-    problem(400, detail, vec![])
+/// A 400 naming the field, in `errors[]` as the document's validation failures are.
+fn bad(field: &str, detail: &str) -> Reply {
+    problem(400, detail, vec![format!("${field}: {detail}")])
 }
 
 fn release(endpoint: &str, version: u64, created: &Value, diff: Vec<Value>) -> Value {
@@ -549,7 +557,7 @@ fn check_cpu(body: &Value) -> Result<(), Reply> {
     {
         let n = c["vcpuCount"].as_u64().unwrap_or(0);
         if !n.is_power_of_two() {
-            return Err(bad(&format!("vcpuCount {n} is not a power of two")));
+            return Err(bad(".cpu", &format!("vcpuCount {n} is not a power of two")));
         }
     }
     Ok(())
@@ -565,6 +573,7 @@ fn check_cuda(gpu: Option<&Value>) -> Result<(), Reply> {
         .is_some_and(|s| !s.is_empty());
     if set && floor {
         return Err(bad(
+            ".gpu.minCudaVersion",
             "a non-empty allowedCudaVersions and minCudaVersion exclude each other",
         ));
     }
@@ -577,6 +586,7 @@ fn check_idle_timeout(kind: &str, scaling: &Value, body: &Value) -> Result<(), R
         && body["workers"].get("idleTimeout").is_some()
     {
         return Err(bad(
+            ".workers.idleTimeout",
             "workers.idleTimeout does not apply to a QUEUE endpoint scaling on REQUEST_COUNT",
         ));
     }
