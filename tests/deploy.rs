@@ -23,8 +23,12 @@ struct Emulator {
 
 impl Emulator {
     fn start(faults: &str) -> Emulator {
+        Emulator::with_args(faults, &[])
+    }
+
+    fn with_args(faults: &str, extra: &[&str]) -> Emulator {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_flashc"));
-        cmd.args(["emulate", "--port", "0"]);
+        cmd.args(["emulate", "--port", "0"]).args(extra);
         if !faults.is_empty() {
             cmd.args(["--fault", faults]);
         }
@@ -152,17 +156,20 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn flashc(emulator: &Emulator, project: &ProjectCopy, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_flashc"))
-        .args(args)
+fn command(emulator: &Emulator, project: &ProjectCopy, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flashc"));
+    cmd.args(args)
         .current_dir(&project.0)
         .env("RUNPOD_API_BASE_URL", &emulator.base)
         .env("RUNPOD_API_KEY", KEY)
         .env("FLASHC_RETRY_BASE_MS", "5")
         .env("FLASHC_VERIFY_TIMEOUT", "5")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn flashc(emulator: &Emulator, project: &ProjectCopy, args: &[&str]) -> Output {
+    let out = command(emulator, project, args).output().unwrap();
     for stream in [&out.stdout, &out.stderr] {
         assert!(
             !String::from_utf8_lossy(stream).contains(KEY),
@@ -433,4 +440,37 @@ fn a_one_vcpu_flavor_is_planned_through_graphql_and_never_half_applied() {
         0,
         "a plan that cannot be carried out whole wrote"
     );
+}
+
+#[test]
+fn a_deploy_killed_half_way_converges_on_the_next_run() {
+    // Each answer takes 150 ms: the deploy (about ten calls) is killed after its first create.
+    let emulator = Emulator::with_args("", &["--delay-ms", "150"]);
+    let project = ProjectCopy::new();
+    let mut child = command(&emulator, &project, &["deploy", "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while emulator.writes() == 0 && started.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = emulator.endpoints().len();
+    assert!(
+        before < 2,
+        "the deploy finished before it was killed ({before} endpoints)"
+    );
+    let out = flashc(&emulator, &project, &["deploy", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let names: Vec<Value> = emulator
+        .endpoints()
+        .iter()
+        .map(|e| e["name"].clone())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    let (code, plan) = plan_json(&emulator, &project);
+    assert_eq!(code, 0, "{plan:#}");
 }

@@ -23,6 +23,10 @@ pub struct Args {
     /// `POST /_emulator/faults` (`{"status": 429, "count": 2}`).
     #[arg(long, value_delimiter = ',', value_name = "STATUS")]
     fault: Vec<u16>,
+    /// Wait this long before answering each request: a slow API, so a test can stop a deploy
+    /// half-way.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    delay_ms: u64,
 }
 
 /// Bodies larger than this are refused (the API's own limit is smaller than any real body).
@@ -56,6 +60,9 @@ pub fn run(args: &Args) -> ExitCode {
             .as_reader()
             .take(MAX_BODY + 1)
             .read_to_end(&mut body);
+        if args.delay_ms > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(args.delay_ms));
+        }
         let reply = if read.is_err() || body.len() as u64 > MAX_BODY {
             control_problem(413)
         } else {
