@@ -474,3 +474,41 @@ fn a_deploy_killed_half_way_converges_on_the_next_run() {
     let (code, plan) = plan_json(&emulator, &project);
     assert_eq!(code, 0, "{plan:#}");
 }
+
+#[test]
+fn a_replaced_callee_gets_a_new_id_its_caller_follows_and_the_old_one_goes_last() {
+    let emulator = Emulator::start("");
+    let project = ProjectCopy::new();
+    let out = flashc(&emulator, &project, &["deploy", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let old = emulator.by_name("mixed-api.gpu-backend")["id"].clone();
+
+    // GPU → CPU: the compute family cannot change, so the endpoint is replaced.
+    project.edit(
+        "flash.yaml",
+        "    gpu: [ADA_24, AMPERE_24]\n    min_cuda_version: \"12.4\"\n",
+        "    cpu: cpu3g-4-16\n",
+    );
+    let (code, plan) = plan_json(&emulator, &project);
+    assert_eq!(code, 4);
+    assert_eq!(
+        actions(&plan),
+        [pair("api", "none"), pair("gpu-backend", "replace")]
+    );
+    let out = flashc(&emulator, &project, &["deploy", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let backend = emulator.by_name("mixed-api.gpu-backend");
+    assert_ne!(backend["id"], old);
+    assert_eq!(backend["cpu"][0]["id"], "cpu3g");
+    let api = emulator.by_name("mixed-api.api");
+    assert_eq!(api["env"]["FLASH_ENDPOINT_GPU_BACKEND"], backend["id"]);
+    assert_eq!(emulator.endpoints().len(), 2);
+    let (status, _) = emulator.call(
+        "GET",
+        &format!("/v2/serverless/{}", old.as_str().unwrap()),
+        None,
+    );
+    assert_eq!(status, 404);
+    let (code, _) = plan_json(&emulator, &project);
+    assert_eq!(code, 0);
+}

@@ -18,6 +18,9 @@ use super::body::{Api, Desired, EndpointBody, OWNER_ENV};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Live {
     pub id: String,
+    /// RFC 3339, as the API gives it: among endpoints of one name, the newest is the one a
+    /// replace created.
+    pub created_at: String,
     pub body: EndpointBody,
 }
 
@@ -25,8 +28,17 @@ impl Live {
     /// Reads one item of `ListEndpointsResponse.endpoints`; `None` without an `id`.
     pub fn from_json(value: &Value) -> Option<Live> {
         let id = value.get("id")?.as_str()?.to_string();
+        let created_at = value
+            .get("createdAt")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let body = serde_json::from_value(value.clone()).ok()?;
-        Some(Live { id, body })
+        Some(Live {
+            id,
+            created_at,
+            body,
+        })
     }
 
     pub fn owner(&self) -> Option<&str> {
@@ -165,10 +177,16 @@ pub fn plan(
             }
         }
         // Several owned endpoints of one name (a crash between a replace's create and its
-        // delete): keep the one closest to flash.yaml; the rest are deleted below.
+        // delete): keep the one closest to flash.yaml, the newest of equals (the one callers
+        // are given); the rest are deleted below.
         let current = same_name
             .iter()
-            .min_by_key(|l| (diff(&d.body, &l.body).len(), l.id.clone()))
+            .min_by_key(|l| {
+                (
+                    diff(&d.body, &l.body).len(),
+                    std::cmp::Reverse((l.created_at.clone(), l.id.clone())),
+                )
+            })
             .map(|l| **l);
         let change = match current {
             None => Change {

@@ -53,13 +53,21 @@ pub fn list(client: &Client) -> Result<Vec<Live>, String> {
 
 /// Ids of the project's live endpoints, by flash.yaml name.
 pub fn ids(scope: &Scope, live: &[Live]) -> Ids {
-    let mut out = Ids::new();
+    // Several of one name (a replace under way, or interrupted): the newest is the
+    // replacement, which the plan keeps when it matches flash.yaml.
+    let mut newest: BTreeMap<String, &Live> = BTreeMap::new();
     for l in live.iter().filter(|l| l.owner() == Some(scope.owner)) {
         if let Some(endpoint) = endpoint_name(scope, &l.body.name) {
-            out.entry(endpoint).or_insert_with(|| l.id.clone());
+            let slot = newest.entry(endpoint).or_insert(l);
+            if (&l.created_at, &l.id) > (&slot.created_at, &slot.id) {
+                *slot = l;
+            }
         }
     }
-    out
+    newest
+        .into_iter()
+        .map(|(name, l)| (name, l.id.clone()))
+        .collect()
 }
 
 fn endpoint_name(scope: &Scope, name: &str) -> Option<String> {
@@ -135,7 +143,9 @@ pub fn apply(
                 .any(|d| d.endpoint == c.endpoint && d.callees.is_empty())
         })
         .collect();
-    run_wave(client, scope, &callees_first)?;
+    // A replaced callee's old endpoint keeps serving its callers until they have the new id:
+    // the next plan sees two endpoints of its name and deletes the old one last.
+    run_wave(client, scope, &callees_first, false)?;
     changed.extend(callees_first.iter().map(|c| c.endpoint.clone()));
     // Wave 2: everything left, with the callees' ids now known.
     let (plan, _) = plan_now(client, scope, build)?;
@@ -154,7 +164,7 @@ pub fn apply(
             c.endpoint
         ));
     }
-    run_wave(client, scope, &rest)?;
+    run_wave(client, scope, &rest, true)?;
     changed.extend(rest.iter().map(|c| c.endpoint.clone()));
     // Last: what flash.yaml no longer has (and duplicates), scaled to zero, then deleted.
     let deletes: Vec<&Change> = plan
@@ -162,7 +172,7 @@ pub fn apply(
         .iter()
         .filter(|c| c.action == Action::Delete)
         .collect();
-    run_wave(client, scope, &deletes)?;
+    run_wave(client, scope, &deletes, true)?;
     let live = list(client)?;
     let final_ids = ids(scope, &live);
     let desired = build(&final_ids)?;
@@ -183,13 +193,18 @@ pub fn apply(
     })
 }
 
-fn run_wave(client: &Client, scope: &Scope, changes: &[&Change]) -> Result<(), String> {
+fn run_wave(
+    client: &Client,
+    scope: &Scope,
+    changes: &[&Change],
+    retire_replaced: bool,
+) -> Result<(), String> {
     let mut errors = Vec::new();
     for chunk in changes.chunks(PARALLEL) {
         let results: Vec<Result<(), String>> = std::thread::scope(|s| {
             let handles: Vec<_> = chunk
                 .iter()
-                .map(|c| s.spawn(move || execute(client, scope, c)))
+                .map(|c| s.spawn(move || execute(client, scope, c, retire_replaced)))
                 .collect();
             handles
                 .into_iter()
@@ -208,7 +223,12 @@ fn run_wave(client: &Client, scope: &Scope, changes: &[&Change]) -> Result<(), S
     }
 }
 
-fn execute(client: &Client, scope: &Scope, change: &Change) -> Result<(), String> {
+fn execute(
+    client: &Client,
+    scope: &Scope,
+    change: &Change,
+    retire_replaced: bool,
+) -> Result<(), String> {
     let at = |what: &str, e: ApiError| {
         let mut text = format!("endpoint `{}`: {what}: {e}", change.endpoint);
         for place in scope.locator.places(&change.endpoint, &e) {
@@ -233,8 +253,10 @@ fn execute(client: &Client, scope: &Scope, change: &Change) -> Result<(), String
             // The new endpoint first: the old one keeps serving until its replacement exists.
             let body = change.request.as_ref().ok_or("no request")?;
             create(client, scope, body).map_err(|e| at("replace (create)", e))?;
-            let id = change.id.as_deref().ok_or("no id")?;
-            retire(client, id).map_err(|e| at("replace (delete the old one)", e))?;
+            if retire_replaced {
+                let id = change.id.as_deref().ok_or("no id")?;
+                retire(client, id).map_err(|e| at("replace (delete the old one)", e))?;
+            }
         }
         Action::Delete => {
             let id = change.id.as_deref().ok_or("no id")?;
