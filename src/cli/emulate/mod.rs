@@ -4,6 +4,8 @@
 //! (see [`control`] for what it validates and enforces). It does not run workers yet.
 
 pub mod control;
+#[cfg(test)]
+mod tests;
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
