@@ -479,9 +479,22 @@ fn a_deploy_killed_half_way_converges_on_the_next_run() {
 fn a_replaced_callee_gets_a_new_id_its_caller_follows_and_the_old_one_goes_last() {
     let emulator = Emulator::start("");
     let project = ProjectCopy::new();
-    let out = flashc(&emulator, &project, &["deploy", "--yes"]);
+    let out = flashc(
+        &emulator,
+        &project,
+        &["deploy", "--yes", "--format", "json"],
+    );
     assert!(out.status.success(), "{}", text(&out));
+    // The JSON answer: one object, with each endpoint's id and request URLs.
+    let applied: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(applied["deployment"], 1);
     let old = emulator.by_name("mixed-api.gpu-backend")["id"].clone();
+    assert_eq!(applied["endpoints"]["gpu-backend"]["id"], old);
+    let base = applied["endpoints"]["api"]["requestUrls"]["base"]
+        .as_str()
+        .unwrap();
+    assert!(base.starts_with(&emulator.base), "{base}");
+    assert_eq!(applied["plan"]["changes"][0]["action"], "create");
 
     // GPU → CPU: the compute family cannot change, so the endpoint is replaced.
     project.edit(
@@ -511,4 +524,32 @@ fn a_replaced_callee_gets_a_new_id_its_caller_follows_and_the_old_one_goes_last(
     assert_eq!(status, 404);
     let (code, _) = plan_json(&emulator, &project);
     assert_eq!(code, 0);
+}
+
+#[test]
+fn against_runpod_only_images_pinned_by_digest_are_deployed() {
+    let project = ProjectCopy::new();
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_flashc"))
+            .args(["deploy", "--yes"])
+            .args(extra)
+            .current_dir(&project.0)
+            // Never reached: the check comes before any call.
+            .env("RUNPOD_API_BASE_URL", "https://api.runpod.invalid")
+            .env("RUNPOD_API_KEY", KEY)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("api, gpu-backend"), "{}", text(&out));
+    let digest = format!("@sha256:{}", "a".repeat(64));
+    let out = run(&["--image", &format!("api=registry.example/api{digest}")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("no image pushed for gpu-backend"),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&out).contains(KEY));
 }

@@ -129,6 +129,11 @@ impl Client {
         &self.base
     }
 
+    /// The API is on this machine (`flashc emulate`), not Runpod.
+    pub fn is_local(&self) -> bool {
+        is_loopback(&self.base)
+    }
+
     pub fn get(&self, path: &str) -> Result<Value, ApiError> {
         self.call("GET", path, None)
     }
@@ -292,7 +297,7 @@ pub fn rate_limit_reset(value: &str) -> Option<u64> {
         .max()
 }
 
-fn is_loopback(base: &str) -> bool {
+pub fn is_loopback(base: &str) -> bool {
     let rest = base
         .strip_prefix("http://")
         .or_else(|| base.strip_prefix("https://"))

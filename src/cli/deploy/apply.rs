@@ -33,22 +33,30 @@ pub struct Scope<'a> {
 /// What apply left live: each desired endpoint's id and body.
 pub struct Outcome {
     pub endpoints: BTreeMap<String, (String, Desired)>,
+    /// Each endpoint's `requestUrls`, as the API answered.
+    pub urls: BTreeMap<String, Value>,
     pub deleted: Vec<String>,
     /// Endpoints that were created, updated or replaced (to verify).
     pub changed: Vec<String>,
 }
 
 pub fn list(client: &Client) -> Result<Vec<Live>, String> {
+    Ok(list_json(client)?
+        .iter()
+        .filter_map(Live::from_json)
+        .collect())
+}
+
+/// `GET /v2/serverless`'s endpoints as the API wrote them.
+fn list_json(client: &Client) -> Result<Vec<Value>, String> {
     let value = client
         .get("/v2/serverless")
         .map_err(|e| format!("GET /v2/serverless: {e}"))?;
     Ok(value
         .get("endpoints")
         .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Live::from_json)
-        .collect())
+        .cloned()
+        .unwrap_or_default())
 }
 
 /// Ids of the project's live endpoints, by flash.yaml name.
@@ -173,21 +181,27 @@ pub fn apply(
         .filter(|c| c.action == Action::Delete)
         .collect();
     run_wave(client, scope, &deletes, true)?;
-    let live = list(client)?;
+    let raw = list_json(client)?;
+    let live: Vec<Live> = raw.iter().filter_map(Live::from_json).collect();
     let final_ids = ids(scope, &live);
     let desired = build(&final_ids)?;
     let mut endpoints = BTreeMap::new();
+    let mut urls = BTreeMap::new();
     for d in desired {
         let id = final_ids
             .get(&d.endpoint)
             .cloned()
             .ok_or_else(|| format!("endpoint `{}` is not live after apply", d.endpoint))?;
+        if let Some(found) = raw.iter().find(|e| e["id"] == json!(id)) {
+            urls.insert(d.endpoint.clone(), found["requestUrls"].clone());
+        }
         endpoints.insert(d.endpoint.clone(), (id, d));
     }
     changed.sort();
     changed.dedup();
     Ok(Outcome {
         endpoints,
+        urls,
         deleted: deletes.iter().map(|c| c.endpoint.clone()).collect(),
         changed,
     })

@@ -142,6 +142,23 @@ pub fn deploy(args: &DeployArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    // Runpod pulls images from a registry: until `flashc build --push` exists, only images the
+    // user pinned by digest can run there. The local control plane needs no registry.
+    if !args.plan && !client.is_local() {
+        let unpinned: Vec<&str> = project
+            .images
+            .iter()
+            .filter(|(_, reference)| !reference.contains("@sha256:"))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        if !unpinned.is_empty() {
+            eprintln!(
+                "error: nothing applied: no image pushed for {}; `flashc build --push` is not implemented yet, so build and push each image yourself and pass `--image ENDPOINT=REGISTRY/NAME@sha256:…`",
+                unpinned.join(", ")
+            );
+            return ExitCode::from(crate::EXIT_USAGE);
+        }
+    }
     let scope = Scope {
         project: &project.plan.project,
         environment: env,
@@ -215,15 +232,25 @@ pub fn deploy(args: &DeployArgs) -> ExitCode {
     }
     match failed_verify(&verified) {
         None => {
-            if matches!(args.format, Format::Json) {
-                print!("{shown}");
+            match args.format {
+                Format::Json => println!("{}", applied_json(&plan, number, &outcome, &verified)),
+                Format::Human => {
+                    println!(
+                        "deployed: {} endpoint(s) live, recorded as deployment {number} in {}",
+                        outcome.endpoints.len(),
+                        record::FILE
+                    );
+                    for (name, (id, _)) in &outcome.endpoints {
+                        let urls = outcome.urls.get(name);
+                        let url = urls
+                            .and_then(|u| u.get("base").or_else(|| u.get("runSync")))
+                            .and_then(|u| u.as_str())
+                            .unwrap_or_default();
+                        println!("  {name}: {id} {url}");
+                    }
+                    print_workers(&verified);
+                }
             }
-            println!(
-                "deployed: {} endpoint(s) live, recorded as deployment {number} in {}",
-                outcome.endpoints.len(),
-                record::FILE
-            );
-            print_workers(&verified);
             ExitCode::SUCCESS
         }
         Some(problem) => {
@@ -250,6 +277,38 @@ pub fn deploy(args: &DeployArgs) -> ExitCode {
 }
 
 type VerifyResults = BTreeMap<String, Result<apply::Verified, String>>;
+
+/// `deploy --yes --format json`: the plan that was applied, the deployment's number, and each
+/// endpoint's id, request URLs, version and workers.
+fn applied_json(
+    plan: &deploy::DeployPlan,
+    number: u32,
+    outcome: &apply::Outcome,
+    verified: &VerifyResults,
+) -> String {
+    let endpoints: serde_json::Map<String, serde_json::Value> = outcome
+        .endpoints
+        .iter()
+        .map(|(name, (id, _))| {
+            let v = verified.get(name).and_then(|r| r.as_ref().ok());
+            (
+                name.clone(),
+                serde_json::json!({
+                    "id": id,
+                    "requestUrls": outcome.urls.get(name),
+                    "endpointVersion": v.and_then(|v| v.endpoint_version),
+                    "workers": v.map(|v| v.workers.iter().map(|(id, status, gpu)| serde_json::json!({"id": id, "status": status, "gpuTypeId": gpu})).collect::<Vec<_>>()),
+                }),
+            )
+        })
+        .collect();
+    serde_json::to_string_pretty(&serde_json::json!({
+        "plan": plan,
+        "deployment": number,
+        "endpoints": endpoints,
+    }))
+    .unwrap_or_default()
+}
 
 fn verify_all(client: &api::Client, outcome: &apply::Outcome) -> VerifyResults {
     let deadline = verify_deadline();
