@@ -537,7 +537,14 @@ pub fn destroy(args: &DestroyArgs) -> ExitCode {
     }
     match apply::apply(&client, &scope, &nothing, Some(&plan.fingerprint)) {
         Ok(outcome) => {
-            let mut record = record::read(&project.dir).unwrap_or_default();
+            // An unreadable record is left as it is (and said so), never replaced by a new one.
+            let mut record = match record::read(&project.dir) {
+                Ok(r) => r,
+                Err(e) => {
+                    println!("destroyed: {} endpoint(s) deleted", outcome.deleted.len());
+                    return fail(format!("{e}; the destroy was not recorded"));
+                }
+            };
             let history = record
                 .environments
                 .entry(project.owner.clone())

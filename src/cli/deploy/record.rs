@@ -61,8 +61,18 @@ pub fn path(project_dir: &Path) -> PathBuf {
 pub fn read(project_dir: &Path) -> Result<Record, String> {
     let file = path(project_dir);
     match std::fs::read_to_string(&file) {
-        Ok(text) => serde_json::from_str(&text)
-            .map_err(|e| format!("{} is not a flashc deploy record: {e}", file.display())),
+        Ok(text) => {
+            let record: Record = serde_json::from_str(&text)
+                .map_err(|e| format!("{} is not a flashc deploy record: {e}", file.display()))?;
+            if record.version != 1 {
+                return Err(format!(
+                    "{} is a version {} record; this flashc reads version 1",
+                    file.display(),
+                    record.version
+                ));
+            }
+            Ok(record)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Record {
             version: 1,
             environments: BTreeMap::new(),
