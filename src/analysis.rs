@@ -58,6 +58,9 @@ pub struct Generated {
     pub files: Vec<emit::OutputFile>,
     pub warnings: Vec<Diagnostic>,
     pub plan: lower::Plan,
+    /// The environment's merged tree the plan was lowered from: every value with the span
+    /// where it was written (deploy shows an API's complaint at that line).
+    pub merged: Node,
 }
 
 /// One flash.yaml, loaded, with what is needed to check and plan it.
@@ -87,6 +90,8 @@ struct Pass {
     diagnostics: Vec<Diagnostic>,
     /// The selected environment's plan, when one environment was selected and asked for.
     plan: Option<Result<Plan, lower::Unlowerable>>,
+    /// The merged tree the plan was lowered from.
+    tree: Option<Node>,
 }
 
 impl<'w> Analysis<'w> {
@@ -141,6 +146,15 @@ impl<'w> Analysis<'w> {
         &self,
         environment: Option<&str>,
     ) -> Result<(Plan, Vec<Diagnostic>), GenerateError> {
+        self.planned(environment)
+            .map(|(plan, warnings, _)| (plan, warnings))
+    }
+
+    /// [`Analysis::plan`], with the merged tree it was lowered from.
+    fn planned(
+        &self,
+        environment: Option<&str>,
+    ) -> Result<(Plan, Vec<Diagnostic>, Node), GenerateError> {
         let Some(root) = &self.root else {
             return Err(GenerateError::Problems(self.load_diagnostics.clone()));
         };
@@ -150,7 +164,7 @@ impl<'w> Analysis<'w> {
             return Err(GenerateError::Problems(pass.diagnostics));
         }
         match pass.plan {
-            Some(Ok(plan)) => Ok((plan, pass.diagnostics)),
+            Some(Ok(plan)) => Ok((plan, pass.diagnostics, pass.tree.unwrap_or_default())),
             Some(Err(e)) => Err(GenerateError::Internal(e.to_string())),
             // No crate could be indexed, and the reason was reported as an error.
             None => Err(GenerateError::Problems(pass.diagnostics)),
@@ -163,13 +177,14 @@ impl<'w> Analysis<'w> {
         environment: Option<&str>,
         options: &emit::Options,
     ) -> Result<Generated, GenerateError> {
-        let (plan, warnings) = self.plan(environment)?;
+        let (plan, warnings, merged) = self.planned(environment)?;
         let files =
             emit::emit(&plan, options).map_err(|e| GenerateError::Internal(e.to_string()))?;
         Ok(Generated {
             files,
             warnings,
             plan,
+            merged,
         })
     }
 
@@ -190,6 +205,7 @@ impl<'w> Analysis<'w> {
         let mut rules_marker = EnvironmentMarker::default();
         let mut resolve_marker = EnvironmentMarker::default();
         let mut plan = None;
+        let mut tree = None;
         for merged in &prepared.trees {
             let environment = merged.environment.as_deref();
             let project = Project::with_invalid(&merged.tree, environment, &invalid);
@@ -211,6 +227,7 @@ impl<'w> Analysis<'w> {
             resolution.append(&mut found);
             if want_plan && merged.complete {
                 plan = Some(self.lower(&project, &resolved));
+                tree = Some(merged.tree.clone());
             }
         }
         validate::finish(&mut validation);
@@ -221,7 +238,11 @@ impl<'w> Analysis<'w> {
         if has_errors(&diagnostics) {
             plan = None;
         }
-        Pass { diagnostics, plan }
+        Pass {
+            diagnostics,
+            plan,
+            tree,
+        }
     }
 
     fn lower(&self, project: &Project, resolved: &Resolved) -> Result<Plan, lower::Unlowerable> {

@@ -12,6 +12,7 @@
 pub mod diagnostic;
 
 pub mod analysis;
+pub mod deploy;
 
 pub mod emit;
 pub mod ide;

@@ -51,6 +51,16 @@ enum Command {
     Dev(cli::dev::Args),
     /// The language server (LSP over stdio): diagnostics, fixes, hover and completion in editors.
     Lsp(cli::lsp::Args),
+    /// Plan and apply flash.yaml's endpoints on Runpod (REST v2); `--plan` changes nothing.
+    Deploy(cli::deploy::DeployArgs),
+    /// The deployed endpoints against the deploy record: drift, rollout, workers.
+    Status(cli::deploy::StatusArgs),
+    /// Re-apply a recorded deployment (default: the one before the last).
+    Rollback(cli::deploy::RollbackArgs),
+    /// Scale to zero and delete the endpoints this project owns.
+    Destroy(cli::deploy::DestroyArgs),
+    /// An offline Runpod REST v2 control plane on 127.0.0.1, for tests and rehearsals.
+    Emulate(cli::emulate::Args),
     /// Print the documentation of a diagnostic code (`flashc explain FL0101`).
     Explain {
         /// A code such as FL0101, or a rule name such as `unknown-key`.
@@ -135,6 +145,11 @@ fn main() -> ExitCode {
         Command::Init(args) => cli::init::run(&args),
         Command::Dev(args) => cli::dev::run(&args),
         Command::Lsp(args) => cli::lsp::run(&args),
+        Command::Deploy(args) => cli::deploy::deploy(&args),
+        Command::Status(args) => cli::deploy::status(&args),
+        Command::Rollback(args) => cli::deploy::rollback(&args),
+        Command::Destroy(args) => cli::deploy::destroy(&args),
+        Command::Emulate(args) => cli::emulate::run(&args),
     }
 }
 

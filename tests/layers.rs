@@ -25,7 +25,7 @@ const LAYERS: &[&[&str]] = &[
     &["lower"],
     &["emit"],
     &["analysis"],
-    &["ide", "scaffold"],
+    &["ide", "scaffold", "deploy"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -2,7 +2,9 @@
 //! resolver reads through, [`generate`]'s writing of the output, and the commands that run
 //! things: [`init`], [`dev`] and [`lsp`].
 
+pub mod deploy;
 pub mod dev;
+pub mod emulate;
 pub mod generate;
 pub mod init;
 pub mod lsp;

@@ -708,27 +708,10 @@ impl Resolver<'_> {
             }
         }
         let (shape, sent) = returns(&sig.output);
-        if let syn::ReturnType::Type(_, output) = &sig.output {
-            if let Some(problem) = super::signature::not_send(output) {
-                self.out.push(
-                    Diagnostic::new(
-                        &HANDLER_NOT_SEND,
-                        span,
-                        format!(
-                            "the return type of `{path}` holds {problem}, which cannot be sent between the worker's threads"
-                        ),
-                    )
-                    .label("return type is not `Send`")
-                    .related_file(here(), "defined here")
-                    .help(match problem {
-                        NotSend::TraitObject(_) => "add `+ Send + Sync` to the trait object (`Box<dyn std::error::Error + Send + Sync>`), or return `anyhow::Error` or your own error type".to_string(),
-                        NotSend::Type(name) => format!("return an owned value without `{name}` (`Arc` for `Rc`, `Mutex` for `RefCell` and `Cell`)"),
-                    }),
-                );
-            }
-        }
+        let mut unserializable = false;
         if let Some(sent) = sent {
             if let Some(problem) = serialize_problem(sent, index) {
+                unserializable = true;
                 let mut d = Diagnostic::new(
                     &UNSERIALIZABLE_RETURN,
                     span,
@@ -746,6 +729,27 @@ impl Resolver<'_> {
                     );
                 }
                 self.out.push(d.help(problem.help));
+            }
+        }
+        // One diagnostic per mistake: a value FL0707 refuses (a trait object) is not also
+        // reported as not `Send`.
+        if let (syn::ReturnType::Type(_, output), false) = (&sig.output, unserializable) {
+            if let Some(problem) = super::signature::not_send(output) {
+                self.out.push(
+                    Diagnostic::new(
+                        &HANDLER_NOT_SEND,
+                        span,
+                        format!(
+                            "the return type of `{path}` holds {problem}, which cannot be sent between the worker's threads"
+                        ),
+                    )
+                    .label("return type is not `Send`")
+                    .related_file(here(), "defined here")
+                    .help(match problem {
+                        NotSend::TraitObject(_) => "add `+ Send + Sync` to the trait object (`Box<dyn std::error::Error + Send + Sync>`), or return `anyhow::Error` or your own error type".to_string(),
+                        NotSend::Type(name) => format!("return an owned value without `{name}` (`Arc` for `Rc`, `Mutex` for `RefCell` and `Cell`)"),
+                    }),
+                );
             }
         }
         if let Use::Queue {
