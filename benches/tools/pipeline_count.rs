@@ -73,8 +73,7 @@ fn main() {
                 overrides: &overrides,
             };
             let files = flashc::generate(&yaml, None, &ws, &options)
-                .ok()
-                .expect("the project generates")
+                .unwrap_or_else(|e| panic!("the project generates: {e:?}"))
                 .files
                 .len();
             assert!(files > 0);
