@@ -19,10 +19,7 @@ use support::{test_handler, Tracker};
 
 async fn status(url: &str) -> (u16, String) {
     match lb_common::client().get(url).send().await {
-        Ok(res) => (
-            res.status().as_u16(),
-            res.text().await.unwrap_or_default(),
-        ),
+        Ok(res) => (res.status().as_u16(), res.text().await.unwrap_or_default()),
         Err(_) => (0, String::new()),
     }
 }
@@ -40,7 +37,9 @@ async fn until(url: &str, want: u16) -> String {
     panic!("{url}: wanted {want}, last answer {last:?}");
 }
 
-fn lb_app(init: impl std::future::Future<Output = Result<u32, String>> + Send + 'static) -> App<u32> {
+fn lb_app(
+    init: impl std::future::Future<Output = Result<u32, String>> + Send + 'static,
+) -> App<u32> {
     App::new(move || init).get(
         "/state",
         handler(|state: Arc<u32>, _call| async move { Reply::json(*state) }),
@@ -73,8 +72,15 @@ async fn load_balanced_probes_follow_init_on_the_health_port_and_under_the_prefi
         r#"{"status":"alive"}"#
     );
     tx.send(()).unwrap();
-    assert_eq!(until(&on_health("/ping/ready"), 200).await, r#"{"status":"ready"}"#);
-    for url in [s.url("/ping/ready"), s.url("/org/dep/ping/ready"), s.url("/org/dep/ping/live")] {
+    assert_eq!(
+        until(&on_health("/ping/ready"), 200).await,
+        r#"{"status":"ready"}"#
+    );
+    for url in [
+        s.url("/ping/ready"),
+        s.url("/org/dep/ping/ready"),
+        s.url("/org/dep/ping/live"),
+    ] {
         assert_eq!(status(&url).await.0, 200, "{url}");
     }
     // A probe path takes GET only, and answers JSON otherwise.
