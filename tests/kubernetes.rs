@@ -833,3 +833,49 @@ fn idempotent_check_and_stale_files() {
     let (code, _) = run(&["--target", "kubernetes", "--env", "nope"]);
     assert_eq!(code, Some(2));
 }
+
+/// Images pinned by digest in the deploy record (`flash-deploy.json`, per environment, its last
+/// deployment) replace the image names; a recorded tag does not (it can move).
+#[test]
+fn images_by_digest_come_from_the_deploy_record() {
+    let project = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kubernetes-digest/hello");
+    let _ = fs::remove_dir_all(&project);
+    copy_dir(Path::new("examples/hello"), &project);
+    let a = format!("registry.example/hello-embed@sha256:{}", "a".repeat(64));
+    let b = format!("registry.example/hello-embed@sha256:{}", "b".repeat(64));
+    let record = json!({"version": 1, "environments": {
+        "hello": {"deployments": [
+            {"number": 1, "endpoints": {"embed": {"image": "registry.example/hello-embed:old"}}},
+            {"number": 2, "endpoints": {
+                "embed": {"image": a},
+                "api": {"image": "registry.example/hello-api:flashc-1234"},
+            }},
+        ]},
+        "hello.production": {"deployments": [{"number": 1, "endpoints": {"embed": {"image": b}}}]},
+    }});
+    fs::write(project.join("flash-deploy.json"), record.to_string()).unwrap();
+    let out = flashc()
+        .args(["generate", "--target", "kubernetes"])
+        .arg(project.join("flash.yaml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let builds = rendered(&project);
+    let image = |build: &str, name: &str| {
+        builds[build][&("Deployment".to_string(), name.to_string())]["spec"]["template"]["spec"]
+            ["containers"][0]["image"]
+            .clone()
+    };
+    assert_eq!(image("base", "hello-embed"), json!(a));
+    assert_eq!(image("base", "hello-api"), json!("hello-api"));
+    assert_eq!(image("production", "hello-embed"), json!(b));
+    for objects in builds.values() {
+        for object in objects.values() {
+            assert!(problems(object).is_empty(), "{object}");
+        }
+    }
+}

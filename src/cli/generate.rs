@@ -222,9 +222,7 @@ fn kubernetes(round: &Round) -> Result<(Changes, String), Stopped> {
             .with_override(&text)
             .map_err(|e| Stopped::Failure(format!("{}: {e}", override_path.display())))?;
     }
-    // Issue 16's build records digests; until its record is read here, every endpoint gets
-    // the image name generate gives it (kustomize's `images:` pins one in an overlay).
-    let images = std::collections::BTreeMap::new();
+    let images = recorded_images(round.project, &base.plan.project, &environments);
     let settings = flashc::emit::kubernetes::Settings {
         flashc_version: env!("CARGO_PKG_VERSION"),
         images: &images,
@@ -265,6 +263,48 @@ fn kubernetes(round: &Round) -> Result<(Changes, String), Stopped> {
         flashc::emit::kubernetes::secret_name(&flashc::emit::kubernetes::object_name(&base.plan.project))
     ));
     Ok((changes, summary))
+}
+
+/// The deploy record's images (`flash-deploy.json` beside flash.yaml, written by `flashc deploy`):
+/// per environment, the last deployment's reference of each endpoint, where it is pinned by
+/// digest (`…@sha256:…`); a tag can move, so it is not used. Read loosely: a record that is
+/// missing or of another shape pins nothing.
+fn recorded_images(
+    project_dir: &Path,
+    project: &str,
+    environments: &[String],
+) -> flashc::emit::kubernetes::Images {
+    let mut out = flashc::emit::kubernetes::Images::new();
+    let Ok(text) = std::fs::read_to_string(project_dir.join("flash-deploy.json")) else {
+        return out;
+    };
+    let Ok(record) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return out;
+    };
+    let markers = std::iter::once((None, project.to_string())).chain(
+        environments
+            .iter()
+            .map(|env| (Some(env.clone()), format!("{project}.{env}"))),
+    );
+    for (env, marker) in markers {
+        let last = record["environments"][&marker]["deployments"]
+            .as_array()
+            .and_then(|d| d.last());
+        let Some(endpoints) = last.and_then(|d| d["endpoints"].as_object()) else {
+            continue;
+        };
+        let pinned: std::collections::BTreeMap<String, String> = endpoints
+            .iter()
+            .filter_map(|(name, applied)| {
+                let image = applied["image"].as_str()?;
+                image
+                    .contains("@sha256:")
+                    .then(|| (name.clone(), image.to_string()))
+            })
+            .collect();
+        out.insert(env, pinned);
+    }
+    out
 }
 
 /// Writes the Kubernetes files that changed and removes flashc's own files (first line marked)

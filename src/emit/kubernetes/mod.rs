@@ -71,12 +71,15 @@ impl GpuProducts {
     }
 }
 
+/// Recorded image references: environment (`None` for the file without one) → endpoint → reference.
+pub type Images = BTreeMap<Option<String>, BTreeMap<String, String>>;
+
 /// What the export needs besides the plans.
 pub struct Settings<'a> {
     pub flashc_version: &'a str,
-    /// Endpoint name → image reference pinned by digest, where a build recorded one; other
-    /// endpoints get the image name `flashc generate` gives them.
-    pub images: &'a BTreeMap<String, String>,
+    /// Per environment (`None`: the base), endpoint name → image reference pinned by digest,
+    /// where a build recorded one; other endpoints get the image name `flashc generate` gives them.
+    pub images: &'a Images,
     pub gpu_products: &'a GpuProducts,
 }
 

@@ -320,7 +320,8 @@ fn deployment(
         "name": "worker",
         "image": settings
             .images
-            .get(&endpoint.name)
+            .get(&plan.environment)
+            .and_then(|images| images.get(&endpoint.name))
             .cloned()
             .unwrap_or_else(|| endpoint.image.clone()),
         "ports": [
