@@ -212,8 +212,9 @@ pub static CUDA_VERSIONS: &[&str] = &[
 
 pub const DEFAULT_CUDA_VERSION: &str = "12.8";
 
-/// Paths the worker runtime serves itself.
-pub static RESERVED_PATHS: &[&str] = &["/ping", "/execute"];
+/// Paths the worker runtime serves itself; `/ping/ready` and `/ping/live` are its Kubernetes
+/// probes, beside `/ping`.
+pub static RESERVED_PATHS: &[&str] = &["/ping", "/ping/ready", "/ping/live", "/execute"];
 
 /// HTTP methods a route may use; `WS` is a WebSocket route (an upgraded GET).
 pub static ROUTE_METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH", "WS"];
