@@ -879,3 +879,196 @@ fn images_by_digest_come_from_the_deploy_record() {
         }
     }
 }
+
+/// The runtime's example workers (`runtime/examples/`, written as generate writes workers), built
+/// once: example name → executable.
+fn example_workers() -> &'static BTreeMap<String, PathBuf> {
+    static ONCE: OnceLock<BTreeMap<String, PathBuf>> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let out = Command::new(env!("CARGO"))
+            .args(["build", "-p", "flash-runtime", "--example", "lb_worker"])
+            .args(["--example", "queue_worker", "--message-format=json"])
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "building the runtime's examples failed"
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|m| {
+                let exe = m["executable"].as_str()?;
+                Some((
+                    m["target"]["name"].as_str()?.to_string(),
+                    PathBuf::from(exe),
+                ))
+            })
+            .collect()
+    })
+}
+
+/// The status code of `GET path` on 127.0.0.1:`port` (None: no answer).
+fn http_status(port: u16, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+        .ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// An exported Deployment's container, run as a process with the container's own environment
+/// (values as written; the two ports moved to free ones, loopback only; Secret-backed variables
+/// left out, they come from a Secret the user creates): its startup, readiness and liveness
+/// probes, read from the manifest, answer as the manifest expects — readiness 503 while `init`
+/// runs and liveness 200, then both 200 — on the port the probe names; a load-balanced worker
+/// answers under the HTTPRoute's prefix; SIGTERM ends it within the grace period. The processes
+/// are the runtime's example workers, not the project's handlers: what is tested is the
+/// manifest against the runtime's serving, not the handlers. (No Docker here: the container's
+/// image is tested by tests/docker/e2e.sh.)
+#[test]
+fn exported_probes_answer_as_the_manifests_expect() {
+    let (_, hello) = exported()
+        .iter()
+        .find(|(_, p)| p.ends_with("hello"))
+        .unwrap();
+    let base = &rendered(hello)["base"];
+    for (deployment, example) in [("hello-api", "lb_worker"), ("hello-embed", "queue_worker")] {
+        let d = &base[&("Deployment".to_string(), deployment.to_string())];
+        let container = &d["spec"]["template"]["spec"]["containers"][0];
+        let mut env: BTreeMap<String, String> = container["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| {
+                Some((
+                    e["name"].as_str()?.to_string(),
+                    e["value"].as_str()?.to_string(),
+                ))
+            })
+            .collect();
+        // The named ports are the variables' ports.
+        let port_of = |name: &str| {
+            container["ports"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == name)
+                .unwrap()["containerPort"]
+                .as_u64()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(env["PORT"], port_of("http"), "{deployment}");
+        assert_eq!(env["PORT_HEALTH"], port_of("health"), "{deployment}");
+        let (http, health) = (free_port(), free_port());
+        let ports: BTreeMap<&str, u16> = [("http", http), ("health", health)].into();
+        env.insert("PORT".into(), http.to_string());
+        env.insert("PORT_HEALTH".into(), health.to_string());
+        env.insert("FLASH_HOST".into(), "127.0.0.1".into());
+        env.insert("EXAMPLE_INIT_MS".into(), "1500".into());
+        let mut child = Child(
+            Command::new(&example_workers()[example])
+                .env_clear()
+                .envs(&env)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let probe = |name: &str| {
+            let get = &container[name]["httpGet"];
+            let port = ports[get["port"].as_str().unwrap()];
+            http_status(port, get["path"].as_str().unwrap())
+        };
+        // While init runs (lb_worker's EXAMPLE_INIT_MS; the queue example loads at once).
+        let start = std::time::Instant::now();
+        while probe("livenessProbe") != Some(200) {
+            assert!(
+                start.elapsed().as_secs() < 10,
+                "{deployment}: liveness never 200"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        if example == "lb_worker" {
+            assert_eq!(
+                probe("readinessProbe"),
+                Some(503),
+                "{deployment}: ready during init"
+            );
+        }
+        let budget = container["startupProbe"]["periodSeconds"].as_u64().unwrap()
+            * container["startupProbe"]["failureThreshold"]
+                .as_u64()
+                .unwrap();
+        while probe("startupProbe") != Some(200) {
+            assert!(
+                start.elapsed().as_secs() < budget,
+                "{deployment}: startup probe never 200"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(probe("readinessProbe"), Some(200), "{deployment}");
+        assert_eq!(probe("livenessProbe"), Some(200), "{deployment}");
+        if let Some(prefix) = env.get("SCRIPT_NAME") {
+            let route = &base[&("HTTPRoute".to_string(), deployment.to_string())];
+            assert_eq!(
+                &route["spec"]["rules"][0]["matches"][0]["path"]["value"],
+                prefix
+            );
+            assert_eq!(
+                http_status(http, &format!("{prefix}/ping")),
+                Some(200),
+                "{deployment}"
+            );
+        } else {
+            // The queue API on the Service's target port.
+            assert_eq!(http_status(http, "/health"), Some(200), "{deployment}");
+        }
+        let pid = child.0.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let grace = d["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+            .as_u64()
+            .unwrap();
+        let stop = std::time::Instant::now();
+        loop {
+            if let Some(status) = child.0.try_wait().unwrap() {
+                assert!(status.success(), "{deployment}: {status}");
+                break;
+            }
+            assert!(
+                stop.elapsed().as_secs() < grace,
+                "{deployment}: still running after SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
