@@ -203,7 +203,7 @@ fn endpoint_objects(
             EnvPlan::Secret { .. } => None,
         })
         .collect();
-    let config_map = format!("{name}-env");
+    let config_map = object_name(&format!("{}-env", endpoint.package));
     if !values.is_empty() {
         out.push(json!({
             "apiVersion": "v1",
