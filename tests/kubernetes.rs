@@ -309,6 +309,41 @@ fn key(object: &Value) -> Key {
     )
 }
 
+/// One JSON patch (RFC 6902) operation, as kustomize applies it: `replace` needs the value to
+/// exist, `add` sets a map key, `remove` needs the key.
+fn apply(object: &mut Value, op: &Value) {
+    let path = op["path"].as_str().unwrap();
+    let (parent, last) = path.rsplit_once('/').unwrap();
+    let last = last.replace("~1", "/").replace("~0", "~");
+    match op["op"].as_str().unwrap() {
+        "replace" => {
+            let at = object
+                .pointer_mut(path)
+                .unwrap_or_else(|| panic!("replace: no {path}"));
+            *at = op["value"].clone();
+        }
+        "add" => {
+            let map = object
+                .pointer_mut(parent)
+                .and_then(Value::as_object_mut)
+                .unwrap();
+            assert!(
+                map.insert(last, op["value"].clone()).is_none(),
+                "add: {path} exists"
+            );
+        }
+        "remove" => {
+            let map = object
+                .pointer_mut(parent)
+                .and_then(Value::as_object_mut)
+                .unwrap();
+            map.remove(&last)
+                .unwrap_or_else(|| panic!("remove: no {path}"));
+        }
+        other => panic!("op {other}"),
+    }
+}
+
 /// The base's objects, and each overlay's objects with its patches applied, as kustomize
 /// would build them.
 fn rendered(project: &Path) -> BTreeMap<String, BTreeMap<Key, Value>> {
@@ -374,19 +409,7 @@ fn rendered(project: &Path) -> BTreeMap<String, BTreeMap<Key, Value>> {
                 format!("{group}{}", target["version"].as_str().unwrap())
             );
             for op in doc.as_array().expect("a JSON patch") {
-                let field = op["path"].as_str().unwrap().strip_prefix('/').unwrap();
-                assert!(!field.contains('/'), "top-level fields only: {op}");
-                match op["op"].as_str().unwrap() {
-                    "replace" => {
-                        assert!(object.get(field).is_some());
-                        object[field] = op["value"].clone();
-                    }
-                    "add" => object[field] = op["value"].clone(),
-                    "remove" => {
-                        object.as_object_mut().unwrap().remove(field).unwrap();
-                    }
-                    other => panic!("op {other}"),
-                }
+                apply(object, op);
             }
         }
         out.insert(overlay.file_name().to_string_lossy().into_owned(), objects);
@@ -662,6 +685,19 @@ fn references(objects: &BTreeMap<Key, Value>) -> Vec<String> {
                     has("Service", service),
                     format!("{name}: no Service {service}"),
                 );
+            }
+            "HTTPRoute" => {
+                // To the endpoint's Service, or to the interceptor, which then has a route for
+                // the same prefix to that Service.
+                let backend = &object["spec"]["rules"][0]["backendRefs"][0];
+                let prefix = &object["spec"]["rules"][0]["matches"][0]["path"]["value"];
+                let ok = match backend["namespace"].as_str() {
+                    None => has("Service", backend["name"].as_str().unwrap_or("")),
+                    Some(_) => objects
+                        .get(&("InterceptorRoute".into(), name.clone()))
+                        .is_some_and(|r| &r["spec"]["rules"][0]["paths"][0]["value"] == prefix),
+                };
+                check(ok, format!("{name}: the route's backend {backend}"));
             }
             "Service" => {
                 let selector = &object["spec"]["selector"];

@@ -11,8 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Value};
 
 pub use objects::{
-    object_name, queue_stream, route_prefix, secret_name, Object, GATEWAY, HEALTH_PORT,
-    LIVENESS_PATH, QUEUE_GROUP, QUEUE_NAME_ENV, QUEUE_URL_ENV, READINESS_PATH, VOLUME_MOUNT,
+    object_name, queue_stream, route_prefix, secret_name, Object, API_KEY_ENV, GATEWAY,
+    HEALTH_PORT, LIVENESS_PATH, QUEUE_GROUP, QUEUE_NAME_ENV, QUEUE_URL_ENV, READINESS_PATH,
+    VOLUME_MOUNT,
 };
 
 use super::{EmitError, OutputFile, Owner, GENERATED_MARK};
@@ -154,7 +155,7 @@ fn key(object: &Object) -> Key {
 }
 
 /// An environment's overlay: objects only it has as resources, objects it changes as JSON
-/// patches replacing each changed top-level field, objects it drops as delete patches.
+/// patches of what differs, objects it drops as delete patches.
 fn overlay(
     root: &str,
     env: &str,
@@ -239,25 +240,46 @@ fn overlay(
     Ok(files)
 }
 
-/// JSON patch operations turning `old` into `new`, one per changed top-level field (a field is
-/// replaced whole: the overlay says what the environment's object is, not a minimal diff).
+/// JSON patch operations turning `old` into `new`: maps are compared key by key and lists of
+/// the same length item by item, down to the values that differ; a value of another type, or a
+/// list of another length, is replaced whole. The base is flashc's own output, so the paths
+/// (list indices included) are exact.
 fn field_ops(old: &Value, new: &Value) -> Vec<Value> {
-    let (Some(old), Some(new)) = (old.as_object(), new.as_object()) else {
-        return Vec::new();
-    };
-    let pointer = |k: &str| format!("/{}", k.replace('~', "~0").replace('/', "~1"));
     let mut ops = Vec::new();
-    for (k, value) in new {
-        match old.get(k) {
-            Some(was) if was == value => {}
-            Some(_) => ops.push(json!({"op": "replace", "path": pointer(k), "value": value})),
-            None => ops.push(json!({"op": "add", "path": pointer(k), "value": value})),
-        }
-    }
-    for k in old.keys().filter(|k| !new.contains_key(*k)) {
-        ops.push(json!({"op": "remove", "path": pointer(k)}));
-    }
+    diff(old, new, &mut String::new(), &mut ops);
     ops
+}
+
+fn diff(old: &Value, new: &Value, path: &mut String, ops: &mut Vec<Value>) {
+    if old == new {
+        return;
+    }
+    let len = path.len();
+    match (old, new) {
+        (Value::Object(old), Value::Object(new)) => {
+            for (k, value) in new {
+                path.push('/');
+                path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                match old.get(k) {
+                    Some(was) => diff(was, value, path, ops),
+                    None => ops.push(json!({"op": "add", "path": path, "value": value})),
+                }
+                path.truncate(len);
+            }
+            for k in old.keys().filter(|k| !new.contains_key(*k)) {
+                let at = format!("{path}/{}", k.replace('~', "~0").replace('/', "~1"));
+                ops.push(json!({"op": "remove", "path": at}));
+            }
+        }
+        (Value::Array(old), Value::Array(new)) if old.len() == new.len() && !path.is_empty() => {
+            for (i, (was, value)) in old.iter().zip(new).enumerate() {
+                path.push_str(&format!("/{i}"));
+                diff(was, value, path, ops);
+                path.truncate(len);
+            }
+        }
+        _ => ops.push(json!({"op": "replace", "path": path, "value": new})),
+    }
 }
 
 fn target(object: &Object) -> Value {
@@ -308,18 +330,25 @@ mod tests {
     }
 
     #[test]
-    fn field_ops_replace_add_and_remove_top_level_fields() {
+    fn field_ops_reach_down_to_what_differs() {
         let ops = field_ops(
-            &json!({"kind": "K", "spec": {"a": 1}, "data": {"x": "1"}}),
-            &json!({"kind": "K", "spec": {"a": 2}, "metadata": {"name": "n"}}),
+            &json!({"kind": "K", "spec": {"a": 1, "b": [{"x": 1}, {"y": 2}], "c": [1]}, "data": {"x": "1"}}),
+            &json!({"kind": "K", "spec": {"a": 2, "b": [{"x": 1}, {"y": 3}], "c": [1, 2]}, "metadata": {"labels": {"a/b": "n"}}}),
         );
         assert_eq!(
             ops,
             vec![
-                json!({"op": "add", "path": "/metadata", "value": {"name": "n"}}),
-                json!({"op": "replace", "path": "/spec", "value": {"a": 2}}),
+                json!({"op": "add", "path": "/metadata", "value": {"labels": {"a/b": "n"}}}),
+                json!({"op": "replace", "path": "/spec/a", "value": 2}),
+                json!({"op": "replace", "path": "/spec/b/1/y", "value": 3}),
+                json!({"op": "replace", "path": "/spec/c", "value": [1, 2]}),
                 json!({"op": "remove", "path": "/data"}),
             ]
+        );
+        let ops = field_ops(&json!({"m": {"a/b": 1}}), &json!({"m": {"a/b": 2}}));
+        assert_eq!(
+            ops,
+            vec![json!({"op": "replace", "path": "/m/a~1b", "value": 2})]
         );
     }
 }

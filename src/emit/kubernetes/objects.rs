@@ -176,11 +176,27 @@ fn selector(plan: &Plan, endpoint: &EndpointPlan) -> Value {
     })
 }
 
-/// The path prefix a load-balanced endpoint is served under behind the Gateway, and its
-/// `SCRIPT_NAME`: the worker serves its routes under it, so no rewrite is needed.
+/// The path prefix an endpoint is reached under behind the Gateway. A load-balanced endpoint:
+/// `/<project>/<endpoint>`, also its `SCRIPT_NAME` (the worker serves its routes under it, so
+/// no rewrite is needed). A queue endpoint: `/v2/<project>-<endpoint>`, where the local queue
+/// API answers already (it serves `/v2/{endpoint id}/run` for any id), so Runpod's clients work
+/// with `RUNPOD_ENDPOINT_BASE_URL=https://<gateway>/v2` and the endpoint id `<project>-<endpoint>`.
 pub fn route_prefix(plan: &Plan, endpoint: &EndpointPlan) -> String {
-    format!("/{}/{}", plan.project, endpoint.name)
+    match endpoint.kind {
+        Kind::LoadBalanced => format!("/{}/{}", plan.project, endpoint.name),
+        Kind::Queue => format!("/v2/{}", object_name(&endpoint.package)),
+    }
 }
+
+/// An endpoint that scales to zero is reached through the HTTP add-on's interceptor, which holds
+/// a request while a worker starts (a queue endpoint's API is its workers: at zero replicas
+/// nobody could accept a job).
+fn through_interceptor(endpoint: &EndpointPlan) -> bool {
+    endpoint.workers_min == 0 && endpoint.workers_max > 0
+}
+
+/// The secret key (and variable) of the key the queue API requires and callers send.
+pub const API_KEY_ENV: &str = "RUNPOD_API_KEY";
 
 fn endpoint_objects(
     plan: &Plan,
@@ -237,9 +253,7 @@ fn endpoint_objects(
         },
     }));
     out.extend(scaling(plan, endpoint));
-    if endpoint.kind == Kind::LoadBalanced {
-        out.push(http_route(plan, endpoint));
-    }
+    out.push(http_route(plan, endpoint));
     Ok(out)
 }
 
@@ -277,13 +291,18 @@ fn deployment(
         var(QUEUE_NAME_ENV, name.clone());
     }
     var("FLASH_SHUTDOWN_GRACE_MS", drain.to_string());
-    // Other queue endpoints, reached through their Services (the local queue API).
+    // Other queue endpoints: their queue API, through the interceptor when they scale to zero.
     for other in &plan.endpoints {
         if other.kind == Kind::Queue && other.name != endpoint.name {
-            var(
-                &endpoint_id_env(&other.name),
-                format!("http://{}", object_name(&other.package)),
-            );
+            let url = if through_interceptor(other) {
+                format!(
+                    "http://{HTTP_ADDON_PROXY}.{HTTP_ADDON_NAMESPACE}:{HTTP_ADDON_PROXY_PORT}{}",
+                    route_prefix(plan, other)
+                )
+            } else {
+                format!("http://{}", object_name(&other.package))
+            };
+            var(&endpoint_id_env(&other.name), url);
         }
     }
     var("PORT", endpoint.port.to_string());
@@ -300,6 +319,11 @@ fn deployment(
     };
     if endpoint.kind == Kind::Queue {
         secret_var(QUEUE_URL_ENV, QUEUE_URL_ENV);
+    }
+    // A queue API reachable through the Gateway must not be open: the key it requires, which is
+    // also what every caller in the project sends.
+    if plan.endpoints.iter().any(|e| e.kind == Kind::Queue) {
+        secret_var(API_KEY_ENV, API_KEY_ENV);
     }
     for (var, value) in &endpoint.env {
         if let EnvPlan::Secret { name } = value {
@@ -533,27 +557,43 @@ fn scaling(plan: &Plan, endpoint: &EndpointPlan) -> Vec<Value> {
             },
         })
     };
+    let interceptor_route = |target: u32| {
+        json!({
+            "apiVersion": "http.keda.sh/v1beta1",
+            "kind": "InterceptorRoute",
+            "metadata": meta,
+            "spec": {
+                "target": {"service": name, "port": 80},
+                "rules": [{"paths": [{"value": route_prefix(plan, endpoint)}]}],
+                "scalingMetric": {"concurrency": {"targetValue": target}},
+                // The interceptor holds a request while a worker starts from zero.
+                "timeouts": {"readiness": format!("{}s", startup_budget_s(endpoint))},
+            },
+        })
+    };
+    let push = json!({
+        "type": "external-push",
+        "metadata": {"interceptorRoute": name, "scalerAddress": HTTP_ADDON_SCALER},
+    });
     match endpoint.kind {
-        Kind::Queue => vec![scaled_object(queue_triggers(plan, endpoint))],
-        Kind::LoadBalanced if endpoint.workers_min == 0 => {
-            let route = json!({
-                "apiVersion": "http.keda.sh/v1beta1",
-                "kind": "InterceptorRoute",
-                "metadata": meta,
-                "spec": {
-                    "target": {"service": name, "port": 80},
-                    "rules": [{"paths": [{"value": route_prefix(plan, endpoint)}]}],
-                    "scalingMetric": {"concurrency": {"targetValue": endpoint.scaler_value}},
-                    // The interceptor holds a request while a worker starts from zero.
-                    "timeouts": {"readiness": format!("{}s", startup_budget_s(endpoint))},
-                },
-            });
-            let triggers = json!([{
-                "type": "external-push",
-                "metadata": {"interceptorRoute": name, "scalerAddress": HTTP_ADDON_SCALER},
-            }]);
-            vec![route, scaled_object(triggers)]
+        Kind::Queue => {
+            let mut triggers = queue_triggers(plan, endpoint);
+            if !through_interceptor(endpoint) {
+                return vec![scaled_object(triggers)];
+            }
+            // Requests to the API wake the endpoint; the backlog keeps it up.
+            if let Some(list) = triggers.as_array_mut() {
+                list.push(push);
+            }
+            vec![
+                interceptor_route(queue_target(endpoint)),
+                scaled_object(triggers),
+            ]
         }
+        Kind::LoadBalanced if endpoint.workers_min == 0 => vec![
+            interceptor_route(endpoint.scaler_value),
+            scaled_object(json!([push])),
+        ],
         Kind::LoadBalanced => vec![json!({
             "apiVersion": "autoscaling/v2",
             "kind": "HorizontalPodAutoscaler",
@@ -572,18 +612,22 @@ fn scaling(plan: &Plan, endpoint: &EndpointPlan) -> Vec<Value> {
     }
 }
 
+/// Jobs per worker a queue endpoint scales on: `REQUEST_COUNT`'s value; `QUEUE_DELAY` (seconds
+/// a job waits) has no Redis measure, so a worker's share is then what it runs at once.
+fn queue_target(endpoint: &EndpointPlan) -> u32 {
+    match endpoint.scaler_type {
+        "REQUEST_COUNT" => endpoint.scaler_value,
+        _ => endpoint.max_concurrency,
+    }
+    .max(1)
+}
+
 /// Two `redis-streams` triggers on the queue's stream and group: the backlog (entries not yet
 /// delivered, `lagCount`) per replica, and the jobs running (`pendingEntriesCount`) so a replica
 /// is not taken away mid-job. KEDA scales to the larger and is active while either is non-zero.
 fn queue_triggers(plan: &Plan, endpoint: &EndpointPlan) -> Value {
     let stream = queue_stream(&object_name(&endpoint.package));
-    // REQUEST_COUNT is jobs per worker; QUEUE_DELAY (seconds a job waits) has no Redis
-    // measure: a worker's share is then what it runs at once.
-    let backlog = match endpoint.scaler_type {
-        "REQUEST_COUNT" => endpoint.scaler_value,
-        _ => endpoint.max_concurrency,
-    }
-    .max(1);
+    let backlog = queue_target(endpoint);
     let auth = json!({"name": object_name(&format!("{}-redis", plan.project))});
     let trigger = |target: (&str, u32)| {
         json!({
@@ -602,12 +646,11 @@ fn queue_triggers(plan: &Plan, endpoint: &EndpointPlan) -> Value {
     ])
 }
 
-/// The Gateway API route of a load-balanced endpoint: its prefix, to the HTTP add-on's
-/// interceptor when it scales to zero (the interceptor holds requests while a worker starts),
-/// else to its Service.
+/// The Gateway API route of an endpoint: its prefix, to the HTTP add-on's interceptor when it
+/// scales to zero (the interceptor holds requests while a worker starts), else to its Service.
 fn http_route(plan: &Plan, endpoint: &EndpointPlan) -> Value {
     let name = object_name(&endpoint.package);
-    let backend = if endpoint.workers_min == 0 && endpoint.workers_max > 0 {
+    let backend = if through_interceptor(endpoint) {
         json!({
             "kind": "Service",
             "name": HTTP_ADDON_PROXY,
