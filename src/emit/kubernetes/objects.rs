@@ -41,6 +41,9 @@ const STARTUP_PERIOD_S: u32 = 5;
 const DEFAULT_GRACE_MS: u64 = 30_000;
 /// Time past the drain for the process to exit before the kubelet's SIGKILL.
 const EXIT_MARGIN_S: u64 = 10;
+/// How long a stopping pod keeps serving before SIGTERM: Services, the Gateway and the
+/// interceptor stop sending it requests meanwhile (removal from endpoints is not instant).
+const PRE_STOP_S: u64 = 5;
 
 /// The Redis stream of the queue named `queue` (the value of [`QUEUE_NAME_ENV`]). The braces are
 /// a Redis Cluster hash tag: every key of one queue lands in one slot.
@@ -364,6 +367,8 @@ fn deployment(
             "capabilities": {"drop": ["ALL"]},
         },
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        // Kubernetes' own sleep action (1.30+): no shell or `sleep` binary needed in the image.
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_S}}},
     });
     if let Some(config_map) = config_map {
         container["envFrom"] = json!([{"configMapRef": {"name": config_map}}]);
@@ -381,7 +386,7 @@ fn deployment(
     let mut pod = json!({
         "serviceAccountName": name,
         "automountServiceAccountToken": false,
-        "terminationGracePeriodSeconds": drain.div_ceil(1000) + EXIT_MARGIN_S,
+        "terminationGracePeriodSeconds": PRE_STOP_S + drain.div_ceil(1000) + EXIT_MARGIN_S,
         "securityContext": {
             "runAsNonRoot": true,
             "runAsUser": RUN_AS,
