@@ -161,6 +161,24 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any string, as a key and as a value, reads back as itself (saphyr's YAML 1.2 loader);
+        /// written plain only when plainly safe under YAML 1.1 too.
+        #[test]
+        fn any_string_round_trips(s in "\\PC*|[ -~\\n\\t]{0,12}") {
+            proptest::prop_assume!(!s.contains(UNCARRIABLE));
+            let out = document(&json!({ s.clone(): s.clone() })).unwrap();
+            let docs = <saphyr::Yaml as saphyr::LoadableYamlNode>::load_from_str(&out).unwrap();
+            let map = docs[0].as_mapping().unwrap();
+            let (k, v) = map.iter().next().unwrap();
+            proptest::prop_assert_eq!(k.as_str(), Some(s.as_str()), "{}", out);
+            proptest::prop_assert_eq!(v.as_str(), Some(s.as_str()), "{}", out);
+            if !plain_safe(&s) {
+                proptest::prop_assert!(out.contains('"'), "{}", out);
+            }
+        }
+    }
+
     #[test]
     fn line_separators_are_refused_with_the_path() {
         let e = document(&json!({"data": {"X": "a\u{2028}b"}})).unwrap_err();
