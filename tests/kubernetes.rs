@@ -1108,3 +1108,44 @@ fn exported_probes_answer_as_the_manifests_expect() {
         }
     }
 }
+
+/// Kubernetes reads manifests with YAML 1.1 rules, under which `on`, `0012` or `2001-12-14` are
+/// not strings. PyYAML resolves scalars by YAML 1.1 too: every exported file must load in it to
+/// exactly what it is (as saphyr, a YAML 1.2 reader, loads it). Skipped, saying so, without
+/// python3's `yaml` module (`.ci/run` installs Debian's python3-yaml).
+#[test]
+fn a_yaml_1_1_reader_reads_the_same_values() {
+    const SCRIPT: &str = r#"
+import datetime, json, sys, yaml
+def tag(o):
+    raise TypeError("not a JSON value under YAML 1.1: %r" % (o,))
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d is not None]
+print(json.dumps(docs, default=tag))
+"#;
+    let probe = Command::new("python3").args(["-c", "import yaml"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("python3 with PyYAML not found: the YAML 1.1 reading is not checked");
+        return;
+    }
+    let mut checked = 0;
+    for (_, project) in exported() {
+        for file in files(&kube_dir(project)) {
+            let out = Command::new("python3")
+                .args(["-c", SCRIPT])
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                file.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let theirs: Value = serde_json::from_slice(&out.stdout).unwrap();
+            let ours = Value::Array(documents(&fs::read_to_string(&file).unwrap()));
+            assert_eq!(theirs, ours, "{}", file.display());
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "{checked} files");
+}
