@@ -259,7 +259,7 @@ fn generate(args: &GenerateArgs) -> ExitCode {
         dry_run: args.check,
     };
     if args.target == cli::generate::Target::Kubernetes {
-        return cli::generate::kubernetes_command(&round);
+        return cli::kubernetes::command(&round);
     }
     let (generated, changes) = match cli::generate::run(&round) {
         Ok(produced) => (produced.generated, produced.changes),
