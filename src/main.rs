@@ -112,6 +112,10 @@ struct GenerateArgs {
     /// Colour for diagnostics.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     color: Color,
+    /// What to generate: Runpod workers (crates, Dockerfiles, manifest), or Kubernetes
+    /// manifests (a kustomize base and an overlay per environment, in `<out>/kubernetes/`).
+    #[arg(long, value_enum, default_value_t = cli::generate::Target::Runpod)]
+    target: cli::generate::Target,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -269,6 +273,9 @@ fn generate(args: &GenerateArgs) -> ExitCode {
         color,
         dry_run: args.check,
     };
+    if args.target == cli::generate::Target::Kubernetes {
+        return cli::kubernetes::command(&round);
+    }
     let (generated, changes) = match cli::generate::run(&round) {
         Ok(produced) => (produced.generated, produced.changes),
         Err(cli::generate::Stopped::Unreadable) => return ExitCode::from(EXIT_FAILURE),

@@ -423,8 +423,9 @@ fn to_identifier(name: &str) -> String {
     out
 }
 
-/// Paths the worker serves itself: the platform's health check and Runpod's `/execute`.
-pub const RESERVED_PATHS: &[&str] = &["/ping", "/execute"];
+/// Paths the worker serves itself: the platform's health check, its Kubernetes probes beside
+/// it (`/ping/ready`, `/ping/live`), and Runpod's `/execute`.
+pub const RESERVED_PATHS: &[&str] = &["/ping", "/ping/ready", "/ping/live", "/execute"];
 
 /// The variable that carries the endpoint `name`'s id (on Runpod) or base URL (locally) to the
 /// other endpoints of its project: `FLASH_ENDPOINT_` and the name upper-cased, `-` → `_`

@@ -5,7 +5,8 @@ use crate::project::Project;
 declare_rule! {
     /// ## What it does
     /// Reports a route on a path the worker serves itself: `/ping` (the platform's health
-    /// check) and `/execute`.
+    /// check), `/ping/ready` and `/ping/live` (the probes of a Kubernetes deployment) and
+    /// `/execute`.
     ///
     /// ## Why
     /// The platform polls `/ping` to decide whether a worker is healthy; a user route there
@@ -28,8 +29,9 @@ pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
                     &RESERVED_PATH,
                     route.entry.key_span,
                     format!(
-                        "path `{}` is reserved by the worker runtime (reserved: /ping, /execute)",
-                        key.path
+                        "path `{}` is reserved by the worker runtime (reserved: {})",
+                        key.path,
+                        RESERVED_PATHS.join(", ")
                     ),
                 )
                 .label("reserved path")
