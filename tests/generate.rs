@@ -82,6 +82,7 @@ fn tree(project: &Path) -> String {
                 ".flash/target",
                 ".flash/flash-runtime",
                 ".flash/Cargo.lock",
+                ".flash/Cargo.lock.stamp",
                 ".flash/skeleton/workspace/Cargo.lock",
             ]
             .contains(&rel.as_str())

@@ -6,4 +6,5 @@ pub mod dev;
 pub mod generate;
 pub mod init;
 pub mod lsp;
+pub mod output;
 pub mod workspace;

@@ -60,8 +60,11 @@ pub fn prepare(project: &Project) -> Result<Build, Failed> {
     let out = project.dir.join(OUT_DIR);
     let dev_dir = out.join(DEV_DIR);
     // The host's lockfile starts from the workers', so both builds share compiled dependencies.
-    if !dev_dir.join("Cargo.lock").exists() {
-        let _ = std::fs::copy(out.join("Cargo.lock"), dev_dir.join("Cargo.lock"));
+    let dev_lock = dev_dir.join("Cargo.lock");
+    if crate::cli::output::read_regular(&dev_lock).is_none() {
+        if let Some(bytes) = crate::cli::output::read_regular(&out.join("Cargo.lock")) {
+            crate::cli::output::write_file(&dev_lock, &bytes).map_err(|e| Failed(e.0))?;
+        }
     }
     let target = target_dir(&out);
     let package = format!("{}-dev", generated.plan.project);
@@ -108,34 +111,29 @@ fn modified(path: &Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-/// Writes the dev host's files that changed, compared as `flashc generate` compares (Rust by
-/// its fingerprint line, since rustfmt runs after writing), and formats the Rust among them.
+/// Writes the dev host's files that changed, compared and written as `flashc generate` writes
+/// its own (whole contents; renamed into place, Rust formatted first; no link followed).
 fn write_dev_files(project: &Path, files: &[OutputFile]) -> Result<(), Failed> {
-    use crate::cli::generate::first_line;
-    let mut rust_written = Vec::new();
+    use crate::cli::output::{self, Pending};
+    let out = project.join(OUT_DIR);
+    let mut pending = Vec::new();
     for file in files {
         let target = project.join(&file.path);
-        let current = std::fs::read(&target).ok().is_some_and(|bytes| {
-            if file.rust {
-                first_line(&bytes) == first_line(file.contents.as_bytes())
-            } else {
-                bytes == file.contents.as_bytes()
-            }
-        });
+        output::remove_staging(&target);
+        let current = output::read_regular(&target).is_some_and(|b| output::is_current(file, &b));
         if current {
             continue;
         }
         if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| Failed(format!("cannot write {}: {e}", parent.display())))?;
+            output::create_dirs(project, &out, parent).map_err(|e| Failed(e.0))?;
         }
-        std::fs::write(&target, &file.contents)
-            .map_err(|e| Failed(format!("cannot write {}: {e}", target.display())))?;
-        if file.rust {
-            rust_written.push(target);
-        }
+        pending.push(Pending {
+            file,
+            target,
+            template: None,
+        });
     }
-    if let Some(warning) = crate::cli::generate::rustfmt(&rust_written) {
+    if let Some(warning) = output::write_all(&pending).map_err(|e| Failed(e.0))? {
         eprintln!("warning: {warning}");
     }
     Ok(())
