@@ -235,3 +235,97 @@ fn hostile_generated_inputs_are_linear_and_bounded() {
         );
     }
 }
+
+/// The handler crate of `examples/hello`, read from disk (what `cargo metadata` would say).
+struct HelloCrate;
+
+impl flashc::resolve::Workspace for HelloCrate {
+    fn locate_crate(
+        &self,
+        _dir: &std::path::Path,
+    ) -> Result<flashc::resolve::CrateInfo, flashc::resolve::CrateError> {
+        let dir = std::fs::canonicalize("examples/hello").unwrap();
+        Ok(flashc::resolve::CrateInfo {
+            package: "hello".into(),
+            lib_name: "hello".into(),
+            lib_path: dir.join("src/lib.rs"),
+            manifest_dir: dir,
+            build_script: None,
+            edition: "2021".into(),
+        })
+    }
+
+    fn read(&self, path: &std::path::Path) -> Option<String> {
+        std::fs::read_to_string(path).ok()
+    }
+}
+
+/// Issue 19 item 7: every value `check` accepts must lower. Numbers at the edges of what YAML,
+/// the loader (64-bit integers, floats past them) and the model's types (u32, u64, milliseconds
+/// from seconds) can carry, in every numeric key of the hello example.
+#[test]
+fn every_number_check_accepts_lowers() {
+    let base = std::fs::read_to_string("examples/hello/flash.yaml").unwrap();
+    let values = [
+        "0",
+        "1",
+        "4294967295",
+        "4294967296",
+        "9007199254740991",
+        "9007199254740992",
+        "9223372036854775807",
+        "9223372036854775808",
+        "18446744073709551615",
+        "18446744073709551616",
+        "1e300",
+        "1.0e16",
+        "9.0e15",
+        "-1",
+        "1.5",
+        "60.0",
+        "18446744073709551h",
+        "5000000000000h",
+        ".inf",
+    ];
+    let places = [
+        ("execution_timeout: 10m", "execution_timeout: {}"),
+        ("timeout: 30s", "timeout: {}"),
+        ("idle_timeout: 60", "idle_timeout: {}"),
+        ("retries: 2", "retries: {}"),
+        ("max_concurrency: 4", "max_concurrency: {}"),
+        ("workers: [0, 3]", "workers: [0, {}]"),
+        ("workers: [1, 10]", "workers: {}"),
+    ];
+    let overrides = std::collections::BTreeMap::new();
+    let options = flashc::emit::Options {
+        out_dir: ".flash",
+        flashc_version: "0",
+        overrides: &overrides,
+    };
+    let mut failures = Vec::new();
+    for (place, pattern) in places {
+        assert!(base.contains(place), "{place}");
+        for value in values {
+            let yaml = base.replace(place, &pattern.replace("{}", value));
+            let accepted = !flashc::check(yaml.as_bytes(), None)
+                .unwrap()
+                .iter()
+                .any(|d| d.severity == flashc::diagnostic::Severity::Error);
+            if !accepted {
+                continue;
+            }
+            for env in [None, Some("production")] {
+                if let Err(flashc::GenerateError::Internal(message)) =
+                    flashc::generate(yaml.as_bytes(), env, &HelloCrate, &options)
+                {
+                    failures.push(format!("{place} → {value} ({env:?}): {message}"));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "check accepted, lowering failed:\n{}",
+        failures.join("\n")
+    );
+}
