@@ -711,3 +711,115 @@ fn the_editor_check_is_flashc_check() {
         }
     }
 }
+
+impl Client {
+    /// Writes `bytes` as they are: a frame of the caller's making, malformed or not.
+    fn send_raw(&mut self, bytes: &[u8]) {
+        self.stdin.write_all(bytes).unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// The next message that is not a notification (an answer, with or without an id).
+    fn answer(&mut self) -> Value {
+        loop {
+            let message = self
+                .incoming
+                .recv_timeout(TIMEOUT)
+                .unwrap_or_else(|_| panic!("no answer"));
+            if message.get("method").is_none() {
+                return message;
+            }
+            self.pending.push(message);
+        }
+    }
+}
+
+/// Issue 19 item 14: every malformed message gets JSON-RPC's answer (-32700 for what is not
+/// JSON, -32600 for JSON that is not a message) and the server keeps serving; a request after
+/// `shutdown` is refused as the protocol says, and `exit` still ends it cleanly.
+#[test]
+fn malformed_messages_are_answered_and_the_server_keeps_serving() {
+    let mut lsp = Client::start(&[]);
+    let frame = |body: &[u8]| {
+        let mut out = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+        out.extend_from_slice(body);
+        out
+    };
+    let cases: Vec<(Vec<u8>, i64, Value)> = vec![
+        (frame(b"{"), -32700, Value::Null),
+        (frame(b"not json at all"), -32700, Value::Null),
+        (
+            frame(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\"\xff}"),
+            -32700,
+            Value::Null,
+        ),
+        (frame(&[0xff, 0xfe, 0x00]), -32700, Value::Null),
+        (frame(b"[1,2,3]"), -32600, Value::Null),
+        (frame(b"[]"), -32600, Value::Null),
+        (frame(b"42"), -32600, Value::Null),
+        (frame(b"null"), -32600, Value::Null),
+        (frame(b"{}"), -32600, Value::Null),
+        (frame(br#"{"jsonrpc":"2.0","id":77}"#), -32600, json!(77)),
+        (
+            frame(br#"{"jsonrpc":"2.0","id":78,"method":5}"#),
+            -32600,
+            json!(78),
+        ),
+        (
+            frame(br#"{"jsonrpc":"2.0","id":{"a":1},"method":"textDocument/hover"}"#),
+            -32600,
+            Value::Null,
+        ),
+        (
+            frame(br#"{"jsonrpc":"2.0","id":1099511627776,"method":"textDocument/hover"}"#),
+            -32600,
+            json!(1099511627776_i64),
+        ),
+        (
+            frame(br#"{"jsonrpc":"2.0","id":"s","method":"textDocument/hover","params":7}"#),
+            -32602,
+            json!("s"),
+        ),
+        (b"Content-Length: abc\r\n\r\n".to_vec(), -32700, Value::Null),
+        (
+            b"Content-Type: application/json\r\n\r\n".to_vec(),
+            -32700,
+            Value::Null,
+        ),
+    ];
+    for (bytes, code, id) in &cases {
+        lsp.send_raw(bytes);
+        let answer = lsp.answer();
+        assert_eq!(
+            answer["error"]["code"],
+            *code,
+            "{:?} → {answer}",
+            String::from_utf8_lossy(bytes)
+        );
+        assert_eq!(
+            answer["id"],
+            *id,
+            "{:?} → {answer}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+    // Still serving: a document is checked and a request answered.
+    let uri = "file:///nowhere/flash.yaml";
+    lsp.open(uri, "yaml", "version: 2\nname: x\nendpoints: {}\n");
+    assert!(!lsp.diagnostics(uri).is_empty());
+    let symbols = lsp.request(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    assert!(symbols.get("error").is_none(), "{symbols}");
+    let response = lsp.request("shutdown", Value::Null);
+    assert!(response.get("error").is_none(), "{response}");
+    let after = lsp.request(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    assert_eq!(after["error"]["code"], -32600, "{after}");
+    lsp.notify("exit", Value::Null);
+    let status = lsp.child.wait().unwrap();
+    assert!(status.success(), "exit status {status}");
+}

@@ -7,7 +7,8 @@
 //! Diagnostics are exactly `flashc check`'s (`check_with_crate`, every environment). Changes
 //! are debounced: every change already queued is folded into one check, and `--debounce-ms`
 //! waits that long for more. A panic while answering a request is caught and answered with an
-//! error; the server keeps serving.
+//! error; the server keeps serving, as it does after a malformed message (answered by the
+//! transport, `lsp_transport.rs`) and after `shutdown` (later requests get `InvalidRequest`).
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
@@ -52,19 +53,15 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> ExitCode {
-    let (connection, io_threads) = Connection::stdio();
+    let (connection, writer) = super::lsp_transport::stdio();
     let result = serve(&connection, args);
     drop(connection);
-    let joined = io_threads.join();
-    match (result, joined) {
-        (Ok(()), Ok(())) => ExitCode::SUCCESS,
-        (Err(e), _) => {
+    let _ = writer.join();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
             eprintln!("flashc lsp: {e}");
             ExitCode::from(1)
-        }
-        (_, Err(e)) => {
-            eprintln!("flashc lsp: {e}");
-            ExitCode::from(3)
         }
     }
 }
@@ -133,6 +130,7 @@ fn serve(connection: &Connection, args: &Args) -> Result<(), String> {
         let _ = connection.sender.send(request.into());
     }
     let debounce = Duration::from_millis(args.debounce_ms);
+    let mut shutting_down = false;
     loop {
         let message = if server.dirty.is_empty() {
             match connection.receiver.recv() {
@@ -150,17 +148,26 @@ fn serve(connection: &Connection, args: &Args) -> Result<(), String> {
             }
         };
         match message {
+            // After `shutdown` the server answers nothing but `exit` (LSP 3.17).
+            Message::Request(req) if shutting_down => {
+                let response = Response::new_err(
+                    req.id,
+                    ErrorCode::InvalidRequest as i32,
+                    "the server is shutting down: only `exit` is accepted after `shutdown`".into(),
+                );
+                let _ = connection.sender.send(response.into());
+            }
+            Message::Request(req) if req.method == "shutdown" => {
+                shutting_down = true;
+                let response = Response::new_ok(req.id, serde_json::Value::Null);
+                let _ = connection.sender.send(response.into());
+            }
             Message::Request(req) => {
-                if connection
-                    .handle_shutdown(&req)
-                    .map_err(|e| e.to_string())?
-                {
-                    return Ok(());
-                }
                 let response = server.request(req);
                 let _ = connection.sender.send(response.into());
             }
             Message::Notification(n) if n.method == "exit" => return Ok(()),
+            Message::Notification(_) if shutting_down => {}
             Message::Notification(n) => {
                 let method = n.method.clone();
                 if catch_unwind(AssertUnwindSafe(|| server.notification(n))).is_err() {

@@ -6,5 +6,6 @@ pub mod dev;
 pub mod generate;
 pub mod init;
 pub mod lsp;
+mod lsp_transport;
 pub mod output;
 pub mod workspace;
