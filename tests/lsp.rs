@@ -823,3 +823,50 @@ fn malformed_messages_are_answered_and_the_server_keeps_serving() {
     let status = lsp.child.wait().unwrap();
     assert!(status.success(), "exit status {status}");
 }
+
+/// Issue 19 item 15: an editor may attach the server to every YAML file; only flash.yaml
+/// documents (by name, or by the schema modeline) are checked and answered. A file that gains
+/// the modeline is checked from then on; one that loses it has its diagnostics cleared.
+#[test]
+fn only_flash_yaml_documents_are_served() {
+    let mut lsp = Client::start(&[]);
+    let other = "file:///nowhere/docker-compose.yaml";
+    lsp.open(other, "yaml", "services:\n  web:\n    image: nginx\n");
+    let kube = "file:///nowhere/deploy.yml";
+    lsp.open(kube, "yaml", "apiVersion: v1\nkind: Pod\n");
+    let named = "file:///nowhere/other-dir/flash.yml";
+    lsp.open(named, "yaml", "version: 1\nname: x\n");
+    assert!(codes(&lsp.diagnostics(named)).contains(&"FL0105"));
+    let modeline = "file:///nowhere/staging.yaml";
+    let text = "# yaml-language-server: $schema=.flash/flash.schema.json\nversion: 1\nname: x\n";
+    lsp.open(modeline, "yaml", text);
+    assert!(!lsp.diagnostics(modeline).is_empty());
+    let symbols = lsp.result(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": other}}),
+    );
+    assert_eq!(symbols, Value::Null);
+    let hover = lsp.result(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": kube}, "position": {"line": 0, "character": 2}}),
+    );
+    assert_eq!(hover, Value::Null);
+    // The other file gains the modeline: now it is a flash.yaml.
+    lsp.change(
+        other,
+        2,
+        json!([{"text": "# yaml-language-server: $schema=../schema/flash.schema.json\nservices: {}\n"}]),
+    );
+    assert!(!lsp.diagnostics(other).is_empty());
+    // The modeline file loses it: its diagnostics are cleared.
+    lsp.change(modeline, 2, json!([{"text": "version: 1\nname: x\n"}]));
+    assert!(lsp.diagnostics(modeline).is_empty());
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = lsp.request("flashc/unknown", json!({}));
+    let published_for_kube = lsp
+        .pending
+        .iter()
+        .any(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == kube);
+    assert!(!published_for_kube, "{:?}", lsp.pending);
+    lsp.shutdown();
+}

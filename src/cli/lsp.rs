@@ -132,7 +132,7 @@ fn serve(connection: &Connection, args: &Args) -> Result<(), String> {
     let debounce = Duration::from_millis(args.debounce_ms);
     let mut shutting_down = false;
     loop {
-        let message = if server.dirty.is_empty() {
+        let message = if server.dirty.is_empty() && server.cleared.is_empty() {
             match connection.receiver.recv() {
                 Ok(m) => m,
                 Err(_) => return Ok(()),
@@ -193,6 +193,11 @@ type CrateCache = RefCell<HashMap<PathBuf, (Option<SystemTime>, CrateInfo)>>;
 struct Server {
     rules_url: Option<Url>,
     docs: HashMap<Url, Doc>,
+    /// Other open YAML documents (not flash.yaml): their text only, to notice a schema
+    /// modeline that makes one a flash.yaml.
+    others: HashMap<Url, String>,
+    /// Documents that stopped being a flash.yaml: their diagnostics are cleared at the next flush.
+    cleared: BTreeSet<Url>,
     /// Open Rust files: the editor's text wins over the disk's.
     rust: HashMap<PathBuf, String>,
     crates: CrateCache,
@@ -261,6 +266,27 @@ fn is_rust(uri: &Url) -> bool {
     uri.path().ends_with(".rs")
 }
 
+/// Whether a document is a flash.yaml, which is all the server checks (an editor may attach it
+/// to every YAML file): by its name, `flash.yaml` or `flash.yml`, or by the schema modeline
+/// `# yaml-language-server: $schema=<…>/flash.schema.json` on a line of its own.
+fn is_flash_document(uri: &Url, text: &str) -> bool {
+    let name = uri.path().rsplit('/').next().unwrap_or_default();
+    if name == "flash.yaml" || name == "flash.yml" {
+        return true;
+    }
+    text.lines().any(|line| {
+        line.trim_start()
+            .strip_prefix('#')
+            .map(str::trim_start)
+            .and_then(|rest| rest.strip_prefix("yaml-language-server:"))
+            .and_then(|rest| rest.trim_start().strip_prefix("$schema="))
+            .is_some_and(|schema| {
+                let schema = schema.trim();
+                schema == "flash.schema.json" || schema.ends_with("/flash.schema.json")
+            })
+    })
+}
+
 fn default_rules_url() -> Option<Url> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules.md");
     path.is_file()
@@ -294,6 +320,8 @@ impl Server {
         Server {
             rules_url,
             docs: HashMap::new(),
+            others: HashMap::new(),
+            cleared: BTreeSet::new(),
             rust: HashMap::new(),
             crates: RefCell::new(HashMap::new()),
             generation: 0,
@@ -350,6 +378,16 @@ impl Server {
 
     /// Checks every changed document and publishes its diagnostics.
     fn flush(&mut self, connection: &Connection) {
+        for uri in std::mem::take(&mut self.cleared) {
+            let params = PublishDiagnosticsParams {
+                uri,
+                diagnostics: Vec::new(),
+                version: None,
+            };
+            let _ = connection
+                .sender
+                .send(Notification::new("textDocument/publishDiagnostics".into(), params).into());
+        }
         for uri in std::mem::take(&mut self.dirty) {
             let Some(found) = self.diagnostics(&uri) else {
                 continue;
@@ -417,6 +455,10 @@ impl Server {
                     self.rust_changed(&uri, Some(p.text_document.text));
                     return;
                 }
+                if !is_flash_document(&uri, &p.text_document.text) {
+                    self.others.insert(uri, p.text_document.text);
+                    return;
+                }
                 self.docs.insert(
                     uri.clone(),
                     Doc {
@@ -441,12 +483,41 @@ impl Server {
                     self.rust_changed(&uri, Some(text));
                     return;
                 }
+                if let Some(mut text) = self.others.remove(&uri) {
+                    for change in p.content_changes {
+                        text = apply_change(&text, change);
+                    }
+                    if !is_flash_document(&uri, &text) {
+                        self.others.insert(uri, text);
+                        return;
+                    }
+                    let document = Document::new(text);
+                    let version = p.text_document.version;
+                    self.docs.insert(
+                        uri.clone(),
+                        Doc {
+                            version,
+                            document,
+                            diagnostics: None,
+                        },
+                    );
+                    self.dirty.insert(uri);
+                    return;
+                }
                 let Some(doc) = self.docs.get_mut(&uri) else {
                     return;
                 };
                 let mut text = std::mem::take(&mut doc.document.text);
                 for change in p.content_changes {
                     text = apply_change(&text, change);
+                }
+                if !is_flash_document(&uri, &text) {
+                    // No longer a flash.yaml (its modeline went): its diagnostics go too.
+                    self.docs.remove(&uri);
+                    self.dirty.remove(&uri);
+                    self.others.insert(uri.clone(), text);
+                    self.cleared.insert(uri);
+                    return;
                 }
                 doc.document = Document::new(text);
                 doc.version = p.text_document.version;
@@ -475,6 +546,7 @@ impl Server {
                     return;
                 }
                 self.docs.remove(&uri);
+                self.others.remove(&uri);
                 self.dirty.remove(&uri);
             }
             "workspace/didChangeWatchedFiles" => {
