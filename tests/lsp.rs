@@ -834,6 +834,9 @@ fn only_flash_yaml_documents_are_served() {
     lsp.open(other, "yaml", "services:\n  web:\n    image: nginx\n");
     let kube = "file:///nowhere/deploy.yml";
     lsp.open(kube, "yaml", "apiVersion: v1\nkind: Pod\n");
+    let variant = "file:///nowhere/flash.staging.yaml";
+    lsp.open(variant, "yaml", "version: 1\nname: x\n");
+    assert!(codes(&lsp.diagnostics(variant)).contains(&"FL0105"));
     let named = "file:///nowhere/other-dir/flash.yml";
     lsp.open(named, "yaml", "version: 1\nname: x\n");
     assert!(codes(&lsp.diagnostics(named)).contains(&"FL0105"));

@@ -267,11 +267,16 @@ fn is_rust(uri: &Url) -> bool {
 }
 
 /// Whether a document is a flash.yaml, which is all the server checks (an editor may attach it
-/// to every YAML file): by its name, `flash.yaml` or `flash.yml`, or by the schema modeline
+/// to every YAML file): by its name, `flash.yaml`, `flash.yml` or `flash.<anything>.yaml`, or by
+/// the schema modeline
 /// `# yaml-language-server: $schema=<…>/flash.schema.json` on a line of its own.
 fn is_flash_document(uri: &Url, text: &str) -> bool {
     let name = uri.path().rsplit('/').next().unwrap_or_default();
-    if name == "flash.yaml" || name == "flash.yml" {
+    // `flash.yaml`, and variants such as `flash.staging.yaml` (the VS Code extension's pattern).
+    let by_name = name.starts_with("flash.")
+        && (name.ends_with(".yaml") || name.ends_with(".yml"))
+        && !name.ends_with(".schema.yaml");
+    if by_name {
         return true;
     }
     text.lines().any(|line| {
