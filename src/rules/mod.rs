@@ -55,7 +55,9 @@ pub use crate::load::rules::{DUPLICATE_KEY, FLOAT_VERSION, NOT_UTF8, YAML_LIMITS
 pub use container_disk::CONTAINER_DISK;
 pub use cpu_datacenter::CPU_DATACENTER;
 pub use crate_not_found::CRATE_NOT_FOUND;
-pub use crate_path::{describe_char, is_plain_path_char, CRATE_PATH};
+pub use crate_path::{
+    describe_char, is_plain_path_char, leaves_project, path_problem, PathProblem, CRATE_PATH,
+};
 pub use cuda_version::CUDA_VERSION;
 pub use duplicate_entry::DUPLICATE_ENTRY;
 pub use duplicate_route::DUPLICATE_ROUTE;
