@@ -360,3 +360,77 @@ fn out_follows_the_path_policy_of_every_dockerfile_path() {
     assert_ok(&result);
     fs::remove_dir_all(&project).unwrap();
 }
+
+/// Runs `flashc generate` on `project`, killing it after `limit` (a hang is a failure).
+fn generate_within(project: &Path, limit: Duration) -> Output {
+    let mut child = flashc()
+        .arg("generate")
+        .arg(project)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("flashc generate still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Item 5: an override that renders Rust that does not parse is an error naming the template,
+/// and nothing of it is written.
+#[test]
+fn an_override_that_renders_invalid_rust_is_an_error_naming_the_template() {
+    let project = scratch("bad-rust");
+    assert_ok(&generate(&project));
+    let main = project.join(".flash/workers/api/src/main.rs");
+    let before = fs::read(&main).unwrap();
+    let templates = project.join("flash-templates");
+    fs::create_dir_all(&templates).unwrap();
+    fs::write(templates.join("lb_main.rs.j2"), "fn main( {\n").unwrap();
+    let out = generate(&project);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("flash-templates/lb_main.rs.j2"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        fs::read(&main).unwrap(),
+        before,
+        "the broken Rust is not written"
+    );
+    fs::remove_dir_all(&project).unwrap();
+}
+
+/// Item 5: template overrides are read as flash.yaml is: regular files only, bounded in size.
+/// A FIFO does not hang generate, a device or a huge file does not exhaust memory.
+#[cfg(unix)]
+#[test]
+fn template_overrides_are_regular_bounded_files() {
+    let project = scratch("fifo");
+    let templates = project.join("flash-templates");
+    fs::create_dir_all(&templates).unwrap();
+    let fifo = templates.join("dockerignore.j2");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let out = generate_within(&project, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("dockerignore.j2"), "{}", text(&out));
+    fs::remove_file(&fifo).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &fifo).unwrap();
+    let out = generate_within(&project, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("dockerignore.j2"), "{}", text(&out));
+    fs::remove_file(&fifo).unwrap();
+    fs::write(&fifo, vec![b'#'; 3 << 20]).unwrap();
+    let out = generate_within(&project, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("dockerignore.j2"), "{}", text(&out));
+    fs::remove_dir_all(&project).unwrap();
+}

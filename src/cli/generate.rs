@@ -69,8 +69,7 @@ pub enum Stopped {
 /// the files under the project.
 pub fn run(round: &Round) -> Result<Produced, Stopped> {
     let bytes = crate::read_input(round.file, false).ok_or(Stopped::Unreadable)?;
-    let overrides = crate::template_overrides(round.project)
-        .map_err(|e| Stopped::Failure(format!("cannot read flash-templates/: {e}")))?;
+    let overrides = super::templates::overrides(round.project).map_err(Stopped::Failure)?;
     let workspace = super::workspace::FsWorkspace::new(round.project);
     let options = flashc::emit::Options {
         out_dir: round.out_dir,
@@ -101,11 +100,28 @@ pub fn run(round: &Round) -> Result<Produced, Stopped> {
         );
     }
     let crate_dir = round.project.join(&generated.plan.handler_crate.dir);
+    // Which template each worker's main.rs comes from, for an error in the Rust it rendered.
+    let templates: std::collections::BTreeMap<String, String> = generated
+        .plan
+        .endpoints
+        .iter()
+        .map(|e| {
+            let name = match e.kind {
+                flashc::lower::Kind::Queue => "queue_main.rs.j2",
+                _ => "lb_main.rs.j2",
+            };
+            (
+                format!("{}/workers/{}/src/main.rs", round.out_dir, e.name),
+                super::templates::shown(name, &overrides),
+            )
+        })
+        .collect();
     let changes = apply(
         round.project,
         &crate_dir,
         round.out_dir,
         &generated.files,
+        &templates,
         round.dry_run,
     )
     .map_err(|WriteError(message)| Stopped::Failure(message))?;
@@ -168,6 +184,7 @@ pub fn apply(
     crate_dir: &Path,
     out_dir: &str,
     files: &[OutputFile],
+    templates: &std::collections::BTreeMap<String, String>,
     dry_run: bool,
 ) -> Result<Changes, WriteError> {
     let out_root = project.join(out_dir);
@@ -204,7 +221,7 @@ pub fn apply(
         pending.push(Pending {
             file,
             target,
-            template: None,
+            template: templates.get(&file.path).cloned(),
         });
     }
     // The skeleton's copies of files cargo and the user own (see `flashc::emit::SKELETON`).

@@ -8,4 +8,5 @@ pub mod init;
 pub mod lsp;
 mod lsp_transport;
 pub mod output;
+pub mod templates;
 pub mod workspace;

@@ -160,13 +160,10 @@ pub struct Pending<'a> {
 /// stamped first line and only then renamed into place. Returns a warning when rustfmt could
 /// not run (the Rust is then written as rendered).
 pub fn write_all(pending: &[Pending]) -> Result<Option<String>, WriteError> {
+    // Rust first: a rendering that does not parse stops the run before anything is written.
     let mut rust = Vec::new();
-    for p in pending {
-        if p.file.rust {
-            rust.push((p, stage(&p.target, p.file.contents.as_bytes())?));
-        } else {
-            write_file(&p.target, p.file.contents.as_bytes())?;
-        }
+    for p in pending.iter().filter(|p| p.file.rust) {
+        rust.push((p, stage(&p.target, p.file.contents.as_bytes())?));
     }
     let staged: Vec<PathBuf> = rust.iter().map(|(_, s)| s.clone()).collect();
     let warning = match rustfmt(&staged) {
@@ -180,14 +177,18 @@ pub fn write_all(pending: &[Pending]) -> Result<Option<String>, WriteError> {
                 .iter()
                 .find(|(_, s)| stderr.contains(&*s.to_string_lossy()))
                 .map(|(p, _)| *p);
-            let stderr = stderr.replace(".flashc-tmp", "");
+            // rustfmt names the staged files: name their places instead.
+            let mut stderr = stderr;
+            for (p, s) in &rust {
+                stderr = stderr.replace(&*s.to_string_lossy(), &p.file.path);
+            }
             return Err(WriteError(match culprit {
                 Some(p) => format!(
-                    "the Rust rendered into {}{} does not parse, so it is not written:\n{}",
+                    "the Rust rendered into {}{} does not parse, so nothing of it is written (fix the template):\n{}",
                     p.file.path,
                     p.template
                         .as_deref()
-                        .map(|t| format!(" from template {t}"))
+                        .map(|t| format!(" from {t}"))
                         .unwrap_or_default(),
                     stderr.trim_end()
                 ),
@@ -198,6 +199,9 @@ pub fn write_all(pending: &[Pending]) -> Result<Option<String>, WriteError> {
             }));
         }
     };
+    for p in pending.iter().filter(|p| !p.file.rust) {
+        write_file(&p.target, p.file.contents.as_bytes())?;
+    }
     for (p, staging) in &rust {
         let formatted = std::fs::read(staging).map_err(|e| io_error(staging, e))?;
         let line = first_line(&formatted);

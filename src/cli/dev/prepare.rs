@@ -56,7 +56,11 @@ pub fn prepare(project: &Project) -> Result<Build, Failed> {
     };
     let dev_files =
         flashc::emit::emit_dev(&generated.plan, &options).map_err(|e| Failed(e.to_string()))?;
-    write_dev_files(&project.dir, &dev_files)?;
+    write_dev_files(
+        &project.dir,
+        &dev_files,
+        &crate::cli::templates::shown("dev_main.rs.j2", &produced.overrides),
+    )?;
     let out = project.dir.join(OUT_DIR);
     let dev_dir = out.join(DEV_DIR);
     // The host's lockfile starts from the workers', so both builds share compiled dependencies.
@@ -113,7 +117,7 @@ fn modified(path: &Path) -> Option<std::time::SystemTime> {
 
 /// Writes the dev host's files that changed, compared and written as `flashc generate` writes
 /// its own (whole contents; renamed into place, Rust formatted first; no link followed).
-fn write_dev_files(project: &Path, files: &[OutputFile]) -> Result<(), Failed> {
+fn write_dev_files(project: &Path, files: &[OutputFile], template: &str) -> Result<(), Failed> {
     use crate::cli::output::{self, Pending};
     let out = project.join(OUT_DIR);
     let mut pending = Vec::new();
@@ -130,7 +134,7 @@ fn write_dev_files(project: &Path, files: &[OutputFile]) -> Result<(), Failed> {
         pending.push(Pending {
             file,
             target,
-            template: None,
+            template: file.rust.then(|| template.to_string()),
         });
     }
     if let Some(warning) = output::write_all(&pending).map_err(|e| Failed(e.0))? {
