@@ -329,3 +329,38 @@ fn every_number_check_accepts_lowers() {
         failures.join("\n")
     );
 }
+
+/// Issue 19 item 8: `flashc dev`'s host includes each worker as a module of its crate root,
+/// which names `std` and `flash_runtime` (and depends on the handler crate): an endpoint named
+/// after one of them must not shadow it.
+#[test]
+fn dev_host_modules_never_shadow_a_crate() {
+    let yaml = std::fs::read_to_string("examples/hello/flash.yaml")
+        .unwrap()
+        .replace("  embed:\n", "  std:\n")
+        .replace("  api:\n", "  flash-runtime:\n")
+        .replace("      embed:\n", "      std:\n");
+    let overrides = std::collections::BTreeMap::new();
+    let options = flashc::emit::Options {
+        out_dir: ".flash",
+        flashc_version: "0",
+        overrides: &overrides,
+    };
+    let generated = match flashc::generate(yaml.as_bytes(), None, &HelloCrate, &options) {
+        Ok(g) => g,
+        Err(flashc::GenerateError::Problems(d)) => panic!("{d:?}"),
+        Err(_) => panic!("generate failed"),
+    };
+    let files = flashc::emit::emit_dev(&generated.plan, &options).unwrap();
+    let main = files
+        .iter()
+        .find(|f| f.path.ends_with("dev/src/main.rs"))
+        .unwrap();
+    for shadowing in ["mod std;", "mod flash_runtime;", "mod hello;", "mod core;"] {
+        assert!(
+            !main.contents.contains(shadowing),
+            "{shadowing}\n{}",
+            main.contents
+        );
+    }
+}

@@ -259,7 +259,18 @@ pub fn emit_dev(plan: &Plan, options: &Options) -> Result<Vec<OutputFile>, EmitE
     let env = environment(options.overrides)?;
     let out = options.out_dir.trim_end_matches('/');
     let dir = format!("{out}/{DEV_DIR}");
-    let mut modules = BTreeMap::new();
+    // The crate root names these (and depends on the handler crate): a module of the same name
+    // would shadow the crate, so an endpoint named `std` gets `std_2`.
+    let mut modules: BTreeMap<String, usize> = [
+        "std",
+        "core",
+        "alloc",
+        "flash_runtime",
+        plan.handler_crate.lib_name.as_str(),
+    ]
+    .into_iter()
+    .map(|name| (name.to_string(), 1))
+    .collect();
     let endpoints: Vec<Value> = plan
         .endpoints
         .iter()

@@ -17,8 +17,8 @@ use crate::model::EndpointType;
 use crate::project::Project;
 use crate::rules::{
     PathProblem, CRATE_NOT_FOUND, CRATE_PATH, HANDLER_NOT_FOUND, HANDLER_NOT_PUBLIC, INIT_STATE,
-    QUERY_PARAMETER_TYPE, ROUTE_PARAMETER_NOT_TAKEN, STREAM_ROUTE_MISMATCH, UNBINDABLE_PARAMETER,
-    UNSERIALIZABLE_RETURN,
+    PACKAGE_NAME, QUERY_PARAMETER_TYPE, ROUTE_PARAMETER_NOT_TAKEN, STREAM_ROUTE_MISMATCH,
+    UNBINDABLE_PARAMETER, UNSERIALIZABLE_RETURN,
 };
 
 /// Every handler string of the file (`handler`, `init`, route targets) with its node, in file
@@ -94,6 +94,7 @@ pub fn index_crate(
     match ws.locate_crate(Path::new(dir)) {
         Ok(info) => {
             report_unplain_files(&info, dir, span, out);
+            report_package_collision(&info, root, span, out);
             Some(CrateIndex::build(info, dir, ws))
         }
         Err(CrateError::NoDirectory(_)) => {
@@ -192,6 +193,36 @@ fn report_unplain_files(info: &CrateInfo, dir: &str, span: Span, out: &mut Vec<D
                 PathProblem::Dash => "rename the file (and its path in Cargo.toml) so that no part of its path starts with `-`",
                 _ => "rename the file (and its path in Cargo.toml) with ASCII letters, digits, `.`, `_`, `-` and `/` only",
             }),
+        );
+    }
+}
+
+/// FL0604 for the handler crate: its package shares the generated workspaces with the
+/// runtime, every worker crate and (in `flashc dev`) the dev host, so its name must be none of
+/// theirs (reported on `crate:`, or on the first handler without it).
+fn report_package_collision(info: &CrateInfo, root: &Node, span: Span, out: &mut Vec<Diagnostic>) {
+    let project = root.get("name").and_then(Node::as_str).unwrap_or_default();
+    let endpoints = root.get("endpoints").map(Node::entries).unwrap_or_default();
+    let package = info.package.as_str();
+    let taken_by = if package == crate::rules::RUNTIME_PACKAGE {
+        Some("the runtime's package".to_string())
+    } else if package == format!("{project}-dev") {
+        Some("the package of `flashc dev`'s host".to_string())
+    } else {
+        endpoints
+            .iter()
+            .find(|e| crate::rules::worker_package(project, &e.key) == package)
+            .map(|e| format!("the worker crate of endpoint `{}`", e.key))
+    };
+    if let Some(taken_by) = taken_by {
+        out.push(
+            Diagnostic::new(
+                &PACKAGE_NAME,
+                span,
+                format!("the handler crate's package is named `{package}`, which is also {taken_by}"),
+            )
+            .label("its package name is taken in the generated workspace")
+            .help("rename the handler crate's package in its Cargo.toml (`[package] name`), such as `{project}-handlers`".replace("{project}", project)),
         );
     }
 }

@@ -35,6 +35,7 @@ mod init_state;
 mod invalid_value;
 mod limits;
 mod missing_key;
+mod package_name;
 mod path_parameter;
 mod project_name;
 mod query_parameter_type;
@@ -76,6 +77,7 @@ pub use init_state::INIT_STATE;
 pub use invalid_value::INVALID_VALUE;
 pub use limits::OUT_OF_RANGE;
 pub use missing_key::MISSING_KEY;
+pub use package_name::{worker_package, PACKAGE_NAME, RUNTIME_PACKAGE};
 pub use path_parameter::PATH_PARAMETER;
 pub use project_name::PROJECT_NAME;
 pub use query_parameter_type::QUERY_PARAMETER_TYPE;
@@ -132,6 +134,7 @@ pub static ALL: &[&Rule] = &[
     &PROJECT_NAME,
     &UNKNOWN_OVERLAY_TARGET,
     &CRATE_PATH,
+    &PACKAGE_NAME,
     &CRATE_NOT_FOUND,
     &HANDLER_NOT_FOUND,
     &HANDLER_NOT_PUBLIC,
@@ -176,6 +179,7 @@ pub static CHECKS: &[Check] = &[
     duplicate_entry::check,
     project_name::check,
     crate_path::check,
+    package_name::check,
 ];
 
 pub fn find(code: &str) -> Option<&'static Rule> {
