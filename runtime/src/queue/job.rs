@@ -449,7 +449,7 @@ mod tests {
             let value = crate::blocking(move || greet(3)).await?;
             Ok(crate::handler::Reply::Value(json!(value)))
         });
-        let failure = run(
+        let Err(failure) = run(
             &handler,
             Arc::new(()),
             "job-1",
@@ -459,8 +459,9 @@ mod tests {
             |_| async {},
         )
         .await
-        .err()
-        .expect("the job fails");
+        else {
+            panic!("the job fails")
+        };
         assert_eq!(
             failure.error_type(),
             "HandlerPanic",
@@ -479,7 +480,7 @@ mod tests {
                 .await??;
             Ok(crate::handler::Reply::Value(json!(1)))
         });
-        let failure = run(
+        let Err(failure) = run(
             &erring,
             Arc::new(()),
             "job-2",
@@ -489,8 +490,9 @@ mod tests {
             |_| async {},
         )
         .await
-        .err()
-        .expect("the job fails");
+        else {
+            panic!("the job fails")
+        };
         assert_eq!(failure.error_type(), "HandlerError");
     }
 }
