@@ -74,14 +74,14 @@ pub fn prepare(project: &Project) -> Result<Build, Failed> {
     let package = format!("{}-dev", generated.plan.project);
     let binary = target.join("debug").join(&package);
     let before = modified(&binary);
-    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command
         .arg("build")
         .arg("--manifest-path")
         .arg(dev_dir.join("Cargo.toml"))
         .env("CARGO_TARGET_DIR", &target)
-        .stdin(Stdio::null())
-        .status()
-        .map_err(|e| Failed(format!("cannot run cargo: {e}")))?;
+        .stdin(Stdio::null());
+    let status = build_interruptibly(command)?;
     if !status.success() {
         return Err(Failed(
             "the build failed (above); nothing was swapped".to_string(),
@@ -93,6 +93,53 @@ pub fn prepare(project: &Project) -> Result<Build, Failed> {
         plan: generated.plan,
         changed,
     })
+}
+
+/// Runs the build in a process group of its own and waits for it, stopping the whole group
+/// (cargo and every rustc it started) as soon as flashc is told to stop: SIGINT or SIGTERM to
+/// flashc's pid would otherwise wait for the build to end. flashc killed outright takes the
+/// build with it too (the parent-death signal).
+fn build_interruptibly(mut command: Command) -> Result<std::process::ExitStatus, Failed> {
+    use std::os::unix::process::CommandExt;
+    use std::sync::atomic::Ordering;
+    let parent = std::process::id() as i32;
+    command.process_group(0);
+    // SAFETY: between fork and exec only async-signal-safe calls are made (prctl, getppid, kill).
+    unsafe {
+        command.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            if libc::getppid() != parent {
+                libc::kill(libc::getpid(), libc::SIGTERM);
+            }
+            Ok(())
+        });
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| Failed(format!("cannot run cargo: {e}")))?;
+    let group = child.id() as i32;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) => {}
+            Err(e) => return Err(Failed(format!("cannot wait for cargo: {e}"))),
+        }
+        if super::INTERRUPTED.load(Ordering::SeqCst) {
+            super::child::signal(-group, libc::SIGTERM);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            while std::time::Instant::now() < deadline {
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            // Whatever of the group is left (a rustc that ignored SIGTERM).
+            super::child::signal(-group, libc::SIGKILL);
+            let _ = child.wait();
+            return Err(Failed("stopped: the build was cancelled".to_string()));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// `CARGO_TARGET_DIR` when set, else the output's own target directory (shared with a
