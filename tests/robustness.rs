@@ -364,3 +364,39 @@ fn dev_host_modules_never_shadow_a_crate() {
         );
     }
 }
+
+/// Issue 19 item 20: an endpoint named like its project has an image named like the project
+/// (`hello`, not `hello-hello`); its worker crate keeps the unique package name.
+#[test]
+fn an_endpoint_named_like_its_project_is_not_named_twice() {
+    let yaml = std::fs::read_to_string("examples/hello/flash.yaml")
+        .unwrap()
+        .replace("  api:\n", "  hello:\n");
+    let overrides = std::collections::BTreeMap::new();
+    let options = flashc::emit::Options {
+        out_dir: ".flash",
+        flashc_version: "0",
+        overrides: &overrides,
+    };
+    let Ok(generated) = flashc::generate(yaml.as_bytes(), None, &HelloCrate, &options) else {
+        panic!("generate failed");
+    };
+    let endpoint = generated
+        .plan
+        .endpoints
+        .iter()
+        .find(|e| e.name == "hello")
+        .unwrap();
+    assert_eq!(endpoint.image, "hello");
+    assert_eq!(endpoint.package, "hello-hello");
+    let dockerfile = generated
+        .files
+        .iter()
+        .find(|f| f.path == ".flash/workers/hello/Dockerfile")
+        .unwrap();
+    assert!(
+        dockerfile.contents.contains("-t hello ."),
+        "{}",
+        dockerfile.contents
+    );
+}
