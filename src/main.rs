@@ -361,26 +361,6 @@ fn shell_quote(text: &str) -> String {
     }
 }
 
-/// `flash-templates/*.j2` beside flash.yaml replace the built-in templates of the same name.
-fn template_overrides(
-    project: &std::path::Path,
-) -> std::io::Result<std::collections::BTreeMap<String, String>> {
-    let mut overrides = std::collections::BTreeMap::new();
-    let dir = project.join("flash-templates");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(overrides);
-    };
-    for entry in entries {
-        let path = entry?.path();
-        if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
-            if name.ends_with(".j2") {
-                overrides.insert(name.to_string(), std::fs::read_to_string(&path)?);
-            }
-        }
-    }
-    Ok(overrides)
-}
-
 /// flash.yaml's bytes (standard input for `-`), or `None` after reporting why they cannot be
 /// read. At most one byte past the loader's limit is read: enough for it to report the size,
 /// and `/dev/zero` or an endless pipe cannot exhaust memory.

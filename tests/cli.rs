@@ -411,3 +411,25 @@ fn a_directory_means_its_flash_yaml_and_the_default_is_found_in_parents() {
         .unwrap();
     assert_eq!(nowhere.status.code(), Some(3));
 }
+
+/// Issue 19 item 20: the README's "broken file" example shows exactly what that command prints.
+#[test]
+fn the_readme_shows_what_check_prints() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let section = readme
+        .split("Try a broken file")
+        .nth(1)
+        .expect("the README's broken-file example");
+    let mut blocks = section.split("```").skip(1).step_by(2);
+    let command = blocks.next().unwrap();
+    let shown = blocks.next().unwrap().trim_start_matches('\n');
+    let args: Vec<&str> = command
+        .trim_start_matches("sh")
+        .trim()
+        .strip_prefix("cargo run --release -- ")
+        .expect("a `cargo run --release -- …` line")
+        .split_whitespace()
+        .collect();
+    let out = flashc(&args);
+    assert_eq!(stdout(&out).trim_end(), shown.trim_end());
+}

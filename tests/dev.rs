@@ -464,3 +464,84 @@ fn a_busy_port_is_refused_with_a_free_one_suggested() {
     );
     assert!(stderr.contains("is free"), "{stderr}");
 }
+
+/// Pids of processes whose command line mentions `needle` (a build's own target directory).
+fn processes_mentioning(needle: &str) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(needle) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Issue 19 item 13: SIGTERM (or SIGINT) sent to flashc's pid while cargo builds stops the
+/// build at once: flashc exits within seconds and no cargo or rustc of it keeps running.
+#[test]
+fn a_signal_during_a_build_stops_it_at_once() {
+    let _serial = serial();
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        let dir = project(&format!("signal-{sig}"));
+        // A target directory of its own, empty: the build compiles every dependency (minutes).
+        let target = dir.join("cold-target");
+        let needle = target.to_string_lossy().into_owned();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_flashc"))
+            .args(["dev", "--port", "0"])
+            .arg(&dir)
+            .env("CARGO_TARGET_DIR", &target)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let cleanup = |child: &mut Child| {
+            let _ = child.kill();
+            let _ = child.wait();
+            for pid in processes_mentioning(&needle) {
+                signal(pid, libc::SIGKILL);
+            }
+        };
+        // Wait until rustc is compiling into that directory.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while processes_mentioning(&needle).is_empty() {
+            if Instant::now() > deadline {
+                cleanup(&mut child);
+                panic!("no build started within 120 s");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let signalled = Instant::now();
+        signal(child.id() as i32, sig);
+        let mut exited = None;
+        while signalled.elapsed() < Duration::from_secs(10) {
+            if let Some(status) = child.try_wait().unwrap() {
+                exited = Some(status);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let took = signalled.elapsed();
+        // The build's processes go with it.
+        let mut left = processes_mentioning(&needle);
+        while !left.is_empty() && signalled.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(100));
+            left = processes_mentioning(&needle);
+        }
+        cleanup(&mut child);
+        let _ = std::fs::remove_dir_all(&target);
+        assert!(
+            exited.is_some(),
+            "signal {sig}: flashc dev still building 10 s after it"
+        );
+        assert!(
+            left.is_empty(),
+            "signal {sig}: build processes left: {left:?}"
+        );
+        assert!(took < Duration::from_secs(5), "signal {sig}: took {took:?}");
+    }
+}

@@ -82,6 +82,7 @@ fn tree(project: &Path) -> String {
                 ".flash/target",
                 ".flash/flash-runtime",
                 ".flash/Cargo.lock",
+                ".flash/Cargo.lock.stamp",
                 ".flash/skeleton/workspace/Cargo.lock",
             ]
             .contains(&rel.as_str())
@@ -509,4 +510,41 @@ fn a_project_overrides_a_template_and_a_misnamed_override_is_an_error() {
         "{stderr}"
     );
     fs::remove_dir_all(&project).unwrap();
+}
+
+/// Issue 19 item 17: a worker that never becomes healthy is reported at once when it exits,
+/// with what it printed, instead of after a deadline with its output thrown away.
+#[cfg(unix)]
+#[test]
+fn a_worker_that_dies_at_start_is_reported_with_its_output() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("flashc-dying-worker-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("worker");
+    fs::write(
+        &script,
+        "#!/bin/sh\necho 'starting' \necho 'init failed: weights missing' >&2\nexit 3\n",
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let started = std::time::Instant::now();
+    let failure = std::panic::catch_unwind(|| {
+        support::serve::Worker::start(&script, "dying", &[]);
+    })
+    .expect_err("a worker that exits is not ready");
+    let message = failure
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| failure.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    assert!(
+        message.contains("init failed: weights missing") && message.contains("starting"),
+        "{message}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "reported after {:?}",
+        started.elapsed()
+    );
+    fs::remove_dir_all(&dir).unwrap();
 }

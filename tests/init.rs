@@ -415,3 +415,32 @@ fn golden_tree() {
     }
     fs::remove_dir_all(&parent).unwrap();
 }
+
+/// Issue 19 item 16: a directory whose name starts with `-` is printed so that the `cd` line
+/// works when pasted into a shell (not `cd -rf`, which is options to `cd`).
+#[test]
+fn the_printed_cd_line_works_for_a_directory_starting_with_a_dash() {
+    let parent = scratch("dash");
+    let out = flashc()
+        .args(["init", "--name", "dash", "--", "-rf"])
+        .current_dir(&parent)
+        .output()
+        .unwrap();
+    succeeded("flashc init -- -rf", &out);
+    assert!(parent.join("-rf/flash.yaml").is_file());
+    let stdout = text(&out.stdout);
+    let cd = stdout
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("cd "))
+        .unwrap_or_else(|| panic!("a cd line: {stdout}"));
+    let shell = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{cd} && pwd"))
+        .current_dir(&parent)
+        .output()
+        .unwrap();
+    succeeded(cd, &shell);
+    assert!(text(&shell.stdout).trim_end().ends_with("/-rf"), "{cd}");
+    fs::remove_dir_all(&parent).unwrap();
+}

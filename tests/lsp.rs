@@ -711,3 +711,165 @@ fn the_editor_check_is_flashc_check() {
         }
     }
 }
+
+impl Client {
+    /// Writes `bytes` as they are: a frame of the caller's making, malformed or not.
+    fn send_raw(&mut self, bytes: &[u8]) {
+        self.stdin.write_all(bytes).unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// The next message that is not a notification (an answer, with or without an id).
+    fn answer(&mut self) -> Value {
+        loop {
+            let message = self
+                .incoming
+                .recv_timeout(TIMEOUT)
+                .unwrap_or_else(|_| panic!("no answer"));
+            if message.get("method").is_none() {
+                return message;
+            }
+            self.pending.push(message);
+        }
+    }
+}
+
+/// Issue 19 item 14: every malformed message gets JSON-RPC's answer (-32700 for what is not
+/// JSON, -32600 for JSON that is not a message) and the server keeps serving; a request after
+/// `shutdown` is refused as the protocol says, and `exit` still ends it cleanly.
+#[test]
+fn malformed_messages_are_answered_and_the_server_keeps_serving() {
+    let mut lsp = Client::start(&[]);
+    let frame = |body: &[u8]| {
+        let mut out = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+        out.extend_from_slice(body);
+        out
+    };
+    let cases: Vec<(Vec<u8>, i64, Value)> = vec![
+        (frame(b"{"), -32700, Value::Null),
+        (frame(b"not json at all"), -32700, Value::Null),
+        (
+            frame(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\"\xff}"),
+            -32700,
+            Value::Null,
+        ),
+        (frame(&[0xff, 0xfe, 0x00]), -32700, Value::Null),
+        (frame(b"[1,2,3]"), -32600, Value::Null),
+        (frame(b"[]"), -32600, Value::Null),
+        (frame(b"42"), -32600, Value::Null),
+        (frame(b"null"), -32600, Value::Null),
+        (frame(b"{}"), -32600, Value::Null),
+        (frame(br#"{"jsonrpc":"2.0","id":77}"#), -32600, json!(77)),
+        (
+            frame(br#"{"jsonrpc":"2.0","id":78,"method":5}"#),
+            -32600,
+            json!(78),
+        ),
+        (
+            frame(br#"{"jsonrpc":"2.0","id":{"a":1},"method":"textDocument/hover"}"#),
+            -32600,
+            Value::Null,
+        ),
+        (
+            frame(br#"{"jsonrpc":"2.0","id":1099511627776,"method":"textDocument/hover"}"#),
+            -32600,
+            json!(1099511627776_i64),
+        ),
+        (
+            frame(br#"{"jsonrpc":"2.0","id":"s","method":"textDocument/hover","params":7}"#),
+            -32602,
+            json!("s"),
+        ),
+        (b"Content-Length: abc\r\n\r\n".to_vec(), -32700, Value::Null),
+        (
+            b"Content-Type: application/json\r\n\r\n".to_vec(),
+            -32700,
+            Value::Null,
+        ),
+    ];
+    for (bytes, code, id) in &cases {
+        lsp.send_raw(bytes);
+        let answer = lsp.answer();
+        assert_eq!(
+            answer["error"]["code"],
+            *code,
+            "{:?} → {answer}",
+            String::from_utf8_lossy(bytes)
+        );
+        assert_eq!(
+            answer["id"],
+            *id,
+            "{:?} → {answer}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+    // Still serving: a document is checked and a request answered.
+    let uri = "file:///nowhere/flash.yaml";
+    lsp.open(uri, "yaml", "version: 2\nname: x\nendpoints: {}\n");
+    assert!(!lsp.diagnostics(uri).is_empty());
+    let symbols = lsp.request(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    assert!(symbols.get("error").is_none(), "{symbols}");
+    let response = lsp.request("shutdown", Value::Null);
+    assert!(response.get("error").is_none(), "{response}");
+    let after = lsp.request(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    assert_eq!(after["error"]["code"], -32600, "{after}");
+    lsp.notify("exit", Value::Null);
+    let status = lsp.child.wait().unwrap();
+    assert!(status.success(), "exit status {status}");
+}
+
+/// Issue 19 item 15: an editor may attach the server to every YAML file; only flash.yaml
+/// documents (by name, or by the schema modeline) are checked and answered. A file that gains
+/// the modeline is checked from then on; one that loses it has its diagnostics cleared.
+#[test]
+fn only_flash_yaml_documents_are_served() {
+    let mut lsp = Client::start(&[]);
+    let other = "file:///nowhere/docker-compose.yaml";
+    lsp.open(other, "yaml", "services:\n  web:\n    image: nginx\n");
+    let kube = "file:///nowhere/deploy.yml";
+    lsp.open(kube, "yaml", "apiVersion: v1\nkind: Pod\n");
+    let variant = "file:///nowhere/flash.staging.yaml";
+    lsp.open(variant, "yaml", "version: 1\nname: x\n");
+    assert!(codes(&lsp.diagnostics(variant)).contains(&"FL0105"));
+    let named = "file:///nowhere/other-dir/flash.yml";
+    lsp.open(named, "yaml", "version: 1\nname: x\n");
+    assert!(codes(&lsp.diagnostics(named)).contains(&"FL0105"));
+    let modeline = "file:///nowhere/staging.yaml";
+    let text = "# yaml-language-server: $schema=.flash/flash.schema.json\nversion: 1\nname: x\n";
+    lsp.open(modeline, "yaml", text);
+    assert!(!lsp.diagnostics(modeline).is_empty());
+    let symbols = lsp.result(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": other}}),
+    );
+    assert_eq!(symbols, Value::Null);
+    let hover = lsp.result(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": kube}, "position": {"line": 0, "character": 2}}),
+    );
+    assert_eq!(hover, Value::Null);
+    // The other file gains the modeline: now it is a flash.yaml.
+    lsp.change(
+        other,
+        2,
+        json!([{"text": "# yaml-language-server: $schema=../schema/flash.schema.json\nservices: {}\n"}]),
+    );
+    assert!(!lsp.diagnostics(other).is_empty());
+    // The modeline file loses it: its diagnostics are cleared.
+    lsp.change(modeline, 2, json!([{"text": "version: 1\nname: x\n"}]));
+    assert!(lsp.diagnostics(modeline).is_empty());
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = lsp.request("flashc/unknown", json!({}));
+    let published_for_kube = lsp
+        .pending
+        .iter()
+        .any(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == kube);
+    assert!(!published_for_kube, "{:?}", lsp.pending);
+    lsp.shutdown();
+}

@@ -235,3 +235,168 @@ fn hostile_generated_inputs_are_linear_and_bounded() {
         );
     }
 }
+
+/// The handler crate of `examples/hello`, read from disk (what `cargo metadata` would say).
+struct HelloCrate;
+
+impl flashc::resolve::Workspace for HelloCrate {
+    fn locate_crate(
+        &self,
+        _dir: &std::path::Path,
+    ) -> Result<flashc::resolve::CrateInfo, flashc::resolve::CrateError> {
+        let dir = std::fs::canonicalize("examples/hello").unwrap();
+        Ok(flashc::resolve::CrateInfo {
+            package: "hello".into(),
+            lib_name: "hello".into(),
+            lib_path: dir.join("src/lib.rs"),
+            manifest_dir: dir,
+            build_script: None,
+            edition: "2021".into(),
+        })
+    }
+
+    fn read(&self, path: &std::path::Path) -> Option<String> {
+        std::fs::read_to_string(path).ok()
+    }
+}
+
+/// Issue 19 item 7: every value `check` accepts must lower. Numbers at the edges of what YAML,
+/// the loader (64-bit integers, floats past them) and the model's types (u32, u64, milliseconds
+/// from seconds) can carry, in every numeric key of the hello example.
+#[test]
+fn every_number_check_accepts_lowers() {
+    let base = std::fs::read_to_string("examples/hello/flash.yaml").unwrap();
+    let values = [
+        "0",
+        "1",
+        "4294967295",
+        "4294967296",
+        "9007199254740991",
+        "9007199254740992",
+        "9223372036854775807",
+        "9223372036854775808",
+        "18446744073709551615",
+        "18446744073709551616",
+        "1e300",
+        "1.0e16",
+        "9.0e15",
+        "-1",
+        "1.5",
+        "60.0",
+        "18446744073709551h",
+        "5000000000000h",
+        ".inf",
+    ];
+    let places = [
+        ("execution_timeout: 10m", "execution_timeout: {}"),
+        ("timeout: 30s", "timeout: {}"),
+        ("idle_timeout: 60", "idle_timeout: {}"),
+        ("retries: 2", "retries: {}"),
+        ("max_concurrency: 4", "max_concurrency: {}"),
+        ("workers: [0, 3]", "workers: [0, {}]"),
+        ("workers: [1, 10]", "workers: {}"),
+    ];
+    let overrides = std::collections::BTreeMap::new();
+    let options = flashc::emit::Options {
+        out_dir: ".flash",
+        flashc_version: "0",
+        overrides: &overrides,
+    };
+    let mut failures = Vec::new();
+    for (place, pattern) in places {
+        assert!(base.contains(place), "{place}");
+        for value in values {
+            let yaml = base.replace(place, &pattern.replace("{}", value));
+            let accepted = !flashc::check(yaml.as_bytes(), None)
+                .unwrap()
+                .iter()
+                .any(|d| d.severity == flashc::diagnostic::Severity::Error);
+            if !accepted {
+                continue;
+            }
+            for env in [None, Some("production")] {
+                if let Err(flashc::GenerateError::Internal(message)) =
+                    flashc::generate(yaml.as_bytes(), env, &HelloCrate, &options)
+                {
+                    failures.push(format!("{place} → {value} ({env:?}): {message}"));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "check accepted, lowering failed:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// Issue 19 item 8: `flashc dev`'s host includes each worker as a module of its crate root,
+/// which names `std` and `flash_runtime` (and depends on the handler crate): an endpoint named
+/// after one of them must not shadow it.
+#[test]
+fn dev_host_modules_never_shadow_a_crate() {
+    let yaml = std::fs::read_to_string("examples/hello/flash.yaml")
+        .unwrap()
+        .replace("  embed:\n", "  std:\n")
+        .replace("  api:\n", "  flash-runtime:\n")
+        .replace("      embed:\n", "      std:\n");
+    let overrides = std::collections::BTreeMap::new();
+    let options = flashc::emit::Options {
+        out_dir: ".flash",
+        flashc_version: "0",
+        overrides: &overrides,
+    };
+    let generated = match flashc::generate(yaml.as_bytes(), None, &HelloCrate, &options) {
+        Ok(g) => g,
+        Err(flashc::GenerateError::Problems(d)) => panic!("{d:?}"),
+        Err(_) => panic!("generate failed"),
+    };
+    let files = flashc::emit::emit_dev(&generated.plan, &options).unwrap();
+    let main = files
+        .iter()
+        .find(|f| f.path.ends_with("dev/src/main.rs"))
+        .unwrap();
+    for shadowing in ["mod std;", "mod flash_runtime;", "mod hello;", "mod core;"] {
+        assert!(
+            !main.contents.contains(shadowing),
+            "{shadowing}\n{}",
+            main.contents
+        );
+    }
+}
+
+/// Issue 19 item 20: an endpoint named like its project has an image named like the project
+/// (`hello`, not `hello-hello`); its worker crate keeps the unique package name.
+#[test]
+fn an_endpoint_named_like_its_project_is_not_named_twice() {
+    let yaml = std::fs::read_to_string("examples/hello/flash.yaml")
+        .unwrap()
+        .replace("  api:\n", "  hello:\n");
+    let overrides = std::collections::BTreeMap::new();
+    let options = flashc::emit::Options {
+        out_dir: ".flash",
+        flashc_version: "0",
+        overrides: &overrides,
+    };
+    let Ok(generated) = flashc::generate(yaml.as_bytes(), None, &HelloCrate, &options) else {
+        panic!("generate failed");
+    };
+    let endpoint = generated
+        .plan
+        .endpoints
+        .iter()
+        .find(|e| e.name == "hello")
+        .unwrap();
+    assert_eq!(endpoint.image, "hello");
+    assert_eq!(endpoint.package, "hello-hello");
+    let dockerfile = generated
+        .files
+        .iter()
+        .find(|f| f.path == ".flash/workers/hello/Dockerfile")
+        .unwrap();
+    assert!(
+        dockerfile.contents.contains("-t hello ."),
+        "{}",
+        dockerfile.contents
+    );
+}

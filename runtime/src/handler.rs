@@ -469,7 +469,8 @@ impl Reply {
 /// heartbeat keep answering while it runs, even on a single-threaded runtime.
 ///
 /// A panic inside `f` becomes [`HandlerError::Internal`] with the panic message (and is logged);
-/// the worker keeps serving. Log lines from `f` carry the call's request id. Dropping the
+/// the worker keeps serving. A queue job that fails with that error is reported as the panic it
+/// was (`error_type` `HandlerPanic`, with where it happened), as a plain `fn` handler's panic is. Log lines from `f` carry the call's request id. Dropping the
 /// returned future (a timeout, a cancelled job) cannot stop `f`: it runs to its end and its
 /// result is discarded.
 ///
@@ -488,13 +489,25 @@ where
     let span = tracing::Span::current();
     let task = tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
-        match request_id {
+        // Caught here, on the thread it happened on, so where it happened is known too.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match request_id {
             Some(id) => crate::logging::sync_with_request_id(&id, f),
             None => f(),
-        }
+        }))
+        .map_err(|payload| {
+            let msg = crate::entry::panic_text(&*payload).to_string();
+            (msg, crate::queue::job::take_panic_location())
+        })
     });
     match task.await {
-        Ok(value) => Ok(value),
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err((msg, location))) => {
+            tracing::error!("handler panicked in blocking code: {msg}");
+            let error = format!("handler panicked: {msg}");
+            // A queue job that fails with this very error failed by a panic (`HandlerPanic`).
+            crate::queue::job::note_blocking_panic(&error, msg, location);
+            Err(HandlerError::Internal(error))
+        }
         Err(e) if e.is_panic() => {
             let payload = e.into_panic();
             let msg = crate::entry::panic_text(&*payload).to_string();

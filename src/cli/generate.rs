@@ -4,7 +4,7 @@
 //! Cargo.lock up to date so `cargo build --locked` works in the image.
 
 use std::collections::BTreeSet;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use flashc::emit::kubernetes::KUBERNETES_DIR;
@@ -18,6 +18,12 @@ pub enum Target {
     /// Kubernetes manifests under `<out>/kubernetes/`.
     Kubernetes,
 }
+
+pub use super::output::WriteError;
+use super::output::{
+    create_dirs, first_line, is_current, is_link, link_refused, read_regular, write_all,
+    write_file, Pending,
+};
 
 /// What a run did (or, with `--check`, would do).
 #[derive(Default)]
@@ -34,9 +40,6 @@ impl Changes {
         self.written.is_empty() && self.removed.is_empty()
     }
 }
-
-/// A failure that stops generation (exit code 3).
-pub struct WriteError(pub String);
 
 /// One generation round, as `flashc generate` and every round of `flashc dev` run it.
 pub struct Round<'a> {
@@ -76,8 +79,7 @@ pub enum Stopped {
 /// the files under the project.
 pub fn run(round: &Round) -> Result<Produced, Stopped> {
     let bytes = crate::read_input(round.file, false).ok_or(Stopped::Unreadable)?;
-    let overrides = crate::template_overrides(round.project)
-        .map_err(|e| Stopped::Failure(format!("cannot read flash-templates/: {e}")))?;
+    let overrides = super::templates::overrides(round.project).map_err(Stopped::Failure)?;
     let workspace = super::workspace::FsWorkspace::new(round.project);
     let options = flashc::emit::Options {
         out_dir: round.out_dir,
@@ -86,11 +88,28 @@ pub fn run(round: &Round) -> Result<Produced, Stopped> {
     };
     let generated = generate_once(round, &bytes, round.environment, &workspace, &options, true)?;
     let crate_dir = round.project.join(&generated.plan.handler_crate.dir);
+    // Which template each worker's main.rs comes from, for an error in the Rust it rendered.
+    let templates: std::collections::BTreeMap<String, String> = generated
+        .plan
+        .endpoints
+        .iter()
+        .map(|e| {
+            let name = match e.kind {
+                flashc::lower::Kind::Queue => "queue_main.rs.j2",
+                _ => "lb_main.rs.j2",
+            };
+            (
+                format!("{}/workers/{}/src/main.rs", round.out_dir, e.name),
+                super::templates::shown(name, &overrides),
+            )
+        })
+        .collect();
     let changes = apply(
         round.project,
         &crate_dir,
         round.out_dir,
         &generated.files,
+        &templates,
         round.dry_run,
     )
     .map_err(|WriteError(message)| Stopped::Failure(message))?;
@@ -143,57 +162,75 @@ pub(super) fn generate_once(
     Ok(generated)
 }
 
-/// `--out` must be a relative path inside the project: it is part of every image's build context.
+/// `--out` is written into every Dockerfile, the `.dockerignore` and the printed commands, so
+/// it follows the path policy of `crate:` (FL0603: plain characters, no part starting with `-`,
+/// inside the project), and must not be a directory the generated `.dockerignore` leaves out
+/// of the build context.
 pub fn check_out_dir(out: &str) -> Result<String, String> {
-    let path = Path::new(out);
-    let clean: Vec<String> = path
-        .components()
-        .filter(|c| !matches!(c, Component::CurDir))
-        .map(|c| match c {
-            Component::Normal(s) => Ok(s.to_string_lossy().into_owned()),
-            _ => Err(()),
-        })
-        .collect::<Result<_, _>>()
-        .map_err(|()| {
-            format!("--out {out}: must be a directory inside the project (relative, without `..`), because it is part of every image's Docker build context")
-        })?;
+    let clean: Vec<&str> = out
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    let clean = clean.join("/");
     if clean.is_empty() {
         return Err(format!(
-            "--out {out}: the output needs a directory of its own, such as `.flash`"
+            "--out {out:?}: the output needs a directory of its own, such as `.flash`"
         ));
     }
-    Ok(clean.join("/"))
+    if let Some(problem) = flashc::rules::path_problem(out).or(flashc::rules::path_problem(&clean))
+    {
+        let why = match problem {
+            flashc::rules::PathProblem::Outside => "must be a directory inside the project (relative, without `..`), because it is part of every image's Docker build context".to_string(),
+            problem => format!("{problem}; it is written into every Dockerfile and shell command as it is"),
+        };
+        return Err(format!("--out {out:?}: {why}"));
+    }
+    let first = clean.split('/').next().unwrap_or_default();
+    let ignored = first == ".git"
+        || first == "target"
+        || clean
+            .split('/')
+            .any(|c| c == "target" || c == ".env" || c.starts_with(".env."));
+    if ignored {
+        return Err(format!(
+            "--out {out:?}: the generated .dockerignore leaves `.git`, `target` directories and `.env` files out of the build context, so the images could not read the output there; choose another directory, such as `.flash`"
+        ));
+    }
+    Ok(clean)
 }
 
 /// Applies `files` under `project` (the directory of flash.yaml). With `dry_run` nothing is
-/// written; the result says what would change.
+/// written; the result says what would change. Every file is compared whole and written by
+/// renaming a new file over it (see [`super::output`]); the lockfile is brought in step with
+/// the manifests unless [`LOCK_STAMP`] says it is already.
 pub fn apply(
     project: &Path,
     crate_dir: &Path,
     out_dir: &str,
     files: &[OutputFile],
+    templates: &std::collections::BTreeMap<String, String>,
     dry_run: bool,
 ) -> Result<Changes, WriteError> {
     let out_root = project.join(out_dir);
+    refuse_links_to_output(project, &out_root)?;
     refuse_foreign_directory(&out_root)?;
     let mut changes = Changes::default();
-    let mut rust_written = Vec::new();
-    let mut manifests_written = false;
+    let mut pending = Vec::new();
     let mut expected = BTreeSet::new();
     for file in files {
         let target = project.join(&file.path);
         if file.owner == Owner::Generated {
             expected.insert(target.clone());
+        } else if is_link(&target) {
+            // The project's own files (`.dockerignore`) may be links the user made: flashc
+            // neither follows nor replaces them.
+            return Err(link_refused(&target));
         }
-        let existing = std::fs::read(&target).ok();
-        let current = match (&existing, file.rust) {
-            (None, _) => false,
-            // Rust files were reformatted after writing; the fingerprint in their first line
-            // says which rendering they came from.
-            (Some(bytes), true) => first_line(bytes) == first_line(file.contents.as_bytes()),
-            (Some(bytes), false) => bytes == file.contents.as_bytes(),
-        };
-        if current {
+        let existing = read_regular(&target);
+        if existing
+            .as_deref()
+            .is_some_and(|bytes| is_current(file, bytes))
+        {
             continue;
         }
         if file.owner == Owner::Project {
@@ -205,17 +242,11 @@ pub fn apply(
             }
         }
         changes.written.push(file.path.clone());
-        manifests_written |= file.path.ends_with("Cargo.toml");
-        if dry_run {
-            continue;
-        }
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
-        }
-        std::fs::write(&target, &file.contents).map_err(|e| io_error(&target, e))?;
-        if file.rust {
-            rust_written.push(target);
-        }
+        pending.push(Pending {
+            file,
+            target,
+            template: templates.get(&file.path).cloned(),
+        });
     }
     // The skeleton's copies of files cargo and the user own (see `flashc::emit::SKELETON`).
     let skeleton = out_root.join(SKELETON);
@@ -230,51 +261,142 @@ pub fn apply(
         ),
     ];
     expected.extend(copies.iter().map(|(_, to)| to.clone()));
-    for stale in stale_files(&out_root, &expected) {
-        let shown = stale
-            .strip_prefix(project)
-            .unwrap_or(&stale)
-            .to_string_lossy()
-            .replace('\\', "/");
-        changes.removed.push(shown);
-        if !dry_run {
-            std::fs::remove_file(&stale).map_err(|e| io_error(&stale, e))?;
-            remove_empty_parents(&stale, &out_root);
+    expected.insert(out_root.join(LOCK_STAMP));
+    let stale = stale_files(&out_root, &expected);
+    for path in &stale {
+        changes.removed.push(shown(project, path));
+    }
+    let stamp = lock_stamp(files, crate_dir, &out_root);
+    let lock_in_step = read_regular(&out_root.join(LOCK_STAMP)) == Some(stamp_text(&stamp));
+    if dry_run {
+        if !lock_in_step && changes.is_empty() && !lock_accepted(&out_root)? {
+            changes.written.push(format!("{out_dir}/Cargo.lock"));
+        }
+        for (from, to) in &copies {
+            if let Some(bytes) = read_regular(from) {
+                if read_regular(to).is_none_or(|old| old != bytes) {
+                    changes.written.push(shown(project, to));
+                }
+            }
+        }
+        return Ok(changes);
+    }
+    // Stale files go first: a link in the output is one, and its place may be a directory now.
+    for path in &stale {
+        std::fs::remove_file(path).map_err(|e| io_error(path, e))?;
+        remove_empty_parents(path, &out_root);
+    }
+    for p in &pending {
+        if let Some(parent) = p.target.parent() {
+            create_dirs(project, &out_root, parent)?;
         }
     }
-    if !dry_run {
-        if let Some(warning) = rustfmt(&rust_written) {
-            changes.warnings.push(warning);
-        }
-        if let Some(warning) = sync_lockfile(crate_dir, &out_root, manifests_written) {
-            changes.warnings.push(warning);
+    if let Some(warning) = write_all(&pending)? {
+        changes.warnings.push(warning);
+    }
+    // The stamp is rewritten only once cargo has brought the lockfile in step with the
+    // manifests just written: a run that stops before (killed, or cargo failing) leaves a stamp
+    // that no longer matches, and the next run does it again.
+    let stamp = lock_stamp(files, crate_dir, &out_root);
+    let lock_in_step = read_regular(&out_root.join(LOCK_STAMP)) == Some(stamp_text(&stamp));
+    if !lock_in_step {
+        match sync_lockfile(crate_dir, &out_root) {
+            Ok(()) => {
+                let stamp = lock_stamp(files, crate_dir, &out_root);
+                write_file(&out_root.join(LOCK_STAMP), &stamp_text(&stamp))?;
+            }
+            Err(warning) => changes.warnings.push(warning),
         }
     }
     for (from, to) in &copies {
-        let Ok(bytes) = std::fs::read(from) else {
+        let Some(bytes) = read_regular(from) else {
             continue;
         };
-        if std::fs::read(to).is_ok_and(|old| old == bytes) {
+        if read_regular(to).is_some_and(|old| old == bytes) {
             continue;
         }
-        changes.written.push(
-            to.strip_prefix(project)
-                .unwrap_or(to)
-                .to_string_lossy()
-                .replace('\\', "/"),
-        );
-        if !dry_run {
-            if let Some(parent) = to.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| io_error(parent, e))?;
-            }
-            std::fs::write(to, &bytes).map_err(|e| io_error(to, e))?;
+        changes.written.push(shown(project, to));
+        if let Some(parent) = to.parent() {
+            create_dirs(project, &out_root, parent)?;
         }
+        write_file(to, &bytes)?;
     }
     Ok(changes)
 }
 
-pub(crate) fn first_line(bytes: &[u8]) -> &[u8] {
-    bytes.split(|&b| b == b'\n').next().unwrap_or(bytes)
+/// The file in the output that records which manifests and lockfile cargo last found in step
+/// (a hash of them all): while it matches, no run needs to ask cargo again.
+pub const LOCK_STAMP: &str = "Cargo.lock.stamp";
+
+/// The hash of everything cargo reads to decide whether Cargo.lock is in step: the workspace's
+/// manifests (as generated), the handler crate's manifest and the lockfile (as on disk).
+fn lock_stamp(files: &[OutputFile], crate_dir: &Path, out_root: &Path) -> u64 {
+    let mut all = Vec::new();
+    for file in files {
+        let manifest = file.path.ends_with("Cargo.toml")
+            && !file.path.contains(&format!("/{SKELETON}/"))
+            && !file.path.contains(&format!("/{DEV_DIR}/"));
+        if manifest {
+            all.extend_from_slice(file.path.as_bytes());
+            all.push(0);
+            all.extend_from_slice(file.contents.as_bytes());
+            all.push(0);
+        }
+    }
+    for path in [crate_dir.join("Cargo.toml"), out_root.join("Cargo.lock")] {
+        all.extend_from_slice(&read_regular(&path).unwrap_or_default());
+        all.push(0);
+    }
+    flashc::emit::fingerprint(&all)
+}
+
+fn stamp_text(stamp: &u64) -> Vec<u8> {
+    format!("{stamp:016x}\n").into_bytes()
+}
+
+/// Whether cargo accepts the output's Cargo.lock for its manifests as they are (`--locked`).
+fn lock_accepted(out_root: &Path) -> Result<bool, WriteError> {
+    let lock = out_root.join("Cargo.lock");
+    if read_regular(&lock).is_none() {
+        return Ok(false);
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "metadata",
+            "--locked",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
+        .arg(out_root.join("Cargo.toml"))
+        .stdout(std::process::Stdio::null())
+        .output()
+        .map_err(|e| {
+            WriteError(format!(
+                "cannot run cargo to verify {}: {e}",
+                lock.display()
+            ))
+        })?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        Ok(true)
+    } else if stderr.contains("--locked") || stderr.contains("lock file") {
+        Ok(false)
+    } else {
+        Err(WriteError(format!(
+            "cargo could not verify {}: {}",
+            lock.display(),
+            stderr.trim()
+        )))
+    }
+}
+
+fn shown(project: &Path, path: &Path) -> String {
+    path.strip_prefix(project)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
 }
 
 /// Whether a file's first line says flashc wrote it.
@@ -286,6 +408,20 @@ pub(super) fn has_mark(bytes: &[u8]) -> bool {
 
 pub(super) fn io_error(path: &Path, err: std::io::Error) -> WriteError {
     WriteError(format!("cannot write {}: {err}", path.display()))
+}
+
+/// The output directory and the directories leading to it are the user's to place, but not
+/// through a link: flashc deletes stale files in it, so it must be where it appears to be.
+fn refuse_links_to_output(project: &Path, out_root: &Path) -> Result<(), WriteError> {
+    let below = out_root.strip_prefix(project).unwrap_or(out_root);
+    let mut path = project.to_path_buf();
+    for component in below.components() {
+        path.push(component);
+        if is_link(&path) {
+            return Err(link_refused(&path));
+        }
+    }
+    Ok(())
 }
 
 /// flashc deletes stale files in its output directory, so it must never adopt a directory that
@@ -302,7 +438,7 @@ fn refuse_foreign_directory(out_root: &Path) -> Result<(), WriteError> {
     if only_schema {
         return Ok(());
     }
-    let ours = std::fs::read(out_root.join("Cargo.toml")).is_ok_and(|bytes| has_mark(&bytes));
+    let ours = read_regular(&out_root.join("Cargo.toml")).is_some_and(|bytes| has_mark(&bytes));
     if ours {
         Ok(())
     } else {
@@ -315,6 +451,7 @@ fn refuse_foreign_directory(out_root: &Path) -> Result<(), WriteError> {
 
 /// Files under the output directory that this run did not produce; cargo's `target/` and
 /// `Cargo.lock` are cargo's, and the dev host's directory is `flashc dev`'s: none is stale.
+/// Links count as files (they are removed, never followed).
 fn stale_files(out_root: &Path, expected: &BTreeSet<PathBuf>) -> Vec<PathBuf> {
     let mut stale = Vec::new();
     let mut stack = vec![out_root.to_path_buf()];
@@ -358,75 +495,51 @@ pub(super) fn remove_empty_parents(file: &Path, out_root: &Path) {
     }
 }
 
-/// Formats the Rust files just written: one rustfmt process per core, each given a share of the
-/// files (rustfmt itself formats one file at a time).
-pub(crate) fn rustfmt(paths: &[PathBuf]) -> Option<String> {
-    if paths.is_empty() {
-        return None;
-    }
-    let rustfmt = std::env::var_os("RUSTFMT").unwrap_or_else(|| "rustfmt".into());
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let share = paths.len().div_ceil(cores.min(paths.len()));
-    let children: Vec<_> = paths
-        .chunks(share)
-        .map(|chunk| {
-            Command::new(&rustfmt)
-                .args(["--edition", "2021"])
-                .args(chunk)
-                .spawn()
-        })
-        .collect();
-    for child in children {
-        match child.and_then(|mut c| c.wait()) {
-            Ok(status) if status.success() => {}
-            Ok(status) => {
-                return Some(format!(
-                    "rustfmt exited with {status}; the generated Rust is correct but not formatted"
-                ))
-            }
-            Err(err) => {
-                return Some(format!(
-                    "rustfmt could not run ({err}); the generated Rust is correct but not formatted (`rustup component add rustfmt`)"
-                ))
-            }
-        }
-    }
-    None
-}
-
 /// `cargo build --locked` in the image needs a Cargo.lock that matches every manifest. Cargo
 /// writes it: seeded from the handler crate's own lock (so its versions are kept), then updated
-/// by `cargo metadata`, which only adds what is missing.
-fn sync_lockfile(crate_dir: &Path, out_root: &Path, manifests_written: bool) -> Option<String> {
+/// by `cargo metadata`, which only adds what is missing. A lockfile cargo cannot read (an
+/// earlier run killed while cargo wrote it) is seeded afresh.
+fn sync_lockfile(crate_dir: &Path, out_root: &Path) -> Result<(), String> {
     let lock = out_root.join("Cargo.lock");
-    let lock_time = std::fs::metadata(&lock).and_then(|m| m.modified()).ok();
-    let newer_than_lock = |path: PathBuf| {
-        std::fs::metadata(path)
-            .and_then(|m| m.modified())
-            .is_ok_and(|t| lock_time.is_none_or(|l| t > l))
+    if is_link(&lock) {
+        std::fs::remove_file(&lock)
+            .map_err(|e| format!("cannot replace {}: {e}", lock.display()))?;
+    }
+    let seed = || {
+        if let Some(bytes) = read_regular(&crate_dir.join("Cargo.lock")) {
+            let _ = write_file(&lock, &bytes);
+        }
     };
-    let user_changed = newer_than_lock(crate_dir.join("Cargo.toml"));
-    if lock_time.is_some() && !manifests_written && !user_changed {
-        return None;
+    if read_regular(&lock).is_none() {
+        seed();
     }
-    if lock_time.is_none() {
-        let _ = std::fs::copy(crate_dir.join("Cargo.lock"), &lock);
+    let metadata = || {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        Command::new(cargo)
+            .args(["metadata", "--format-version", "1", "--manifest-path"])
+            .arg(out_root.join("Cargo.toml"))
+            .stdout(std::process::Stdio::null())
+            .output()
+    };
+    let mut output = metadata();
+    if let Ok(out) = &output {
+        let unreadable = !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("failed to parse lock file");
+        if unreadable {
+            let _ = std::fs::remove_file(&lock);
+            seed();
+            output = metadata();
+        }
     }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--manifest-path"])
-        .arg(out_root.join("Cargo.toml"))
-        .stdout(std::process::Stdio::null())
-        .output();
     match output {
-        Ok(out) if out.status.success() => None,
-        Ok(out) => Some(format!(
-            "cargo could not write {}: {}",
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => Err(format!(
+            "cargo could not bring {} up to date (the next `flashc generate` tries again; until then `cargo build --locked` fails): {}",
             lock.display(),
             String::from_utf8_lossy(&out.stderr).trim()
         )),
-        Err(err) => Some(format!(
-            "cargo could not run ({err}); {} is not written",
+        Err(err) => Err(format!(
+            "cargo could not run ({err}); {} is not up to date (the next `flashc generate` tries again)",
             lock.display()
         )),
     }

@@ -133,7 +133,7 @@ pub fn run(args: &Args) -> ExitCode {
         steps.insert(
             0,
             scaffold::Step {
-                command: format!("cd {}", crate::shell_quote(&args.dir.to_string_lossy())),
+                command: format!("cd {}", shell_path(&args.dir.to_string_lossy())),
                 comment: None,
             },
         );
@@ -206,6 +206,16 @@ fn default_name(dir: &Path) -> Result<String, String> {
 
 fn is_here(dir: &Path) -> bool {
     dir.components().all(|c| matches!(c, Component::CurDir))
+}
+
+/// A path as one shell word that no command reads as an option: a relative path starting
+/// with `-` (`flashc init -- -rf`) gets `./` in front, then the word is quoted as needed.
+fn shell_path(path: &str) -> String {
+    if path.starts_with('-') {
+        crate::shell_quote(&format!("./{path}"))
+    } else {
+        crate::shell_quote(path)
+    }
 }
 
 fn show_dir(dir: &Path) -> String {

@@ -59,8 +59,7 @@ pub fn command(round: &Round) -> std::process::ExitCode {
 
 fn kubernetes(round: &Round) -> Result<(Changes, String), Stopped> {
     let bytes = crate::read_input(round.file, false).ok_or(Stopped::Unreadable)?;
-    let overrides = crate::template_overrides(round.project)
-        .map_err(|e| Stopped::Failure(format!("cannot read flash-templates/: {e}")))?;
+    let overrides = super::templates::overrides(round.project).map_err(Stopped::Failure)?;
     let workspace = super::workspace::FsWorkspace::new(round.project);
     let options = flashc::emit::Options {
         out_dir: round.out_dir,

@@ -7,7 +7,8 @@
 //! Diagnostics are exactly `flashc check`'s (`check_with_crate`, every environment). Changes
 //! are debounced: every change already queued is folded into one check, and `--debounce-ms`
 //! waits that long for more. A panic while answering a request is caught and answered with an
-//! error; the server keeps serving.
+//! error; the server keeps serving, as it does after a malformed message (answered by the
+//! transport, `lsp_transport.rs`) and after `shutdown` (later requests get `InvalidRequest`).
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
@@ -52,19 +53,15 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> ExitCode {
-    let (connection, io_threads) = Connection::stdio();
+    let (connection, writer) = super::lsp_transport::stdio();
     let result = serve(&connection, args);
     drop(connection);
-    let joined = io_threads.join();
-    match (result, joined) {
-        (Ok(()), Ok(())) => ExitCode::SUCCESS,
-        (Err(e), _) => {
+    let _ = writer.join();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
             eprintln!("flashc lsp: {e}");
             ExitCode::from(1)
-        }
-        (_, Err(e)) => {
-            eprintln!("flashc lsp: {e}");
-            ExitCode::from(3)
         }
     }
 }
@@ -133,8 +130,9 @@ fn serve(connection: &Connection, args: &Args) -> Result<(), String> {
         let _ = connection.sender.send(request.into());
     }
     let debounce = Duration::from_millis(args.debounce_ms);
+    let mut shutting_down = false;
     loop {
-        let message = if server.dirty.is_empty() {
+        let message = if server.dirty.is_empty() && server.cleared.is_empty() {
             match connection.receiver.recv() {
                 Ok(m) => m,
                 Err(_) => return Ok(()),
@@ -150,17 +148,26 @@ fn serve(connection: &Connection, args: &Args) -> Result<(), String> {
             }
         };
         match message {
+            // After `shutdown` the server answers nothing but `exit` (LSP 3.17).
+            Message::Request(req) if shutting_down => {
+                let response = Response::new_err(
+                    req.id,
+                    ErrorCode::InvalidRequest as i32,
+                    "the server is shutting down: only `exit` is accepted after `shutdown`".into(),
+                );
+                let _ = connection.sender.send(response.into());
+            }
+            Message::Request(req) if req.method == "shutdown" => {
+                shutting_down = true;
+                let response = Response::new_ok(req.id, serde_json::Value::Null);
+                let _ = connection.sender.send(response.into());
+            }
             Message::Request(req) => {
-                if connection
-                    .handle_shutdown(&req)
-                    .map_err(|e| e.to_string())?
-                {
-                    return Ok(());
-                }
                 let response = server.request(req);
                 let _ = connection.sender.send(response.into());
             }
             Message::Notification(n) if n.method == "exit" => return Ok(()),
+            Message::Notification(_) if shutting_down => {}
             Message::Notification(n) => {
                 let method = n.method.clone();
                 if catch_unwind(AssertUnwindSafe(|| server.notification(n))).is_err() {
@@ -186,6 +193,11 @@ type CrateCache = RefCell<HashMap<PathBuf, (Option<SystemTime>, CrateInfo)>>;
 struct Server {
     rules_url: Option<Url>,
     docs: HashMap<Url, Doc>,
+    /// Other open YAML documents (not flash.yaml): their text only, to notice a schema
+    /// modeline that makes one a flash.yaml.
+    others: HashMap<Url, String>,
+    /// Documents that stopped being a flash.yaml: their diagnostics are cleared at the next flush.
+    cleared: BTreeSet<Url>,
     /// Open Rust files: the editor's text wins over the disk's.
     rust: HashMap<PathBuf, String>,
     crates: CrateCache,
@@ -254,6 +266,32 @@ fn is_rust(uri: &Url) -> bool {
     uri.path().ends_with(".rs")
 }
 
+/// Whether a document is a flash.yaml, which is all the server checks (an editor may attach it
+/// to every YAML file): by its name, `flash.yaml`, `flash.yml` or `flash.<anything>.yaml`, or by
+/// the schema modeline
+/// `# yaml-language-server: $schema=<…>/flash.schema.json` on a line of its own.
+fn is_flash_document(uri: &Url, text: &str) -> bool {
+    let name = uri.path().rsplit('/').next().unwrap_or_default();
+    // `flash.yaml`, and variants such as `flash.staging.yaml` (the VS Code extension's pattern).
+    let by_name = name.starts_with("flash.")
+        && (name.ends_with(".yaml") || name.ends_with(".yml"))
+        && !name.ends_with(".schema.yaml");
+    if by_name {
+        return true;
+    }
+    text.lines().any(|line| {
+        line.trim_start()
+            .strip_prefix('#')
+            .map(str::trim_start)
+            .and_then(|rest| rest.strip_prefix("yaml-language-server:"))
+            .and_then(|rest| rest.trim_start().strip_prefix("$schema="))
+            .is_some_and(|schema| {
+                let schema = schema.trim();
+                schema == "flash.schema.json" || schema.ends_with("/flash.schema.json")
+            })
+    })
+}
+
 fn default_rules_url() -> Option<Url> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules.md");
     path.is_file()
@@ -287,6 +325,8 @@ impl Server {
         Server {
             rules_url,
             docs: HashMap::new(),
+            others: HashMap::new(),
+            cleared: BTreeSet::new(),
             rust: HashMap::new(),
             crates: RefCell::new(HashMap::new()),
             generation: 0,
@@ -343,6 +383,16 @@ impl Server {
 
     /// Checks every changed document and publishes its diagnostics.
     fn flush(&mut self, connection: &Connection) {
+        for uri in std::mem::take(&mut self.cleared) {
+            let params = PublishDiagnosticsParams {
+                uri,
+                diagnostics: Vec::new(),
+                version: None,
+            };
+            let _ = connection
+                .sender
+                .send(Notification::new("textDocument/publishDiagnostics".into(), params).into());
+        }
         for uri in std::mem::take(&mut self.dirty) {
             let Some(found) = self.diagnostics(&uri) else {
                 continue;
@@ -410,6 +460,10 @@ impl Server {
                     self.rust_changed(&uri, Some(p.text_document.text));
                     return;
                 }
+                if !is_flash_document(&uri, &p.text_document.text) {
+                    self.others.insert(uri, p.text_document.text);
+                    return;
+                }
                 self.docs.insert(
                     uri.clone(),
                     Doc {
@@ -434,12 +488,41 @@ impl Server {
                     self.rust_changed(&uri, Some(text));
                     return;
                 }
+                if let Some(mut text) = self.others.remove(&uri) {
+                    for change in p.content_changes {
+                        text = apply_change(&text, change);
+                    }
+                    if !is_flash_document(&uri, &text) {
+                        self.others.insert(uri, text);
+                        return;
+                    }
+                    let document = Document::new(text);
+                    let version = p.text_document.version;
+                    self.docs.insert(
+                        uri.clone(),
+                        Doc {
+                            version,
+                            document,
+                            diagnostics: None,
+                        },
+                    );
+                    self.dirty.insert(uri);
+                    return;
+                }
                 let Some(doc) = self.docs.get_mut(&uri) else {
                     return;
                 };
                 let mut text = std::mem::take(&mut doc.document.text);
                 for change in p.content_changes {
                     text = apply_change(&text, change);
+                }
+                if !is_flash_document(&uri, &text) {
+                    // No longer a flash.yaml (its modeline went): its diagnostics go too.
+                    self.docs.remove(&uri);
+                    self.dirty.remove(&uri);
+                    self.others.insert(uri.clone(), text);
+                    self.cleared.insert(uri);
+                    return;
                 }
                 doc.document = Document::new(text);
                 doc.version = p.text_document.version;
@@ -468,6 +551,7 @@ impl Server {
                     return;
                 }
                 self.docs.remove(&uri);
+                self.others.remove(&uri);
                 self.dirty.remove(&uri);
             }
             "workspace/didChangeWatchedFiles" => {
@@ -525,7 +609,8 @@ impl Server {
         let ws = self.overlay(&base);
         let mut indexes = self.indexes.borrow_mut();
         let cache = indexes.entry(base.clone()).or_default();
-        cache.index(&dir, &ws, self.generation, &fresh())
+        let info = ws.locate_crate(std::path::Path::new(&dir)).ok()?;
+        Some(cache.index(&dir, info, &ws, self.generation, &fresh()))
     }
 
     fn dispatch(&mut self, req: Request) -> Result<serde_json::Value, (i32, String)> {

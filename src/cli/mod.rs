@@ -9,4 +9,7 @@ pub mod generate;
 pub mod init;
 pub mod kubernetes;
 pub mod lsp;
+mod lsp_transport;
+pub mod output;
+pub mod templates;
 pub mod workspace;

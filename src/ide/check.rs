@@ -3,7 +3,6 @@
 //! so a keystroke in flash.yaml does not re-parse the crate with syn. `tests/lsp.rs` checks that
 //! both give the same diagnostics on every example and handler case.
 
-use std::path::Path;
 use std::rc::Rc;
 use std::time::SystemTime;
 
@@ -26,25 +25,25 @@ pub struct Fresh<'a> {
 }
 
 impl CrateCache {
-    /// The index of the crate in `dir`, built through `ws` unless cached for `generation`.
-    /// `None` when the crate cannot be located (nothing is cached then).
+    /// The index of the crate `info` (located in `dir`), built through `ws` unless cached for
+    /// `generation`.
     pub fn index(
         &mut self,
         dir: &str,
+        info: CrateInfo,
         ws: &dyn Workspace,
         generation: u64,
         fresh: &Fresh,
-    ) -> Option<Rc<CrateIndex>> {
-        let info = ws.locate_crate(Path::new(dir)).ok()?;
+    ) -> Rc<CrateIndex> {
         if let Some((d, g, i, index, built)) = &self.entry {
             if d == dir && *g == generation && *i == info && (fresh.unchanged_since)(index, *built)
             {
-                return Some(index.clone());
+                return index.clone();
             }
         }
         let index = Rc::new(CrateIndex::build(info.clone(), dir, ws));
         self.entry = Some((dir.to_string(), generation, info, index.clone(), fresh.now));
-        Some(index)
+        index
     }
 }
 
@@ -63,9 +62,8 @@ pub fn check(
         .unwrap_or_default()
 }
 
-/// The crate index for `root`, from the cache where it is fresh. Where `index_crate` would
-/// stop or report (no handler, a crate outside the project or not found), it runs as it is, so
-/// its diagnostics are the same as `flashc check`'s.
+/// The crate index for `root`, from the cache where it is fresh. The crate is located on every
+/// check (what that reports is `flashc check`'s); only the index is kept.
 fn index(
     root: &Node,
     ws: &dyn Workspace,
@@ -74,14 +72,10 @@ fn index(
     fresh: &Fresh,
 ) -> (Option<Rc<CrateIndex>>, Vec<Diagnostic>) {
     let mut located = Vec::new();
-    let dir = root.get("crate").and_then(Node::as_str).unwrap_or(".");
     let first_handler = resolve::handler_strings(root).next();
-    if first_handler.is_none()
-        || resolve::leaves_project(dir)
-        || ws.locate_crate(Path::new(dir)).is_err()
-    {
-        let index = resolve::index_crate(root, first_handler, ws, &mut located).map(Rc::new);
-        return (index, located);
-    }
-    (cache.index(dir, ws, generation, fresh), located)
+    let Some(info) = resolve::locate_crate(root, first_handler, ws, &mut located) else {
+        return (None, located);
+    };
+    let dir = root.get("crate").and_then(Node::as_str).unwrap_or(".");
+    (Some(cache.index(dir, info, ws, generation, fresh)), located)
 }

@@ -33,7 +33,11 @@ impl<'de> Deserializer<'de> for NodeDeserializer<'de> {
             Value::Int(i) => visitor.visit_i64(*i),
             // The schema (like JSON Schema everywhere) counts `60.0` as an integer, so typed
             // integer fields must accept it too, or the endpoint would silently lose its rules.
-            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => visitor.visit_i64(*f as i64),
+            Value::Float(f)
+                if f.fract() == 0.0 && f.abs() <= super::LARGEST_EXACT_INTEGER as f64 =>
+            {
+                visitor.visit_i64(*f as i64)
+            }
             Value::Float(f) => visitor.visit_f64(*f),
             Value::Str(s) => visitor.visit_borrowed_str(s),
             Value::Seq(items) => {

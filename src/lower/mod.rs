@@ -65,9 +65,11 @@ pub enum Kind {
 pub struct EndpointPlan {
     pub name: String,
     pub kind: Kind,
-    /// The worker crate's package and binary name, and the image's name (`hello-api`): unique
-    /// across projects, so generated workspaces can share one cargo target directory.
+    /// The worker crate's package and binary name (`hello-api`): unique across projects, so
+    /// generated workspaces can share one cargo target directory.
     pub package: String,
+    /// The image's name: the package's, or the project's alone when the endpoint is named like
+    /// the project (`user-service`, not `user-service-user-service`).
     pub image: String,
     pub compute: Compute,
     pub workers_min: u32,
@@ -444,7 +446,7 @@ fn lower_endpoint(
         name: name.to_string(),
         kind,
         package: format!("{project}-{name}"),
-        image: format!("{project}-{name}"),
+        image: image_name(project, name),
         compute,
         workers_min,
         workers_max,
@@ -496,6 +498,16 @@ fn duration_ms(d: &Duration) -> Result<u64, Unlowerable> {
     }
 }
 
+/// The image of endpoint `name`: `<project>-<name>`, or `<project>` when both are one name
+/// (still unique: every other endpoint's image is longer).
+fn image_name(project: &str, name: &str) -> String {
+    if project == name {
+        project.to_string()
+    } else {
+        format!("{project}-{name}")
+    }
+}
+
 /// Where the worker binary is in every image.
 const WORKER_BIN: &str = "/usr/local/bin/worker";
 
@@ -539,6 +551,12 @@ pub fn cuda_base_image(min_cuda_version: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_endpoint_named_like_its_project_has_the_project_as_image() {
+        assert_eq!(image_name("user-service", "user-service"), "user-service");
+        assert_eq!(image_name("user-service", "api"), "user-service-api");
+    }
 
     #[test]
     fn nvidia_images_keep_their_entrypoint_script_in_front_of_the_worker() {

@@ -2,7 +2,7 @@
 //! its signature read, and each mismatch with flash.yaml reported on the handler string.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Component, Path};
+use std::path::Path;
 
 use super::index::{join, CrateIndex, FnDef, Lookup, Target};
 use super::signature::{
@@ -18,9 +18,9 @@ use crate::model::route_key::{Method, RouteKey, Segment};
 use crate::model::EndpointType;
 use crate::project::Project;
 use crate::rules::{
-    describe_char, is_plain_path_char, CRATE_NOT_FOUND, CRATE_PATH, HANDLER_NOT_FOUND,
-    HANDLER_NOT_PUBLIC, HANDLER_NOT_SEND, INIT_STATE, QUERY_PARAMETER_TYPE,
-    ROUTE_PARAMETER_NOT_TAKEN, STREAM_ROUTE_MISMATCH, UNBINDABLE_PARAMETER, UNSERIALIZABLE_RETURN,
+    PathProblem, CRATE_NOT_FOUND, CRATE_PATH, HANDLER_NOT_FOUND, HANDLER_NOT_PUBLIC,
+    HANDLER_NOT_SEND, INIT_STATE, PACKAGE_NAME, QUERY_PARAMETER_TYPE, ROUTE_PARAMETER_NOT_TAKEN,
+    STREAM_ROUTE_MISMATCH, UNBINDABLE_PARAMETER, UNSERIALIZABLE_RETURN,
 };
 
 /// Every handler string of the file (`handler`, `init`, route targets) with its node, in file
@@ -52,6 +52,21 @@ pub fn index_crate(
     ws: &dyn Workspace,
     out: &mut Vec<Diagnostic>,
 ) -> Option<CrateIndex> {
+    let info = locate_crate(root, first_handler, ws, out)?;
+    let dir = root.get("crate").and_then(Node::as_str).unwrap_or(".");
+    Some(CrateIndex::build(info, dir, ws))
+}
+
+/// Locates the handler crate named by `crate:` (default `.`) and reports what is wrong with
+/// where it is or what it is named (FL0701, FL0603's files, FL0604); `None` when it cannot be
+/// located, silently when the file names no handler. The editor calls this on every check and
+/// keeps the index it builds.
+pub fn locate_crate(
+    root: &Node,
+    first_handler: Option<&Node>,
+    ws: &dyn Workspace,
+    out: &mut Vec<Diagnostic>,
+) -> Option<CrateInfo> {
     let first_handler = first_handler?.span;
     let crate_node = root.get("crate").filter(|n| n.as_str().is_some());
     let dir = crate_node.and_then(Node::as_str).unwrap_or(".");
@@ -73,7 +88,10 @@ pub fn index_crate(
             d
         }
     };
-    if !dir.chars().all(is_plain_path_char) {
+    if matches!(
+        crate::rules::path_problem(dir),
+        Some(PathProblem::Char(_) | PathProblem::Dash)
+    ) {
         // FL0603 (a rule on `crate:`) has said so; looking for the directory would only add a
         // second diagnostic for the same mistake.
         return None;
@@ -89,8 +107,9 @@ pub fn index_crate(
     let no_crate = "or run `flashc check --no-crate` to check flash.yaml alone";
     match ws.locate_crate(Path::new(dir)) {
         Ok(info) => {
-            report_unplain_files(&info, span, out);
-            Some(CrateIndex::build(info, dir, ws))
+            report_unplain_files(&info, dir, span, out);
+            report_package_collision(&info, root, span, out);
+            Some(info)
         }
         Err(CrateError::NoDirectory(_)) => {
             out.push(diagnostic(
@@ -138,55 +157,117 @@ pub fn index_crate(
 }
 
 /// FL0603 for the crate's library root and build script: they go into the Dockerfiles as
-/// `crate:` does (reported on `crate:`, or on the first handler without it).
-fn report_unplain_files(info: &CrateInfo, span: Span, out: &mut Vec<Diagnostic>) {
+/// `crate:` does (reported on `crate:`, or on the first handler without it), and only the
+/// crate's directory is copied into the image, so they must be inside it.
+fn report_unplain_files(info: &CrateInfo, dir: &str, span: Span, out: &mut Vec<Diagnostic>) {
     let files = [
         ("library root", Some(&info.lib_path)),
         ("build script", info.build_script.as_ref()),
     ];
     for (what, path) in files {
         let Some(path) = path else { continue };
-        let rel = path
+        let inside = path
             .strip_prefix(&info.manifest_dir)
-            .unwrap_or(path)
-            .to_string_lossy()
-            .replace('\\', "/");
-        let Some(bad) = rel.chars().find(|c| !is_plain_path_char(*c)) else {
+            .ok()
+            .map(|rel| rel.to_string_lossy().replace('\\', "/"))
+            .filter(|rel| !crate::rules::leaves_project(rel));
+        let Some(rel) = inside else {
+            out.push(
+                Diagnostic::new(
+                    &CRATE_PATH,
+                    span,
+                    format!(
+                        "the handler crate's {what} `{}` is outside the crate's directory `{dir}`, which is all the image's build copies",
+                        relative_to(path, &info.manifest_dir)
+                    ),
+                )
+                .label(format!("its {what} is outside the crate"))
+                .help(format!("move the file into `{dir}` and set its path in Cargo.toml relative to it")),
+            );
             continue;
+        };
+        // As the Dockerfile names it: relative to the project.
+        let written = if dir == "." {
+            rel.clone()
+        } else {
+            format!("{}/{rel}", dir.trim_end_matches('/'))
+        };
+        let problem = match crate::rules::path_problem(&written) {
+            Some(problem @ (PathProblem::Char(_) | PathProblem::Dash)) => problem,
+            _ => continue,
         };
         out.push(
             Diagnostic::new(
                 &CRATE_PATH,
                 span,
-                format!(
-                    "the handler crate's {what} `{rel}` contains {}, which Dockerfiles and shell commands cannot carry as is",
-                    describe_char(bad)
-                ),
+                format!("the handler crate's {what} `{rel}` {problem}"),
             )
             .label(format!("its {what} is not a plain path"))
-            .help("rename the file (and its path in Cargo.toml) with ASCII letters, digits, `.`, `_`, `-` and `/` only"),
+            .help(match problem {
+                PathProblem::Dash => "rename the file (and its path in Cargo.toml) so that no part of its path starts with `-`",
+                _ => "rename the file (and its path in Cargo.toml) with ASCII letters, digits, `.`, `_`, `-` and `/` only",
+            }),
         );
     }
 }
 
-/// An absolute path, or one whose `..` climbs above its start.
-pub(crate) fn leaves_project(dir: &str) -> bool {
-    if dir.starts_with('/') || dir.starts_with('\\') || dir.get(1..2) == Some(":") {
-        return true;
+/// FL0604 for the handler crate: its package shares the generated workspaces with the
+/// runtime, every worker crate and (in `flashc dev`) the dev host, so its name must be none of
+/// theirs (reported on `crate:`, or on the first handler without it).
+fn report_package_collision(info: &CrateInfo, root: &Node, span: Span, out: &mut Vec<Diagnostic>) {
+    let project = root.get("name").and_then(Node::as_str).unwrap_or_default();
+    let endpoints = root.get("endpoints").map(Node::entries).unwrap_or_default();
+    let package = info.package.as_str();
+    let taken_by = if package == crate::rules::RUNTIME_PACKAGE {
+        Some("the runtime's package".to_string())
+    } else if package == format!("{project}-dev") {
+        Some("the package of `flashc dev`'s host".to_string())
+    } else {
+        endpoints
+            .iter()
+            .find(|e| crate::rules::worker_package(project, &e.key) == package)
+            .map(|e| format!("the worker crate of endpoint `{}`", e.key))
+    };
+    if let Some(taken_by) = taken_by {
+        out.push(
+            Diagnostic::new(
+                &PACKAGE_NAME,
+                span,
+                format!("the handler crate's package is named `{package}`, which is also {taken_by}"),
+            )
+            .label("its package name is taken in the generated workspace")
+            .help("rename the handler crate's package in its Cargo.toml (`[package] name`), such as `{project}-handlers`".replace("{project}", project)),
+        );
     }
-    let mut depth = 0i32;
-    for component in Path::new(dir).components() {
-        match component {
-            Component::ParentDir => depth -= 1,
-            Component::Normal(_) => depth += 1,
+}
+
+/// `path` as seen from `base` (`../shared/lib.rs`), both absolute.
+fn relative_to(path: &Path, base: &Path) -> String {
+    use std::path::Component;
+    let mut normal: Vec<Component> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                normal.pop();
+            }
             Component::CurDir => {}
-            Component::RootDir | Component::Prefix(_) => return true,
-        }
-        if depth < 0 {
-            return true;
+            c => normal.push(c),
         }
     }
-    false
+    let base: Vec<Component> = base.components().collect();
+    let common = normal.iter().zip(&base).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); base.len() - common];
+    parts.extend(
+        normal[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
+}
+
+/// An absolute path, or one whose `..` climbs above its start (the path policy's, FL0603).
+pub(crate) fn leaves_project(dir: &str) -> bool {
+    crate::rules::leaves_project(dir)
 }
 
 /// What a handler string is used for.

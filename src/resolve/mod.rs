@@ -12,8 +12,8 @@ mod signature;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub(crate) use check::{handler_strings, leaves_project};
-pub use check::{index_crate, resolve_project};
+pub(crate) use check::handler_strings;
+pub use check::{index_crate, locate_crate, resolve_project};
 pub use index::CrateIndex;
 
 /// The handler crate with every function flash.yaml names, resolved.

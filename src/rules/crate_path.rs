@@ -5,14 +5,18 @@ use crate::project::Project;
 declare_rule! {
     /// ## What it does
     /// Checks that `crate:` (the handler crate's directory) is written with ASCII letters,
-    /// digits, `.`, `_`, `-` and `/` only; likewise the crate's library root and build script
-    /// as its Cargo.toml names them (reported on `crate:` when the crate is read).
+    /// digits, `.`, `_`, `-` and `/` only, with no part starting with `-`; likewise the crate's
+    /// library root and build script as its Cargo.toml names them, which must also be inside
+    /// the crate's directory (reported on `crate:` when the crate is read). `flashc generate
+    /// --out` follows the same policy.
     ///
     /// ## Why
     /// The path goes into every generated Dockerfile, in `COPY` lines and shell commands. A
     /// space would split it in two, and `$`, quotes or `;` would be read by Docker or the
-    /// shell instead of naming a directory. flashc refuses such a path rather than write a
-    /// Dockerfile that builds something else than the user meant.
+    /// shell instead of naming a directory; a leading `-` turns it into options of `touch` or
+    /// `cp`; a library root outside the crate's directory is not copied into the image. flashc
+    /// refuses such a path rather than write a Dockerfile that builds something else than the
+    /// user meant.
     ///
     /// ## Example
     /// ```yaml
@@ -24,6 +28,75 @@ declare_rule! {
 /// Whether `c` may appear in a path written into Dockerfiles and shell commands as it is.
 pub fn is_plain_path_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/')
+}
+
+/// Why a path cannot be written into Dockerfiles, `.dockerignore` and shell lines as it is.
+/// The one policy for every such path: `crate:`, the crate's library root and build script
+/// (as the Dockerfile names them), and `generate --out`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathProblem {
+    Empty,
+    /// A character outside ASCII letters, digits, `.`, `_`, `-` and `/`.
+    Char(char),
+    /// A component starting with `-`: `touch` and `cp` would read it as an option.
+    Dash,
+    /// Absolute, or climbing above its start with `..`: outside the build context.
+    Outside,
+}
+
+impl std::fmt::Display for PathProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PathProblem::Empty => f.write_str("is empty"),
+            PathProblem::Char(c) => write!(
+                f,
+                "contains {}, which Dockerfiles and shell commands cannot carry as is",
+                describe_char(*c)
+            ),
+            PathProblem::Dash => f.write_str(
+                "has a component starting with `-`, which commands such as `touch` and `cp` in the Dockerfile would read as an option",
+            ),
+            PathProblem::Outside => {
+                f.write_str("is outside the project directory, the images' Docker build context")
+            }
+        }
+    }
+}
+
+/// The first problem of `path` (`/`-separated, relative to the project), if any.
+pub fn path_problem(path: &str) -> Option<PathProblem> {
+    if path.is_empty() {
+        return Some(PathProblem::Empty);
+    }
+    if let Some(bad) = path.chars().find(|c| !is_plain_path_char(*c)) {
+        return Some(PathProblem::Char(bad));
+    }
+    if path.split('/').any(|c| c.starts_with('-')) {
+        return Some(PathProblem::Dash);
+    }
+    if leaves_project(path) {
+        return Some(PathProblem::Outside);
+    }
+    None
+}
+
+/// An absolute path, or one whose `..` climbs above its start.
+pub fn leaves_project(dir: &str) -> bool {
+    if dir.starts_with('/') || dir.starts_with('\\') || dir.get(1..2) == Some(":") {
+        return true;
+    }
+    let mut depth = 0i32;
+    for component in dir.split(['/', '\\']) {
+        match component {
+            ".." => depth -= 1,
+            "" | "." => {}
+            _ => depth += 1,
+        }
+        if depth < 0 {
+            return true;
+        }
+    }
+    false
 }
 
 /// A character as a message names it: "a space", "`$`".
@@ -42,8 +115,28 @@ pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     let Value::Str(path) = &node.value else {
         return;
     };
-    let Some(bad) = path.chars().find(|c| !is_plain_path_char(*c)) else {
-        return;
+    // Outside the project is FL0701's (the crate is looked for there first).
+    let bad = match path_problem(path) {
+        Some(PathProblem::Char(bad)) => bad,
+        Some(PathProblem::Dash) => {
+            out.push(
+                Diagnostic::new(
+                    &CRATE_PATH,
+                    node.span,
+                    format!("crate path `{path}` {}", PathProblem::Dash),
+                )
+                .label("starts like an option")
+                .help(format!(
+                    "rename the directory so that no part of its path starts with `-`, e.g. `{}`",
+                    path.split('/')
+                        .map(|c| c.trim_start_matches('-'))
+                        .collect::<Vec<_>>()
+                        .join("/")
+                )),
+            );
+            return;
+        }
+        _ => return,
     };
     let shown = describe_char(bad);
     let suggestion: String = path

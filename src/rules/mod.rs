@@ -36,6 +36,7 @@ mod init_state;
 mod invalid_value;
 mod limits;
 mod missing_key;
+mod package_name;
 mod path_parameter;
 mod project_name;
 mod query_parameter_type;
@@ -56,7 +57,9 @@ pub use crate::load::rules::{DUPLICATE_KEY, FLOAT_VERSION, NOT_UTF8, YAML_LIMITS
 pub use container_disk::CONTAINER_DISK;
 pub use cpu_datacenter::CPU_DATACENTER;
 pub use crate_not_found::CRATE_NOT_FOUND;
-pub use crate_path::{describe_char, is_plain_path_char, CRATE_PATH};
+pub use crate_path::{
+    describe_char, is_plain_path_char, leaves_project, path_problem, PathProblem, CRATE_PATH,
+};
 pub use cuda_version::CUDA_VERSION;
 pub use duplicate_entry::DUPLICATE_ENTRY;
 pub use duplicate_route::DUPLICATE_ROUTE;
@@ -76,6 +79,7 @@ pub use init_state::INIT_STATE;
 pub use invalid_value::INVALID_VALUE;
 pub use limits::OUT_OF_RANGE;
 pub use missing_key::MISSING_KEY;
+pub use package_name::{worker_package, PACKAGE_NAME, RUNTIME_PACKAGE};
 pub use path_parameter::PATH_PARAMETER;
 pub use project_name::PROJECT_NAME;
 pub use query_parameter_type::QUERY_PARAMETER_TYPE;
@@ -132,6 +136,7 @@ pub static ALL: &[&Rule] = &[
     &PROJECT_NAME,
     &UNKNOWN_OVERLAY_TARGET,
     &CRATE_PATH,
+    &PACKAGE_NAME,
     &CRATE_NOT_FOUND,
     &HANDLER_NOT_FOUND,
     &HANDLER_NOT_PUBLIC,
@@ -177,6 +182,7 @@ pub static CHECKS: &[Check] = &[
     duplicate_entry::check,
     project_name::check,
     crate_path::check,
+    package_name::check,
 ];
 
 pub fn find(code: &str) -> Option<&'static Rule> {

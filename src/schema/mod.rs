@@ -42,11 +42,14 @@ fn polish(value: &mut Value) {
             drop_null_option(map);
             consts_to_enum(map);
             // schemars names the width (`format: uint32`) but bounds only the bottom; a value
-            // past the top would pass the schema and then fail to read, silently.
+            // past the top would pass the schema and then fail to read, silently. A 64-bit
+            // number is bounded by what the loader reads exactly as an integer (2^53 - 1, as
+            // JSON tools do): past it YAML's `1e16` or `18446744073709551616` is a float.
             let top = match map.get("format").and_then(Value::as_str) {
                 Some("uint8") => Some(u64::from(u8::MAX)),
                 Some("uint16") => Some(u64::from(u16::MAX)),
                 Some("uint32") => Some(u64::from(u32::MAX)),
+                Some("uint64") => Some(crate::load::LARGEST_EXACT_INTEGER),
                 _ => None,
             };
             if let Some(top) = top {

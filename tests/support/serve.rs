@@ -11,30 +11,41 @@ use serde_json::{json, Value};
 
 use super::http::{free_port, get, send};
 
-/// A worker process; killed if the test fails before it stops it.
+/// A worker process; killed if the test fails before it stops it. What it prints goes to a
+/// file, shown when it fails to start.
 pub struct Worker {
     pub child: Child,
     pub port: u16,
     pub prefix: String,
     pub name: String,
+    log: std::path::PathBuf,
 }
 
 impl Drop for Worker {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
     }
 }
+
+/// How long a worker may take to answer `/ping` with 200: generous, because a loaded CI
+/// machine (the whole suite builds in parallel) can be slow to start a process; a worker that
+/// exits is reported at once instead.
+const READY_DEADLINE: Duration = Duration::from_secs(180);
 
 impl Worker {
     pub fn start(bin: &Path, name: &str, env: &[(String, String)]) -> Worker {
         let port = free_port();
+        let log =
+            std::env::temp_dir().join(format!("flashc-worker-{}-{port}.log", std::process::id()));
+        let file = std::fs::File::create(&log).unwrap();
         let child = Command::new(bin)
             .env("PORT", port.to_string())
             .env("FLASH_WORKER_THREADS", "2")
             .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(Stdio::from(file.try_clone().unwrap()))
+            .stderr(Stdio::from(file))
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
         let prefix = env
@@ -42,28 +53,42 @@ impl Worker {
             .find(|(k, _)| k == "SCRIPT_NAME")
             .map(|(_, v)| format!("/{}", v.trim_matches('/')))
             .unwrap_or_default();
-        let worker = Worker {
+        let mut worker = Worker {
             child,
             port,
             prefix,
             name: name.to_string(),
+            log,
         };
         worker.wait_ready();
         worker
     }
 
-    fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
+    /// What the worker printed so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_ready(&mut self) {
+        let started = Instant::now();
         loop {
             if let Ok(r) = super::http::request(self.port, "GET", "/ping", None) {
                 if r.status == 200 {
                     return;
                 }
             }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "{}: exited ({status}) before /ping answered 200; it printed:\n{}",
+                    self.name,
+                    self.output()
+                );
+            }
             assert!(
-                Instant::now() < deadline,
-                "{}: /ping never answered 200",
-                self.name
+                started.elapsed() < READY_DEADLINE,
+                "{}: /ping never answered 200 within {READY_DEADLINE:?}; it printed:\n{}",
+                self.name,
+                self.output()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -78,16 +103,23 @@ impl Worker {
         let pid = self.child.id().to_string();
         let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                assert_eq!(status.code(), Some(0), "{}: exit after SIGTERM", self.name);
+                assert_eq!(
+                    status.code(),
+                    Some(0),
+                    "{}: exit after SIGTERM; it printed:\n{}",
+                    self.name,
+                    self.output()
+                );
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "{}: still running 10 s after SIGTERM",
-                self.name
+                "{}: still running 30 s after SIGTERM; it printed:\n{}",
+                self.name,
+                self.output()
             );
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -79,21 +79,22 @@ impl BodyIndex {
 /// The deepest nesting (the body's own object counted) serde_json reads; a test pins it.
 const MAX_NESTING: usize = 127;
 
-/// Whether no array or object in `json` (outside strings) nests deeper than `limit`.
+/// Whether no array or object in `json` (outside strings) nests deeper than `limit`, and every
+/// `\u` escape in its strings is one serde_json reads as a string: serde_json skips raw values
+/// without pairing surrogates (`"\ud800"` passes), while reading the body into arguments
+/// refuses a lone one, so the index must refuse it too.
 fn nesting_within(json: &[u8], limit: usize) -> bool {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &b in json {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < json.len() {
+        match json[i] {
+            b'"' => match skip_string(json, i + 1) {
+                Some(end) => {
+                    i = end;
+                    continue;
+                }
+                None => return false,
+            },
             b'[' | b'{' => {
                 depth += 1;
                 if depth > limit {
@@ -103,8 +104,44 @@ fn nesting_within(json: &[u8], limit: usize) -> bool {
             b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        i += 1;
     }
     true
+}
+
+/// Where the string whose contents start at `i` ends (past its closing quote); `None` when it
+/// is unterminated or holds a `\u` escape serde_json refuses in a string (bad hex, a lone or
+/// reversed surrogate).
+fn skip_string(json: &[u8], mut i: usize) -> Option<usize> {
+    let unit = |at: usize| -> Option<u16> {
+        let hex = std::str::from_utf8(json.get(at..at + 4)?).ok()?;
+        u16::from_str_radix(hex, 16).ok()
+    };
+    while i < json.len() {
+        match json[i] {
+            b'"' => return Some(i + 1),
+            b'\\' if json.get(i + 1) == Some(&b'u') => {
+                let first = unit(i + 2)?;
+                i += 6;
+                match first {
+                    0xD800..=0xDBFF => {
+                        if json.get(i..i + 2) != Some(b"\\u") {
+                            return None;
+                        }
+                        if !(0xDC00..=0xDFFF).contains(&unit(i + 2)?) {
+                            return None;
+                        }
+                        i += 6;
+                    }
+                    0xDC00..=0xDFFF => return None,
+                    _ => {}
+                }
+            }
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// Builds the index while serde_json validates the object.
@@ -224,6 +261,86 @@ mod tests {
         // Brackets inside strings do not count.
         let quoted = format!("{{\"a\": \"{}\\\"\"}}", "[".repeat(500));
         assert!(BodyIndex::of(quoted.as_bytes()).is_some(), "{quoted}");
+    }
+
+    /// Issue 19 item 10: the index is taken only for a body that reading it into arguments
+    /// (`body_args`, what bodies over the index's size get) accepts, so both paths agree on
+    /// every input: hand-written malformed JSON (lone and reversed surrogates, bad escapes,
+    /// control characters, bad numbers) and a few thousand byte mutations of valid bodies.
+    #[test]
+    fn the_index_accepts_only_what_reading_the_body_accepts() {
+        let agree = |body: &[u8]| {
+            let indexed = BodyIndex::of(body).is_some();
+            // What `body_args` reads an object body with.
+            let read = serde_json::from_slice::<crate::handler::Args>(body).is_ok();
+            assert!(
+                !indexed || read,
+                "indexed but refused when read: {:?}",
+                String::from_utf8_lossy(body)
+            );
+        };
+        let malformed = [
+            r#"{"value":"\ud800"}"#,
+            r#"{"value":"\udc00"}"#,
+            r#"{"value":"\udc00\ud800"}"#,
+            r#"{"value":"\ud800\u0041"}"#,
+            r#"{"value":"\ud800x"}"#,
+            r#"{"value":"\ud800\"}"#,
+            r#"{"v":["\uDBFF"]}"#,
+            r#"{"v":{"k":"\uD83D"}}"#,
+            r#"{"\ud800":1}"#,
+            r#"{"value":"\x41"}"#,
+            r#"{"value":"\u12"}"#,
+            r#"{"value":"\uZZZZ"}"#,
+            "{\"value\":\"a\u{1}b\"}",
+            "{\"value\":\"tab\there\"}",
+            r#"{"value":01}"#,
+            r#"{"value":1.}"#,
+            r#"{"value":-}"#,
+            r#"{"value":NaN}"#,
+            r#"{"value":[1,]}"#,
+            r#"{"value":1,}"#,
+            r#"{"value":"unterminated}"#,
+        ];
+        for body in malformed {
+            agree(body.as_bytes());
+        }
+        // Valid escapes still take the index.
+        for body in [
+            r#"{"value":"\ud83d\ude00"}"#,
+            r#"{"value":"\u00e9\n\"\\\/"}"#,
+            r#"{"\ud83d\ude00":"\uDBFF\uDFFF"}"#,
+        ] {
+            assert!(BodyIndex::of(body.as_bytes()).is_some(), "{body}");
+            agree(body.as_bytes());
+        }
+        let seeds = [
+            r#"{"a": 1, "b": "x\u00e9", "c": [1, 2.5e3, null, true], "d": {"e": "\ud83d\ude00"}}"#,
+            r#"{"value": "\u0041\\n", "n": -0.5}"#,
+        ];
+        let alphabet = b"\\u\\ud800dcDC0\"{}[],:-.eE+ 1a\x01\x7f\xc3\xa9";
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for _ in 0..4000 {
+            let mut body = seeds[(next() % 2) as usize].as_bytes().to_vec();
+            for _ in 0..1 + next() % 3 {
+                let at = (next() as usize) % (body.len() + 1);
+                let byte = alphabet[(next() as usize) % alphabet.len()];
+                match next() % 3 {
+                    0 if at < body.len() => body[at] = byte,
+                    1 if at < body.len() => {
+                        body.remove(at);
+                    }
+                    _ => body.insert(at, byte),
+                }
+            }
+            agree(&body);
+        }
     }
 
     #[test]

@@ -301,6 +301,7 @@ where
     };
     // A panic must fail this job, not the worker: the loop keeps serving the others.
     capture_panic_locations();
+    BLOCKING_PANIC.with(|b| b.borrow_mut().take());
     let guarded = AssertUnwindSafe(work).catch_unwind();
     let outcome = match timeout {
         Some(limit) => match tokio::time::timeout(limit, guarded).await {
@@ -309,13 +310,53 @@ where
         },
         None => guarded.await,
     };
+    let noted = BLOCKING_PANIC.with(|b| b.borrow_mut().take());
     match outcome {
+        // The handler returned the error `blocking` made of a panic (a plain `fn` handler's):
+        // it is reported as that panic.
+        Ok(Err(Failure::Handler(HandlerError::Internal(text)))) => match noted {
+            Some(panic) if panic.error == text => {
+                Err(Failure::Panic(panic.message, panic.location))
+            }
+            _ => Err(Failure::Handler(HandlerError::Internal(text))),
+        },
         Ok(r) => r,
         Err(payload) => Err(Failure::Panic(
             panic_message(payload.as_ref()),
             LAST_PANIC.with(|l| l.borrow_mut().take()),
         )),
     }
+}
+
+/// A panic [`crate::blocking`] caught and turned into an error.
+struct BlockingPanic {
+    /// The error's text.
+    error: String,
+    message: String,
+    location: Option<String>,
+}
+
+thread_local! {
+    /// The last panic `blocking` caught on behalf of a future polled on this thread. The job's
+    /// future returns that error in the same poll that `blocking`'s future completed in (its
+    /// `?` propagates at once), so the job reads it on the same thread right after.
+    static BLOCKING_PANIC: std::cell::RefCell<Option<BlockingPanic>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Notes that `blocking` made `error` of a panic (`message`, at `location`).
+pub(crate) fn note_blocking_panic(error: &str, message: String, location: Option<String>) {
+    BLOCKING_PANIC.with(|b| {
+        *b.borrow_mut() = Some(BlockingPanic {
+            error: error.to_string(),
+            message,
+            location,
+        });
+    });
+}
+
+/// Where the last panic on this thread happened, when the job's panic hook recorded it.
+pub(crate) fn take_panic_location() -> Option<String> {
+    LAST_PANIC.with(|l| l.borrow_mut().take())
 }
 
 thread_local! {
@@ -391,5 +432,67 @@ mod tests {
         let busy = Failure::Handler(HandlerError::status(503, "busy"));
         assert_eq!(busy.error_type(), "HandlerError");
         assert!(busy.is_retryable());
+    }
+
+    /// Issue 19 item 11: a plain `fn` handler runs through `blocking` (as generated code calls
+    /// it); its panic fails the job as `HandlerPanic` with where it happened, as an async
+    /// handler's does.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panic_in_a_plain_fn_handler_is_a_handler_panic() {
+        fn greet(n: i64) -> i64 {
+            if n > 0 {
+                panic!("greet panicked for n = {n}");
+            }
+            n
+        }
+        let handler: Handler<()> = crate::handler::handler(|_state: Arc<()>, _call| async {
+            let value = crate::blocking(move || greet(3)).await?;
+            Ok(crate::handler::Reply::Value(json!(value)))
+        });
+        let Err(failure) = run(
+            &handler,
+            Arc::new(()),
+            "job-1",
+            Args::new(),
+            Progress::default(),
+            None,
+            |_| async {},
+        )
+        .await
+        else {
+            panic!("the job fails")
+        };
+        assert_eq!(
+            failure.error_type(),
+            "HandlerPanic",
+            "{}",
+            failure.message()
+        );
+        assert!(failure.message().contains("greet panicked for n = 3"));
+        assert!(
+            failure.traceback().contains("job.rs:"),
+            "{}",
+            failure.traceback()
+        );
+        // A handler error from blocking code stays a handler error.
+        let erring: Handler<()> = crate::handler::handler(|_state: Arc<()>, _call| async {
+            crate::blocking(|| Err::<i64, HandlerError>(HandlerError::Internal("disk".into())))
+                .await??;
+            Ok(crate::handler::Reply::Value(json!(1)))
+        });
+        let Err(failure) = run(
+            &erring,
+            Arc::new(()),
+            "job-2",
+            Args::new(),
+            Progress::default(),
+            None,
+            |_| async {},
+        )
+        .await
+        else {
+            panic!("the job fails")
+        };
+        assert_eq!(failure.error_type(), "HandlerError");
     }
 }

@@ -70,8 +70,8 @@ pub fn load(
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let bytes = crate::read_input(&file, false).ok_or(Failed(crate::EXIT_FAILURE))?;
-    let overrides = crate::template_overrides(&dir).map_err(|e| {
-        eprintln!("error: cannot read flash-templates/: {e}");
+    let overrides = crate::cli::templates::overrides(&dir).map_err(|e| {
+        eprintln!("error: {e}");
         Failed(crate::EXIT_FAILURE)
     })?;
     let workspace = crate::cli::workspace::FsWorkspace::new(&dir);

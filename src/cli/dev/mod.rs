@@ -57,6 +57,11 @@ pub enum Event {
     Interrupt,
 }
 
+/// Set by SIGINT or SIGTERM (the `Event::Interrupt` follows on the channel): a cargo build in
+/// progress watches it and is stopped at once, so the signal is not kept waiting for the build.
+pub(super) static INTERRUPTED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// How long a stopping build may finish its requests before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(30);
 
@@ -86,6 +91,7 @@ pub fn run(args: &Args) -> ExitCode {
     {
         let tx = tx.clone();
         if let Err(e) = ctrlc::set_handler(move || {
+            INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
             let _ = tx.send(Event::Interrupt);
         }) {
             eprintln!("error: cannot handle Ctrl+C: {e}");
@@ -174,6 +180,8 @@ impl Dev {
     fn round(&mut self, started: Instant) {
         let build = match prepare::prepare(&self.project) {
             Ok(build) => build,
+            // Stopped by a signal: `stop` says so next.
+            Err(_) if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) => return,
             Err(Failed(message)) => {
                 let serving = if self.current.is_some() {
                     "; the last good build keeps serving"

@@ -56,25 +56,32 @@ pub fn prepare(project: &Project) -> Result<Build, Failed> {
     };
     let dev_files =
         flashc::emit::emit_dev(&generated.plan, &options).map_err(|e| Failed(e.to_string()))?;
-    write_dev_files(&project.dir, &dev_files)?;
+    write_dev_files(
+        &project.dir,
+        &dev_files,
+        &crate::cli::templates::shown("dev_main.rs.j2", &produced.overrides),
+    )?;
     let out = project.dir.join(OUT_DIR);
     let dev_dir = out.join(DEV_DIR);
     // The host's lockfile starts from the workers', so both builds share compiled dependencies.
-    if !dev_dir.join("Cargo.lock").exists() {
-        let _ = std::fs::copy(out.join("Cargo.lock"), dev_dir.join("Cargo.lock"));
+    let dev_lock = dev_dir.join("Cargo.lock");
+    if crate::cli::output::read_regular(&dev_lock).is_none() {
+        if let Some(bytes) = crate::cli::output::read_regular(&out.join("Cargo.lock")) {
+            crate::cli::output::write_file(&dev_lock, &bytes).map_err(|e| Failed(e.0))?;
+        }
     }
     let target = target_dir(&out);
     let package = format!("{}-dev", generated.plan.project);
     let binary = target.join("debug").join(&package);
     let before = modified(&binary);
-    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command
         .arg("build")
         .arg("--manifest-path")
         .arg(dev_dir.join("Cargo.toml"))
         .env("CARGO_TARGET_DIR", &target)
-        .stdin(Stdio::null())
-        .status()
-        .map_err(|e| Failed(format!("cannot run cargo: {e}")))?;
+        .stdin(Stdio::null());
+    let status = build_interruptibly(command)?;
     if !status.success() {
         return Err(Failed(
             "the build failed (above); nothing was swapped".to_string(),
@@ -86,6 +93,53 @@ pub fn prepare(project: &Project) -> Result<Build, Failed> {
         plan: generated.plan,
         changed,
     })
+}
+
+/// Runs the build in a process group of its own and waits for it, stopping the whole group
+/// (cargo and every rustc it started) as soon as flashc is told to stop: SIGINT or SIGTERM to
+/// flashc's pid would otherwise wait for the build to end. flashc killed outright takes the
+/// build with it too (the parent-death signal).
+fn build_interruptibly(mut command: Command) -> Result<std::process::ExitStatus, Failed> {
+    use std::os::unix::process::CommandExt;
+    use std::sync::atomic::Ordering;
+    let parent = std::process::id() as i32;
+    command.process_group(0);
+    // SAFETY: between fork and exec only async-signal-safe calls are made (prctl, getppid, kill).
+    unsafe {
+        command.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            if libc::getppid() != parent {
+                libc::kill(libc::getpid(), libc::SIGTERM);
+            }
+            Ok(())
+        });
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| Failed(format!("cannot run cargo: {e}")))?;
+    let group = child.id() as i32;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) => {}
+            Err(e) => return Err(Failed(format!("cannot wait for cargo: {e}"))),
+        }
+        if super::INTERRUPTED.load(Ordering::SeqCst) {
+            super::child::signal(-group, libc::SIGTERM);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            while std::time::Instant::now() < deadline {
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            // Whatever of the group is left (a rustc that ignored SIGTERM).
+            super::child::signal(-group, libc::SIGKILL);
+            let _ = child.wait();
+            return Err(Failed("stopped: the build was cancelled".to_string()));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// `CARGO_TARGET_DIR` when set, else the output's own target directory (shared with a
@@ -108,34 +162,29 @@ fn modified(path: &Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-/// Writes the dev host's files that changed, compared as `flashc generate` compares (Rust by
-/// its fingerprint line, since rustfmt runs after writing), and formats the Rust among them.
-fn write_dev_files(project: &Path, files: &[OutputFile]) -> Result<(), Failed> {
-    use crate::cli::generate::first_line;
-    let mut rust_written = Vec::new();
+/// Writes the dev host's files that changed, compared and written as `flashc generate` writes
+/// its own (whole contents; renamed into place, Rust formatted first; no link followed).
+fn write_dev_files(project: &Path, files: &[OutputFile], template: &str) -> Result<(), Failed> {
+    use crate::cli::output::{self, Pending};
+    let out = project.join(OUT_DIR);
+    let mut pending = Vec::new();
     for file in files {
         let target = project.join(&file.path);
-        let current = std::fs::read(&target).ok().is_some_and(|bytes| {
-            if file.rust {
-                first_line(&bytes) == first_line(file.contents.as_bytes())
-            } else {
-                bytes == file.contents.as_bytes()
-            }
-        });
+        output::remove_staging(&target);
+        let current = output::read_regular(&target).is_some_and(|b| output::is_current(file, &b));
         if current {
             continue;
         }
         if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| Failed(format!("cannot write {}: {e}", parent.display())))?;
+            output::create_dirs(project, &out, parent).map_err(|e| Failed(e.0))?;
         }
-        std::fs::write(&target, &file.contents)
-            .map_err(|e| Failed(format!("cannot write {}: {e}", target.display())))?;
-        if file.rust {
-            rust_written.push(target);
-        }
+        pending.push(Pending {
+            file,
+            target,
+            template: file.rust.then(|| template.to_string()),
+        });
     }
-    if let Some(warning) = crate::cli::generate::rustfmt(&rust_written) {
+    if let Some(warning) = output::write_all(&pending).map_err(|e| Failed(e.0))? {
         eprintln!("warning: {warning}");
     }
     Ok(())

@@ -1,0 +1,1 @@
+// unused: the manifest points elsewhere

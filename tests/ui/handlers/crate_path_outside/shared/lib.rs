@@ -1,0 +1,3 @@
+pub fn hello() -> String {
+    "hello".to_string()
+}
