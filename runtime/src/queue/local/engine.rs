@@ -74,6 +74,12 @@ pub trait JobStore: Send + Sync + 'static {
         None
     }
 
+    /// Webhooks of jobs the store made final on its own (a shared store failing a job whose
+    /// replica died with no retry left); asked once, by the queue's webhook delivery.
+    fn orphan_webhooks(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<(String, Webhook)>> {
+        None
+    }
+
     // ---- the workers' side ----
 
     /// Waits for the next job and marks it IN_PROGRESS (a shared store waits out an outage).

@@ -10,6 +10,10 @@ pub mod api;
 pub mod engine;
 #[cfg(feature = "persist")]
 pub mod persist;
+#[cfg(feature = "redis")]
+mod redis_scripts;
+#[cfg(feature = "redis")]
+pub mod redis_store;
 pub mod store;
 
 use std::{sync::Arc, time::Duration};
@@ -127,6 +131,20 @@ pub async fn run_with<S: Send + Sync + 'static>(
     grace: Duration,
     options: LocalOptions,
 ) -> Result<(), String> {
+    run_on(worker, timing, listener, shutdown, grace, options, None).await
+}
+
+/// [`run_with`] over `store` when given (a shared store: the Redis one), else over the local
+/// store `options` describe.
+pub async fn run_on<S: Send + Sync + 'static>(
+    worker: QueueWorker<S>,
+    timing: LocalTiming,
+    listener: TcpListener,
+    shutdown: Shutdown,
+    grace: Duration,
+    options: LocalOptions,
+    store: Option<Arc<dyn JobStore>>,
+) -> Result<(), String> {
     if options.api_key.is_none() {
         if let Ok(addr) = listener.local_addr() {
             if !addr.ip().is_loopback() {
@@ -138,7 +156,10 @@ pub async fn run_with<S: Send + Sync + 'static>(
         }
     }
     let limits = options.limits;
-    let (app, queue) = start(worker, timing, options)?;
+    let (app, queue) = match store {
+        Some(store) => start_on(worker, timing, options, store, None)?,
+        None => start(worker, timing, options)?,
+    };
     let served = crate::conn::serve(listener, app, shutdown.clone(), limits);
     tokio::pin!(served);
     // The server returns only after the shutdown trigger (or on an accept error, which ends the
@@ -282,6 +303,14 @@ pub fn start_on<S: Send + Sync + 'static>(
         })
     };
     let janitor = tokio::spawn(sweep(store.clone(), timing.run_ttl.min(timing.runsync_ttl)));
+    if let Some(mut orphans) = store.orphan_webhooks() {
+        let hooks = hooks.clone();
+        tokio::spawn(async move {
+            while let Some((id, hook)) = orphans.recv().await {
+                hooks.deliver(id, hook);
+            }
+        });
+    }
 
     let app = api::router(App {
         store: store.clone(),
