@@ -263,7 +263,7 @@ pub fn start_on<S: Send + Sync + 'static>(
             .map_err(|e| format!("cannot build the webhook client: {e}"))?,
         retry_delay: timing.webhook_retry,
         pending: Default::default(),
-        store: opening.as_ref().map(|_| store.clone()),
+        store: store.clone(),
     };
 
     // Serve at once (so `/ping` says 204 while init runs); jobs queue until workers start.
@@ -547,9 +547,9 @@ struct Hooks {
     client: reqwest::Client,
     retry_delay: Duration,
     pending: Arc<Pending>,
-    /// A persisted queue's store, told when a delivery is over (a restart then does not report
-    /// it as dropped).
-    store: Option<Arc<dyn JobStore>>,
+    /// Told when a delivery is over: a persisted queue's restart then does not report it as
+    /// dropped, a shared queue stops holding it for another replica to deliver.
+    store: Arc<dyn JobStore>,
 }
 
 #[derive(Default)]
@@ -570,9 +570,7 @@ impl Hooks {
         this.pending.ids().insert(id.clone());
         tokio::spawn(async move {
             this.attempts(&id, hook).await;
-            if let Some(store) = &this.store {
-                store.webhook_done(&id);
-            }
+            this.store.webhook_done(&id);
             this.pending.ids().remove(&id);
             this.pending.done.notify_waiters();
         });

@@ -14,6 +14,7 @@ macro_rules! script {
         concat!(
             "local function now_ms() local t = redis.call('TIME') return t[1] * 1000 + math.floor(t[2] / 1000) end\n",
             "local function final_view(j) local v = redis.call('HMGET', j, 'delay', 'err', 'exec', 'out', 'st', 'hook') table.insert(v, 1, 'final') return v end\n",
+            "local function owe_hook(j, hooks, id) if (redis.call('HGET', j, 'hook') or '') ~= '' then redis.call('ZADD', hooks, now_ms(), id) end end\n",
             "local function retain(j, chunks, run_ttl, sync_ttl) local ttl = run_ttl if redis.call('HGET', j, 'sync') == '1' then ttl = sync_ttl end redis.call('PEXPIRE', j, ttl) redis.call('PEXPIRE', chunks, ttl) end\n",
             $body
         )
@@ -91,7 +92,7 @@ return 1
 "#
 );
 
-/// How an attempt ended. KEYS: job, stream, queued, running, stats, chunks. ARGV: id, gen,
+/// How an attempt ended. KEYS: job, stream, queued, running, stats, chunks, hooks. ARGV: id, gen,
 /// group, status (final status if it is final), out, err, retryable ('1' or ''), run_ttl_ms,
 /// runsync_ttl_ms. Returns nil (a stale attempt: nothing recorded), `{'retry'}` (queued again,
 /// one retry used) or the final view. Idempotent: `fin` records the attempt that made the job
@@ -133,12 +134,13 @@ else
   redis.call('HINCRBY', KEYS[5], 'failed', 1)
 end
 retain(j, KEYS[6], ARGV[8], ARGV[9])
+owe_hook(j, KEYS[7], ARGV[1])
 return final_view(j)
 "#
 );
 
 /// A stream entry whose consumer stopped keeping its lease (a replica that died), claimed by
-/// this one. KEYS: job, stream, queued, running, stats, chunks. ARGV: entry, id, gen, group,
+/// this one. KEYS: job, stream, queued, running, stats, chunks, hooks. ARGV: entry, id, gen, group,
 /// err (the FAILED error when no retry is left), run_ttl_ms, runsync_ttl_ms. Returns nil,
 /// `{'requeued'}` (never started: queued again as it was), `{'retry'}` or the final view.
 pub const RECLAIM: &str = script!(
@@ -168,9 +170,10 @@ if (tonumber(redis.call('HGET', j, 'left')) or 0) > 0 then
   redis.call('HINCRBY', KEYS[5], 'retried', 1)
   return {'retry'}
 end
-redis.call('HSET', j, 'st', 'FAILED', 'err', ARGV[5])
+redis.call('HSET', j, 'st', 'FAILED', 'err', ARGV[5], 'fin', ARGV[3])
 redis.call('HINCRBY', KEYS[5], 'failed', 1)
 retain(j, KEYS[6], ARGV[6], ARGV[7])
+owe_hook(j, KEYS[7], ARGV[2])
 return final_view(j)
 "#
 );
@@ -278,5 +281,36 @@ local chunks = redis.call('LRANGE', KEYS[2], 0, -1)
 redis.call('DEL', KEYS[2])
 table.insert(chunks, 1, st)
 return chunks
+"#
+);
+
+/// Renews this replica's claim on the webhooks it is delivering. KEYS: hooks. ARGV: ids.
+pub const KEEP_HOOKS: &str = script!(
+    r#"
+local now = now_ms()
+for _, id in ipairs(ARGV) do redis.call('ZADD', KEYS[1], 'XX', now, id) end
+return 1
+"#
+);
+
+/// Claims the webhooks whose replica stopped renewing them (it died between making a job final
+/// and delivering its webhook). KEYS: hooks. ARGV: lease_ms, job key prefix. Returns, per job,
+/// `id` then its final view (8 values each).
+pub const CLAIM_HOOKS: &str = script!(
+    r#"
+local now = now_ms()
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]), 'LIMIT', 0, 100)
+local out = {}
+for _, id in ipairs(ids) do
+  local j = ARGV[2] .. id
+  if redis.call('EXISTS', j) == 1 then
+    redis.call('ZADD', KEYS[1], now, id)
+    table.insert(out, id)
+    for _, v in ipairs(final_view(j)) do table.insert(out, v) end
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return out
 "#
 );

@@ -15,7 +15,7 @@
 //!   connections reconnect by themselves; a result is reported again until Redis takes it.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
@@ -96,12 +96,17 @@ impl RedisOptions {
     }
 }
 
+type OrphanSender = tokio::sync::mpsc::UnboundedSender<(String, Webhook)>;
+type OrphanReceiver = tokio::sync::mpsc::UnboundedReceiver<(String, Webhook)>;
+
 /// The keys of one queue. All share the hash tag `{name}`, so they live on one node.
 struct Keys {
     stream: String,
     queued: String,
     running: String,
     stats: String,
+    /// Webhooks owed (a sorted set: id → when its deliverer last renewed its claim).
+    hooks: String,
     job_prefix: String,
     chunk_prefix: String,
 }
@@ -114,6 +119,7 @@ impl Keys {
             queued: format!("{p}queued"),
             running: format!("{p}running"),
             stats: format!("{p}stats"),
+            hooks: format!("{p}hooks"),
             job_prefix: format!("{p}job:"),
             chunk_prefix: format!("{p}chunks:"),
         }
@@ -141,6 +147,17 @@ struct Scripts {
     retry: Script,
     purge: Script,
     take_stream: Script,
+    keep_hooks: Script,
+    claim_hooks: Script,
+}
+
+/// The connection's state as the last commands saw it.
+#[derive(Default)]
+struct Link {
+    /// The last connection error, until a command succeeds again.
+    error: Option<String>,
+    /// Since when commands succeed without a break.
+    up_since: Option<tokio::time::Instant>,
 }
 
 /// An attempt running in this replica.
@@ -167,14 +184,14 @@ pub struct RedisStore {
     ttl: [Duration; 2],
     lease: Duration,
     running: Mutex<HashMap<String, Running>>,
+    /// Webhooks this replica is delivering: their claim is renewed with the leases, so another
+    /// replica delivers them only if this one dies first.
+    delivering: Arc<Mutex<HashSet<String>>>,
     /// The last connection error, until a command succeeds again (`/ping`).
-    down: Mutex<Option<String>>,
+    down: Mutex<Link>,
     /// Webhooks of jobs this replica failed while taking them back from a stopped one; the
     /// queue's webhook delivery reads them ([`JobStore::orphan_webhooks`]).
-    orphans: (
-        tokio::sync::mpsc::UnboundedSender<(String, Webhook)>,
-        Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<(String, Webhook)>>>,
-    ),
+    orphans: (OrphanSender, Mutex<Option<OrphanReceiver>>),
 }
 
 impl RedisStore {
@@ -187,8 +204,10 @@ impl RedisStore {
         run_ttl: Duration,
         runsync_ttl: Duration,
     ) -> Result<RedisStore, String> {
-        let client = redis::Client::open(options.url.as_str())
-            .map_err(|_| "FLASH_QUEUE_URL is not a valid Redis URL (not shown: it may hold a password)".to_string())?;
+        let client = redis::Client::open(options.url.as_str()).map_err(|_| {
+            "FLASH_QUEUE_URL is not a valid Redis URL (not shown: it may hold a password)"
+                .to_string()
+        })?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(10)))
@@ -220,6 +239,8 @@ impl RedisStore {
                 retry: Script::new(lua::RETRY),
                 purge: Script::new(lua::PURGE),
                 take_stream: Script::new(lua::TAKE_STREAM),
+                keep_hooks: Script::new(lua::KEEP_HOOKS),
+                claim_hooks: Script::new(lua::CLAIM_HOOKS),
             },
             consumer,
             workers,
@@ -227,7 +248,8 @@ impl RedisStore {
             ttl: [run_ttl, runsync_ttl],
             lease: options.lease,
             running: Mutex::new(HashMap::new()),
-            down: Mutex::new(None),
+            delivering: Arc::default(),
+            down: Mutex::new(Link::default()),
             orphans: {
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
                 (tx, Mutex::new(Some(rx)))
@@ -264,21 +286,27 @@ impl RedisStore {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn delivering(&self) -> MutexGuard<'_, HashSet<String>> {
+        self.delivering.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn note<T>(&self, r: redis::RedisResult<T>) -> Result<T, Unavailable> {
-        let mut down = self.down.lock().unwrap_or_else(|e| e.into_inner());
+        let mut link = self.down.lock().unwrap_or_else(|e| e.into_inner());
         match r {
             Ok(v) => {
-                if down.take().is_some() {
+                if link.error.take().is_some() {
                     tracing::info!("the Redis queue is reachable again");
                 }
+                link.up_since.get_or_insert_with(tokio::time::Instant::now);
                 Ok(v)
             }
             Err(e) if is_outage(&e) => {
                 let why = format!("Redis: {e}");
-                if down.is_none() {
+                if link.error.is_none() {
                     tracing::error!("the Redis queue is unreachable: {e}");
                 }
-                *down = Some(why.clone());
+                link.error = Some(why.clone());
+                link.up_since = None;
                 Err(Unavailable(why))
             }
             Err(e) => Err(Unavailable(format!("Redis: {e}"))),
@@ -290,7 +318,10 @@ impl RedisStore {
     }
 
     /// Creates the consumer group (and the stream) unless it exists.
-    async fn ensure_group(&self, conn: &mut impl redis::aio::ConnectionLike) -> redis::RedisResult<()> {
+    async fn ensure_group(
+        &self,
+        conn: &mut impl redis::aio::ConnectionLike,
+    ) -> redis::RedisResult<()> {
         let r: redis::RedisResult<Value> = redis::cmd("XGROUP")
             .arg("CREATE")
             .arg(&self.keys.stream)
@@ -350,7 +381,12 @@ impl RedisStore {
     }
 
     /// Marks the entry's attempt IN_PROGRESS; `None` for a stale entry.
-    async fn take(&self, entry: &str, id: &str, gen: u64) -> redis::RedisResult<Option<Assignment>> {
+    async fn take(
+        &self,
+        entry: &str,
+        id: &str,
+        gen: u64,
+    ) -> redis::RedisResult<Option<Assignment>> {
         let mut conn = self.conn.clone();
         let v: Option<Vec<Option<String>>> = self
             .scripts
@@ -408,6 +444,16 @@ impl RedisStore {
     /// Renews the lease of every attempt running here; stops those that are no longer theirs
     /// job's (cancelled, or taken back after an outage).
     async fn heartbeat(&self) {
+        let owed: Vec<String> = self.delivering().iter().cloned().collect();
+        if !owed.is_empty() {
+            let mut conn = self.conn.clone();
+            let mut call = self.scripts.keep_hooks.key(&self.keys.hooks);
+            for id in &owed {
+                call.arg(id);
+            }
+            let r: redis::RedisResult<i64> = call.invoke_async(&mut conn).await;
+            let _ = self.note(r);
+        }
         let attempts: Vec<(String, u64)> = self
             .running()
             .iter()
@@ -444,7 +490,20 @@ impl RedisStore {
     }
 
     /// Takes back the entries whose consumer stopped renewing their lease.
+    ///
+    /// Only once this replica has been connected for a whole lease: after an outage every lease
+    /// looks expired (no one could renew it), and the replicas that hold them must get the time
+    /// to renew them (and to record what they finished) before anything is taken back.
     async fn reap(&self) {
+        let settled = self
+            .down
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .up_since
+            .is_some_and(|t| t.elapsed() >= self.lease);
+        if !settled {
+            return;
+        }
         let mut conn = self.conn.clone();
         let r: redis::RedisResult<Value> = redis::cmd("XAUTOCLAIM")
             .arg(&self.keys.stream)
@@ -488,6 +547,7 @@ impl RedisStore {
                 .key(&self.keys.running)
                 .key(&self.keys.stats)
                 .key(self.keys.chunks(&id))
+                .key(&self.keys.hooks)
                 .arg(&entry)
                 .arg(&id)
                 .arg(gen)
@@ -506,6 +566,7 @@ impl RedisStore {
                     Some("final") => {
                         tracing::error!(requestId = %id, "job {id} was running on a worker that stopped; no retry left: FAILED");
                         if let Some(hook) = final_webhook(&id, &v) {
+                            self.delivering().insert(id.clone());
                             let _ = self.orphans.0.send((id.clone(), hook));
                         }
                     }
@@ -513,6 +574,35 @@ impl RedisStore {
                 },
                 Ok(None) => {}
                 Err(e) => tracing::warn!(requestId = %id, "cannot take back job {id}: {e}"),
+            }
+        }
+        self.claim_hooks().await;
+    }
+
+    /// Delivers the webhooks a stopped replica owed (it died between making the job final and
+    /// delivering them).
+    async fn claim_hooks(&self) {
+        let mut conn = self.conn.clone();
+        let r: redis::RedisResult<Vec<Option<String>>> = self
+            .scripts
+            .claim_hooks
+            .key(&self.keys.hooks)
+            .arg(ms(self.lease))
+            .arg(&self.keys.job_prefix)
+            .invoke_async(&mut conn)
+            .await;
+        let Ok(flat) = r else { return };
+        for one in flat.chunks(8) {
+            let Some(id) = one.first().cloned().flatten() else {
+                continue;
+            };
+            if self.delivering().contains(&id) {
+                continue;
+            }
+            if let Some(hook) = final_webhook(&id, &one[1..]) {
+                tracing::warn!(requestId = %id, "the webhook of job {id} was owed by a worker that stopped; delivering it");
+                self.delivering().insert(id.clone());
+                let _ = self.orphans.0.send((id, hook));
             }
         }
     }
@@ -625,9 +715,13 @@ impl JobStore for RedisStore {
             let mut v = v.into_iter();
             let status = v.next().unwrap_or_default();
             let stream: Vec<Json> = v
-                .map(|c| json!({ "output": serde_json::from_str::<Json>(&c).unwrap_or(Json::Null) }))
+                .map(
+                    |c| json!({ "output": serde_json::from_str::<Json>(&c).unwrap_or(Json::Null) }),
+                )
                 .collect();
-            Ok(Some(json!({ "id": id, "status": status, "stream": stream })))
+            Ok(Some(
+                json!({ "id": id, "status": status, "stream": stream }),
+            ))
         })
     }
 
@@ -742,14 +836,20 @@ impl JobStore for RedisStore {
         })
     }
 
-    fn orphan_webhooks(
-        &self,
-    ) -> Option<tokio::sync::mpsc::UnboundedReceiver<(String, Webhook)>> {
-        self.orphans.1.lock().unwrap_or_else(|e| e.into_inner()).take()
+    fn orphan_webhooks(&self) -> Option<OrphanReceiver> {
+        self.orphans
+            .1
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     fn unavailable(&self) -> Option<String> {
-        self.down.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.down
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .error
+            .clone()
     }
 
     fn next(&self) -> StoreFuture<'_, Assignment> {
@@ -860,6 +960,7 @@ impl JobStore for RedisStore {
                     .key(&self.keys.running)
                     .key(&self.keys.stats)
                     .key(self.keys.chunks(id))
+                    .key(&self.keys.hooks)
                     .arg(id)
                     .arg(generation)
                     .arg(GROUP)
@@ -895,10 +996,47 @@ impl JobStore for RedisStore {
                     tracing::warn!(requestId = %id, "retrying");
                     None
                 }
-                Some("final") => final_webhook(id, &v),
+                Some("final") => {
+                    let hook = final_webhook(id, &v);
+                    if hook.is_some() {
+                        self.delivering().insert(id.to_string());
+                    }
+                    hook
+                }
                 _ => None,
             }
         })
+    }
+
+    /// Drops the claim on a delivered webhook. Until Redis has taken that (an outage), the id
+    /// stays in `delivering`, so the claim is still renewed and no other replica delivers it.
+    fn webhook_done(&self, id: &str) {
+        if !self.delivering().contains(id) {
+            return;
+        }
+        let mut conn = self.conn.clone();
+        let key = self.keys.hooks.clone();
+        let delivering = self.delivering.clone();
+        let id = id.to_string();
+        tokio::spawn(async move {
+            let mut pause = Duration::from_millis(100);
+            for _ in 0..600 {
+                let r: redis::RedisResult<i64> = redis::cmd("ZREM")
+                    .arg(&key)
+                    .arg(&id)
+                    .query_async(&mut conn)
+                    .await;
+                if r.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            delivering
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+        });
     }
 
     fn keeps_queue(&self) -> bool {
@@ -948,7 +1086,9 @@ impl JobStore for RedisStore {
                     Ok(1) => ids.push(id),
                     Ok(_) => {}
                     // Its lease runs out and another replica takes it back.
-                    Err(e) => tracing::warn!(requestId = %id, "job {id} not queued again now ({e}): another worker takes it back after the lease"),
+                    Err(e) => {
+                        tracing::warn!(requestId = %id, "job {id} not queued again now ({e}): another worker takes it back after the lease")
+                    }
                 }
             }
             ids
@@ -1107,7 +1247,9 @@ mod tests {
 
     #[test]
     fn final_bodies() {
-        assert!(is_final_body(r#"{"id":"a","output":1,"status":"COMPLETED"}"#));
+        assert!(is_final_body(
+            r#"{"id":"a","output":1,"status":"COMPLETED"}"#
+        ));
         assert!(!is_final_body(r#"{"id":"a","status":"IN_PROGRESS"}"#));
     }
 }
