@@ -196,6 +196,16 @@ struct Replica {
 
 impl Replica {
     fn start(redis_url: &str, dir: &Path, n: usize, lease_ms: u64) -> Replica {
+        Replica::start_with(redis_url, dir, n, lease_ms, &[])
+    }
+
+    fn start_with(
+        redis_url: &str,
+        dir: &Path,
+        n: usize,
+        lease_ms: u64,
+        extra: &[(&str, &str)],
+    ) -> Replica {
         let port = free_port();
         let log = dir.join(format!("replica-{n}.log"));
         let out = std::fs::File::create(&log).unwrap();
@@ -209,6 +219,7 @@ impl Replica {
             .env("FLASH_QUEUE_LEASE_MS", lease_ms.to_string())
             .env("FLASH_QUEUE_WEBHOOK_RETRY_MS", "100")
             .env("FLASH_LOG_LEVEL", "info")
+            .envs(extra.iter().copied())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
             .spawn()
@@ -224,6 +235,30 @@ impl Replica {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM, then the exit status within `limit`.
+    fn sigterm(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let child = self.child.as_mut().unwrap();
+        let ok = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -TERM failed");
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no exit after SIGTERM: {}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -483,13 +518,22 @@ async fn a_killed_replica_loses_no_job_and_each_job_ends_once() {
         let (code, r) = post(
             &http,
             format!("{base}/run"),
-            json!({"input": {"name": format!("j{i}"), "sleep_ms": 40}, "webhook": hook_url}),
+            json!({"input": {"name": format!("j{i}"), "sleep_ms": 60}, "webhook": hook_url}),
         )
         .await;
         assert_eq!(code, 200, "{r}");
         ids.push(r["id"].as_str().unwrap().to_string());
         if i == JOBS / 3 {
-            // Replica 0 has jobs running now: kill it without a word.
+            // Once replica 0 runs jobs: kill it without a word.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let (_, h) = get(&http, format!("{}/health", replicas[0].base)).await;
+                if h["workers"]["running"].as_u64().unwrap_or(0) > 0 {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "replica 0 never ran a job: {h}");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
             replicas[0].sigkill();
             killed = true;
         }
@@ -663,6 +707,70 @@ async fn redis_restart_keeps_accepted_jobs_and_workers_reconnect() {
         assert_eq!(s["status"], "COMPLETED", "{s}");
     }
     drop(replicas);
+    drop(redis);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SIGTERM on a replica with jobs running and queued: it exits 0 within its grace period, its
+/// unfinished attempts go back to the queue (no retry used), and another replica runs them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_stopping_hands_its_jobs_back() {
+    let Some(bin) = skip_without_redis() else {
+        return;
+    };
+    let dir = scratch_dir("term");
+    let redis = RedisServer::start(bin, &dir);
+    let mut a = Replica::start_with(
+        &redis.url(),
+        &dir,
+        0,
+        30_000,
+        &[("FLASH_SHUTDOWN_GRACE_MS", "300")],
+    );
+    let http = reqwest::Client::new();
+    wait_ready(&http, &[&a]).await;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let (code, r) = post(
+            &http,
+            format!("{}/run", a.base),
+            json!({"input": {"name": format!("t{i}"), "sleep_ms": 1500}}),
+        )
+        .await;
+        assert_eq!(code, 200, "{r}");
+        ids.push(r["id"].as_str().unwrap().to_string());
+    }
+    // The example runs 4 at once: 4 running, 2 queued.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, h) = get(&http, format!("{}/health", a.base)).await;
+        if h["jobs"]["inProgress"] == 4 {
+            assert_eq!(h["jobs"]["inQueue"], 2, "{h}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{h}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let status = a.sigterm(Duration::from_secs(10));
+    assert!(status.success(), "{status}: {}", a.logs());
+    assert_eq!(
+        a.logs().matches("is queued again").count(),
+        4,
+        "{}",
+        a.logs()
+    );
+
+    // The lease (30 s) is not waited for: the jobs were handed back.
+    let b = Replica::start(&redis.url(), &dir, 1, 30_000);
+    wait_ready(&http, &[&b]).await;
+    for id in &ids {
+        let done = wait_status(&http, &b.base, id, "COMPLETED").await;
+        assert_eq!(done["output"]["count"], 1, "{done}");
+    }
+    let (_, h) = get(&http, format!("{}/health", b.base)).await;
+    assert_eq!(h["jobs"]["retried"], 0, "{h}");
+    assert_eq!(h["jobs"]["completed"], 6, "{h}");
+    drop(b);
     drop(redis);
     let _ = std::fs::remove_dir_all(&dir);
 }
