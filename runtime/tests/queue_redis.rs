@@ -63,6 +63,8 @@ struct RedisServer {
     dir: PathBuf,
     port: u16,
     child: Option<Child>,
+    /// Options after the defaults (TLS).
+    extra: Vec<String>,
 }
 
 impl RedisServer {
@@ -72,6 +74,7 @@ impl RedisServer {
             dir: dir.to_path_buf(),
             port: free_port(),
             child: None,
+            extra: Vec::new(),
         };
         server.spawn();
         server
@@ -95,11 +98,21 @@ impl RedisServer {
                 "--logfile",
             ])
             .arg(self.dir.join("redis.log"))
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server starts");
         self.child = Some(child);
+        if !self.extra.is_empty() {
+            // TLS: the port answers once the server listens.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+                assert!(Instant::now() < deadline, "redis-server did not start");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            return;
+        }
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
@@ -771,6 +784,144 @@ async fn a_replica_stopping_hands_its_jobs_back() {
     assert_eq!(h["jobs"]["retried"], 0, "{h}");
     assert_eq!(h["jobs"]["completed"], 6, "{h}");
     drop(b);
+    drop(redis);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `openssl` with `args` in `dir`; false if it is missing or fails.
+fn openssl(dir: &Path, args: &[&str]) -> bool {
+    Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `rediss://` with a password, to a server whose certificate a private CA signed
+/// (`FLASH_QUEUE_CA_FILE`): jobs run; a wrong password or a missing CA is an unhealthy `/ping`
+/// that says why, and the password is never logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_with_a_private_ca_and_a_password() {
+    let Some(bin) = skip_without_redis() else {
+        return;
+    };
+    let dir = scratch_dir("tls");
+    let ca_key = [
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key",
+    ];
+    let made = openssl(
+        &dir,
+        &[
+            &ca_key[..],
+            &["-out", "ca.pem", "-days", "1", "-subj", "/CN=flash test CA"],
+        ]
+        .concat(),
+    ) && openssl(
+        &dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "srv.key",
+            "-out",
+            "srv.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    ) && std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .is_ok()
+        && openssl(
+            &dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "srv.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "srv.pem",
+                "-days",
+                "1",
+                "-extfile",
+                "ext.cnf",
+            ],
+        );
+    if !made {
+        eprintln!("\n\n*** SKIPPED: openssl could not make test certificates; rediss:// NOT tested ***\n\n");
+        return;
+    }
+    let port = free_port();
+    let mut redis = RedisServer {
+        bin,
+        dir: dir.clone(),
+        port: free_port(),
+        child: None,
+        extra: [
+            "--tls-port",
+            &port.to_string(),
+            "--tls-cert-file",
+            &dir.join("srv.pem").to_string_lossy(),
+            "--tls-key-file",
+            &dir.join("srv.key").to_string_lossy(),
+            "--tls-ca-cert-file",
+            &dir.join("ca.pem").to_string_lossy(),
+            "--tls-auth-clients",
+            "no",
+            "--requirepass",
+            "pw-s3cret",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+    };
+    redis.spawn();
+    // `spawn` waited on the plain port; the TLS one is what the workers use.
+    redis.port = port;
+    let ca = dir.join("ca.pem").to_string_lossy().to_string();
+    let url = format!("rediss://:pw-s3cret@127.0.0.1:{port}/0");
+    let good = Replica::start_with(&url, &dir, 0, 3000, &[("FLASH_QUEUE_CA_FILE", &ca)]);
+    let wrong = format!("rediss://:wrong-pw@127.0.0.1:{port}/0");
+    let bad_pw = Replica::start_with(&wrong, &dir, 1, 3000, &[("FLASH_QUEUE_CA_FILE", &ca)]);
+    let no_ca = Replica::start(&url, &dir, 2, 3000);
+    let http = reqwest::Client::new();
+    wait_ready(&http, &[&good]).await;
+    let (code, done) = post(
+        &http,
+        format!("{}/runsync", good.base),
+        json!({"input": {"name": "tls"}}),
+    )
+    .await;
+    assert_eq!(
+        (code, done["status"].clone()),
+        (200, json!("COMPLETED")),
+        "{done}"
+    );
+    for (r, why) in [(&bad_pw, "Password"), (&no_ca, "UnknownIssuer")] {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (code, body) = get(&http, format!("{}/ping", r.base)).await;
+            if code == 503 && body["error"].as_str().is_some_and(|e| e.contains(why)) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{code} {body}; {}", r.logs());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    for r in [&good, &bad_pw, &no_ca] {
+        assert!(!r.logs().contains("s3cret") && !r.logs().contains("wrong-pw"));
+    }
+    drop((good, bad_pw, no_ca));
     drop(redis);
     let _ = std::fs::remove_dir_all(&dir);
 }

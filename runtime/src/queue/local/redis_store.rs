@@ -50,6 +50,9 @@ pub struct RedisOptions {
     /// `FLASH_QUEUE_LEASE_MS` (default 30 s): a running attempt whose replica stopped renewing
     /// its lease for this long is taken back.
     pub lease: Duration,
+    /// `FLASH_QUEUE_CA_FILE`: a PEM file of the certificate authority that signed a `rediss://`
+    /// server's certificate (a private CA), trusted instead of the public roots.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl RedisOptions {
@@ -92,7 +95,22 @@ impl RedisOptions {
                 }
             },
         };
-        Ok(RedisOptions { url, name, lease })
+        let ca_file = get("FLASH_QUEUE_CA_FILE")
+            .map(|f| f.trim().to_string())
+            .filter(|f| !f.is_empty())
+            .map(std::path::PathBuf::from);
+        if ca_file.is_some() && !url.starts_with("rediss://") {
+            return Err(
+                "FLASH_QUEUE_CA_FILE is set, but FLASH_QUEUE_URL is not a rediss:// (TLS) URL"
+                    .to_string(),
+            );
+        }
+        Ok(RedisOptions {
+            url,
+            name,
+            lease,
+            ca_file,
+        })
     }
 }
 
@@ -204,10 +222,32 @@ impl RedisStore {
         run_ttl: Duration,
         runsync_ttl: Duration,
     ) -> Result<RedisStore, String> {
-        let client = redis::Client::open(options.url.as_str()).map_err(|_| {
+        let bad_url = |_| {
             "FLASH_QUEUE_URL is not a valid Redis URL (not shown: it may hold a password)"
                 .to_string()
-        })?;
+        };
+        let client = match &options.ca_file {
+            None => redis::Client::open(options.url.as_str()).map_err(bad_url)?,
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| {
+                    format!(
+                        "FLASH_QUEUE_CA_FILE={}: cannot read it: {e}",
+                        path.display()
+                    )
+                })?;
+                let certs = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                };
+                redis::Client::build_with_tls(options.url.as_str(), certs).map_err(|e| {
+                    format!(
+                        "FLASH_QUEUE_URL with FLASH_QUEUE_CA_FILE={}: {} (the URL is not shown)",
+                        path.display(),
+                        e.category()
+                    )
+                })?
+            }
+        };
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(10)))
