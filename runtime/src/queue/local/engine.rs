@@ -99,8 +99,11 @@ pub trait JobStore: Send + Sync + 'static {
         result: Result<Output, Failure>,
     ) -> StoreFuture<'a, Option<Webhook>>;
 
-    /// A final job's webhook was delivered or given up on.
-    fn webhook_done(&self, _id: &str) {}
+    /// A final job's webhook was delivered or given up on; awaited by the delivery, so a
+    /// stopping worker records it before it exits.
+    fn webhook_done<'a>(&'a self, _id: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(std::future::ready(()))
+    }
 
     /// Forgets final jobs whose retention is over (a store that expires by itself does nothing).
     fn sweep(&self) {}
@@ -203,8 +206,9 @@ impl JobStore for Store {
         )))
     }
 
-    fn webhook_done(&self, id: &str) {
-        Store::webhook_done(self, id)
+    fn webhook_done<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
+        Store::webhook_done(self, id);
+        Box::pin(std::future::ready(()))
     }
 
     fn sweep(&self) {

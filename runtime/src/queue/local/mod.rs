@@ -570,7 +570,7 @@ impl Hooks {
         this.pending.ids().insert(id.clone());
         tokio::spawn(async move {
             this.attempts(&id, hook).await;
-            this.store.webhook_done(&id);
+            this.store.webhook_done(&id).await;
             this.pending.ids().remove(&id);
             this.pending.done.notify_waiters();
         });

@@ -204,7 +204,7 @@ pub struct RedisStore {
     running: Mutex<HashMap<String, Running>>,
     /// Webhooks this replica is delivering: their claim is renewed with the leases, so another
     /// replica delivers them only if this one dies first.
-    delivering: Arc<Mutex<HashSet<String>>>,
+    delivering: Mutex<HashSet<String>>,
     /// The last connection error, until a command succeeds again (`/ping`).
     down: Mutex<Link>,
     /// Webhooks of jobs this replica failed while taking them back from a stopped one; the
@@ -288,7 +288,7 @@ impl RedisStore {
             ttl: [run_ttl, runsync_ttl],
             lease: options.lease,
             running: Mutex::new(HashMap::new()),
-            delivering: Arc::default(),
+            delivering: Mutex::new(HashSet::new()),
             down: Mutex::new(Link::default()),
             orphans: {
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -1048,35 +1048,30 @@ impl JobStore for RedisStore {
         })
     }
 
-    /// Drops the claim on a delivered webhook. Until Redis has taken that (an outage), the id
-    /// stays in `delivering`, so the claim is still renewed and no other replica delivers it.
-    fn webhook_done(&self, id: &str) {
-        if !self.delivering().contains(id) {
-            return;
-        }
-        let mut conn = self.conn.clone();
-        let key = self.keys.hooks.clone();
-        let delivering = self.delivering.clone();
-        let id = id.to_string();
-        tokio::spawn(async move {
-            let mut pause = Duration::from_millis(100);
-            for _ in 0..600 {
+    /// Drops the claim on a delivered webhook (awaited by the delivery, so a stopping replica
+    /// records it before it exits). Until Redis has taken that (an outage), the id stays in
+    /// `delivering`, so the claim is still renewed and no other replica delivers it again.
+    fn webhook_done<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            if !self.delivering().contains(id) {
+                return;
+            }
+            let mut pause = Duration::from_millis(50);
+            loop {
+                let mut conn = self.conn.clone();
                 let r: redis::RedisResult<i64> = redis::cmd("ZREM")
-                    .arg(&key)
-                    .arg(&id)
+                    .arg(&self.keys.hooks)
+                    .arg(id)
                     .query_async(&mut conn)
                     .await;
-                if r.is_ok() {
+                if self.note(r).is_ok() {
                     break;
                 }
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(1));
             }
-            delivering
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&id);
-        });
+            self.delivering().remove(id);
+        })
     }
 
     fn keeps_queue(&self) -> bool {
