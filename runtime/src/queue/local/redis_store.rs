@@ -569,6 +569,15 @@ impl RedisStore {
             if self.running().get(&id).is_some_and(|r| r.generation == gen) {
                 continue;
             }
+            self.take_back(&mut conn, &entry, &id, gen).await;
+        }
+        self.claim_hooks().await;
+    }
+
+    /// Queues again (or fails, with no retry left) the job of a stream entry whose attempt no
+    /// replica runs any more, and drops the entry.
+    async fn take_back(&self, conn: &mut ConnectionManager, entry: &str, id: &str, gen: u64) {
+        {
             let error = json!({
                 "error_type": "WorkerLost",
                 "error_message": format!(
@@ -581,21 +590,21 @@ impl RedisStore {
             let r: redis::RedisResult<Option<Vec<Option<String>>>> = self
                 .scripts
                 .reclaim
-                .key(self.keys.job(&id))
+                .key(self.keys.job(id))
                 .key(&self.keys.stream)
                 .key(&self.keys.queued)
                 .key(&self.keys.running)
                 .key(&self.keys.stats)
-                .key(self.keys.chunks(&id))
+                .key(self.keys.chunks(id))
                 .key(&self.keys.hooks)
-                .arg(&entry)
-                .arg(&id)
+                .arg(entry)
+                .arg(id)
                 .arg(gen)
                 .arg(GROUP)
                 .arg(&error)
                 .arg(run_ttl)
                 .arg(sync_ttl)
-                .invoke_async(&mut conn)
+                .invoke_async(conn)
                 .await;
             match r {
                 Ok(Some(v)) => match v.first().cloned().flatten().as_deref() {
@@ -605,9 +614,9 @@ impl RedisStore {
                     ),
                     Some("final") => {
                         tracing::error!(requestId = %id, "job {id} was running on a worker that stopped; no retry left: FAILED");
-                        if let Some(hook) = final_webhook(&id, &v) {
-                            self.delivering().insert(id.clone());
-                            let _ = self.orphans.0.send((id.clone(), hook));
+                        if let Some(hook) = final_webhook(id, &v) {
+                            self.delivering().insert(id.to_string());
+                            let _ = self.orphans.0.send((id.to_string(), hook));
                         }
                     }
                     _ => {}
@@ -616,7 +625,55 @@ impl RedisStore {
                 Err(e) => tracing::warn!(requestId = %id, "cannot take back job {id}: {e}"),
             }
         }
-        self.claim_hooks().await;
+    }
+
+    /// At shutdown, after the running attempts were handed back: entries still pending for this
+    /// replica were delivered to a read that was dropped when the workers stopped (or taken
+    /// without a reply); they go back now rather than after a lease.
+    async fn hand_back_stray_entries(&self) {
+        // No more deliveries: close the blocking reader.
+        if let Ok(mut reader) =
+            tokio::time::timeout(Duration::from_secs(2), self.reader.lock()).await
+        {
+            *reader = None;
+        }
+        let mut conn = self.conn.clone();
+        let pending: redis::RedisResult<Value> = redis::cmd("XPENDING")
+            .arg(&self.keys.stream)
+            .arg(GROUP)
+            .arg("-")
+            .arg("+")
+            .arg(100)
+            .arg(&self.consumer)
+            .query_async(&mut conn)
+            .await;
+        let Ok(Value::Array(pending)) = pending else {
+            return;
+        };
+        let entries: Vec<String> = pending
+            .into_iter()
+            .filter_map(|p| match p {
+                Value::Array(mut f) if !f.is_empty() => text(f.swap_remove(0)),
+                _ => None,
+            })
+            .collect();
+        if entries.is_empty() {
+            return;
+        }
+        let mut claim = redis::cmd("XCLAIM");
+        claim
+            .arg(&self.keys.stream)
+            .arg(GROUP)
+            .arg(&self.consumer)
+            .arg(0)
+            .arg(&entries);
+        let claimed: redis::RedisResult<Value> = claim.query_async(&mut conn).await;
+        let Ok(Value::Array(claimed)) = claimed else {
+            return;
+        };
+        for (entry, id, gen) in claimed.into_iter().filter_map(entry_fields) {
+            self.take_back(&mut conn, &entry, &id, gen).await;
+        }
     }
 
     /// Delivers the webhooks a stopped replica owed (it died between making the job final and
@@ -1126,6 +1183,7 @@ impl JobStore for RedisStore {
                     }
                 }
             }
+            self.hand_back_stray_entries().await;
             ids
         })
     }
