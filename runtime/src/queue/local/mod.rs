@@ -14,6 +14,8 @@ pub mod persist;
 mod redis_scripts;
 #[cfg(feature = "redis")]
 pub mod redis_store;
+#[cfg(feature = "redis")]
+mod redis_wire;
 pub mod store;
 
 use std::{sync::Arc, time::Duration};

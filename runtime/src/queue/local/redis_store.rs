@@ -24,9 +24,14 @@ use redis::{aio::ConnectionManager, AsyncConnectionConfig, Script, Value};
 use serde_json::{json, Value as Json};
 use tokio::sync::oneshot;
 
+pub use super::redis_wire::RedisOptions;
 use super::{
     engine::{JobStore, StoreFuture, Unavailable},
     redis_scripts as lua,
+    redis_wire::{
+        autoclaimed, entry_fields, final_webhook, first_entry, is_final_body, is_outage, ms,
+        parse_status, text, Keys,
+    },
     store::{render_view, Assignment, NewJob, RetryError, Settled, Status, View, Webhook},
 };
 use crate::{
@@ -39,118 +44,8 @@ const GROUP: &str = "workers";
 /// How long one blocking read waits before it looks again (and sees a stop).
 const BLOCK: Duration = Duration::from_millis(1000);
 
-/// How to reach the queue and how long a lease lasts.
-#[derive(Clone)]
-pub struct RedisOptions {
-    /// `redis://[user:password@]host:port/db` or `rediss://…` (TLS). Never logged.
-    pub url: String,
-    /// `FLASH_QUEUE_NAME` (default `default`): the queue's keys are `flash:{name}:…`. Replicas of
-    /// one endpoint share it; endpoints sharing one Redis need different names.
-    pub name: String,
-    /// `FLASH_QUEUE_LEASE_MS` (default 30 s): a running attempt whose replica stopped renewing
-    /// its lease for this long is taken back.
-    pub lease: Duration,
-    /// `FLASH_QUEUE_CA_FILE`: a PEM file of the certificate authority that signed a `rediss://`
-    /// server's certificate (a private CA), trusted instead of the public roots.
-    pub ca_file: Option<std::path::PathBuf>,
-}
-
-impl RedisOptions {
-    /// From `FLASH_QUEUE_NAME` and `FLASH_QUEUE_LEASE_MS`, for the queue at `url`.
-    pub fn from_env(url: String) -> Result<RedisOptions, String> {
-        Self::from_lookup(url, |k| std::env::var(k).ok())
-    }
-
-    pub fn from_lookup(
-        url: String,
-        get: impl Fn(&str) -> Option<String>,
-    ) -> Result<RedisOptions, String> {
-        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-            return Err(
-                "FLASH_QUEUE_URL must start with redis:// or rediss:// (the URL is not shown: it may hold a password)"
-                    .to_string(),
-            );
-        }
-        let name = get("FLASH_QUEUE_NAME")
-            .map(|n| n.trim().to_string())
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| "default".to_string());
-        if name.len() > 100
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        {
-            return Err(format!(
-                "FLASH_QUEUE_NAME={name:?}: expected up to 100 letters, digits, '-', '_' or '.'"
-            ));
-        }
-        let lease = match get("FLASH_QUEUE_LEASE_MS").filter(|v| !v.trim().is_empty()) {
-            None => Duration::from_secs(30),
-            Some(v) => match v.trim().parse::<u64>() {
-                Ok(ms) if ms >= 300 => Duration::from_millis(ms),
-                _ => {
-                    return Err(format!(
-                        "FLASH_QUEUE_LEASE_MS={v:?}: expected milliseconds, at least 300"
-                    ))
-                }
-            },
-        };
-        let ca_file = get("FLASH_QUEUE_CA_FILE")
-            .map(|f| f.trim().to_string())
-            .filter(|f| !f.is_empty())
-            .map(std::path::PathBuf::from);
-        if ca_file.is_some() && !url.starts_with("rediss://") {
-            return Err(
-                "FLASH_QUEUE_CA_FILE is set, but FLASH_QUEUE_URL is not a rediss:// (TLS) URL"
-                    .to_string(),
-            );
-        }
-        Ok(RedisOptions {
-            url,
-            name,
-            lease,
-            ca_file,
-        })
-    }
-}
-
 type OrphanSender = tokio::sync::mpsc::UnboundedSender<(String, Webhook)>;
 type OrphanReceiver = tokio::sync::mpsc::UnboundedReceiver<(String, Webhook)>;
-
-/// The keys of one queue. All share the hash tag `{name}`, so they live on one node.
-struct Keys {
-    stream: String,
-    queued: String,
-    running: String,
-    stats: String,
-    /// Webhooks owed (a sorted set: id → when its deliverer last renewed its claim).
-    hooks: String,
-    job_prefix: String,
-    chunk_prefix: String,
-}
-
-impl Keys {
-    fn new(name: &str) -> Keys {
-        let p = format!("flash:{{{name}}}:");
-        Keys {
-            stream: format!("{p}stream"),
-            queued: format!("{p}queued"),
-            running: format!("{p}running"),
-            stats: format!("{p}stats"),
-            hooks: format!("{p}hooks"),
-            job_prefix: format!("{p}job:"),
-            chunk_prefix: format!("{p}chunks:"),
-        }
-    }
-
-    fn job(&self, id: &str) -> String {
-        format!("{}{id}", self.job_prefix)
-    }
-
-    fn chunks(&self, id: &str) -> String {
-        format!("{}{id}", self.chunk_prefix)
-    }
-}
 
 struct Scripts {
     submit: Script,
@@ -1186,163 +1081,5 @@ impl JobStore for RedisStore {
             self.hand_back_stray_entries().await;
             ids
         })
-    }
-}
-
-/// Whether a Redis error means the server cannot be reached (rather than a refused command).
-fn is_outage(e: &redis::RedisError) -> bool {
-    match e.code() {
-        // No reply from the server at all: it is away (refused, dropped, timed out).
-        None => true,
-        Some(code) => matches!(code, "LOADING" | "MASTERDOWN" | "READONLY" | "TRYAGAIN"),
-    }
-}
-
-fn is_final_body(body: &str) -> bool {
-    ["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"]
-        .iter()
-        .any(|s| body.ends_with(&format!("\"status\":\"{s}\"}}")))
-}
-
-fn parse_status(s: &str) -> Option<Status> {
-    Some(match s {
-        "IN_QUEUE" => Status::InQueue,
-        "IN_PROGRESS" => Status::InProgress,
-        "COMPLETED" => Status::Completed,
-        "FAILED" => Status::Failed,
-        "CANCELLED" => Status::Cancelled,
-        "TIMED_OUT" => Status::TimedOut,
-        _ => return None,
-    })
-}
-
-/// The webhook of a job a script made final: `{'final', delay, err, exec, out, st, hook}`.
-fn final_webhook(id: &str, v: &[Option<String>]) -> Option<Webhook> {
-    let field = |i: usize| v.get(i).cloned().flatten().filter(|s| !s.is_empty());
-    let url = field(6)?;
-    let status = field(5)?;
-    if !matches!(status.as_str(), "COMPLETED" | "FAILED" | "TIMED_OUT") {
-        return None;
-    }
-    let (delay, error, exec, output) = (field(1), field(2), field(3), field(4));
-    let body = render_view(
-        id,
-        &View {
-            delay_ms: delay.and_then(|d| d.parse().ok()),
-            error: error.as_deref(),
-            exec_ms: exec.and_then(|d| d.parse().ok()),
-            output: output.as_deref(),
-            status: &status,
-        },
-    );
-    Some(Webhook { url, body })
-}
-
-/// `XREADGROUP`'s reply → the first entry's `(entry id, job id, gen)`.
-fn first_entry(v: Value) -> Option<(String, String, u64)> {
-    // [[stream, [[entry, [field, value, ...]], ...]]] (RESP2) or a map (RESP3).
-    let streams = match v {
-        Value::Array(a) => a,
-        Value::Map(m) => m
-            .into_iter()
-            .map(|(k, v)| Value::Array(vec![k, v]))
-            .collect(),
-        _ => return None,
-    };
-    let Value::Array(mut stream) = streams.into_iter().next()? else {
-        return None;
-    };
-    let Value::Array(entries) = stream.pop()? else {
-        return None;
-    };
-    entries.into_iter().find_map(entry_fields)
-}
-
-/// `[entry id, [field, value, ...]]` → `(entry id, job id, gen)`.
-fn entry_fields(v: Value) -> Option<(String, String, u64)> {
-    let Value::Array(mut parts) = v else {
-        return None;
-    };
-    if parts.len() < 2 {
-        return None;
-    }
-    let fields = parts.pop()?;
-    let entry = text(parts.pop()?)?;
-    let Value::Array(fields) = fields else {
-        return None;
-    };
-    let mut id = None;
-    let mut gen = None;
-    let mut it = fields.into_iter();
-    while let (Some(k), Some(v)) = (it.next(), it.next()) {
-        match text(k)?.as_str() {
-            "id" => id = text(v),
-            "gen" => gen = text(v).and_then(|g| g.parse().ok()),
-            _ => {}
-        }
-    }
-    Some((entry, id?, gen?))
-}
-
-/// `XAUTOCLAIM`'s reply → the claimed entries (deleted ones are left out by Redis 7).
-fn autoclaimed(v: Value) -> Vec<(String, String, u64)> {
-    let Value::Array(mut parts) = v else {
-        return Vec::new();
-    };
-    if parts.len() < 2 {
-        return Vec::new();
-    }
-    let Value::Array(entries) = parts.swap_remove(1) else {
-        return Vec::new();
-    };
-    entries.into_iter().filter_map(entry_fields).collect()
-}
-
-fn text(v: Value) -> Option<String> {
-    match v {
-        Value::BulkString(b) => String::from_utf8(b).ok(),
-        Value::SimpleString(s) => Some(s),
-        Value::Int(i) => Some(i.to_string()),
-        _ => None,
-    }
-}
-
-fn ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn options() {
-        let none = |_: &str| None;
-        assert!(RedisOptions::from_lookup("http://x".into(), none).is_err());
-        let o = RedisOptions::from_lookup("redis://:pw@127.0.0.1:6379/0".into(), none).unwrap();
-        assert_eq!(o.name, "default");
-        assert_eq!(o.lease, Duration::from_secs(30));
-        let bad = |k: &'static str, v: &'static str| {
-            RedisOptions::from_lookup("rediss://h".into(), move |q| (q == k).then(|| v.into()))
-                .err()
-                .unwrap()
-        };
-        assert!(bad("FLASH_QUEUE_NAME", "a b").contains("FLASH_QUEUE_NAME"));
-        assert!(bad("FLASH_QUEUE_NAME", "a}b").contains("FLASH_QUEUE_NAME"));
-        assert!(bad("FLASH_QUEUE_LEASE_MS", "10").contains("at least 300"));
-        // The password never shows in an error.
-        let e = RedisOptions::from_lookup("http://:secret@h".into(), none)
-            .err()
-            .unwrap();
-        assert!(!e.contains("secret"));
-        assert_eq!(Keys::new("q").job("j"), "flash:{q}:job:j");
-    }
-
-    #[test]
-    fn final_bodies() {
-        assert!(is_final_body(
-            r#"{"id":"a","output":1,"status":"COMPLETED"}"#
-        ));
-        assert!(!is_final_body(r#"{"id":"a","status":"IN_PROGRESS"}"#));
     }
 }
