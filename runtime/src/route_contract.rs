@@ -8,7 +8,9 @@
 //!   path (segments of plain text or whole `{name}` parameters);
 //! - a route's [`RouteShape`]: the path with its parameters unnamed. Two routes of one method
 //!   with the same shape are the same route, whatever they call their parameters;
-//! - the paths the worker serves itself, and the variable that carries an endpoint's id.
+//! - the paths the worker serves itself, and the variable that carries an endpoint's id;
+//! - the Redis names of a queue shared by replicas (its stream and consumer group), which the
+//!   Kubernetes export's scalers watch.
 //!
 //! It uses nothing but `std` (tests/layers.rs holds it to that), so it compiles the same inside
 //! flashc and inside every generated worker.
@@ -438,6 +440,26 @@ pub fn endpoint_id_env(name: &str) -> String {
         c => c.to_ascii_uppercase(),
     }));
     out
+}
+
+/// The variable holding a queue's Redis URL (`redis://…`, `rediss://…`): set, a queue worker
+/// keeps its jobs in Redis, shared by every replica.
+pub const QUEUE_URL_ENV: &str = "FLASH_QUEUE_URL";
+/// The variable naming a queue in Redis (default `default`); replicas of one endpoint share it.
+pub const QUEUE_NAME_ENV: &str = "FLASH_QUEUE_NAME";
+/// The consumer group every replica of a queue reads its stream with.
+pub const QUEUE_GROUP: &str = "workers";
+
+/// The prefix of every Redis key of the queue `name`. The braces are a Redis Cluster hash tag:
+/// every key of one queue lands in one slot.
+pub fn queue_key_prefix(name: &str) -> String {
+    format!("flash:{{{name}}}:")
+}
+
+/// The Redis stream of the queue `name`: its backlog, read by [`QUEUE_GROUP`]. What the
+/// runtime writes and what a KEDA scaler of the Kubernetes export watches.
+pub fn queue_stream(name: &str) -> String {
+    format!("{}stream", queue_key_prefix(name))
 }
 
 #[cfg(test)]

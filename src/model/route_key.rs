@@ -9,8 +9,9 @@
 mod contract;
 
 pub use contract::{
-    argument_name, endpoint_id_env, is_identifier, params, path_problems, segments, ArgSource,
-    Method, RouteKey, RouteKeyError, RouteKeyErrorKind, RouteShape, Segment, RESERVED_PATHS,
+    argument_name, endpoint_id_env, is_identifier, params, path_problems, queue_key_prefix,
+    queue_stream, segments, ArgSource, Method, RouteKey, RouteKeyError, RouteKeyErrorKind,
+    RouteShape, Segment, QUEUE_GROUP, QUEUE_NAME_ENV, QUEUE_URL_ENV, RESERVED_PATHS,
 };
 
 /// [`RouteKey::parse`], with a "did you mean" for a misspelt method (the contract has no

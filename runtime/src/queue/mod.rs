@@ -199,6 +199,7 @@ pub async fn serve<S: Send + Sync + 'static>(
             } else {
                 None
             };
+            let shared = shared_store(&cfg, &worker, &timing)?;
             let persist = queue_store(&cfg)?;
             let options = local::LocalOptions {
                 persist,
@@ -216,13 +217,14 @@ pub async fn serve<S: Send + Sync + 'static>(
                             .collect()
                     }),
             };
-            let result = local::run_with(
+            let result = local::run_on(
                 worker,
                 timing,
                 listener,
                 shutdown,
                 cfg.shutdown_grace,
                 options,
+                shared,
             )
             .await;
             if let Some(probe) = probe {
@@ -230,6 +232,52 @@ pub async fn serve<S: Send + Sync + 'static>(
             }
             result
         }
+    }
+}
+
+/// `FLASH_QUEUE_URL`: a queue shared by every replica, on Redis (`redis://` or `rediss://`,
+/// credentials in the URL). A worker built without the `redis` feature refuses it (exit 2), as
+/// does a URL given together with `FLASH_QUEUE_DIR` (one queue has one store).
+fn shared_store<S>(
+    cfg: &Config,
+    worker: &QueueWorker<S>,
+    timing: &settings::LocalTiming,
+) -> Result<Option<Arc<dyn local::engine::JobStore>>, String> {
+    let Some(url) = std::env::var("FLASH_QUEUE_URL")
+        .ok()
+        .map(|u| u.trim().to_string())
+        .filter(|u| !u.is_empty())
+    else {
+        return Ok(None);
+    };
+    if cfg.queue_dir.is_some() {
+        return Err("bad configuration: FLASH_QUEUE_URL and FLASH_QUEUE_DIR are both set: a queue is kept either on Redis or in a local file".to_string());
+    }
+    #[cfg(feature = "redis")]
+    {
+        let options = local::redis_store::RedisOptions::from_env(url)
+            .map_err(|e| format!("bad configuration: {e}"))?;
+        let store = local::redis_store::RedisStore::new(
+            &options,
+            worker.max_concurrency.max(1),
+            worker.retries,
+            timing.run_ttl,
+            timing.runsync_ttl,
+        )
+        .map_err(|e| format!("bad configuration: {e}"))?;
+        let store = Arc::new(store);
+        store.start_background();
+        tracing::info!(
+            queue = %options.name,
+            lease_ms = options.lease.as_millis() as u64,
+            "the queue is on Redis (FLASH_QUEUE_URL), shared with every replica"
+        );
+        Ok(Some(store))
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = (url, worker, timing);
+        Err("bad configuration: FLASH_QUEUE_URL is set, but this worker was built without flash-runtime's redis feature".to_string())
     }
 }
 

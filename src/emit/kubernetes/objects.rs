@@ -19,12 +19,9 @@ pub const LIVENESS_PATH: &str = "/ping/live";
 pub const RUN_AS: i64 = 10001;
 /// Where Runpod mounts a network volume; the PVC is mounted there too.
 pub const VOLUME_MOUNT: &str = "/runpod-volume";
-/// The Redis Streams consumer group every replica of a queue endpoint reads with.
-pub const QUEUE_GROUP: &str = "flash-workers";
-/// The variable holding a queue's name ([`queue_stream`] is its stream).
-pub const QUEUE_NAME_ENV: &str = "FLASH_QUEUE_NAME";
-/// The variable (and the key in the project's Secret) with the Redis URL of the queues.
-pub const QUEUE_URL_ENV: &str = "FLASH_QUEUE_URL";
+/// The Redis names of a queue (its stream, consumer group and variables) are the runtime's, from
+/// the contract flashc shares with it; `QUEUE_URL_ENV` is also the key in the project's Secret.
+pub use crate::model::route_key::{queue_stream, QUEUE_GROUP, QUEUE_NAME_ENV, QUEUE_URL_ENV};
 /// KEDA's HTTP add-on, as its chart installs it (namespace `keda`).
 const HTTP_ADDON_SCALER: &str = "keda-add-ons-http-external-scaler.keda:9090";
 const HTTP_ADDON_PROXY: &str = "keda-add-ons-http-interceptor-proxy";
@@ -44,12 +41,6 @@ const EXIT_MARGIN_S: u64 = 10;
 /// How long a stopping pod keeps serving before SIGTERM: Services, the Gateway and the
 /// interceptor stop sending it requests meanwhile (removal from endpoints is not instant).
 const PRE_STOP_S: u64 = 5;
-
-/// The Redis stream of the queue named `queue` (the value of [`QUEUE_NAME_ENV`]). The braces are
-/// a Redis Cluster hash tag: every key of one queue lands in one slot.
-pub fn queue_stream(queue: &str) -> String {
-    format!("flash:{{{queue}}}:jobs")
-}
 
 /// The Secret (created by the user, never written here) holding the values of flash.yaml's
 /// `{secret: NAME}` references under their names, and the queues' Redis URL.

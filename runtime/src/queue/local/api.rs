@@ -17,9 +17,11 @@ use axum::{
     Json, Router,
 };
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
-use super::store::{NewJob, RetryError, Store};
+use super::{
+    engine::{JobStore, Unavailable},
+    store::{NewJob, RetryError},
+};
 use crate::{
     health::{Health, State as InitState},
     queue::job,
@@ -33,7 +35,7 @@ const MAX_WAIT: Duration = Duration::from_secs(300);
 
 #[derive(Clone)]
 pub struct App {
-    pub store: Arc<Store>,
+    pub store: Arc<dyn JobStore>,
     /// Where the `init` hook is: `/ping` reports it; submissions queue while it runs and are
     /// refused once it failed.
     pub health: Health,
@@ -230,6 +232,14 @@ fn job_id(id: Result<Path<String>, PathRejection>) -> Result<String, Box<Respons
     })
 }
 
+/// The store cannot be reached (a shared queue whose server is down): nothing was done.
+fn unavailable(e: Unavailable) -> Response {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("the queue is unavailable: {e}"),
+    )
+}
+
 fn not_found(id: &str) -> Response {
     error(
         StatusCode::NOT_FOUND,
@@ -242,8 +252,10 @@ async fn run(State(app): State<App>, headers: HeaderMap, body: Body) -> Response
         Ok(n) => n,
         Err(r) => return r,
     };
-    let id = app.store.submit(new, None);
-    Json(json!({ "id": id, "status": "IN_QUEUE" })).into_response()
+    match app.store.submit(new).await {
+        Ok(id) => Json(json!({ "id": id, "status": "IN_QUEUE" })).into_response(),
+        Err(e) => unavailable(e),
+    }
 }
 
 async fn runsync(
@@ -268,16 +280,17 @@ async fn runsync(
         Ok(n) => n,
         Err(r) => return r,
     };
-    let (tx, rx) = oneshot::channel();
-    let id = app.store.submit(new, Some(tx));
-    match tokio::time::timeout(wait, rx).await {
-        Ok(Ok(body)) => json_text(body),
-        // Still running (or the waiter was dropped): answer the current, not-final state and
-        // let the caller poll `/status`, as the platform does.
-        _ => match app.store.status(&id) {
-            Some(body) => json_text(body),
-            None => not_found(&id),
-        },
+    let id = match app.store.submit_and_wait(new, wait).await {
+        Ok((_, Some(body))) => return json_text(body),
+        Ok((id, None)) => id,
+        Err(e) => return unavailable(e),
+    };
+    // Still running (or the waiter was dropped): answer the current, not-final state and let
+    // the caller poll `/status`, as the platform does.
+    match app.store.status(&id).await {
+        Ok(Some(body)) => json_text(body),
+        Ok(None) => not_found(&id),
+        Err(e) => unavailable(e),
     }
 }
 
@@ -441,9 +454,10 @@ async fn status(State(app): State<App>, id: Result<Path<String>, PathRejection>)
         Ok(id) => id,
         Err(r) => return *r,
     };
-    match app.store.status(&id) {
-        Some(body) => json_text(body),
-        None => not_found(&id),
+    match app.store.status(&id).await {
+        Ok(Some(body)) => json_text(body),
+        Ok(None) => not_found(&id),
+        Err(e) => unavailable(e),
     }
 }
 
@@ -452,9 +466,10 @@ async fn stream(State(app): State<App>, id: Result<Path<String>, PathRejection>)
         Ok(id) => id,
         Err(r) => return *r,
     };
-    match app.store.take_stream(&id) {
-        Some(body) => Json(body).into_response(),
-        None => not_found(&id),
+    match app.store.take_stream(&id).await {
+        Ok(Some(body)) => Json(body).into_response(),
+        Ok(None) => not_found(&id),
+        Err(e) => unavailable(e),
     }
 }
 
@@ -463,9 +478,10 @@ async fn cancel(State(app): State<App>, id: Result<Path<String>, PathRejection>)
         Ok(id) => id,
         Err(r) => return *r,
     };
-    match app.store.cancel(&id) {
-        Some(body) => Json(body).into_response(),
-        None => not_found(&id),
+    match app.store.cancel(&id).await {
+        Ok(Some(body)) => Json(body).into_response(),
+        Ok(None) => not_found(&id),
+        Err(e) => unavailable(e),
     }
 }
 
@@ -474,9 +490,10 @@ async fn retry(State(app): State<App>, id: Result<Path<String>, PathRejection>) 
         Ok(id) => id,
         Err(r) => return *r,
     };
-    match app.store.retry(&id) {
+    match app.store.retry(&id).await {
         Ok(body) => Json(body).into_response(),
         Err(RetryError::NotFound) => not_found(&id),
+        Err(RetryError::Unavailable(why)) => unavailable(Unavailable(why)),
         Err(RetryError::NotRetryable(s)) => error(
             StatusCode::BAD_REQUEST,
             format!(
@@ -488,16 +505,29 @@ async fn retry(State(app): State<App>, id: Result<Path<String>, PathRejection>) 
 }
 
 async fn health(State(app): State<App>) -> Response {
-    Json(app.store.health()).into_response()
+    match app.store.health().await {
+        Ok(body) => Json(body).into_response(),
+        Err(e) => unavailable(e),
+    }
 }
 
 async fn purge(State(app): State<App>) -> Response {
-    let removed = app.store.purge();
-    Json(json!({ "removed": removed, "status": "completed" })).into_response()
+    match app.store.purge().await {
+        Ok(removed) => Json(json!({ "removed": removed, "status": "completed" })).into_response(),
+        Err(e) => unavailable(e),
+    }
 }
 
 /// 204 while `init` runs, 200 once ready, 503 if it failed: the platform's health contract.
+/// A shared store that cannot be reached makes the worker unhealthy (503) until it can.
 async fn ping(State(app): State<App>) -> Response {
+    if let Some(why) = app.store.unavailable() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unhealthy", "error": format!("the queue is unavailable: {why}") })),
+        )
+            .into_response();
+    }
     app.health.ping_response()
 }
 

@@ -7,17 +7,25 @@
 //! retention times, and webhooks are called when a job ends.
 
 pub mod api;
+pub mod engine;
 #[cfg(feature = "persist")]
 pub mod persist;
+#[cfg(feature = "redis")]
+mod redis_scripts;
+#[cfg(feature = "redis")]
+pub mod redis_store;
+#[cfg(feature = "redis")]
+mod redis_wire;
 pub mod store;
 
-use std::{future::ready, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use tokio::{net::TcpListener, task::JoinSet};
 use tracing::Instrument;
 
 use self::{
     api::App,
+    engine::JobStore,
     store::{Store, Webhook},
 };
 use super::{job, settings::LocalTiming, Prepared, QueueWorker};
@@ -125,6 +133,20 @@ pub async fn run_with<S: Send + Sync + 'static>(
     grace: Duration,
     options: LocalOptions,
 ) -> Result<(), String> {
+    run_on(worker, timing, listener, shutdown, grace, options, None).await
+}
+
+/// [`run_with`] over `store` when given (a shared store: the Redis one), else over the local
+/// store `options` describe.
+pub async fn run_on<S: Send + Sync + 'static>(
+    worker: QueueWorker<S>,
+    timing: LocalTiming,
+    listener: TcpListener,
+    shutdown: Shutdown,
+    grace: Duration,
+    options: LocalOptions,
+    store: Option<Arc<dyn JobStore>>,
+) -> Result<(), String> {
     if options.api_key.is_none() {
         if let Ok(addr) = listener.local_addr() {
             if !addr.ip().is_loopback() {
@@ -136,7 +158,10 @@ pub async fn run_with<S: Send + Sync + 'static>(
         }
     }
     let limits = options.limits;
-    let (app, queue) = start(worker, timing, options)?;
+    let (app, queue) = match store {
+        Some(store) => start_on(worker, timing, options, store, None)?,
+        None => start(worker, timing, options)?,
+    };
     let served = crate::conn::serve(listener, app, shutdown.clone(), limits);
     tokio::pin!(served);
     // The server returns only after the shutdown trigger (or on an accept error, which ends the
@@ -164,7 +189,7 @@ pub async fn run_with<S: Send + Sync + 'static>(
 /// A local queue whose workers are running; its API is the router [`start`] returned. Serve
 /// that router, and when the server has stopped, call [`RunningQueue::finish`].
 pub struct RunningQueue {
-    store: Arc<Store>,
+    store: Arc<dyn JobStore>,
     hooks: Hooks,
     stop_workers: Shutdown,
     workers: tokio::task::JoinHandle<()>,
@@ -198,17 +223,38 @@ pub fn start<S: Send + Sync + 'static>(
         store
     };
     let store = Arc::new(store);
-    let health = options.health.clone();
     #[cfg(feature = "persist")]
     let (opening, keeper) = match options.persist.clone() {
         Some(path) => {
-            let (opening, keeper) = persist::start(path, store.clone(), health.clone());
+            let (opening, keeper) = persist::start(path, store.clone(), options.health.clone());
             (Some(opening), Some(keeper))
         }
         None => (None, None),
     };
     #[cfg(not(feature = "persist"))]
     let opening: Option<Opening> = None;
+    let (app, mut queue) = start_on(worker, timing, options, store, opening)?;
+    #[cfg(feature = "persist")]
+    {
+        queue.keeper = keeper;
+    }
+    #[cfg(not(feature = "persist"))]
+    let _ = &mut queue;
+    Ok((app, queue))
+}
+
+/// Starts the queue API and workers of `worker` over `store`, any [`JobStore`]: the local
+/// store ([`start`]) or a shared one (the Redis store, feature `redis`). `opening`, when set,
+/// holds API calls back until the store is loaded.
+pub fn start_on<S: Send + Sync + 'static>(
+    worker: QueueWorker<S>,
+    timing: LocalTiming,
+    options: LocalOptions,
+    store: Arc<dyn JobStore>,
+    opening: Option<Opening>,
+) -> Result<(axum::Router, RunningQueue), String> {
+    let max = worker.max_concurrency.max(1);
+    let health = options.health.clone();
     let hooks = Hooks {
         client: reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
@@ -219,7 +265,7 @@ pub fn start<S: Send + Sync + 'static>(
             .map_err(|e| format!("cannot build the webhook client: {e}"))?,
         retry_delay: timing.webhook_retry,
         pending: Default::default(),
-        store: opening.as_ref().map(|_| store.clone()),
+        store: store.clone(),
     };
 
     // Serve at once (so `/ping` says 204 while init runs); jobs queue until workers start.
@@ -259,6 +305,14 @@ pub fn start<S: Send + Sync + 'static>(
         })
     };
     let janitor = tokio::spawn(sweep(store.clone(), timing.run_ttl.min(timing.runsync_ttl)));
+    if let Some(mut orphans) = store.orphan_webhooks() {
+        let hooks = hooks.clone();
+        tokio::spawn(async move {
+            while let Some((id, hook)) = orphans.recv().await {
+                hooks.deliver(id, hook);
+            }
+        });
+    }
 
     let app = api::router(App {
         store: store.clone(),
@@ -279,7 +333,7 @@ pub fn start<S: Send + Sync + 'static>(
             workers,
             janitor,
             #[cfg(feature = "persist")]
-            keeper,
+            keeper: None,
         },
     ))
 }
@@ -309,19 +363,29 @@ impl RunningQueue {
             workers,
             janitor,
         } = self;
-        #[cfg(feature = "persist")]
-        if let Some(keeper) = keeper {
-            finish_persisted(
+        if store.keeps_queue() {
+            #[cfg(feature = "persist")]
+            let kept_in = keeper.as_ref().map_or_else(
+                || "the shared queue".to_string(),
+                |k| k.path.display().to_string(),
+            );
+            #[cfg(not(feature = "persist"))]
+            let kept_in = "the shared queue".to_string();
+            finish_kept(
                 store,
                 hooks,
                 stop_workers,
                 workers,
                 janitor,
-                keeper,
+                &kept_in,
                 deadline,
                 grace,
             )
             .await;
+            #[cfg(feature = "persist")]
+            if let Some(keeper) = keeper {
+                keeper.close().await;
+            }
             return;
         }
         tracing::info!(
@@ -352,16 +416,16 @@ impl RunningQueue {
     }
 }
 
-/// [`RunningQueue::finish`] of a persisted queue.
-#[cfg(feature = "persist")]
+/// [`RunningQueue::finish`] of a queue that outlives the worker (persisted or shared): running
+/// attempts may finish until the deadline, the others are queued again; queued jobs stay.
 #[allow(clippy::too_many_arguments)]
-async fn finish_persisted(
-    store: Arc<Store>,
+async fn finish_kept(
+    store: Arc<dyn JobStore>,
     hooks: Hooks,
     stop_workers: Shutdown,
     workers: tokio::task::JoinHandle<()>,
     janitor: tokio::task::JoinHandle<()>,
-    keeper: persist::Keeper,
+    kept_in: &str,
     deadline: tokio::time::Instant,
     grace: Duration,
 ) {
@@ -383,8 +447,8 @@ async fn finish_persisted(
         }
     };
     let _ = tokio::time::timeout_at(deadline, finished).await;
-    for id in store.requeue_running() {
-        tracing::warn!(requestId = %id, "job {id} will run again at the next start");
+    for id in store.requeue_running().await {
+        tracing::warn!(requestId = %id, "job {id} is queued again: it will run at the next start or on another replica");
     }
     if tokio::time::timeout(Duration::from_secs(1), workers)
         .await
@@ -397,17 +461,15 @@ async fn finish_persisted(
     if queued > 0 {
         tracing::info!(
             queued,
-            "{queued} queued jobs stay in {} for the next start",
-            keeper.path.display()
+            "{queued} queued jobs stay in {kept_in} for the next start"
         );
     }
     hooks.finish(grace.max(Duration::from_secs(5))).await;
-    keeper.close().await;
 }
 
 /// One worker: takes the next job, runs it, records the outcome, repeats until stopped.
 async fn work<S: Send + Sync + 'static>(
-    store: Arc<Store>,
+    store: Arc<dyn JobStore>,
     worker: Arc<Prepared<S>>,
     hooks: Hooks,
     stop: Shutdown,
@@ -427,7 +489,10 @@ async fn work<S: Send + Sync + 'static>(
             expired,
         } = assignment;
         if let Some(ttl) = expired {
-            if let Some(hook) = store.finish(&id, generation, Err(job::Failure::Expired(ttl))) {
+            if let Some(hook) = store
+                .finish(&id, generation, Err(job::Failure::Expired(ttl)))
+                .await
+            {
                 hooks.deliver(id.clone(), hook);
             }
             continue;
@@ -440,10 +505,7 @@ async fn work<S: Send + Sync + 'static>(
             args,
             Progress::new(tx),
             timeout.or(worker.execution_timeout),
-            |chunk| {
-                store.chunk(&id, generation, chunk);
-                ready(())
-            },
+            |chunk| store.chunk(&id, generation, chunk),
         );
         let run = run.instrument(request_span(&id));
         tokio::pin!(run);
@@ -452,7 +514,7 @@ async fn work<S: Send + Sync + 'static>(
                 r = &mut run => break Some(r),
                 // Cancelled through `/cancel` or `/purge-queue`: drop the handler's future.
                 Ok(()) = &mut cancelled => break None,
-                Some(update) = updates.recv() => store.progress(&id, generation, update),
+                Some(update) = updates.recv() => store.progress(&id, generation, update).await,
             }
         };
         let Some(result) = outcome else {
@@ -460,16 +522,16 @@ async fn work<S: Send + Sync + 'static>(
             continue;
         };
         while let Ok(update) = updates.try_recv() {
-            store.progress(&id, generation, update);
+            store.progress(&id, generation, update).await;
         }
-        if let Some(hook) = store.finish(&id, generation, result) {
+        if let Some(hook) = store.finish(&id, generation, result).await {
             hooks.deliver(id.clone(), hook);
         }
     }
 }
 
 /// Expires retained results on a period well below the shortest retention.
-async fn sweep(store: Arc<Store>, shortest: Duration) {
+async fn sweep(store: Arc<dyn JobStore>, shortest: Duration) {
     let period = (shortest / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -487,9 +549,9 @@ struct Hooks {
     client: reqwest::Client,
     retry_delay: Duration,
     pending: Arc<Pending>,
-    /// A persisted queue's store, told when a delivery is over (a restart then does not report
-    /// it as dropped).
-    store: Option<Arc<Store>>,
+    /// Told when a delivery is over: a persisted queue's restart then does not report it as
+    /// dropped, a shared queue stops holding it for another replica to deliver.
+    store: Arc<dyn JobStore>,
 }
 
 #[derive(Default)]
@@ -510,9 +572,7 @@ impl Hooks {
         this.pending.ids().insert(id.clone());
         tokio::spawn(async move {
             this.attempts(&id, hook).await;
-            if let Some(store) = &this.store {
-                store.webhook_done(&id);
-            }
+            this.store.webhook_done(&id).await;
             this.pending.ids().remove(&id);
             this.pending.done.notify_waiters();
         });

@@ -160,6 +160,8 @@ pub struct Store {
 pub enum RetryError {
     NotFound,
     NotRetryable(Status),
+    /// The store cannot be reached now (a shared store).
+    Unavailable(String),
 }
 
 impl Store {
@@ -184,6 +186,11 @@ impl Store {
     pub fn persisted(self) -> Self {
         self.lock().dirty = Some(HashSet::new());
         self
+    }
+
+    /// Whether changes are tracked for a persisted queue.
+    pub fn is_persisted(&self) -> bool {
+        self.lock().dirty.is_some()
     }
 
     /// Bytes of final results kept now.
@@ -340,54 +347,31 @@ impl Store {
             job.cancel = None;
             job.exec_ms = job.started_at.map(|s| ms(now - s));
             mark(&mut inner.dirty, id);
-            match result {
-                Ok(out) => {
-                    // A returned object is read as on the platform (and by the SDK): a set
-                    // `"error"` fails the job with the other keys as partial output;
-                    // `"refresh_worker"` is dropped (a local worker is not recycled).
-                    let mut text = None;
-                    let body = match out {
-                        Output::Value(v) => crate::queue::platform::ResultBody::from_output(v),
-                        // Serialized by the handler: kept as its text (fields in their order)
-                        // unless it may carry the keys read above.
-                        Output::Json(j) if !may_carry_result_keys(j.as_str()) => {
-                            text = Some(j.into_string().into_boxed_str());
-                            crate::queue::platform::ResultBody {
-                                output: None,
-                                error: None,
-                                stop_pod: false,
-                            }
-                        }
-                        Output::Json(j) => {
-                            crate::queue::platform::ResultBody::from_output(j.to_value())
-                        }
-                        stream => crate::queue::platform::ResultBody {
-                            output: Some(stream.into_value()),
-                            error: None,
-                            stop_pod: false,
-                        },
-                    };
-                    if let Some(error) = body.error {
-                        tracing::warn!(requestId = %id, "job failed with partial output");
-                        job.status = Status::Failed;
-                        job.output = body.output;
-                        job.error = Some(match error {
-                            Value::String(s) => s,
-                            other => other.to_string(),
-                        });
-                        inner.failed += 1;
-                        return finalize(inner, id, now, self.ttl, self.retain_bytes);
-                    }
+            match Settled::of(result) {
+                Settled::FailedWithOutput { output, error } => {
+                    tracing::warn!(requestId = %id, "job failed with partial output");
+                    job.status = Status::Failed;
+                    job.output = None;
+                    job.kept_output = output.map(String::into_boxed_str);
+                    job.error = Some(error);
+                    inner.failed += 1;
+                    return finalize(inner, id, now, self.ttl, self.retain_bytes);
+                }
+                Settled::Completed(output) => {
                     job.status = Status::Completed;
-                    job.output = body.output;
-                    job.kept_output = text;
+                    job.output = None;
+                    job.kept_output = output.map(String::into_boxed_str);
                     // Only FAILED and TIMED_OUT jobs can be retried: the input is not needed
                     // any more, and retained `/runsync` results add up fast under load.
                     job.args = Args::new();
                     inner.completed += 1;
                 }
-                Err(f) if f.is_retryable() && job.attempts_left > 0 => {
-                    tracing::warn!(requestId = %id, "attempt failed ({}); retrying", f.message());
+                Settled::Failed {
+                    message,
+                    retryable: true,
+                    ..
+                } if job.attempts_left > 0 => {
+                    tracing::warn!(requestId = %id, "attempt failed ({message}); retrying");
                     job.attempts_left -= 1;
                     job.generation += 1;
                     job.status = Status::InQueue;
@@ -401,15 +385,16 @@ impl Store {
                     inner.retried += 1;
                     requeued = true;
                 }
-                Err(f) => {
-                    tracing::warn!(requestId = %id, "job failed: {}", f.message());
-                    job.status = if f.is_timeout() {
-                        Status::TimedOut
-                    } else {
-                        Status::Failed
-                    };
+                Settled::Failed {
+                    status,
+                    error,
+                    message,
+                    ..
+                } => {
+                    tracing::warn!(requestId = %id, "job failed: {message}");
+                    job.status = status;
                     job.output = None;
-                    job.error = Some(f.to_error_text("local"));
+                    job.error = Some(error);
                     inner.failed += 1;
                 }
             }
@@ -819,7 +804,38 @@ fn finalize_one(inner: &mut Inner, id: &str, now: Instant, ttl: [Duration; 2]) -
 /// update while running, else the kept output's text as it is.
 fn render(id: &str, job: &Job) -> String {
     let progress = job.output.as_ref().map(Value::to_string);
-    let output = progress.as_deref().or(job.kept_output.as_deref());
+    render_view(
+        id,
+        &View {
+            delay_ms: job.delay_ms,
+            error: job.error.as_deref(),
+            exec_ms: job.exec_ms,
+            output: progress.as_deref().or(job.kept_output.as_deref()),
+            status: job.status.as_str(),
+        },
+    )
+}
+
+/// The fields of a job that `/status` shows, wherever the job is kept.
+pub struct View<'a> {
+    pub delay_ms: Option<u64>,
+    pub error: Option<&'a str>,
+    pub exec_ms: Option<u64>,
+    /// JSON text: the latest progress update while running, else the final output.
+    pub output: Option<&'a str>,
+    pub status: &'a str,
+}
+
+/// A job's `/status` body, as JSON text, in the platform's key order. Every store renders
+/// through this one function, so the bytes do not depend on where the job is kept.
+pub fn render_view(id: &str, view: &View<'_>) -> String {
+    let View {
+        delay_ms,
+        error,
+        exec_ms,
+        output,
+        status,
+    } = *view;
     let quote = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string());
     let mut out = String::with_capacity(96 + id.len() + output.map_or(0, str::len));
     let mut sep = '{';
@@ -831,22 +847,92 @@ fn render(id: &str, job: &Job) -> String {
         out.push_str("\":");
         out.push_str(value);
     };
-    if let Some(d) = job.delay_ms {
+    if let Some(d) = delay_ms {
         field(&mut out, "delayTime", &d.to_string());
     }
-    if let Some(e) = &job.error {
+    if let Some(e) = error {
         field(&mut out, "error", &quote(e));
     }
-    if let Some(e) = job.exec_ms {
+    if let Some(e) = exec_ms {
         field(&mut out, "executionTime", &e.to_string());
     }
     field(&mut out, "id", &quote(id));
     if let Some(o) = output {
         field(&mut out, "output", o);
     }
-    field(&mut out, "status", &quote(job.status.as_str()));
+    field(&mut out, "status", &quote(status));
     out.push('}');
     out
+}
+
+/// How an attempt ended, read as the platform reads a worker's result, whatever store keeps it.
+pub enum Settled {
+    /// COMPLETED with this output (JSON text), if any.
+    Completed(Option<String>),
+    /// The handler returned an object with a set `"error"`: FAILED, the other keys kept as
+    /// partial output (JSON text). Not retried.
+    FailedWithOutput {
+        output: Option<String>,
+        error: String,
+    },
+    /// The attempt failed; `retryable` says whether retries left may run it again.
+    Failed {
+        status: Status,
+        /// The error as `/status` shows it.
+        error: String,
+        /// For the log.
+        message: String,
+        retryable: bool,
+    },
+}
+
+impl Settled {
+    pub fn of(result: Result<Output, Failure>) -> Settled {
+        match result {
+            Ok(out) => {
+                // A returned object is read as on the platform (and by the SDK): a set
+                // `"error"` fails the job with the other keys as partial output;
+                // `"refresh_worker"` is dropped (a local worker is not recycled).
+                let body = match out {
+                    Output::Value(v) => crate::queue::platform::ResultBody::from_output(v),
+                    // Serialized by the handler: kept as its text (fields in their order)
+                    // unless it may carry the keys read above.
+                    Output::Json(j) if !may_carry_result_keys(j.as_str()) => {
+                        return Settled::Completed(Some(j.into_string()))
+                    }
+                    Output::Json(j) => {
+                        crate::queue::platform::ResultBody::from_output(j.to_value())
+                    }
+                    stream => crate::queue::platform::ResultBody {
+                        output: Some(stream.into_value()),
+                        error: None,
+                        stop_pod: false,
+                    },
+                };
+                let output = body.output.map(|v| v.to_string());
+                match body.error {
+                    Some(error) => Settled::FailedWithOutput {
+                        output,
+                        error: match error {
+                            Value::String(s) => s,
+                            other => other.to_string(),
+                        },
+                    },
+                    None => Settled::Completed(output),
+                }
+            }
+            Err(f) => Settled::Failed {
+                status: if f.is_timeout() {
+                    Status::TimedOut
+                } else {
+                    Status::Failed
+                },
+                error: f.to_error_text("local"),
+                message: f.message(),
+                retryable: f.is_retryable(),
+            },
+        }
+    }
 }
 
 /// Whether a handler's serialized output may have a top-level `"error"` or `"refresh_worker"`
