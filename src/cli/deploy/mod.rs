@@ -8,6 +8,8 @@
 
 mod api;
 mod apply;
+mod local_images;
+mod probe;
 mod project;
 mod record;
 mod show;
@@ -162,6 +164,20 @@ pub fn deploy(args: &DeployArgs) -> ExitCode {
             return ExitCode::from(crate::EXIT_USAGE);
         }
     }
+    // The local control plane runs worker binaries: build what it does not have yet.
+    if !args.plan && client.is_local() {
+        let binaries = project
+            .plan
+            .endpoints
+            .iter()
+            .map(|e| (e.name.clone(), e.image.clone()))
+            .collect();
+        if let Err(e) =
+            local_images::build(&project.file, &project.dir, env, &project.images, &binaries)
+        {
+            return fail(e);
+        }
+    }
     let scope = Scope {
         project: &project.plan.project,
         environment: env,
@@ -221,7 +237,7 @@ pub fn deploy(args: &DeployArgs) -> ExitCode {
         Ok(o) => o,
         Err(e) => return fail(e),
     };
-    let verified = verify_all(&client, &outcome);
+    let verified = verify_all(&client, &outcome, &project.smoke);
     let history = record
         .environments
         .entry(project.owner.clone())
@@ -313,21 +329,31 @@ fn applied_json(
     .unwrap_or_default()
 }
 
-fn verify_all(client: &api::Client, outcome: &apply::Outcome) -> VerifyResults {
+/// The rollout of each endpoint, then its `/ping` or `/health`, then its smoke requests.
+fn verify_all(client: &api::Client, outcome: &apply::Outcome, smoke: &Smoke) -> VerifyResults {
     let deadline = verify_deadline();
     outcome
         .endpoints
         .iter()
         .map(|(name, (id, _))| {
-            let result = if outcome.changed.contains(name) {
-                apply::verify(client, id, deadline)
+            let wait = if outcome.changed.contains(name) {
+                deadline
             } else {
-                apply::verify(client, id, Duration::ZERO)
+                Duration::ZERO
             };
+            let result = apply::verify(client, id, wait).and_then(|v| {
+                let urls = outcome.urls.get(name).cloned().unwrap_or_default();
+                let requests = smoke.get(name).map_or(&[][..], Vec::as_slice);
+                probe::probe(client, &urls, requests)?;
+                Ok(v)
+            });
             (name.clone(), result)
         })
         .collect()
 }
+
+/// flash.yaml's smoke requests, by endpoint.
+type Smoke = BTreeMap<String, Vec<flashc::model::SmokeRequest>>;
 
 fn failed_verify(verified: &VerifyResults) -> Option<String> {
     verified
@@ -439,7 +465,9 @@ fn rollback_to(
         .ok_or_else(|| format!("no deployment {to} in {}", record::FILE))?;
     let build = |ids: &Ids| from_record(&target, ids);
     let outcome = apply::apply(client, scope, &build as &Build, None)?;
-    let verified = verify_all(client, &outcome);
+    // The smoke requests of today's flash.yaml may not fit an older release: the rollout and
+    // `/ping` or `/health` are what a restored release must pass.
+    let verified = verify_all(client, &outcome, &Smoke::new());
     if let Some(problem) = failed_verify(&verified) {
         return Err(problem);
     }

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use flashc::lower::Plan;
 
 pub struct Project {
+    /// flash.yaml.
+    pub file: PathBuf,
     pub dir: PathBuf,
     pub plan: Plan,
     /// flash.yaml name → image reference.
@@ -15,6 +17,8 @@ pub struct Project {
     /// The ownership marker's value (and the record's key).
     pub owner: String,
     pub locator: Locator,
+    /// flash.yaml's smoke requests, by endpoint (with the environment's overlay).
+    pub smoke: BTreeMap<String, Vec<flashc::model::SmokeRequest>>,
 }
 
 /// Places in flash.yaml, for API problems that name a field.
@@ -157,7 +161,19 @@ pub fn load(
         (Some(root), _) => flashc::validate::resolve(root, environment).0,
         (None, _) => flashc::load::Node::default(),
     };
+    // Checked against the schema by generation above, so each list deserializes.
+    let smoke = plan
+        .endpoints
+        .iter()
+        .filter_map(|e| {
+            let node = merged.get("endpoints")?.get(&e.name)?.get("smoke")?;
+            let list = flashc::load::from_node(node).ok()?;
+            Some((e.name.clone(), list))
+        })
+        .collect();
     Ok(Project {
+        smoke,
+        file,
         dir,
         plan,
         images,
