@@ -26,9 +26,11 @@ impl Emulator {
         Emulator::with_args(faults, &[])
     }
 
+    /// The control plane alone (`--no-workers`): these tests build nothing.
     fn with_args(faults: &str, extra: &[&str]) -> Emulator {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_flashc"));
-        cmd.args(["emulate", "--port", "0"]).args(extra);
+        cmd.args(["emulate", "--port", "0", "--no-workers"])
+            .args(extra);
         if !faults.is_empty() {
             cmd.args(["--fault", faults]);
         }
@@ -158,8 +160,12 @@ fn copy_dir(from: &Path, to: &Path) {
 
 fn command(emulator: &Emulator, project: &ProjectCopy, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_flashc"));
-    cmd.args(args)
-        .current_dir(&project.0)
+    cmd.args(args);
+    // The emulator runs no workers here: deploy builds none.
+    if args.first() == Some(&"deploy") && !args.contains(&"--plan") {
+        cmd.arg("--no-build");
+    }
+    cmd.current_dir(&project.0)
         .env("RUNPOD_API_BASE_URL", &emulator.base)
         .env("RUNPOD_API_KEY", KEY)
         .env("FLASHC_RETRY_BASE_MS", "5")

@@ -20,10 +20,17 @@ pub fn build(
     binaries: &BTreeMap<String, String>,
 ) -> Result<(), String> {
     let store = fleet::image_store();
-    let missing: Vec<(&String, &String)> = images
-        .iter()
-        .filter(|(_, reference)| !fleet::image_path(&store, reference).exists())
-        .collect();
+    let is_missing = |reference: &str| !fleet::image_path(&store, reference).exists();
+    if images.values().all(|r| !is_missing(r)) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&store)
+        .map_err(|e| format!("cannot create the image store {}: {e}", store.display()))?;
+    // One build at a time per store: a second deploy waits, then finds its images there.
+    let lock = std::fs::File::create(store.join(".build.lock"))
+        .and_then(|f| f.lock().map(|()| f))
+        .map_err(|e| format!("cannot lock the image store {}: {e}", store.display()))?;
+    let missing: Vec<(&String, &String)> = images.iter().filter(|(_, r)| is_missing(r)).collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -67,8 +74,6 @@ pub fn build(
     if !status.success() {
         return Err("building the workers failed (above); nothing was applied".into());
     }
-    std::fs::create_dir_all(&store)
-        .map_err(|e| format!("cannot create the image store {}: {e}", store.display()))?;
     for (endpoint, reference) in missing {
         let bin = binaries.get(endpoint).cloned().unwrap_or_default();
         let built = target.join("debug").join(&bin);
@@ -79,5 +84,6 @@ pub fn build(
             .and_then(|_| std::fs::rename(&partial, &into))
             .map_err(|e| format!("cannot store image {reference} ({}): {e}", built.display()))?;
     }
+    drop(lock);
     Ok(())
 }

@@ -73,6 +73,10 @@ pub struct DeployArgs {
     /// Do not roll back automatically when verify fails.
     #[arg(long)]
     no_rollback: bool,
+    /// Against a local control plane: build no worker binaries (the images are built
+    /// already, or the emulator runs no workers).
+    #[arg(long)]
+    no_build: bool,
 }
 
 #[derive(clap::Args)]
@@ -165,7 +169,7 @@ pub fn deploy(args: &DeployArgs) -> ExitCode {
         }
     }
     // The local control plane runs worker binaries: build what it does not have yet.
-    if !args.plan && client.is_local() {
+    if !args.plan && !args.no_build && client.is_local() {
         let binaries = project
             .plan
             .endpoints
@@ -341,10 +345,12 @@ fn verify_all(client: &api::Client, outcome: &apply::Outcome, smoke: &Smoke) -> 
             } else {
                 Duration::ZERO
             };
-            let result = apply::verify(client, id, wait).and_then(|v| {
+            let result = apply::verify(client, id, wait).and_then(|mut v| {
                 let urls = outcome.urls.get(name).cloned().unwrap_or_default();
                 let requests = smoke.get(name).map_or(&[][..], Vec::as_slice);
                 probe::probe(client, &urls, requests)?;
+                // The calls may have started workers (scale from zero): report those too.
+                v.workers = apply::workers(client, id)?;
                 Ok(v)
             });
             (name.clone(), result)

@@ -38,6 +38,11 @@ pub struct Args {
     /// else `~/.cache/flashc/images`); `flashc deploy` against the emulator fills it.
     #[arg(long, value_name = "DIR")]
     images: Option<std::path::PathBuf>,
+    /// Run no workers: the control plane alone, for rehearsing plans and applies without
+    /// building anything. Rollouts finish at once; an endpoint's URLs answer `/ping` and
+    /// `/health` with 200 (so verify passes) and anything else with 503.
+    #[arg(long)]
+    no_workers: bool,
 }
 
 /// Bodies larger than this are refused (the API's own limit is smaller than any real body).
@@ -58,7 +63,9 @@ pub fn run(args: &Args) -> ExitCode {
     let images = args.images.clone().unwrap_or_else(fleet::image_store);
     let workers = fleet::Fleet::start(images, &base);
     let mut plane = ControlPlane::new(&base, args.fault.clone());
-    plane.fleet = Some(Arc::clone(&workers));
+    if !args.no_workers {
+        plane.fleet = Some(Arc::clone(&workers));
+    }
     let plane = Arc::new(Mutex::new(plane));
     for mut request in server.incoming_requests() {
         let method = request.method().as_str().to_ascii_uppercase();
@@ -86,6 +93,23 @@ pub fn run(args: &Args) -> ExitCode {
             let plane = plane.lock().unwrap_or_else(|p| p.into_inner());
             worker_target(&path, |id| plane.has_endpoint(id))
         };
+        if let (Some((_, worker_path)), true) = (&target, args.no_workers) {
+            let reply = if !authorized {
+                fail(401, "missing bearer token".into())
+            } else if worker_path == "/ping" || worker_path.ends_with("/health") {
+                control::Reply {
+                    status: 200,
+                    headers: Vec::new(),
+                    body: Some(
+                        serde_json::json!({"status": "no workers (flashc emulate --no-workers)"}),
+                    ),
+                }
+            } else {
+                fail(503, "flashc emulate --no-workers runs no workers".into())
+            };
+            respond(request, reply);
+            continue;
+        }
         if let Some((id, worker_path)) = target {
             let workers = Arc::clone(&workers);
             std::thread::spawn(move || {
@@ -105,7 +129,9 @@ pub fn run(args: &Args) -> ExitCode {
         let reply = {
             let mut plane = plane.lock().unwrap_or_else(|p| p.into_inner());
             let reply = plane.handle(&method, &path, authorized, &body);
-            workers.sync(plane.endpoint_states());
+            if !args.no_workers {
+                workers.sync(plane.endpoint_states());
+            }
             reply
         };
         respond(request, reply);
@@ -164,11 +190,6 @@ fn proxy(
     authorized: bool,
     forward: Forward,
 ) {
-    let fail = |status: u16, detail: String| control::Reply {
-        status,
-        headers: Vec::new(),
-        body: Some(serde_json::json!({"title": "Error", "status": status, "detail": detail})),
-    };
     if !authorized {
         return respond(request, fail(401, "missing bearer token".into()));
     }
@@ -239,6 +260,14 @@ fn proxy(
         response = response.with_header(h);
     }
     let _ = request.respond(response);
+}
+
+fn fail(status: u16, detail: String) -> control::Reply {
+    control::Reply {
+        status,
+        headers: Vec::new(),
+        body: Some(serde_json::json!({"title": "Error", "status": status, "detail": detail})),
+    }
 }
 
 fn control_problem(status: u16) -> control::Reply {
