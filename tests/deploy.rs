@@ -658,12 +658,12 @@ fn real_workers_answer_roll_out_fail_verify_roll_back_and_go() {
     let store = generated_target().join("flashc-image-store");
     let emulator = emulator_with_workers(&store);
     let project = ProjectCopy::new();
-    // In production the caller reaches its callee with an API key from a Runpod secret; each
-    // endpoint declares what verify sends it.
+    // The example's caller reaches its callee with the API key from a Runpod secret (the
+    // emulator fills it in from its own environment); each endpoint gets smoke requests.
     project.edit(
         "flash.yaml",
-        "      \"GET /health\": api::health\n",
-        "      \"GET /health\": api::health\n    env:\n      RUNPOD_API_KEY: {secret: runpod_api_key}\n    smoke:\n      - request: \"POST /summarize\"\n        body: {text: \"one two three four\", max_words: 2}\n        expect: {words_in: 4, words_out: 2}\n      - request: \"GET /health\"\n        expect: {status: ok}\n",
+        "      RUNPOD_API_KEY: { secret: runpod_api_key }\n",
+        "      RUNPOD_API_KEY: { secret: runpod_api_key }\n    smoke:\n      - request: \"POST /summarize\"\n        body: {text: \"one two three four\", max_words: 2}\n        expect: {words_in: 4, words_out: 2}\n      - request: \"GET /health\"\n        expect: {status: ok}\n",
     );
     project.edit(
         "flash.yaml",
