@@ -2,6 +2,7 @@
 //! Schema is generated from them (`schema/flash.schema.json`), typed access in rules and
 //! lowering goes through them, and their doc comments are the schema's descriptions.
 
+pub mod catalog;
 mod choices;
 pub mod route_key;
 pub mod vocab;
