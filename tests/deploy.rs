@@ -844,3 +844,31 @@ fn real_workers_answer_roll_out_fail_verify_roll_back_and_go() {
         "workers outlived their endpoints"
     );
 }
+
+#[test]
+fn catalog_refresh_reads_the_emulator_and_gives_back_the_snapshot() {
+    let emulator = Emulator::start("");
+    let project = ProjectCopy::new();
+    let out = flashc(
+        &emulator,
+        &project,
+        &["catalog", "refresh", "--out", "fresh-catalog.json"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let fresh: Value = serde_json::from_str(
+        &std::fs::read_to_string(project.0.join("fresh-catalog.json")).unwrap(),
+    )
+    .unwrap();
+    let committed: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog/runpod-catalog.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    for key in ["dataCenters", "gpuTypes", "cpuFlavors", "cudaVersions"] {
+        assert_eq!(fresh[key], committed[key], "{key}");
+    }
+    assert!(fresh["source"].as_str().unwrap().contains(&emulator.base));
+    assert_eq!(fresh["takenAt"].as_str().unwrap().len(), 10);
+}

@@ -85,6 +85,78 @@ pub fn datacenters() -> Vec<&'static str> {
         .collect()
 }
 
+/// The snapshot from `/v2/catalog/datacenters`, `/gpus` and `/cpus` answers (their
+/// `ListDataCentersResponse`, `ListGpuTypesResponse`, `ListCpuTypesResponse`), sorted by id.
+/// The catalogue lists no CUDA versions: `cuda_versions` are kept from `previous`.
+pub fn from_api(
+    data_centers: &serde_json::Value,
+    gpus: &serde_json::Value,
+    cpus: &serde_json::Value,
+    taken_at: &str,
+    source: &str,
+    previous: &Catalog,
+) -> Result<Catalog, String> {
+    fn list<'a>(v: &'a serde_json::Value, key: &str) -> Result<&'a Vec<serde_json::Value>, String> {
+        v.get(key)
+            .and_then(serde_json::Value::as_array)
+            .ok_or_else(|| format!("the answer has no `{key}` list"))
+    }
+    let text = |v: &serde_json::Value, k: &str| -> Result<String, String> {
+        v.get(k)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| format!("an item without `{k}`: {v}"))
+    };
+    let number = |v: &serde_json::Value| v.as_u64().and_then(|n| u32::try_from(n).ok());
+    let mut catalog = Catalog {
+        format: 1,
+        taken_at: taken_at.to_string(),
+        source: source.to_string(),
+        data_centers: list(data_centers, "dataCenters")?
+            .iter()
+            .map(|d| Ok(DataCenter { id: text(d, "id")? }))
+            .collect::<Result<_, String>>()?,
+        gpu_types: list(gpus, "gpus")?
+            .iter()
+            .map(|g| {
+                Ok(GpuType {
+                    id: text(g, "id")?,
+                    pool: g
+                        .get("pool")
+                        .and_then(serde_json::Value::as_str)
+                        .map(str::to_string),
+                    memory: number(&g["memory"]).unwrap_or(0),
+                })
+            })
+            .collect::<Result<_, String>>()?,
+        cpu_flavors: list(cpus, "cpus")?
+            .iter()
+            .map(|c| {
+                Ok(CpuFlavor {
+                    id: text(c, "id")?,
+                    vcpu: VcpuRange {
+                        min: number(&c["vcpu"]["min"]).unwrap_or(0),
+                        max: number(&c["vcpu"]["max"]).unwrap_or(0),
+                    },
+                    ram_gb_per_vcpu: c["ramGbPerVcpu"].as_f64().unwrap_or(0.0),
+                })
+            })
+            .collect::<Result<_, String>>()?,
+        cuda_versions: previous.cuda_versions.clone(),
+    };
+    catalog.data_centers.sort_by(|a, b| a.id.cmp(&b.id));
+    catalog.gpu_types.sort_by(|a, b| a.id.cmp(&b.id));
+    catalog.cpu_flavors.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(catalog)
+}
+
+/// The file's text: pretty JSON and a final newline, as committed.
+pub fn to_text(catalog: &Catalog) -> String {
+    let mut text = serde_json::to_string_pretty(catalog).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,7 +170,13 @@ mod tests {
             assert!(datacenters().contains(d), "{d}");
         }
         for m in super::super::vocab::GPU_MODELS {
-            assert!(catalog.gpu_types.iter().any(|g| g.id == m.name), "{}", m.name);
+            assert!(
+                catalog.gpu_types.iter().any(|g| g.id == m.name),
+                "{}",
+                m.name
+            );
         }
+        // Written back, it is the same bytes: a refresh changes only what changed.
+        assert_eq!(to_text(&catalog), SNAPSHOT);
     }
 }

@@ -429,10 +429,10 @@ impl<'a> Reporter<'a> {
         // Data centers come from Runpod's catalogue snapshot: say how old it is.
         let help = if describe_noun(path).contains("datacenter") {
             let note = format!(
-                "the datacenters are those of Runpod's catalogue snapshot of {} (`flashc catalog refresh` updates it)",
+                "the datacenters are those of Runpod's catalogue snapshot of {}, which `flashc catalog refresh` updates",
                 crate::model::catalog::snapshot().taken_at
             );
-            Some(help.map_or(note.clone(), |h| format!("{h}; {note}")))
+            Some(help.map_or(note.clone(), |h| format!("{h} ({note})")))
         } else {
             help
         };

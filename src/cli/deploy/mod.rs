@@ -8,6 +8,7 @@
 
 mod api;
 mod apply;
+mod catalog;
 mod local_images;
 mod probe;
 mod project;
@@ -15,6 +16,7 @@ mod record;
 mod show;
 mod status;
 
+pub use catalog::{catalog, CatalogArgs};
 pub use status::status;
 
 use std::collections::BTreeMap;

@@ -193,6 +193,9 @@ impl ControlPlane {
             ["v2", "serverless", id] => ("/v2/serverless/{id}", Some(*id)),
             ["v2", "serverless", id, "releases"] => ("/v2/serverless/{id}/releases", Some(*id)),
             ["v2", "serverless", id, "workers"] => ("/v2/serverless/{id}/workers", Some(*id)),
+            ["v2", "catalog", "datacenters"] => ("/v2/catalog/datacenters", None),
+            ["v2", "catalog", "gpus"] => ("/v2/catalog/gpus", None),
+            ["v2", "catalog", "cpus"] => ("/v2/catalog/cpus", None),
             _ => return problem(404, format!("no route for {method} {path}"), vec![]),
         };
         let lower = method.to_ascii_lowercase();
@@ -224,6 +227,9 @@ impl ControlPlane {
             ("DELETE", "/v2/serverless/{id}", Some(id), _) => self.delete(id),
             ("GET", "/v2/serverless/{id}/releases", Some(id), _) => self.releases(id),
             ("GET", "/v2/serverless/{id}/workers", Some(id), _) => self.workers(id),
+            ("GET", catalog, _, _) if catalog.starts_with("/v2/catalog/") => {
+                Ok(Reply::json(200, super::catalog::answer(catalog)))
+            }
             _ => Err(problem(
                 405,
                 format!("{method} is not allowed on {path}"),

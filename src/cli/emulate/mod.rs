@@ -5,6 +5,7 @@
 //! behind each endpoint's request URLs ([`fleet`]): a load-balanced endpoint at `/lb/{id}/…`,
 //! a queue endpoint's API at `/v2/{id}/…`, each request on its own thread.
 
+mod catalog;
 pub mod control;
 pub mod fleet;
 #[cfg(test)]
