@@ -872,3 +872,35 @@ fn catalog_refresh_reads_the_emulator_and_gives_back_the_snapshot() {
     assert!(fresh["source"].as_str().unwrap().contains(&emulator.base));
     assert_eq!(fresh["takenAt"].as_str().unwrap().len(), 10);
 }
+
+#[test]
+fn images_pushed_for_this_content_are_deployed_by_digest() {
+    let emulator = Emulator::start("");
+    let project = ProjectCopy::new();
+    let out = flashc(&emulator, &project, &["deploy", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let api_tag = emulator.by_name("mixed-api.api")["image"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // What `flashc build --push` records: the api's image for exactly this content (pushed to
+    // another registry), and a backend image for content that is no longer current.
+    let digest = format!(
+        "registry.example:5000/mixed-api-api@sha256:{}",
+        "ab".repeat(32)
+    );
+    let pushed = json!({"format": 1, "environments": {"mixed-api": {
+        "api": {"tag": api_tag.replace("flashc.local", "registry.example:5000"), "digest": digest},
+        "gpu-backend": {"tag": "registry.example:5000/mixed-api-gpu-backend:flashc-0000000000000000",
+                        "digest": format!("registry.example:5000/mixed-api-gpu-backend@sha256:{}", "cd".repeat(32))},
+    }}});
+    std::fs::write(project.0.join("flash-images.json"), pushed.to_string()).unwrap();
+    let out = flashc(&emulator, &project, &["deploy", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(emulator.by_name("mixed-api.api")["image"], json!(digest));
+    let backend = emulator.by_name("mixed-api.gpu-backend");
+    assert!(
+        backend["image"].as_str().unwrap().contains(":flashc-"),
+        "a digest of other content was deployed: {backend}"
+    );
+}

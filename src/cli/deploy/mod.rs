@@ -8,6 +8,7 @@
 
 mod api;
 mod apply;
+mod build;
 mod catalog;
 mod local_images;
 mod probe;
@@ -16,6 +17,7 @@ mod record;
 mod show;
 mod status;
 
+pub use build::{build, BuildArgs};
 pub use catalog::{catalog, CatalogArgs};
 pub use status::status;
 

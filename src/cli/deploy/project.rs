@@ -144,6 +144,16 @@ pub fn load(
             ),
         );
     }
+    // Images `flashc build --push` pushed for exactly this content are deployed by digest.
+    let owner = flashc::deploy::owner(&plan.project, environment);
+    let pushed = super::build::read(&dir);
+    for (endpoint, image) in pushed.environments.get(&owner).into_iter().flatten() {
+        if let Some(reference) = images.get_mut(endpoint) {
+            if super::build::content(reference) == super::build::content(&image.tag) {
+                *reference = image.digest.clone();
+            }
+        }
+    }
     for pin in pinned {
         let Some((name, reference)) = pin.split_once('=') else {
             eprintln!("error: --image takes ENDPOINT=REFERENCE, not `{pin}`");
@@ -155,7 +165,6 @@ pub fn load(
         }
         images.insert(name.to_string(), reference.to_string());
     }
-    let owner = flashc::deploy::owner(&plan.project, environment);
     // Generation succeeded, so the file loads; the merged tree keeps where each value was written.
     let merged = match flashc::load::load(&bytes, flashc::load::Limits::default()) {
         (Some(root), _) => flashc::validate::resolve(root, environment).0,
