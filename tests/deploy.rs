@@ -599,9 +599,8 @@ fn deploy_with_workers(emulator: &Emulator, project: &ProjectCopy, store: &Path)
         .env("RUNPOD_API_BASE_URL", &emulator.base)
         .env("RUNPOD_API_KEY", KEY)
         .env("FLASHC_IMAGE_STORE", store)
+        // The dev tests' target dir, and whatever CARGO_PROFILE_* CI sets, so both share builds.
         .env("CARGO_TARGET_DIR", generated_target())
-        .env_remove("CARGO_INCREMENTAL")
-        .env_remove("CARGO_PROFILE_DEV_DEBUG")
         .env("FLASHC_RETRY_BASE_MS", "5")
         .env("FLASHC_VERIFY_TIMEOUT", "60")
         .stdin(Stdio::null());

@@ -22,6 +22,7 @@ fail() { echo "registry e2e: FAIL: $*" >&2; exit 1; }
 step() { echo "== registry e2e: $*"; }
 
 [ "$(id -u)" = 0 ] || fail "run as root: the tests start a private dockerd"
+[ -f "$DOCKER_SCRIPTS/docker-env.sh" ] || fail "no $DOCKER_SCRIPTS/docker-env.sh (set FLASH_DOCKER_SCRIPTS)"
 command -v docker-registry >/dev/null || fail "no docker-registry (apt-get install docker-registry)"
 if [ -z "${FLASHC:-}" ]; then
   (cd "$ROOT" && cargo build --locked --quiet --bin flashc) || fail "cargo build --bin flashc failed"

@@ -155,8 +155,8 @@ pub fn deploy(args: &DeployArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    // Runpod pulls images from a registry: until `flashc build --push` exists, only images the
-    // user pinned by digest can run there. The local control plane needs no registry.
+    // Runpod pulls images from a registry, and only a digest never moves: every image must be
+    // pinned (by `flashc build --push`, or `--image`). The local control plane needs no registry.
     if !args.plan && !client.is_local() {
         let unpinned: Vec<&str> = project
             .images
@@ -166,7 +166,7 @@ pub fn deploy(args: &DeployArgs) -> ExitCode {
             .collect();
         if !unpinned.is_empty() {
             eprintln!(
-                "error: nothing applied: no image pushed for {}; `flashc build --push` is not implemented yet, so build and push each image yourself and pass `--image ENDPOINT=REGISTRY/NAME@sha256:…`",
+                "error: nothing applied: no image pushed for {}: run `flashc build --push REGISTRY` first (it records each digest in flash-images.json), or pass `--image ENDPOINT=REGISTRY/NAME@sha256:…`",
                 unpinned.join(", ")
             );
             return ExitCode::from(crate::EXIT_USAGE);
