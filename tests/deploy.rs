@@ -903,3 +903,19 @@ fn images_pushed_for_this_content_are_deployed_by_digest() {
         "a digest of other content was deployed: {backend}"
     );
 }
+
+#[test]
+fn a_caller_without_a_key_is_warned_about() {
+    let emulator = Emulator::start("");
+    let project = ProjectCopy::new();
+    let warning = "`api` can call gpu-backend but has no `RUNPOD_API_KEY`";
+    let out = flashc(&emulator, &project, &["deploy", "--plan"]);
+    assert!(!text(&out).contains(warning), "{}", text(&out));
+    project.edit(
+        "flash.yaml",
+        "RUNPOD_API_KEY: { secret: runpod_api_key }",
+        "LOG_LEVEL: info",
+    );
+    let out = flashc(&emulator, &project, &["deploy", "--plan"]);
+    assert!(text(&out).contains(warning), "{}", text(&out));
+}

@@ -202,7 +202,7 @@ pub fn deploy(args: &DeployArgs) -> ExitCode {
         )
         .map_err(|e| e.to_string())
     };
-    let (plan, _) = match apply::plan_now(&client, &scope, &build) {
+    let (plan, desired) = match apply::plan_now(&client, &scope, &build) {
         Ok(p) => p,
         Err(e) if e.contains("does not own") => {
             eprintln!("error: {e}");
@@ -210,6 +210,17 @@ pub fn deploy(args: &DeployArgs) -> ExitCode {
         }
         Err(e) => return fail(e),
     };
+    // A caller without a key: the platform refuses its calls to the project's other endpoints.
+    for d in desired
+        .iter()
+        .filter(|d| !d.callees.is_empty() && !d.body.env.contains_key("RUNPOD_API_KEY"))
+    {
+        eprintln!(
+            "warning: endpoint `{}` can call {} but has no `RUNPOD_API_KEY`: Runpod refuses calls without a key; add `RUNPOD_API_KEY: {{ secret: runpod_api_key }}` to its `env`",
+            d.endpoint,
+            d.callees.join(", ")
+        );
+    }
     let shown = match args.format {
         Format::Human => show::human(&plan, client.base()),
         Format::Json => show::json(&plan, client.base()),
