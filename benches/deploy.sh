@@ -20,7 +20,8 @@ work="$(mktemp -d)"
 dir="$work/bench-$n"
 python3 benches/make_project.py "$n" "$dir" >/dev/null
 : >"$work/emulator.out"
-"$bin" emulate --port 0 >"$work/emulator.out" 2>&1 &
+# The control plane alone: "excluding image builds", so no worker is built or run.
+"$bin" emulate --port 0 --no-workers >"$work/emulator.out" 2>&1 &
 emulator=$!
 trap 'kill $emulator 2>/dev/null || true; rm -rf "$work"' EXIT
 until grep -q '^listening on ' "$work/emulator.out"; do sleep 0.05; done
@@ -34,13 +35,13 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2
 
 echo "flashc: $bin; $n endpoints; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 t0=$(now_ms)
-"$bin" deploy --yes "$dir/flash.yaml" >/dev/null
+"$bin" deploy --yes --no-build "$dir/flash.yaml" >/dev/null
 t1=$(now_ms)
 echo "apply of $n new endpoints: $((t1 - t0)) ms ($(writes) write calls)"
 
 before=$(writes)
 t0=$(now_ms)
-"$bin" deploy --yes "$dir/flash.yaml" >/dev/null
+"$bin" deploy --yes --no-build "$dir/flash.yaml" >/dev/null
 t1=$(now_ms)
 after=$(writes)
 echo "apply of $n unchanged endpoints: $((t1 - t0)) ms, $((after - before)) write calls"

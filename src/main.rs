@@ -61,6 +61,11 @@ enum Command {
     Destroy(cli::deploy::DestroyArgs),
     /// An offline Runpod REST v2 control plane on 127.0.0.1, for tests and rehearsals.
     Emulate(cli::emulate::Args),
+    /// Build every endpoint's image, tagged by content; `--push REGISTRY` pushes it and records
+    /// its digest for deploy.
+    Build(cli::deploy::BuildArgs),
+    /// Runpod's catalogue snapshot (GPU types, CPU flavors, data centers) check reads.
+    Catalog(cli::deploy::CatalogArgs),
     /// Print the documentation of a diagnostic code (`flashc explain FL0101`).
     Explain {
         /// A code such as FL0101, or a rule name such as `unknown-key`.
@@ -154,6 +159,8 @@ fn main() -> ExitCode {
         Command::Rollback(args) => cli::deploy::rollback(&args),
         Command::Destroy(args) => cli::deploy::destroy(&args),
         Command::Emulate(args) => cli::emulate::run(&args),
+        Command::Build(args) => cli::deploy::build(&args),
+        Command::Catalog(args) => cli::deploy::catalog(&args),
     }
 }
 

@@ -26,9 +26,11 @@ impl Emulator {
         Emulator::with_args(faults, &[])
     }
 
+    /// The control plane alone (`--no-workers`): these tests build nothing.
     fn with_args(faults: &str, extra: &[&str]) -> Emulator {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_flashc"));
-        cmd.args(["emulate", "--port", "0"]).args(extra);
+        cmd.args(["emulate", "--port", "0", "--no-workers"])
+            .args(extra);
         if !faults.is_empty() {
             cmd.args(["--fault", faults]);
         }
@@ -158,8 +160,12 @@ fn copy_dir(from: &Path, to: &Path) {
 
 fn command(emulator: &Emulator, project: &ProjectCopy, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_flashc"));
-    cmd.args(args)
-        .current_dir(&project.0)
+    cmd.args(args);
+    // The emulator runs no workers here: deploy builds none.
+    if args.first() == Some(&"deploy") && !args.contains(&"--plan") {
+        cmd.arg("--no-build");
+    }
+    cmd.current_dir(&project.0)
         .env("RUNPOD_API_BASE_URL", &emulator.base)
         .env("RUNPOD_API_KEY", KEY)
         .env("FLASHC_RETRY_BASE_MS", "5")
@@ -552,4 +558,364 @@ fn against_runpod_only_images_pinned_by_digest_are_deployed() {
         text(&out)
     );
     assert!(!text(&out).contains(KEY));
+}
+
+/// The emulator with real workers: each image a worker binary that `flashc deploy` builds from
+/// the generated workspace into `store` (shared by test runs: images are named by content).
+fn emulator_with_workers(store: &Path) -> Emulator {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flashc"))
+        .args(["emulate", "--port", "0"])
+        .env("FLASHC_IMAGE_STORE", store)
+        // The secret the project's `RUNPOD_API_KEY: {secret: runpod_api_key}` refers to.
+        .env("RUNPOD_SECRET_runpod_api_key", CALL_KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    Emulator { child, base }
+}
+
+const CALL_KEY: &str = "rpa_CALLKEY_of_the_project_secret_42";
+
+/// Where worker builds go: the target directory the dev tests share, so the example's
+/// dependencies compile once.
+fn generated_target() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/generated")
+}
+
+fn deploy_with_workers(emulator: &Emulator, project: &ProjectCopy, store: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flashc"));
+    cmd.args(["deploy", "--yes"])
+        .current_dir(&project.0)
+        .env("RUNPOD_API_BASE_URL", &emulator.base)
+        .env("RUNPOD_API_KEY", KEY)
+        .env("FLASHC_IMAGE_STORE", store)
+        // The dev tests' target dir, and whatever CARGO_PROFILE_* CI sets, so both share builds.
+        .env("CARGO_TARGET_DIR", generated_target())
+        .env("FLASHC_RETRY_BASE_MS", "5")
+        .env("FLASHC_VERIFY_TIMEOUT", "60")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn checked(out: Output) -> Output {
+    for stream in [&out.stdout, &out.stderr] {
+        let s = String::from_utf8_lossy(stream);
+        assert!(
+            !s.contains(KEY) && !s.contains(CALL_KEY),
+            "a key was printed:\n{s}"
+        );
+    }
+    out
+}
+
+/// `(status, JSON)` of a call to an endpoint's URL through the emulator.
+fn call_url(url: &str, body: Option<Value>) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .build()
+        .into();
+    let auth = format!("Bearer {KEY}");
+    let mut response = match body {
+        None => agent.get(url).header("Authorization", &auth).call(),
+        Some(b) => agent
+            .post(url)
+            .header("Authorization", &auth)
+            .header("Content-Type", "application/json")
+            .send(b.to_string()),
+    }
+    .unwrap();
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Processes running a binary from the image store.
+fn workers_running(store: &Path) -> usize {
+    let store = std::fs::canonicalize(store).unwrap_or(store.to_path_buf());
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path().join("exe")).ok())
+        .filter(|exe| exe.starts_with(&store))
+        .count()
+}
+
+#[test]
+fn real_workers_answer_roll_out_fail_verify_roll_back_and_go() {
+    let store = generated_target().join("flashc-image-store");
+    let emulator = emulator_with_workers(&store);
+    let project = ProjectCopy::new();
+    // The example's caller reaches its callee with the API key from a Runpod secret (the
+    // emulator fills it in from its own environment); each endpoint gets smoke requests.
+    project.edit(
+        "flash.yaml",
+        "      RUNPOD_API_KEY: { secret: runpod_api_key }\n",
+        "      RUNPOD_API_KEY: { secret: runpod_api_key }\n    smoke:\n      - request: \"POST /summarize\"\n        body: {text: \"one two three four\", max_words: 2}\n        expect: {words_in: 4, words_out: 2}\n      - request: \"GET /health\"\n        expect: {status: ok}\n",
+    );
+    project.edit(
+        "flash.yaml",
+        "    execution_timeout: 2m\n",
+        "    execution_timeout: 2m\n    smoke:\n      - input: {text: \"a b c\", max_words: 1}\n        expect: {status: COMPLETED, output: {words_out: 1}}\n",
+    );
+
+    // Deploy: the workers are built, started, pinged, smoke-tested; the GPU is reported.
+    let out = checked(
+        deploy_with_workers(&emulator, &project, &store)
+            .output()
+            .unwrap(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("gpu-backend: worker")
+            && text(&out).contains("on NVIDIA GeForce RTX 4090"),
+        "{}",
+        text(&out)
+    );
+    let api = emulator.by_name("mixed-api.api");
+    let backend = emulator.by_name("mixed-api.gpu-backend");
+    let base = api["requestUrls"]["base"].as_str().unwrap().to_string();
+    // The routes answer, the caller through its callee (with the secret's key).
+    let (status, summary) = call_url(
+        &format!("{base}/summarize"),
+        Some(json!({"text": "a b c d e", "max_words": 3})),
+    );
+    assert_eq!(
+        (status, &summary["words_out"]),
+        (200, &json!(3)),
+        "{summary}"
+    );
+    assert_eq!(call_url(&format!("{base}/health"), None).1["status"], "ok");
+    let (status, job) = call_url(
+        backend["requestUrls"]["runSync"].as_str().unwrap(),
+        Some(json!({"input": {"text": "x y"}})),
+    );
+    assert_eq!(
+        (status, &job["status"]),
+        (200, &json!("COMPLETED")),
+        "{job}"
+    );
+    // Without a key, the platform (and the emulator) refuses.
+    let anonymous: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .build()
+        .into();
+    let refused = anonymous.get(&format!("{base}/health")).call().unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+
+    // A handler edit is a new release; its workers take 3 s to start (an `init`), and the
+    // old release answers until they are ready.
+    project.edit("src/api.rs", "status: \"ok\"", "status: \"fine\"");
+    std::fs::write(
+        project.0.join("src/api.rs"),
+        std::fs::read_to_string(project.0.join("src/api.rs")).unwrap()
+            + "\n/// Start-up work: three seconds.\npub fn warm_up() {\n    std::thread::sleep(std::time::Duration::from_secs(3));\n}\n",
+    )
+    .unwrap();
+    project.edit(
+        "flash.yaml",
+        "    workers: [1, 4]\n",
+        "    workers: [1, 4]\n    init: api::warm_up\n",
+    );
+    project.edit(
+        "flash.yaml",
+        "expect: {status: ok}",
+        "expect: {status: fine}",
+    );
+    let api_id = api["id"].as_str().unwrap().to_string();
+    let rolling = deploy_with_workers(&emulator, &project, &store)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut seen_old_during_rollout = false;
+    let waited = std::time::Instant::now();
+    while waited.elapsed() < std::time::Duration::from_secs(600) {
+        let (_, releases) =
+            emulator.call("GET", &format!("/v2/serverless/{api_id}/releases"), None);
+        if releases["endpointVersion"].as_u64() >= Some(2) {
+            if releases["rollout"]["inProgress"] == json!(true) {
+                let (status, health) = call_url(&format!("{base}/health"), None);
+                assert_eq!(status, 200, "no answer during the rollout: {health}");
+                assert_eq!(
+                    health["status"], "ok",
+                    "the new release answered before it was ready"
+                );
+                seen_old_during_rollout = true;
+            }
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = checked(rolling.wait_with_output().unwrap());
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        seen_old_during_rollout,
+        "the rollout was never seen in progress"
+    );
+    assert_eq!(
+        call_url(&format!("{base}/health"), None).1["status"],
+        "fine"
+    );
+    let (_, releases) = emulator.call("GET", &format!("/v2/serverless/{api_id}/releases"), None);
+    assert_eq!(releases["rollout"]["inProgress"], false);
+    assert_eq!(releases["rollout"]["percentOnLatest"], 100, "{releases}");
+
+    // A backend whose `init` fails: verify fails on it, and the deploy rolls back to the
+    // previous deployment, which answers again.
+    std::fs::write(
+        project.0.join("src/backend.rs"),
+        std::fs::read_to_string(project.0.join("src/backend.rs")).unwrap()
+            + "\n/// A model that is not there.\npub fn load() -> Result<(), String> {\n    Err(\"the model file is missing\".into())\n}\n",
+    )
+    .unwrap();
+    project.edit(
+        "flash.yaml",
+        "    max_concurrency: 4\n",
+        "    max_concurrency: 4\n    init: backend::load\n",
+    );
+    let out = checked(
+        deploy_with_workers(&emulator, &project, &store)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let said = text(&out);
+    assert!(
+        said.contains("verify failed: endpoint `gpu-backend`"),
+        "{said}"
+    );
+    assert!(said.contains("UNHEALTHY"), "{said}");
+    assert!(
+        said.contains("rolled back: deployment 4 restores deployment 2"),
+        "{said}"
+    );
+    let (status, summary) = call_url(
+        &format!("{base}/summarize"),
+        Some(json!({"text": "a b c d e", "max_words": 2})),
+    );
+    assert_eq!(
+        (status, &summary["words_out"]),
+        (200, &json!(2)),
+        "{summary}"
+    );
+    let (_, workers) = emulator.call(
+        "GET",
+        &format!("/v2/serverless/{}/workers", backend["id"].as_str().unwrap()),
+        None,
+    );
+    assert!(
+        workers["workers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w["status"] != "UNHEALTHY"),
+        "{workers}"
+    );
+
+    // Destroy leaves nothing: no endpoint, no worker process.
+    let out = checked(
+        command(&emulator, &project, &["destroy", "--yes"])
+            .output()
+            .unwrap(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(emulator.endpoints().is_empty());
+    let gone = std::time::Instant::now();
+    while workers_running(&store) > 0 && gone.elapsed() < std::time::Duration::from_secs(15) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(
+        workers_running(&store),
+        0,
+        "workers outlived their endpoints"
+    );
+}
+
+#[test]
+fn catalog_refresh_reads_the_emulator_and_gives_back_the_snapshot() {
+    let emulator = Emulator::start("");
+    let project = ProjectCopy::new();
+    let out = flashc(
+        &emulator,
+        &project,
+        &["catalog", "refresh", "--out", "fresh-catalog.json"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let fresh: Value = serde_json::from_str(
+        &std::fs::read_to_string(project.0.join("fresh-catalog.json")).unwrap(),
+    )
+    .unwrap();
+    let committed: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog/runpod-catalog.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    for key in ["dataCenters", "gpuTypes", "cpuFlavors", "cudaVersions"] {
+        assert_eq!(fresh[key], committed[key], "{key}");
+    }
+    assert!(fresh["source"].as_str().unwrap().contains(&emulator.base));
+    assert_eq!(fresh["takenAt"].as_str().unwrap().len(), 10);
+}
+
+#[test]
+fn images_pushed_for_this_content_are_deployed_by_digest() {
+    let emulator = Emulator::start("");
+    let project = ProjectCopy::new();
+    let out = flashc(&emulator, &project, &["deploy", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let api_tag = emulator.by_name("mixed-api.api")["image"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // What `flashc build --push` records: the api's image for exactly this content (pushed to
+    // another registry), and a backend image for content that is no longer current.
+    let digest = format!(
+        "registry.example:5000/mixed-api-api@sha256:{}",
+        "ab".repeat(32)
+    );
+    let pushed = json!({"format": 1, "environments": {"mixed-api": {
+        "api": {"tag": api_tag.replace("flashc.local", "registry.example:5000"), "digest": digest},
+        "gpu-backend": {"tag": "registry.example:5000/mixed-api-gpu-backend:flashc-0000000000000000",
+                        "digest": format!("registry.example:5000/mixed-api-gpu-backend@sha256:{}", "cd".repeat(32))},
+    }}});
+    std::fs::write(project.0.join("flash-images.json"), pushed.to_string()).unwrap();
+    let out = flashc(&emulator, &project, &["deploy", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(emulator.by_name("mixed-api.api")["image"], json!(digest));
+    let backend = emulator.by_name("mixed-api.gpu-backend");
+    assert!(
+        backend["image"].as_str().unwrap().contains(":flashc-"),
+        "a digest of other content was deployed: {backend}"
+    );
+}
+
+#[test]
+fn a_caller_without_a_key_is_warned_about() {
+    let emulator = Emulator::start("");
+    let project = ProjectCopy::new();
+    let warning = "`api` can call gpu-backend but has no `RUNPOD_API_KEY`";
+    let out = flashc(&emulator, &project, &["deploy", "--plan"]);
+    assert!(!text(&out).contains(warning), "{}", text(&out));
+    project.edit(
+        "flash.yaml",
+        "RUNPOD_API_KEY: { secret: runpod_api_key }",
+        "LOG_LEVEL: info",
+    );
+    let out = flashc(&emulator, &project, &["deploy", "--plan"]);
+    assert!(text(&out).contains(warning), "{}", text(&out));
 }

@@ -92,10 +92,13 @@ impl JsonSchema for DatacenterId {
     }
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let values: Vec<(String, String)> = vocab::DATACENTERS
+        let catalog = super::catalog::snapshot();
+        let values: Vec<(String, String)> = catalog
+            .data_centers
             .iter()
             .map(|d| {
-                let doc = if vocab::CPU_DATACENTERS.contains(d) {
+                let d = d.id.as_str();
+                let doc = if vocab::CPU_DATACENTERS.contains(&d) {
                     format!("Datacenter {d} (GPU and CPU endpoints).")
                 } else {
                     format!("Datacenter {d} (GPU endpoints).")
@@ -103,7 +106,13 @@ impl JsonSchema for DatacenterId {
                 (d.to_string(), doc)
             })
             .collect();
-        enum_schema("A Runpod datacenter.", &values)
+        enum_schema(
+            &format!(
+                "A Runpod datacenter, as Runpod's catalogue snapshot of {} lists them (`flashc catalog refresh` updates it).",
+                catalog.taken_at
+            ),
+            &values,
+        )
     }
 }
 

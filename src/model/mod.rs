@@ -2,6 +2,7 @@
 //! Schema is generated from them (`schema/flash.schema.json`), typed access in rules and
 //! lowering goes through them, and their doc comments are the schema's descriptions.
 
+pub mod catalog;
 mod choices;
 pub mod defaults;
 pub mod route_key;
@@ -101,6 +102,13 @@ pub struct Endpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("examples" = ["model::load"]))]
     pub init: Option<String>,
+    /// Requests `flashc deploy` sends once the endpoint is live, after `/ping` (load-balanced)
+    /// or `/health` (queue) answers: a wrong answer fails the deploy, which rolls back. A
+    /// load-balanced endpoint's request is `"METHOD /path"` with an optional JSON `body`; a
+    /// queue endpoint's is a job `input`, run through `/runsync`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("examples" = [[{"request": "POST /summarize", "body": {"text": "a b c"}, "status": 200, "expect": {"words": 3}}], [{"input": {"text": "a b c"}, "expect": {"status": "COMPLETED"}}]]))]
+    pub smoke: Option<Vec<SmokeRequest>>,
     /// Deserialised separately from the same mapping (see [`Endpoint::from_node`]): serde's
     /// `flatten` would buffer every endpoint into an intermediate tree first, which cost more
     /// than all the rules together. The schema still shows the settings inline.
@@ -116,6 +124,32 @@ impl Endpoint {
         endpoint.settings = crate::load::from_node(node)?;
         Ok(endpoint)
     }
+}
+
+/// One smoke request of `flashc deploy`'s verify.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmokeRequest {
+    /// Load-balanced endpoints: the request, as `"METHOD /path"` (a route's key, without `{}`
+    /// parameters: a concrete path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^(GET|POST|PUT|PATCH|DELETE) /\S*$"))]
+    pub request: Option<String>,
+    /// Load-balanced endpoints: the JSON body sent with `request`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
+    /// Queue endpoints: the job's input, sent as `{"input": …}` to `/runsync`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<serde_json::Value>,
+    /// The HTTP status expected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 100, max = 599), extend("default" = 200))]
+    pub status: Option<u16>,
+    /// What the JSON answer must contain: an object's keys are compared one by one (others
+    /// may be there too), recursively; arrays and scalars must be equal. For a queue
+    /// endpoint, the answer is the job (`{"status": "COMPLETED", "output": …}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<serde_json::Value>,
 }
 
 /// A route's target: a handler path, or a handler with options.

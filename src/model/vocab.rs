@@ -180,26 +180,25 @@ const fn cpu(id: &'static str, vcpus: u32, ram_gb: u32, disk_per_vcpu: u32) -> C
 /// The flavor a CPU endpoint gets when it names none.
 pub const DEFAULT_CPU_FLAVOR: &str = "cpu3g-2-8";
 
-pub static DATACENTERS: &[&str] = &[
+/// The data centers flash.yaml may name come from Runpod's catalogue snapshot
+/// ([`super::catalog`]); these are the ones a CPU flavor is known to run in (Flash's list),
+/// in the order check names them.
+pub static CPU_FLAVOR_DATACENTERS: &[&str] = &[
     "US-CA-2", "US-IL-1", "US-KS-2", "US-MO-1", "US-MO-2", "US-NC-2", "US-NE-1", "US-WA-1",
-    "EU-CZ-1", "EU-RO-1", "EUR-NO-1",
+    "EU-CZ-1", "EU-RO-1",
 ];
 
 /// Where a CPU endpoint runs when it names no datacenter (what generate deploys to), and the
 /// one datacenter every CPU flavor runs in.
 pub static CPU_DATACENTERS: &[&str] = &["EU-RO-1"];
 
-/// The datacenters a CPU flavor runs in (Runpod 2.0): `cpu3g-*` and `cpu3c-*` everywhere but
-/// `EUR-NO-1`; `cpu5c-*` only in `EU-RO-1`.
+/// The datacenters a CPU flavor runs in (Runpod 2.0, as Flash knew them): `cpu3g-*` and
+/// `cpu3c-*` in Flash's datacenters but `EUR-NO-1`; `cpu5c-*` only in `EU-RO-1`.
 pub fn cpu_flavor_datacenters(flavor: &str) -> Vec<&'static str> {
     if flavor.starts_with("cpu5c") {
         vec!["EU-RO-1"]
     } else {
-        DATACENTERS
-            .iter()
-            .copied()
-            .filter(|d| *d != "EUR-NO-1")
-            .collect()
+        CPU_FLAVOR_DATACENTERS.to_vec()
     }
 }
 

@@ -1,5 +1,5 @@
 use crate::diagnostic::Diagnostic;
-use crate::model::vocab::{cpu_flavor_datacenters, DATACENTERS};
+use crate::model::vocab::{cpu_flavor_datacenters, CPU_FLAVOR_DATACENTERS};
 use crate::project::Project;
 
 declare_rule! {
@@ -34,7 +34,7 @@ pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
         };
         let flavors: Vec<&str> = cpu.as_slice().iter().map(|c| c.0.as_str()).collect();
         // The datacenters every listed flavor runs in, in the vocabulary's order.
-        let allowed: Vec<&str> = DATACENTERS
+        let allowed: Vec<&str> = CPU_FLAVOR_DATACENTERS
             .iter()
             .copied()
             .filter(|d| {

@@ -6,7 +6,9 @@ declare_rule! {
     /// ## What it does
     /// Checks env var names: letters, digits and `_`, not starting with a digit; and not a
     /// variable the platform or the worker runtime sets itself (`PORT`, `PORT_HEALTH`,
-    /// `RUNPOD_*`). Also checks the names in secret references (`{secret: NAME}`): letters,
+    /// `RUNPOD_*`), except `RUNPOD_API_KEY` as a secret reference (`{secret: NAME}`): the
+    /// key an endpoint's handlers call the project's other endpoints with, which only the
+    /// platform may hold. Also checks the names in secret references (`{secret: NAME}`): letters,
     /// digits, `_`, `-` and `.`. `SCRIPT_NAME` may be set: the platform does not set it, and
     /// flash-runtime reads it as a path prefix to serve routes under (they stay at the root
     /// too, so the platform's requests still reach them).
@@ -45,6 +47,9 @@ declare_rule! {
 /// Set for every worker: `PORT` and `PORT_HEALTH` on deploy, to the port in the generated
 /// manifest (where the worker listens); `RUNPOD_*` by Runpod.
 const RESERVED: &[&str] = &["PORT", "PORT_HEALTH"];
+/// The one `RUNPOD_*` variable flash.yaml sets, and only from a platform secret: the API key
+/// `flash_runtime::endpoints` sends when a handler calls another endpoint.
+pub const CALL_KEY: &str = "RUNPOD_API_KEY";
 const SECRET_WORDS: &[&str] = &[
     "TOKEN",
     "SECRET",
@@ -98,6 +103,18 @@ pub(super) fn check_names(project: &Project, out: &mut Vec<Diagnostic>) {
                     .label("invalid name")
                     .help(format!("write `{}`", fixed.trim_start_matches(|c: char| c.is_ascii_digit()))),
             );
+        } else if name == CALL_KEY {
+            if var.value.get("secret").is_none() {
+                out.push(
+                    Diagnostic::new(
+                        &ENV_VAR_NAME,
+                        var.value.span,
+                        format!("`{CALL_KEY}` can only be a secret reference"),
+                    )
+                    .label("not a secret reference")
+                    .help(format!("store the key on Runpod as a secret and reference it: `{CALL_KEY}: {{ secret: runpod_api_key }}`; handlers send it when they call the project's other endpoints")),
+                );
+            }
         } else if RESERVED.contains(&name) || name.starts_with("RUNPOD_") {
             out.push(
                 Diagnostic::new(
@@ -122,7 +139,11 @@ pub(super) fn check_secrets(project: &Project, out: &mut Vec<Diagnostic>) {
         let Value::Str(value) = &var.value.value else {
             continue;
         };
-        if value.is_empty() || !SECRET_WORDS.iter().any(|w| upper.contains(w)) {
+        // A plain `RUNPOD_API_KEY` is an error of its own (above).
+        if value.is_empty()
+            || var.key == CALL_KEY
+            || !SECRET_WORDS.iter().any(|w| upper.contains(w))
+        {
             continue;
         }
         out.push(

@@ -426,6 +426,16 @@ impl<'a> Reporter<'a> {
             closest(&shown, allowed.iter().map(String::as_str))
                 .map(|near| format!("did you mean `{near}`?"))
         };
+        // Data centers come from Runpod's catalogue snapshot: say how old it is.
+        let help = if describe_noun(path).contains("datacenter") {
+            let note = format!(
+                "the datacenters are those of Runpod's catalogue snapshot of {}, which `flashc catalog refresh` updates",
+                crate::model::catalog::snapshot().taken_at
+            );
+            Some(help.map_or(note.clone(), |h| format!("{h} ({note})")))
+        } else {
+            help
+        };
         // A long list is cut: the values nearest to what was written come first.
         let mut ordered = allowed;
         if is_text && ordered.len() > LIST_MOST && shown.len() <= 64 {

@@ -150,6 +150,57 @@ impl Client {
         self.call("DELETE", path, None)
     }
 
+    /// A call to one of an endpoint's own URLs (its `requestUrls`), which carry the same key:
+    /// it goes only over HTTPS or to loopback, as to the API. Any status is an answer; a
+    /// transport failure is an error (scrubbed of the key). No retries: what verify calls
+    /// must answer.
+    pub fn endpoint_call(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), String> {
+        let loopback = is_loopback(url);
+        if !(url.starts_with("https://") || (url.starts_with("http://") && loopback)) {
+            return Err(format!(
+                "{method} {url}: the API key is sent only over HTTPS (plain HTTP only to loopback)"
+            ));
+        }
+        let mut config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(330)))
+            .max_redirects(0);
+        if loopback {
+            config = config.proxy(None);
+        }
+        let agent: ureq::Agent = config.build().into();
+        let mut builder = http::Request::builder()
+            .method(method)
+            .uri(url)
+            .header("Authorization", format!("Bearer {}", self.key))
+            .header("Accept", "application/json");
+        if body.is_some() {
+            builder = builder.header("Content-Type", "application/json");
+        }
+        let bytes = body.map(Value::to_string).unwrap_or_default().into_bytes();
+        let request = builder
+            .body(bytes)
+            .map_err(|e| format!("{method} {url}: {e}"))?;
+        let mut response = agent
+            .run(request)
+            .map_err(|e| format!("{method} {url}: {}", scrub(&e.to_string(), &self.key)))?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_string()
+            .unwrap_or_default();
+        let text = scrub(&text, &self.key);
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok((status, value))
+    }
+
     /// One call, retried on 429, 5xx and transport failures. A POST is retried only after a
     /// 429 (nothing was created); after a 5xx the caller decides (it may have been created).
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, ApiError> {

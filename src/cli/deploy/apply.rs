@@ -318,6 +318,25 @@ fn retire(client: &Client, id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// `(worker id, status, GPU type it landed on)` of each of the endpoint's workers.
+pub fn workers(client: &Client, id: &str) -> Result<Vec<(String, String, Option<String>)>, String> {
+    let workers = client
+        .get(&format!("/v2/serverless/{id}/workers"))
+        .map_err(|e| format!("GET workers: {e}"))?;
+    Ok(workers["workers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|w| {
+            (
+                w["id"].as_str().unwrap_or_default().to_string(),
+                w["status"].as_str().unwrap_or_default().to_string(),
+                w["gpuTypeId"].as_str().map(str::to_string),
+            )
+        })
+        .collect())
+}
+
 /// One endpoint's state after a rollout: its version and its workers.
 pub struct Verified {
     pub endpoint_version: Option<u64>,
@@ -333,21 +352,7 @@ pub fn verify(client: &Client, id: &str, deadline: Duration) -> Result<Verified,
         let releases = client
             .get(&format!("/v2/serverless/{id}/releases"))
             .map_err(|e| format!("GET releases: {e}"))?;
-        let workers = client
-            .get(&format!("/v2/serverless/{id}/workers"))
-            .map_err(|e| format!("GET workers: {e}"))?;
-        let list: Vec<(String, String, Option<String>)> = workers["workers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|w| {
-                (
-                    w["id"].as_str().unwrap_or_default().to_string(),
-                    w["status"].as_str().unwrap_or_default().to_string(),
-                    w["gpuTypeId"].as_str().map(str::to_string),
-                )
-            })
-            .collect();
+        let list = workers(client, id)?;
         if let Some((wid, _, _)) = list.iter().find(|(_, s, _)| s == "UNHEALTHY") {
             return Err(format!("worker {wid} is UNHEALTHY"));
         }

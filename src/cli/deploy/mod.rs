@@ -8,11 +8,17 @@
 
 mod api;
 mod apply;
+mod build;
+mod catalog;
+mod local_images;
+mod probe;
 mod project;
 mod record;
 mod show;
 mod status;
 
+pub use build::{build, BuildArgs};
+pub use catalog::{catalog, CatalogArgs};
 pub use status::status;
 
 use std::collections::BTreeMap;
@@ -71,6 +77,10 @@ pub struct DeployArgs {
     /// Do not roll back automatically when verify fails.
     #[arg(long)]
     no_rollback: bool,
+    /// Against a local control plane: build no worker binaries (the images are built
+    /// already, or the emulator runs no workers).
+    #[arg(long)]
+    no_build: bool,
 }
 
 #[derive(clap::Args)]
@@ -145,8 +155,8 @@ pub fn deploy(args: &DeployArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    // Runpod pulls images from a registry: until `flashc build --push` exists, only images the
-    // user pinned by digest can run there. The local control plane needs no registry.
+    // Runpod pulls images from a registry, and only a digest never moves: every image must be
+    // pinned (by `flashc build --push`, or `--image`). The local control plane needs no registry.
     if !args.plan && !client.is_local() {
         let unpinned: Vec<&str> = project
             .images
@@ -156,10 +166,24 @@ pub fn deploy(args: &DeployArgs) -> ExitCode {
             .collect();
         if !unpinned.is_empty() {
             eprintln!(
-                "error: nothing applied: no image pushed for {}; `flashc build --push` is not implemented yet, so build and push each image yourself and pass `--image ENDPOINT=REGISTRY/NAME@sha256:…`",
+                "error: nothing applied: no image pushed for {}: run `flashc build --push REGISTRY` first (it records each digest in flash-images.json), or pass `--image ENDPOINT=REGISTRY/NAME@sha256:…`",
                 unpinned.join(", ")
             );
             return ExitCode::from(crate::EXIT_USAGE);
+        }
+    }
+    // The local control plane runs worker binaries: build what it does not have yet.
+    if !args.plan && !args.no_build && client.is_local() {
+        let binaries = project
+            .plan
+            .endpoints
+            .iter()
+            .map(|e| (e.name.clone(), e.image.clone()))
+            .collect();
+        if let Err(e) =
+            local_images::build(&project.file, &project.dir, env, &project.images, &binaries)
+        {
+            return fail(e);
         }
     }
     let scope = Scope {
@@ -178,7 +202,7 @@ pub fn deploy(args: &DeployArgs) -> ExitCode {
         )
         .map_err(|e| e.to_string())
     };
-    let (plan, _) = match apply::plan_now(&client, &scope, &build) {
+    let (plan, desired) = match apply::plan_now(&client, &scope, &build) {
         Ok(p) => p,
         Err(e) if e.contains("does not own") => {
             eprintln!("error: {e}");
@@ -186,6 +210,17 @@ pub fn deploy(args: &DeployArgs) -> ExitCode {
         }
         Err(e) => return fail(e),
     };
+    // A caller without a key: the platform refuses its calls to the project's other endpoints.
+    for d in desired
+        .iter()
+        .filter(|d| !d.callees.is_empty() && !d.body.env.contains_key("RUNPOD_API_KEY"))
+    {
+        eprintln!(
+            "warning: endpoint `{}` can call {} but has no `RUNPOD_API_KEY`: Runpod refuses calls without a key; add `RUNPOD_API_KEY: {{ secret: runpod_api_key }}` to its `env`",
+            d.endpoint,
+            d.callees.join(", ")
+        );
+    }
     let shown = match args.format {
         Format::Human => show::human(&plan, client.base()),
         Format::Json => show::json(&plan, client.base()),
@@ -221,7 +256,7 @@ pub fn deploy(args: &DeployArgs) -> ExitCode {
         Ok(o) => o,
         Err(e) => return fail(e),
     };
-    let verified = verify_all(&client, &outcome);
+    let verified = verify_all(&client, &outcome, &project.smoke);
     let history = record
         .environments
         .entry(project.owner.clone())
@@ -313,21 +348,33 @@ fn applied_json(
     .unwrap_or_default()
 }
 
-fn verify_all(client: &api::Client, outcome: &apply::Outcome) -> VerifyResults {
+/// The rollout of each endpoint, then its `/ping` or `/health`, then its smoke requests.
+fn verify_all(client: &api::Client, outcome: &apply::Outcome, smoke: &Smoke) -> VerifyResults {
     let deadline = verify_deadline();
     outcome
         .endpoints
         .iter()
         .map(|(name, (id, _))| {
-            let result = if outcome.changed.contains(name) {
-                apply::verify(client, id, deadline)
+            let wait = if outcome.changed.contains(name) {
+                deadline
             } else {
-                apply::verify(client, id, Duration::ZERO)
+                Duration::ZERO
             };
+            let result = apply::verify(client, id, wait).and_then(|mut v| {
+                let urls = outcome.urls.get(name).cloned().unwrap_or_default();
+                let requests = smoke.get(name).map_or(&[][..], Vec::as_slice);
+                probe::probe(client, &urls, requests)?;
+                // The calls may have started workers (scale from zero): report those too.
+                v.workers = apply::workers(client, id)?;
+                Ok(v)
+            });
             (name.clone(), result)
         })
         .collect()
 }
+
+/// flash.yaml's smoke requests, by endpoint.
+type Smoke = BTreeMap<String, Vec<flashc::model::SmokeRequest>>;
 
 fn failed_verify(verified: &VerifyResults) -> Option<String> {
     verified
@@ -439,7 +486,9 @@ fn rollback_to(
         .ok_or_else(|| format!("no deployment {to} in {}", record::FILE))?;
     let build = |ids: &Ids| from_record(&target, ids);
     let outcome = apply::apply(client, scope, &build as &Build, None)?;
-    let verified = verify_all(client, &outcome);
+    // The smoke requests of today's flash.yaml may not fit an older release: the rollout and
+    // `/ping` or `/health` are what a restored release must pass.
+    let verified = verify_all(client, &outcome, &Smoke::new());
     if let Some(problem) = failed_verify(&verified) {
         return Err(problem);
     }

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use flashc::lower::Plan;
 
 pub struct Project {
+    /// flash.yaml.
+    pub file: PathBuf,
     pub dir: PathBuf,
     pub plan: Plan,
     /// flash.yaml name → image reference.
@@ -15,6 +17,8 @@ pub struct Project {
     /// The ownership marker's value (and the record's key).
     pub owner: String,
     pub locator: Locator,
+    /// flash.yaml's smoke requests, by endpoint (with the environment's overlay).
+    pub smoke: BTreeMap<String, Vec<flashc::model::SmokeRequest>>,
 }
 
 /// Places in flash.yaml, for API problems that name a field.
@@ -140,6 +144,16 @@ pub fn load(
             ),
         );
     }
+    // Images `flashc build --push` pushed for exactly this content are deployed by digest.
+    let owner = flashc::deploy::owner(&plan.project, environment);
+    let pushed = super::build::read(&dir);
+    for (endpoint, image) in pushed.environments.get(&owner).into_iter().flatten() {
+        if let Some(reference) = images.get_mut(endpoint) {
+            if super::build::content(reference) == super::build::content(&image.tag) {
+                *reference = image.digest.clone();
+            }
+        }
+    }
     for pin in pinned {
         let Some((name, reference)) = pin.split_once('=') else {
             eprintln!("error: --image takes ENDPOINT=REFERENCE, not `{pin}`");
@@ -151,10 +165,21 @@ pub fn load(
         }
         images.insert(name.to_string(), reference.to_string());
     }
-    let owner = flashc::deploy::owner(&plan.project, environment);
     // The tree the plan was lowered from keeps where each value was written.
     let merged = generated.merged;
+    // Checked against the schema by generation above, so each list deserializes.
+    let smoke = plan
+        .endpoints
+        .iter()
+        .filter_map(|e| {
+            let node = merged.get("endpoints")?.get(&e.name)?.get("smoke")?;
+            let list = flashc::load::from_node(node).ok()?;
+            Some((e.name.clone(), list))
+        })
+        .collect();
     Ok(Project {
+        smoke,
+        file,
         dir,
         plan,
         images,

@@ -9,7 +9,7 @@
 //! build leaves the last good build serving.
 
 mod child;
-mod prepare;
+pub(crate) mod prepare;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;

@@ -91,6 +91,8 @@ pub struct ControlPlane {
     base_url: String,
     /// A clock for `createdAt`, injectable for tests.
     now: fn() -> String,
+    /// The workers, when the emulator runs them (`None` in unit tests: no workers).
+    pub fleet: Option<std::sync::Arc<super::fleet::Fleet>>,
 }
 
 impl ControlPlane {
@@ -103,7 +105,20 @@ impl ControlPlane {
             stats: Stats::default(),
             base_url: base_url.trim_end_matches('/').to_string(),
             now: now_rfc3339,
+            fleet: None,
         }
+    }
+
+    /// Every endpoint as it is now, with its version: what the workers should run.
+    pub fn endpoint_states(&self) -> impl Iterator<Item = (&str, &Value, u64)> {
+        self.endpoints
+            .iter()
+            .map(|(id, e)| (id.as_str(), &e.json, e.version))
+    }
+
+    /// Whether `id` is a live endpoint (so `/v2/{id}/…` is its queue API).
+    pub fn has_endpoint(&self, id: &str) -> bool {
+        self.endpoints.contains_key(id)
     }
 
     /// Answers one request. `path` has no query string; `authorized` says whether a bearer
@@ -178,6 +193,9 @@ impl ControlPlane {
             ["v2", "serverless", id] => ("/v2/serverless/{id}", Some(*id)),
             ["v2", "serverless", id, "releases"] => ("/v2/serverless/{id}/releases", Some(*id)),
             ["v2", "serverless", id, "workers"] => ("/v2/serverless/{id}/workers", Some(*id)),
+            ["v2", "catalog", "datacenters"] => ("/v2/catalog/datacenters", None),
+            ["v2", "catalog", "gpus"] => ("/v2/catalog/gpus", None),
+            ["v2", "catalog", "cpus"] => ("/v2/catalog/cpus", None),
             _ => return problem(404, format!("no route for {method} {path}"), vec![]),
         };
         let lower = method.to_ascii_lowercase();
@@ -209,6 +227,9 @@ impl ControlPlane {
             ("DELETE", "/v2/serverless/{id}", Some(id), _) => self.delete(id),
             ("GET", "/v2/serverless/{id}/releases", Some(id), _) => self.releases(id),
             ("GET", "/v2/serverless/{id}/workers", Some(id), _) => self.workers(id),
+            ("GET", catalog, _, _) if catalog.starts_with("/v2/catalog/") => {
+                Ok(Reply::json(200, super::catalog::answer(catalog)))
+            }
             _ => Err(problem(
                 405,
                 format!("{method} is not allowed on {path}"),
@@ -404,24 +425,53 @@ impl ControlPlane {
 
     fn releases(&self, id: &str) -> Result<Reply, Reply> {
         let e = self.get(id)?;
-        // No workers run behind the emulator yet: nothing rolls, nothing is stale.
+        let (workers, rolling) = self.fleet_workers(id);
+        let total = workers.len() as u64;
+        let on_latest = workers.iter().filter(|w| w.version == e.version).count() as u64;
+        let releases: Vec<Value> = e
+            .releases
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                let v = r["version"].as_u64();
+                r["workerCount"] = json!(workers.iter().filter(|w| Some(w.version) == v).count());
+                r
+            })
+            .collect();
         Ok(Reply::json(
             200,
             json!({
                 "endpointVersion": e.version,
-                "rollout": {"inProgress": false, "workersOnLatest": 0, "workersTotal": 0, "percentOnLatest": 0},
-                "releases": e.releases,
+                "rollout": {
+                    "inProgress": rolling,
+                    "workersOnLatest": on_latest,
+                    "workersTotal": total,
+                    "percentOnLatest": (on_latest * 100).checked_div(total).unwrap_or(0),
+                },
+                "releases": releases,
             }),
         ))
     }
 
+    fn fleet_workers(&self, id: &str) -> (Vec<super::fleet::WorkerView>, bool) {
+        self.fleet
+            .as_ref()
+            .map_or_else(|| (Vec::new(), false), |f| f.workers(id))
+    }
+
     fn workers(&self, id: &str) -> Result<Reply, Reply> {
         let e = self.get(id)?;
+        let (workers, _) = self.fleet_workers(id);
+        let count = |s: &str| workers.iter().filter(|w| w.status == s).count();
         Ok(Reply::json(
             200,
             json!({
-                "workers": [],
-                "summary": {"running": 0, "idle": 0, "initializing": 0, "throttled": 0, "unhealthy": 0, "total": 0},
+                "summary": {
+                    "running": count("RUNNING"), "idle": count("IDLE"),
+                    "initializing": count("INITIALIZING"), "throttled": count("THROTTLED"),
+                    "unhealthy": count("UNHEALTHY"), "total": workers.len(),
+                },
+                "workers": workers.into_iter().map(|w| w.json).collect::<Vec<_>>(),
                 "endpointVersion": e.version,
             }),
         ))
