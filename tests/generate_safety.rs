@@ -33,7 +33,8 @@ fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
     for entry in fs::read_dir(from).unwrap().flatten() {
         let name = entry.file_name();
-        if name == ".flash" || name == "target" {
+        // What an earlier `flashc generate` of the example left there is not the example's.
+        if name == ".flash" || name == "target" || name == ".dockerignore" {
             continue;
         }
         let path = entry.path();
