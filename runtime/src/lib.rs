@@ -19,5 +19,6 @@ pub mod lb;
 pub mod logging;
 pub mod queue;
 pub mod shutdown;
+mod watch;
 
 pub use handler::{blocking, Context, HandlerError};
