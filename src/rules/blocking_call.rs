@@ -17,5 +17,5 @@ declare_rule! {
     ///     std::fs::read_to_string(path).unwrap()   // use tokio::fs, flash_runtime::blocking,
     /// }                                             // or make the handler a plain `fn`
     /// ```
-    pub static BLOCKING_CALL = ("FL0710", "blocking-call", Warning);
+    pub static BLOCKING_CALL = ("FL0711", "blocking-call", Warning);
 }
