@@ -14,6 +14,7 @@ macro_rules! declare_rule {
             name: $name,
             severity: $crate::diagnostic::Severity::$severity,
             doc: concat!($($doc, "\n"),*),
+            source: file!(),
         };
     };
 }
@@ -167,6 +168,9 @@ pub struct Rule {
     pub severity: Severity,
     /// Markdown: what it does, why, an example.
     pub doc: &'static str,
+    /// The file that declares the rule (`src/rules/duplicate_route.rs`): for a semantic rule,
+    /// its check is there too. `flashc explain` prints it, so a newcomer finds the logic.
+    pub source: &'static str,
 }
 
 impl Rule {

@@ -51,6 +51,16 @@ enum Command {
     Dev(cli::dev::Args),
     /// The language server (LSP over stdio): diagnostics, fixes, hover and completion in editors.
     Lsp(cli::lsp::Args),
+    /// Plan and apply flash.yaml's endpoints on Runpod (REST v2); `--plan` changes nothing.
+    Deploy(cli::deploy::DeployArgs),
+    /// The deployed endpoints against the deploy record: drift, rollout, workers.
+    Status(cli::deploy::StatusArgs),
+    /// Re-apply a recorded deployment (default: the one before the last).
+    Rollback(cli::deploy::RollbackArgs),
+    /// Scale to zero and delete the endpoints this project owns.
+    Destroy(cli::deploy::DestroyArgs),
+    /// An offline Runpod REST v2 control plane on 127.0.0.1, for tests and rehearsals.
+    Emulate(cli::emulate::Args),
     /// Print the documentation of a diagnostic code (`flashc explain FL0101`).
     Explain {
         /// A code such as FL0101, or a rule name such as `unknown-key`.
@@ -102,6 +112,10 @@ struct GenerateArgs {
     /// Colour for diagnostics.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     color: Color,
+    /// What to generate: Runpod workers (crates, Dockerfiles, manifest), or Kubernetes
+    /// manifests (a kustomize base and an overlay per environment, in `<out>/kubernetes/`).
+    #[arg(long, value_enum, default_value_t = cli::generate::Target::Runpod)]
+    target: cli::generate::Target,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -135,6 +149,11 @@ fn main() -> ExitCode {
         Command::Init(args) => cli::init::run(&args),
         Command::Dev(args) => cli::dev::run(&args),
         Command::Lsp(args) => cli::lsp::run(&args),
+        Command::Deploy(args) => cli::deploy::deploy(&args),
+        Command::Status(args) => cli::deploy::status(&args),
+        Command::Rollback(args) => cli::deploy::rollback(&args),
+        Command::Destroy(args) => cli::deploy::destroy(&args),
+        Command::Emulate(args) => cli::emulate::run(&args),
     }
 }
 
@@ -254,6 +273,9 @@ fn generate(args: &GenerateArgs) -> ExitCode {
         color,
         dry_run: args.check,
     };
+    if args.target == cli::generate::Target::Kubernetes {
+        return cli::kubernetes::command(&round);
+    }
     let (generated, changes) = match cli::generate::run(&round) {
         Ok(produced) => (produced.generated, produced.changes),
         Err(cli::generate::Stopped::Unreadable) => return ExitCode::from(EXIT_FAILURE),
@@ -379,16 +401,17 @@ fn explain(code: Option<&str>, all: bool) -> ExitCode {
     };
     match flashc::rules::find(code) {
         Some(rule) => emit(&format!(
-            "{} ({}, {})\n\n{}\n",
+            "{} ({}, {})\n\n{}\n\nSource: {}\n",
             rule.code,
             rule.name,
             rule.severity.as_str(),
-            rule.documentation().trim_end()
+            rule.documentation().trim_end(),
+            rule.source
         )),
         None => {
             let codes = flashc::rules::ALL.iter().map(|r| r.code);
             let hint = flashc::suggest::did_you_mean(code, codes)
-                .unwrap_or_else(|| "codes run from FL0001 to FL0709; see docs/rules.md".into());
+                .unwrap_or_else(|| "codes run from FL0001 to FL0710; see docs/rules.md".into());
             eprintln!("error: no diagnostic code `{code}`; {hint}");
             ExitCode::from(EXIT_USAGE)
         }

@@ -1,11 +1,12 @@
-//! The view of a resolved file that semantic rules read: each endpoint with its merged node
-//! (spans point wherever each value was written: the endpoint, `defaults`, or an overlay)
-//! and its typed form.
+//! The model of one merged file (the base file, or one environment applied) that every stage
+//! reads: rules, resolve and lower. Each endpoint with its merged node (spans point wherever
+//! each value was written: the endpoint, `defaults`, or an overlay) and its typed form, and
+//! each route with its key parsed and its value unpacked, once, when the project is built.
 
 use std::collections::HashSet;
 
-use crate::load::{Entry, Node, Span, Step};
-use crate::model::route_key::{RouteKey, RouteKeyError};
+use crate::load::{Entry, Node, Span, Step, Value};
+use crate::model::route_key::{self, RouteKey, RouteKeyError};
 use crate::model::{Endpoint, EndpointType};
 
 pub struct Project<'a> {
@@ -13,14 +14,23 @@ pub struct Project<'a> {
     /// The overlay applied, if any (for messages).
     pub environment: Option<&'a str>,
     pub endpoints: Vec<EndpointView<'a>>,
+    /// Every route of every endpoint, in file order.
+    routes: Vec<RouteView<'a>>,
 }
 
-/// One route of one endpoint, its key parsed once for every route rule.
+/// One route of one endpoint: its key parsed and its value unpacked once, for every stage.
 pub struct RouteView<'a> {
     /// The endpoint's name.
     pub endpoint: &'a str,
+    /// The route's entry: `key` is the route key as written, `key_span` its place.
     pub entry: &'a Entry,
     pub key: Result<RouteKey<'a>, RouteKeyError>,
+    /// The problems of the key's path (the route contract's grammar); empty when the key does
+    /// not parse.
+    pub path_problems: Vec<RouteKeyError>,
+    /// The handler string's node: the value itself (`users::get`), or the `handler` of a map
+    /// (`{ handler: users::get, timeout: 30s }`); `None` when neither is there.
+    pub handler: Option<&'a Node>,
 }
 
 pub struct EndpointView<'a> {
@@ -59,28 +69,49 @@ impl<'a> Project<'a> {
                 spec: Endpoint::from_node(&entry.value).ok(),
                 had_schema_errors: invalid.contains(entry.key.as_str()),
             })
+            .collect::<Vec<EndpointView<'a>>>();
+        let routes = endpoints
+            .iter()
+            .flat_map(|endpoint| {
+                let name = endpoint.name;
+                let routes = endpoint
+                    .node
+                    .get("routes")
+                    .map(Node::entries)
+                    .unwrap_or_default();
+                routes.iter().map(move |entry| RouteView::new(name, entry))
+            })
             .collect();
         Project {
             root,
             environment,
             endpoints,
+            routes,
         }
     }
 
-    /// Every route of every endpoint, in file order, with its parsed key.
-    pub fn routes(&self) -> impl Iterator<Item = RouteView<'a>> + '_ {
-        self.endpoints.iter().flat_map(|endpoint| {
-            let routes = endpoint
-                .node
-                .get("routes")
-                .map(Node::entries)
-                .unwrap_or_default();
-            routes.iter().map(|entry| RouteView {
-                endpoint: endpoint.name,
-                entry,
-                key: RouteKey::parse(&entry.key),
+    /// Every route of every endpoint, in file order.
+    pub fn routes(&self) -> impl Iterator<Item = &RouteView<'a>> {
+        self.routes.iter()
+    }
+
+    /// Every handler string (`handler`, `init`, route handlers) with its node, in file order.
+    pub fn handler_nodes(&self) -> impl Iterator<Item = &'a Node> + '_ {
+        self.endpoints
+            .iter()
+            .flat_map(move |endpoint| {
+                let direct = ["handler", "init"]
+                    .into_iter()
+                    .filter_map(|k| endpoint.node.get(k));
+                let routes = self.routes_of(endpoint.name).filter_map(|r| r.handler);
+                direct.chain(routes)
             })
-        })
+            .filter(|n| n.as_str().is_some())
+    }
+
+    /// The routes of the endpoint `name`, in file order.
+    pub fn routes_of<'p>(&'p self, name: &'p str) -> impl Iterator<Item = &'p RouteView<'a>> {
+        self.routes.iter().filter(move |r| r.endpoint == name)
     }
 
     /// Endpoints whose shape is valid, with their typed form.
@@ -100,6 +131,35 @@ pub fn invalid_endpoints(invalid: &[Vec<Step>]) -> HashSet<&str> {
             _ => None,
         })
         .collect()
+}
+
+/// A route value's handler node: the value itself (`users::get`), or the `handler` of a map
+/// (`{ handler: users::get, timeout: 30s }`). The one place a route's value is unpacked.
+pub fn route_handler(value: &Node) -> Option<&Node> {
+    crate::stats::count(crate::stats::Counter::RouteUnpack);
+    match &value.value {
+        Value::Str(_) => Some(value),
+        Value::Map(_) => value.get("handler"),
+        _ => None,
+    }
+}
+
+impl<'a> RouteView<'a> {
+    fn new(endpoint: &'a str, entry: &'a Entry) -> Self {
+        let key = route_key::parse(&entry.key);
+        let path_problems = match &key {
+            Ok(key) => route_key::path_problems(key.path),
+            Err(_) => Vec::new(),
+        };
+        let handler = route_handler(&entry.value);
+        RouteView {
+            endpoint,
+            entry,
+            key,
+            path_problems,
+            handler,
+        }
+    }
 }
 
 impl EndpointView<'_> {

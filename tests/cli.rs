@@ -189,6 +189,11 @@ fn explain_prints_rule_docs_and_rejects_unknown_codes() {
     let output = flashc(&["explain", "FL0208"]);
     assert_eq!(output.status.code(), Some(0));
     assert!(stdout(&output).contains("/users/{user_id}"));
+    // Where the rule's logic is, for whoever wants to change it.
+    assert!(stdout(&output).contains("Source: src/rules/duplicate_route.rs"));
+    assert!(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/rules/duplicate_route.rs")
+        .is_file());
     let output = flashc(&["explain", "FL0209"]);
     assert_eq!(output.status.code(), Some(2));
 }

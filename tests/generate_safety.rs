@@ -33,7 +33,7 @@ fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
     for entry in fs::read_dir(from).unwrap().flatten() {
         let name = entry.file_name();
-        // What an earlier `flashc generate` of the example left there is not the example's.
+        // What `flashc generate` writes (other tests generate the examples in place).
         if name == ".flash" || name == "target" || name == ".dockerignore" {
             continue;
         }

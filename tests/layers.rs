@@ -15,7 +15,7 @@ use syn::visit::{self, Visit};
 /// Bottom to top. Modules in one layer are siblings and must not use each other.
 /// The top layer may also use the crate root (`lib.rs`: the pipeline's drivers).
 const LAYERS: &[&[&str]] = &[
-    &["suggest", "diagnostic"],
+    &["suggest", "diagnostic", "stats"],
     &["load"],
     &["model"],
     &["schema", "project"],
@@ -24,7 +24,8 @@ const LAYERS: &[&[&str]] = &[
     &["resolve"],
     &["lower"],
     &["emit"],
-    &["ide", "scaffold"],
+    &["analysis"],
+    &["ide", "scaffold", "deploy"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

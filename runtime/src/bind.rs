@@ -46,6 +46,8 @@ impl<'a> Binder<'a> {
 
     /// The argument `name` from the call's source; `None` means a problem was recorded.
     pub fn arg<T: DeserializeOwned>(&mut self, name: &str) -> Option<T> {
+        // `bind!` passes the Rust name: `r#type` is the argument `type`.
+        let name = crate::route_contract::argument_name(name);
         if let Some(v) = self.strict_from_body(name) {
             return Some(v);
         }
@@ -56,6 +58,7 @@ impl<'a> Binder<'a> {
 
     /// The path parameter `name` (problems are reported under `path`, a bad value is a 422).
     pub fn path<T: DeserializeOwned>(&mut self, name: &str) -> Option<T> {
+        let name = crate::route_contract::argument_name(name);
         // Path parameters are never in the body: no need to read it.
         let value = self.call.known_args().remove(name);
         self.bind(name, Source::Path, value)

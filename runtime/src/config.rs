@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `PORT` | `80` | port of the HTTP server (routes, WebSocket, `/ping`, local queue API) |
 //! | `PORT_HEALTH` | `PORT` | port the platform polls for health; served too when it differs |
-//! | `HEALTH_CHECK_PATH` | `/ping` | path of the health check on both ports |
+//! | `HEALTH_CHECK_PATH` | `/ping` | path of the health check on both ports; the Kubernetes probes `{path}/ready` and `{path}/live` are served beside it (see `health`) |
 //! | `FLASH_HOST` | `0.0.0.0` | address to bind |
 //! | `SCRIPT_NAME` | empty | path prefix every route is served under (health stays at the root too) |
 //! | `FLASH_BODY_LIMIT` | `31457280` (30 MB) | largest request body in bytes; larger → 413 |

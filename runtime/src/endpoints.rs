@@ -148,10 +148,7 @@ impl Endpoint {
     /// The variable [`Endpoint::named`] reads: `FLASH_ENDPOINT_` + the name upper-cased with
     /// `-` → `_` (`gpu-backend` → `FLASH_ENDPOINT_GPU_BACKEND`).
     pub fn env_var(name: &str) -> String {
-        format!(
-            "FLASH_ENDPOINT_{}",
-            name.to_ascii_uppercase().replace('-', "_")
-        )
+        crate::route_contract::endpoint_id_env(name)
     }
 
     pub fn name(&self) -> &str {

@@ -3,6 +3,15 @@
 //!
 //! Platform contract: 204 while the `init` hook runs, 200 `{"status":"healthy"}` after it,
 //! anything else (we answer 503) when init failed; the reason goes to the log, not the body.
+//!
+//! Kubernetes probes cannot use that path: a kubelet counts every status from 200 to 399 as
+//! success, so Runpod's 204 ("still loading") would read as ready. Beside the health path (and
+//! wherever it is served) are two probes for orchestrators that read only the status code:
+//! `{health path}/ready` (readiness: 200 once `init` has finished, 503 before and after a
+//! failed `init`) and `{health path}/live` (liveness: 200 while the process serves, 503 once
+//! `init` has failed, so the kubelet restarts the container). Deriving them from the health
+//! path keeps one setting (`HEALTH_CHECK_PATH`) and never adds a path twice where the health
+//! path is served under several prefixes.
 
 use std::{
     io::{Read, Write},
@@ -96,16 +105,72 @@ impl Health {
         res
     }
 
-    /// A router answering `GET path` (normally `/ping`) from this state; merge it where needed.
-    pub fn router<S: Clone + Send + Sync + 'static>(&self, path: &str) -> Router<S> {
-        let health = self.clone();
-        let ping = get(move || {
-            let health = health.clone();
-            async move { health.ping_response() }
-        });
-        // Every answer is JSON, a wrong method on the health path included.
-        Router::new().route(path, ping.fallback(|| async { method_not_allowed() }))
+    /// The readiness probe's answer: 200 only once `init` has finished.
+    pub fn readiness_response(&self) -> Response {
+        match self.state() {
+            State::Ready => json_response(StatusCode::OK, r#"{"status":"ready"}"#),
+            State::Initializing => json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"status":"initializing"}"#,
+            ),
+            State::Failed => json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"status":"unhealthy","error":"initialization failed"}"#,
+            ),
+        }
     }
+
+    /// The liveness probe's answer: 200 while the process serves, 503 once `init` has failed
+    /// (the worker can never become ready: restarting it is the only way forward).
+    pub fn liveness_response(&self) -> Response {
+        match self.state() {
+            State::Failed => json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"status":"unhealthy","error":"initialization failed"}"#,
+            ),
+            State::Initializing | State::Ready => {
+                json_response(StatusCode::OK, r#"{"status":"alive"}"#)
+            }
+        }
+    }
+
+    /// A router answering `GET path` (normally `/ping`) from this state, and the two probes
+    /// beside it ([`readiness_path`], [`liveness_path`]); merge it where needed.
+    pub fn router<S: Clone + Send + Sync + 'static>(&self, path: &str) -> Router<S> {
+        let answer = |respond: fn(&Health) -> Response| {
+            let health = self.clone();
+            // Every answer is JSON, a wrong method on a health path included.
+            get(move || {
+                let health = health.clone();
+                async move { respond(&health) }
+            })
+            .fallback(|| async { method_not_allowed() })
+        };
+        Router::new()
+            .route(path, answer(Health::ping_response))
+            .route(&readiness_path(path), answer(Health::readiness_response))
+            .route(&liveness_path(path), answer(Health::liveness_response))
+    }
+}
+
+/// The readiness probe's path for a health path: `/ping` → `/ping/ready`.
+pub fn readiness_path(health_path: &str) -> String {
+    format!("{}/ready", health_path.trim_end_matches('/'))
+}
+
+/// The liveness probe's path for a health path: `/ping` → `/ping/live`.
+pub fn liveness_path(health_path: &str) -> String {
+    format!("{}/live", health_path.trim_end_matches('/'))
+}
+
+fn json_response(status: StatusCode, body: &'static str) -> Response {
+    let mut res = Response::new(Body::from(body));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
 }
 
 fn method_not_allowed() -> Response {
@@ -181,12 +246,34 @@ mod tests {
         let h = Health::new();
         assert_eq!(h.state(), State::Initializing);
         assert_eq!(h.ping_response().status(), StatusCode::NO_CONTENT);
+        assert_eq!(
+            h.readiness_response().status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(h.liveness_response().status(), StatusCode::OK);
         h.set_ready();
         assert_eq!(h.ping_response().status(), StatusCode::OK);
+        assert_eq!(h.readiness_response().status(), StatusCode::OK);
+        assert_eq!(h.liveness_response().status(), StatusCode::OK);
         h.set_failed("boom");
         assert_eq!(h.state(), State::Failed);
         assert_eq!(h.reason(), Some("boom"));
         assert_eq!(h.ping_response().status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            h.readiness_response().status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            h.liveness_response().status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+
+    #[test]
+    fn probe_paths() {
+        assert_eq!(readiness_path("/ping"), "/ping/ready");
+        assert_eq!(liveness_path("/org/ping"), "/org/ping/live");
+        assert_eq!(readiness_path("/"), "/ready");
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod health;
 pub mod lb;
 pub mod logging;
 pub mod queue;
+pub mod route_contract;
 pub mod shutdown;
 mod watch;
 

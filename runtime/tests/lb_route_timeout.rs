@@ -8,7 +8,7 @@ use std::time::Duration;
 use flash_runtime::{
     bind,
     handler::{handler, Reply},
-    lb::App,
+    lb::{App, RouteOptions},
 };
 use lb_common::{client, config, start, wait_status};
 use serde_json::json;
@@ -25,8 +25,11 @@ fn sleeper() -> flash_runtime::handler::Handler<()> {
 async fn a_route_timeout_replaces_the_endpoint_timeout_for_that_route_only() {
     let app = App::stateless()
         .execution_timeout(Duration::from_secs(5))
-        .get("/short", sleeper())
-        .timeout(Duration::from_millis(200))
+        .get_with(
+            "/short",
+            RouteOptions::new().timeout(Duration::from_millis(200)),
+            sleeper(),
+        )
         .get("/long", sleeper());
     let s = start(app, config(&[])).await;
     wait_status(&s.url("/ping"), 200).await;

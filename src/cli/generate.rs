@@ -7,7 +7,17 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use flashc::emit::kubernetes::KUBERNETES_DIR;
 use flashc::emit::{OutputFile, Owner, DEV_DIR, GENERATED_MARK, SCHEMA_FILE, SKELETON};
+
+/// `flashc generate --target`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Target {
+    /// Worker crates, Dockerfiles, the route manifest and OpenAPI (for Runpod and `flashc dev`).
+    Runpod,
+    /// Kubernetes manifests under `<out>/kubernetes/`.
+    Kubernetes,
+}
 
 pub use super::output::WriteError;
 use super::output::{
@@ -76,29 +86,7 @@ pub fn run(round: &Round) -> Result<Produced, Stopped> {
         flashc_version: env!("CARGO_PKG_VERSION"),
         overrides: &overrides,
     };
-    let name = round.file.display().to_string();
-    let text = String::from_utf8_lossy(&bytes);
-    let source = flashc::render::SourceFile::new(&name, &text);
-    let generated =
-        flashc::generate(&bytes, round.environment, &workspace, &options).map_err(|e| match e {
-            flashc::GenerateError::UnknownEnvironment(unknown) => {
-                Stopped::UnknownEnvironment(unknown.to_string())
-            }
-            flashc::GenerateError::Problems(diagnostics) => {
-                eprint!(
-                    "{}",
-                    flashc::render::human(&source, &diagnostics, round.color)
-                );
-                Stopped::Problems
-            }
-            flashc::GenerateError::Internal(message) => Stopped::Failure(message),
-        })?;
-    if !generated.warnings.is_empty() {
-        eprint!(
-            "{}",
-            flashc::render::human(&source, &generated.warnings, round.color)
-        );
-    }
+    let generated = generate_once(round, &bytes, round.environment, &workspace, &options, true)?;
     let crate_dir = round.project.join(&generated.plan.handler_crate.dir);
     // Which template each worker's main.rs comes from, for an error in the Rust it rendered.
     let templates: std::collections::BTreeMap<String, String> = generated
@@ -136,6 +124,42 @@ pub fn run(round: &Round) -> Result<Produced, Stopped> {
         changes,
         overrides,
     })
+}
+
+/// `flashc::generate` for one environment, its diagnostics printed (and its warnings, when
+/// `warnings`).
+pub(super) fn generate_once(
+    round: &Round,
+    bytes: &[u8],
+    environment: Option<&str>,
+    workspace: &super::workspace::FsWorkspace,
+    options: &flashc::emit::Options,
+    warnings: bool,
+) -> Result<flashc::Generated, Stopped> {
+    let name = round.file.display().to_string();
+    let text = String::from_utf8_lossy(bytes);
+    let source = flashc::render::SourceFile::new(&name, &text);
+    let generated =
+        flashc::generate(bytes, environment, workspace, options).map_err(|e| match e {
+            flashc::GenerateError::UnknownEnvironment(unknown) => {
+                Stopped::UnknownEnvironment(unknown.to_string())
+            }
+            flashc::GenerateError::Problems(diagnostics) => {
+                eprint!(
+                    "{}",
+                    flashc::render::human(&source, &diagnostics, round.color)
+                );
+                Stopped::Problems
+            }
+            flashc::GenerateError::Internal(message) => Stopped::Failure(message),
+        })?;
+    if warnings && !generated.warnings.is_empty() {
+        eprint!(
+            "{}",
+            flashc::render::human(&source, &generated.warnings, round.color)
+        );
+    }
+    Ok(generated)
 }
 
 /// `--out` is written into every Dockerfile, the `.dockerignore` and the printed commands, so
@@ -376,13 +400,13 @@ fn shown(project: &Path, path: &Path) -> String {
 }
 
 /// Whether a file's first line says flashc wrote it.
-fn has_mark(bytes: &[u8]) -> bool {
+pub(super) fn has_mark(bytes: &[u8]) -> bool {
     first_line(bytes)
         .windows(GENERATED_MARK.len())
         .any(|w| w == GENERATED_MARK.as_bytes())
 }
 
-fn io_error(path: &Path, err: std::io::Error) -> WriteError {
+pub(super) fn io_error(path: &Path, err: std::io::Error) -> WriteError {
     WriteError(format!("cannot write {}: {err}", path.display()))
 }
 
@@ -407,9 +431,10 @@ fn refuse_foreign_directory(out_root: &Path) -> Result<(), WriteError> {
         return Ok(());
     };
     // `flashc init` writes the schema alone into the output before anything was generated.
+    // `flashc generate --target kubernetes` may have written its directory alone.
     let only_schema = entries
         .flatten()
-        .all(|entry| entry.file_name() == SCHEMA_FILE);
+        .all(|entry| entry.file_name() == SCHEMA_FILE || entry.file_name() == KUBERNETES_DIR);
     if only_schema {
         return Ok(());
     }
@@ -441,7 +466,11 @@ fn stale_files(out_root: &Path, expected: &BTreeSet<PathBuf>) -> Vec<PathBuf> {
             };
             if dir == out_root {
                 let name = entry.file_name();
-                if name == "target" || name == "Cargo.lock" || name == DEV_DIR {
+                if name == "target"
+                    || name == "Cargo.lock"
+                    || name == DEV_DIR
+                    || name == KUBERNETES_DIR
+                {
                     continue;
                 }
             }
@@ -456,7 +485,7 @@ fn stale_files(out_root: &Path, expected: &BTreeSet<PathBuf>) -> Vec<PathBuf> {
     stale
 }
 
-fn remove_empty_parents(file: &Path, out_root: &Path) {
+pub(super) fn remove_empty_parents(file: &Path, out_root: &Path) {
     let mut dir = file.parent();
     while let Some(d) = dir {
         if d == out_root || std::fs::remove_dir(d).is_err() {

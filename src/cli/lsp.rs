@@ -609,7 +609,8 @@ impl Server {
         let ws = self.overlay(&base);
         let mut indexes = self.indexes.borrow_mut();
         let cache = indexes.entry(base.clone()).or_default();
-        cache.index(&dir, &ws, self.generation, &fresh())
+        let info = ws.locate_crate(std::path::Path::new(&dir)).ok()?;
+        Some(cache.index(&dir, info, &ws, self.generation, &fresh()))
     }
 
     fn dispatch(&mut self, req: Request) -> Result<serde_json::Value, (i32, String)> {

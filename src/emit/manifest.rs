@@ -98,13 +98,9 @@ pub struct ManifestVolume {
     pub datacenter: String,
 }
 
-/// The variable that carries an endpoint's id to the other endpoints of its project.
-pub fn endpoint_id_env(name: &str) -> String {
-    format!(
-        "FLASH_ENDPOINT_{}",
-        name.to_ascii_uppercase().replace('-', "_")
-    )
-}
+/// The variable that carries an endpoint's id to the other endpoints of its project (the
+/// route contract's, which the runtime reads).
+pub use crate::model::route_key::endpoint_id_env;
 
 pub fn manifest(plan: &Plan, flashc_version: &str) -> Manifest {
     let mut function_registry = BTreeMap::new();

@@ -5,6 +5,7 @@
 //! Output is deterministic (same plan, same bytes): maps are ordered, nothing depends on time
 //! or on the machine.
 
+pub mod kubernetes;
 mod manifest;
 mod openapi;
 mod runtime_source;

@@ -5,21 +5,17 @@
 use serde_json::{json, Map, Value};
 
 use crate::lower::{ArgSource, EndpointPlan, Plan, RoutePlan};
+use crate::model::route_key::RouteShape;
 use crate::resolve::{ParamKind, Returns};
 
 pub fn document(plan: &Plan, endpoint: &EndpointPlan, flashc_version: &str) -> Value {
     let mut paths = Map::new();
-    for route in &endpoint.routes {
-        let method = if route.method == "WS" {
-            "get".to_string()
-        } else {
-            route.method.to_ascii_lowercase()
-        };
+    for (path, method, op) in route_operations(&endpoint.routes) {
         let entry = paths
-            .entry(route.path.clone())
+            .entry(path)
             .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(methods) = entry {
-            methods.insert(method, operation(route));
+            methods.insert(method, op);
         }
     }
     json!({
@@ -34,6 +30,62 @@ pub fn document(plan: &Plan, endpoint: &EndpointPlan, flashc_version: &str) -> V
     })
 }
 
+/// Each route's operation with the document path and the method key it goes under.
+///
+/// OpenAPI allows one template per path shape, so routes whose paths differ only in parameter
+/// names (`GET /users/{user_id}`, `PATCH /users/{id}`) share one path item, written as the first
+/// of them (routes are sorted) writes it; each operation's path parameters take that template's
+/// names, by position. A WebSocket route whose path also has a GET route goes under
+/// `x-websocket` (both are GET requests, and a path item has one `get`).
+fn route_operations(routes: &[RoutePlan]) -> Vec<(String, String, Value)> {
+    let mut templates: std::collections::HashMap<RouteShape, &RoutePlan> = Default::default();
+    let mut out = Vec::new();
+    let http_first = routes
+        .iter()
+        .filter(|r| r.method != "WS")
+        .chain(routes.iter().filter(|r| r.method == "WS"));
+    for route in http_first {
+        let first = *templates
+            .entry(RouteShape::of(&route.path))
+            .or_insert(route);
+        let mut op = operation(route);
+        rename_path_parameters(&mut op, &route.path_params, &first.path_params);
+        let method = if route.method == "WS" {
+            let has_get = routes.iter().any(|r| {
+                r.method == "GET" && RouteShape::of(&r.path) == RouteShape::of(&route.path)
+            });
+            if has_get { "x-websocket" } else { "get" }.to_string()
+        } else {
+            route.method.to_ascii_lowercase()
+        };
+        out.push((first.path.clone(), method, op));
+    }
+    out
+}
+
+/// Renames an operation's path parameters from the route's own names to the path item's.
+fn rename_path_parameters(op: &mut Value, own: &[String], template: &[String]) {
+    if own == template {
+        return;
+    }
+    let Some(Value::Array(parameters)) = op.get_mut("parameters") else {
+        return;
+    };
+    for parameter in parameters {
+        if parameter["in"] != "path" {
+            continue;
+        }
+        let Some(Value::String(name)) = parameter.get_mut("name") else {
+            continue;
+        };
+        if let Some(i) = own.iter().position(|p| p == name) {
+            if let Some(new) = template.get(i) {
+                *name = new.clone();
+            }
+        }
+    }
+}
+
 fn operation(route: &RoutePlan) -> Value {
     let f = &route.call.function;
     let mut parameters = Vec::new();
@@ -46,16 +98,16 @@ fn operation(route: &RoutePlan) -> Value {
         let (schema, optional) = json_type(&param.ty);
         match source {
             ArgSource::Path | ArgSource::Query => parameters.push(json!({
-                "name": param.name,
+                "name": param.argument_name(),
                 "in": if *source == ArgSource::Path { "path" } else { "query" },
                 "required": *source == ArgSource::Path || !optional,
                 "schema": schema,
             })),
             _ => {
                 if !optional {
-                    body_required.push(Value::String(param.name.clone()));
+                    body_required.push(Value::String(param.argument_name().to_string()));
                 }
-                body_properties.insert(param.name.clone(), schema);
+                body_properties.insert(param.argument_name().to_string(), schema);
             }
         }
     }
@@ -225,13 +277,8 @@ pub fn project_document(plan: &Plan, flashc_version: &str) -> Value {
         };
         match (&endpoint.kind, &endpoint.handler) {
             (crate::lower::Kind::LoadBalanced, _) => {
-                for route in &endpoint.routes {
-                    let method = if route.method == "WS" {
-                        "get".to_string()
-                    } else {
-                        route.method.to_ascii_lowercase()
-                    };
-                    tagged(format!("{prefix}{}", route.path), &method, operation(route));
+                for (path, method, op) in route_operations(&endpoint.routes) {
+                    tagged(format!("{prefix}{path}"), &method, op);
                 }
             }
             (crate::lower::Kind::Queue, Some(call)) => {
@@ -312,9 +359,9 @@ fn queue_operations(call: &crate::lower::CallPlan) -> Vec<(&'static str, &'stati
         }
         let (schema, optional) = json_type(&param.ty);
         if !optional {
-            required.push(Value::String(param.name.clone()));
+            required.push(Value::String(param.argument_name().to_string()));
         }
-        properties.insert(param.name.clone(), schema);
+        properties.insert(param.argument_name().to_string(), schema);
     }
     let output = match &f.returns {
         Returns::Value { ty } => json_type(ty).0,

@@ -178,6 +178,9 @@ pub fn imports(endpoint: &EndpointPlan, uses_bind: bool, uses_blocking: bool) ->
     }
     lines.push("use flash_runtime::handler::{handler, Reply};".to_string());
     match endpoint.kind {
+        crate::lower::Kind::LoadBalanced if route_timeouts => {
+            lines.push("use flash_runtime::lb::{App, RouteOptions};".to_string())
+        }
         crate::lower::Kind::LoadBalanced => lines.push("use flash_runtime::lb::App;".to_string()),
         crate::lower::Kind::Queue => {
             lines.push("use flash_runtime::queue::QueueWorker;".to_string())

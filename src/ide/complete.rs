@@ -8,7 +8,7 @@ use lsp_types::{
 };
 
 use crate::load::Step;
-use crate::model::vocab::ROUTE_METHODS;
+use crate::model::route_key::Method;
 use crate::resolve::FnSummary;
 
 use super::{is_handler_place, schema, Document};
@@ -206,12 +206,12 @@ pub fn complete(doc: &Document, at: Position, functions: &[FnSummary]) -> Vec<Co
         }
         None => {
             if cx.parent.last() == Some(&Step::Key("routes".into())) && !cx.item {
-                for method in ROUTE_METHODS {
+                for method in Method::ALL.map(Method::as_str) {
                     let text = format!("\"{method} /");
                     out.push(CompletionItem {
                         label: format!("{method} /…"),
                         kind: Some(CompletionItemKind::KEYWORD),
-                        detail: Some(if *method == "WS" {
+                        detail: Some(if method == "WS" {
                             "a WebSocket route".to_string()
                         } else {
                             format!("an HTTP {method} route")
@@ -304,7 +304,7 @@ mod tests {
             ["users::get"]
         );
         let methods = labels("endpoints:\n  api:\n    routes:\n      |\n", &fns);
-        assert_eq!(methods.len(), ROUTE_METHODS.len(), "{methods:?}");
+        assert_eq!(methods.len(), Method::ALL.len(), "{methods:?}");
         let env = labels(
             "environments:\n  prod:\n    endpoints:\n      api:\n        |\n",
             &[],

@@ -3,7 +3,7 @@
 //! doc comment, and a route's parameters with their types and where each comes from.
 
 use crate::load::{Node, Step, Value};
-use crate::model::route_key::{RouteKey, Segment};
+use crate::model::route_key::RouteKey;
 use crate::model::vocab;
 use crate::resolve::FnSummary;
 
@@ -191,14 +191,8 @@ fn route_hover(route: &str, value: &Node, lookup: Lookup) -> String {
     let Ok(key) = RouteKey::parse(route) else {
         return format!("route `{route}`: not `\"METHOD /path\"`");
     };
-    let method = key.method.to_ascii_uppercase();
-    let path_params: Vec<&str> = key
-        .segments()
-        .filter_map(|s| match s {
-            Segment::Param(p) => Some(p),
-            Segment::Literal(_) => None,
-        })
-        .collect();
+    let method = key.method.as_str();
+    let path_params = key.params();
     let handler = match &value.value {
         Value::Str(s) => Some(s.as_str()),
         Value::Map(_) => value.get("handler").and_then(Node::as_str),

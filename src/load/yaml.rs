@@ -35,6 +35,7 @@ impl Default for Limits {
 /// Reads `bytes` as one YAML document. Returns the tree (absent when the input could not be
 /// read at all) and every problem found on the way.
 pub fn load(bytes: &[u8], limits: Limits) -> (Option<Node>, Vec<Diagnostic>) {
+    crate::stats::count(crate::stats::Counter::Load);
     if bytes.len() > limits.max_bytes {
         let message = format!(
             "file is {} bytes; flashc reads at most {} bytes",

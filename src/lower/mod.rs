@@ -11,10 +11,12 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::load::Node;
-use crate::model::route_key::{parse_duration, RouteKey, Segment};
+use crate::model::defaults;
+use crate::model::route_key::{self, parse_duration};
 use crate::model::{
     vocab, Duration, Endpoint, EndpointType, EnvValue, OneOrMany, ScalerType, Settings,
 };
+use crate::project::{Project, RouteView};
 use crate::resolve::{HandlerFn, InitFn, Resolved};
 
 /// The port generated workers listen on in their image. Not 80: workers run as a non-root user,
@@ -172,6 +174,18 @@ pub enum ArgSource {
     Context,
 }
 
+/// Where a request or a job puts an argument is the route contract's.
+impl From<route_key::ArgSource> for ArgSource {
+    fn from(source: route_key::ArgSource) -> Self {
+        match source {
+            route_key::ArgSource::Path => ArgSource::Path,
+            route_key::ArgSource::Query => ArgSource::Query,
+            route_key::ArgSource::Body => ArgSource::Body,
+            route_key::ArgSource::Input => ArgSource::Input,
+        }
+    }
+}
+
 /// Lowering met something `check` should have refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unlowerable(pub String);
@@ -182,28 +196,31 @@ impl std::fmt::Display for Unlowerable {
     }
 }
 
-/// Lowers a merged project (defaults and the overlay already folded in by
-/// `validate::resolve`) whose handlers were resolved.
-pub fn lower(
-    merged: &Node,
-    environment: Option<&str>,
-    resolved: &Resolved,
-    crate_dir: &str,
-) -> Result<Plan, Unlowerable> {
-    let project = merged
+/// Lowers one environment's project (defaults and the overlay folded in once, by
+/// `validate::prepare`) whose handlers were resolved. It reads the model as the rules did: each
+/// endpoint's typed form and each route as parsed when the project was built.
+pub fn lower(model: &Project, resolved: &Resolved, crate_dir: &str) -> Result<Plan, Unlowerable> {
+    let environment = model.environment;
+    let project = model
+        .root
         .get("name")
         .and_then(Node::as_str)
         .ok_or_else(|| Unlowerable("no project name".into()))?
         .to_string();
     let mut endpoints = Vec::new();
-    for entry in merged
-        .get("endpoints")
-        .map(Node::entries)
-        .unwrap_or_default()
-    {
-        let spec = Endpoint::from_node(&entry.value)
-            .map_err(|e| Unlowerable(format!("endpoint `{}`: {e}", entry.key)))?;
-        endpoints.push(lower_endpoint(&project, &entry.key, &spec, resolved)?);
+    for endpoint in &model.endpoints {
+        let spec = endpoint
+            .spec
+            .as_ref()
+            .ok_or_else(|| Unlowerable(format!("endpoint `{}` is malformed", endpoint.name)))?;
+        let routes: Vec<&RouteView> = model.routes_of(endpoint.name).collect();
+        endpoints.push(lower_endpoint(
+            &project,
+            endpoint.name,
+            spec,
+            &routes,
+            resolved,
+        )?);
     }
     endpoints.sort_by(|a, b| a.name.cmp(&b.name));
     let krate = &resolved.krate;
@@ -251,6 +268,7 @@ fn lower_endpoint(
     project: &str,
     name: &str,
     spec: &Endpoint,
+    route_views: &[&RouteView],
     resolved: &Resolved,
 ) -> Result<EndpointPlan, Unlowerable> {
     let s: &Settings = &spec.settings;
@@ -272,15 +290,19 @@ fn lower_endpoint(
             Compute::Gpu {
                 gpu_ids: vocab::gpu_ids(&refs),
                 choices,
-                count: s.gpu_count.unwrap_or(1),
+                count: s.gpu_count.unwrap_or(defaults::GPU_COUNT),
                 min_cuda_version: s
                     .min_cuda_version
                     .as_ref()
-                    .map_or(vocab::DEFAULT_CUDA_VERSION.to_string(), |v| v.0.clone()),
+                    .map_or(defaults::MIN_CUDA_VERSION.to_string(), |v| v.0.clone()),
             }
         }
     };
-    let (workers_min, workers_max) = s.workers.map_or((0, 1), |w| w.bounds());
+    let (workers_min, workers_max) = s
+        .workers
+        .map_or((defaults::WORKERS_MIN, defaults::WORKERS_MAX), |w| {
+            w.bounds()
+        });
     let scaler_type = s
         .scaler
         .as_ref()
@@ -303,11 +325,11 @@ fn lower_endpoint(
         .map(|v| VolumePlan {
             name: v.name.clone(),
             id: v.id.clone(),
-            size_gb: v.size.unwrap_or(100),
+            size_gb: v.size.unwrap_or(defaults::VOLUME_SIZE_GB),
             datacenter: v
                 .datacenter
                 .as_ref()
-                .map_or_else(|| "EU-RO-1".to_string(), |d| d.0.clone()),
+                .map_or_else(|| defaults::VOLUME_DATACENTER.to_string(), |d| d.0.clone()),
         })
         .collect();
     let env = s
@@ -362,7 +384,7 @@ fn lower_endpoint(
             .params
             .iter()
             .map(|p| match p.kind {
-                crate::resolve::ParamKind::Arg => sources(&p.name),
+                crate::resolve::ParamKind::Arg => sources(p.argument_name()),
                 crate::resolve::ParamKind::State(_) => ArgSource::State,
                 crate::resolve::ParamKind::Context(_) => ArgSource::Context,
             })
@@ -374,7 +396,7 @@ fn lower_endpoint(
         })
     };
     let handler = match (kind, &spec.handler) {
-        (Kind::Queue, Some(path)) => Some(bind(path, &|_| ArgSource::Input)?),
+        (Kind::Queue, Some(path)) => Some(bind(path, &|_| route_key::ArgSource::Input.into())?),
         (Kind::Queue, None) => {
             return Err(Unlowerable(format!(
                 "queue endpoint `{name}` has no handler"
@@ -384,28 +406,24 @@ fn lower_endpoint(
     };
     let mut routes = Vec::new();
     if kind == Kind::LoadBalanced {
-        for (key, route) in spec.routes.iter().flatten() {
-            let parsed = RouteKey::parse(key)
+        for view in route_views {
+            let key = &view.entry.key;
+            let parsed = view
+                .key
+                .as_ref()
                 .map_err(|e| Unlowerable(format!("route `{key}`: {}", e.message)))?;
-            let path_params: Vec<String> = parsed
-                .segments()
-                .filter_map(|seg| match seg {
-                    Segment::Param(p) => Some(p.to_string()),
-                    Segment::Literal(_) => None,
-                })
-                .collect();
-            let method = parsed.method.to_ascii_uppercase();
-            // A WebSocket route binds the client's first message, like a body.
-            let from_query = method == "GET";
+            let route = spec
+                .routes
+                .as_ref()
+                .and_then(|routes| routes.get(key))
+                .ok_or_else(|| Unlowerable(format!("route `{key}` has no typed value")))?;
+            let params = parsed.params();
+            // The route contract decides where each argument comes from.
             let call = bind(route.handler(), &|param| {
-                if path_params.iter().any(|p| p == param) {
-                    ArgSource::Path
-                } else if from_query {
-                    ArgSource::Query
-                } else {
-                    ArgSource::Body
-                }
+                route_key::ArgSource::of_route_argument(param, parsed.method, &params).into()
             })?;
+            let path_params: Vec<String> = params.iter().map(|p| p.to_string()).collect();
+            let method = parsed.method.as_str().to_string();
             let (timeout_ms, description) = match route {
                 crate::model::Route::Handler(_) => (None, None),
                 crate::model::Route::Detailed(o) => (
@@ -435,15 +453,22 @@ fn lower_endpoint(
         idle_timeout: s
             .idle_timeout
             .as_ref()
-            .map_or(Ok(60), crate::model::IdleTimeout::seconds)
+            .map_or(
+                Ok(defaults::IDLE_TIMEOUT_SECONDS),
+                crate::model::IdleTimeout::seconds,
+            )
             .map_err(Unlowerable)?,
         scaler_type: match scaler_type {
             ScalerType::QueueDelay => "QUEUE_DELAY",
             ScalerType::RequestCount => "REQUEST_COUNT",
         },
-        scaler_value: s.scaler.as_ref().and_then(|sc| sc.value).unwrap_or(4),
+        scaler_value: s
+            .scaler
+            .as_ref()
+            .and_then(|sc| sc.value)
+            .unwrap_or(defaults::SCALER_VALUE),
         execution_timeout_ms: s.execution_timeout.as_ref().map(duration_ms).transpose()?,
-        flashboot: s.flashboot.unwrap_or(true),
+        flashboot: s.flashboot.unwrap_or(defaults::FLASHBOOT),
         datacenters,
         volumes,
         container_disk: s.container_disk,
@@ -455,9 +480,11 @@ fn lower_endpoint(
         port: WORKER_PORT,
         init,
         handler,
-        retries: spec.retries.unwrap_or(0),
-        max_concurrency: spec.max_concurrency.unwrap_or(1),
-        return_aggregate_stream: spec.return_aggregate_stream.unwrap_or(false),
+        retries: spec.retries.unwrap_or(defaults::RETRIES),
+        max_concurrency: spec.max_concurrency.unwrap_or(defaults::MAX_CONCURRENCY),
+        return_aggregate_stream: spec
+            .return_aggregate_stream
+            .unwrap_or(defaults::RETURN_AGGREGATE_STREAM),
         routes,
     })
 }

@@ -162,7 +162,7 @@ impl JsonSchema for CudaVersion {
             "enum": values,
             "enumDescriptions": docs,
             "markdownEnumDescriptions": docs,
-            "default": vocab::DEFAULT_CUDA_VERSION,
+            "default": super::defaults::MIN_CUDA_VERSION,
         })
     }
 }

@@ -3,6 +3,7 @@
 //! lowering goes through them, and their doc comments are the schema's descriptions.
 
 mod choices;
+pub mod defaults;
 pub mod route_key;
 pub mod vocab;
 
@@ -25,7 +26,7 @@ pub struct FlashFile {
     pub name: String,
     /// Where the crate with the handler functions is, relative to this file.
     #[serde(rename = "crate", default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = ".", "examples" = [".", "handlers"]))]
+    #[schemars(extend("default" = defaults::CRATE_DIR, "examples" = [".", "handlers"]))]
     pub crate_dir: Option<String>,
     /// Settings applied to every endpoint. A field set on an endpoint replaces the default;
     /// `env` merges variable by variable.
@@ -76,18 +77,18 @@ pub struct Endpoint {
     pub handler: Option<String>,
     /// Queue endpoints: how many times a failed job is retried before it is FAILED.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(max = 10), extend("default" = 0))]
+    #[schemars(range(max = 10), extend("default" = defaults::RETRIES))]
     pub retries: Option<u32>,
     /// Queue endpoints: how many jobs one worker runs at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 1000), extend("default" = 1))]
+    #[schemars(range(min = 1, max = 1000), extend("default" = defaults::MAX_CONCURRENCY))]
     pub max_concurrency: Option<u32>,
     /// Queue endpoints whose handler returns a stream: end the job with every chunk as its
     /// output (`{"output": [chunk, …]}`, the Python SDK's `return_aggregate_stream`) instead of
     /// `{"output": []}`. Chunks are streamed either way; an aggregate past the platform's result
     /// limit falls back to `[]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = false))]
+    #[schemars(extend("default" = defaults::RETURN_AGGREGATE_STREAM))]
     pub return_aggregate_stream: Option<bool>,
     /// Load-balanced endpoints: routes by `"METHOD /path"` (GET, POST, PUT, DELETE, PATCH, or WS
     /// for a WebSocket), each to a handler path or to `{handler, timeout}`. `{name}` path
@@ -221,7 +222,7 @@ pub struct Settings {
     pub gpu: Option<OneOrMany<GpuChoice>>,
     /// GPUs per worker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 8), extend("default" = 1))]
+    #[schemars(range(min = 1, max = 8), extend("default" = defaults::GPU_COUNT))]
     pub gpu_count: Option<u32>,
     /// The lowest CUDA version a worker's host must offer. GPU endpoints only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -232,12 +233,12 @@ pub struct Settings {
     pub cpu: Option<OneOrMany<CpuChoice>>,
     /// Worker count: `N` (0 to N), `[min, max]`, or `{min, max}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = {"min": 0, "max": 1}, "examples" = [3, [1, 5], {"min": 1, "max": 5}]))]
+    #[schemars(extend("default" = {"min": defaults::WORKERS_MIN, "max": defaults::WORKERS_MAX}, "examples" = [3, [1, 5], {"min": 1, "max": 5}]))]
     pub workers: Option<Workers>,
     /// How long an idle worker is kept before it is stopped: whole seconds (`300`) or a
     /// duration (`5m`), from 1 second to 1 hour.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = 60, "examples" = [60, "5m"]))]
+    #[schemars(extend("default" = defaults::IDLE_TIMEOUT_SECONDS, "examples" = [60, "5m"]))]
     pub idle_timeout: Option<IdleTimeout>,
     /// How the endpoint scales: `QUEUE_DELAY` (seconds a job may wait) or `REQUEST_COUNT`
     /// (requests per worker; required for load-balanced endpoints).
@@ -250,7 +251,7 @@ pub struct Settings {
     pub execution_timeout: Option<Duration>,
     /// Runpod's fast-start snapshotting of workers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = true))]
+    #[schemars(extend("default" = defaults::FLASHBOOT))]
     pub flashboot: Option<bool>,
     /// Datacenters the workers may run in. GPU endpoints default to all, CPU endpoints to
     /// `EU-RO-1`; `cpu3g`/`cpu3c` flavors run everywhere but `EUR-NO-1`, `cpu5c` only in
@@ -316,16 +317,16 @@ pub enum Workers {
 pub struct WorkerBounds {
     /// Workers kept running even when idle.
     #[serde(default)]
-    #[schemars(extend("default" = 0))]
+    #[schemars(extend("default" = defaults::WORKERS_MIN))]
     pub min: u32,
     /// The most workers the endpoint scales to.
-    #[serde(default = "one")]
-    #[schemars(extend("default" = 1))]
+    #[serde(default = "default_max")]
+    #[schemars(extend("default" = defaults::WORKERS_MAX))]
     pub max: u32,
 }
 
-fn one() -> u32 {
-    1
+fn default_max() -> u32 {
+    defaults::WORKERS_MAX
 }
 
 impl Workers {
@@ -359,7 +360,7 @@ pub struct Scaler {
     pub kind: Option<ScalerType>,
     /// Seconds of queue delay, or requests per worker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1), extend("default" = 4))]
+    #[schemars(range(min = 1), extend("default" = defaults::SCALER_VALUE))]
     pub value: Option<u32>,
 }
 
@@ -374,11 +375,11 @@ pub struct Volume {
     pub id: Option<String>,
     /// Size in GB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 10, max = 4096), extend("default" = 100))]
+    #[schemars(range(min = 10, max = 4096), extend("default" = defaults::VOLUME_SIZE_GB))]
     pub size: Option<u32>,
     /// The datacenter the volume lives in; must be among the endpoint's datacenters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("default" = "EU-RO-1"))]
+    #[schemars(extend("default" = defaults::VOLUME_DATACENTER))]
     pub datacenter: Option<DatacenterId>,
 }
 

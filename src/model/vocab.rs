@@ -212,12 +212,6 @@ pub static CUDA_VERSIONS: &[&str] = &[
 
 pub const DEFAULT_CUDA_VERSION: &str = "12.8";
 
-/// Paths the worker runtime serves itself.
-pub static RESERVED_PATHS: &[&str] = &["/ping", "/execute"];
-
-/// HTTP methods a route may use; `WS` is a WebSocket route (an upgraded GET).
-pub static ROUTE_METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH", "WS"];
-
 pub fn gpu_pool(id: &str) -> Option<&'static GpuPool> {
     GPU_POOLS.iter().find(|p| p.id == id)
 }

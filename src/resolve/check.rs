@@ -7,17 +7,19 @@ use std::path::Path;
 use super::index::{join, CrateIndex, FnDef, Lookup, Target};
 use super::signature::{
     deserialize_problem, param_shape, query_problem, returns, serialize_problem, ty_string,
-    type_key, ParamShape,
+    type_key, NotSend, ParamShape,
 };
-use super::{CrateError, CrateInfo, HandlerFn, InitFn, ParamKind, Resolved, Returns, Workspace};
+use super::{
+    CrateError, CrateInfo, HandlerFn, InitFn, Param, ParamKind, Resolved, Returns, Workspace,
+};
 use crate::diagnostic::Diagnostic;
-use crate::load::{Node, Span, Value};
-use crate::model::route_key::{RouteKey, Segment};
+use crate::load::{Node, Span};
+use crate::model::route_key::{Method, RouteKey, Segment};
 use crate::model::EndpointType;
 use crate::project::Project;
 use crate::rules::{
     PathProblem, BLOCKING_CALL, CRATE_NOT_FOUND, CRATE_PATH, HANDLER_NOT_FOUND, HANDLER_NOT_PUBLIC,
-    INIT_STATE, PACKAGE_NAME, QUERY_PARAMETER_TYPE, ROUTE_PARAMETER_NOT_TAKEN,
+    HANDLER_NOT_SEND, INIT_STATE, PACKAGE_NAME, QUERY_PARAMETER_TYPE, ROUTE_PARAMETER_NOT_TAKEN,
     STREAM_ROUTE_MISMATCH, UNBINDABLE_PARAMETER, UNSERIALIZABLE_RETURN,
 };
 
@@ -36,11 +38,7 @@ pub(crate) fn handler_strings(root: &Node) -> impl Iterator<Item = &Node> {
                 .map(Node::entries)
                 .unwrap_or_default()
                 .iter()
-                .filter_map(|r| match &r.value.value {
-                    Value::Str(_) => Some(&r.value),
-                    Value::Map(_) => r.value.get("handler"),
-                    _ => None,
-                });
+                .filter_map(|r| crate::project::route_handler(&r.value));
             direct.chain(routes)
         })
         .filter(|n| n.as_str().is_some())
@@ -50,10 +48,26 @@ pub(crate) fn handler_strings(root: &Node) -> impl Iterator<Item = &Node> {
 /// diagnostic, when it cannot be located; `None` silently when the file names no handler.
 pub fn index_crate(
     root: &Node,
+    first_handler: Option<&Node>,
     ws: &dyn Workspace,
     out: &mut Vec<Diagnostic>,
 ) -> Option<CrateIndex> {
-    let first_handler = handler_strings(root).next()?.span;
+    let info = locate_crate(root, first_handler, ws, out)?;
+    let dir = root.get("crate").and_then(Node::as_str).unwrap_or(".");
+    Some(CrateIndex::build(info, dir, ws))
+}
+
+/// Locates the handler crate named by `crate:` (default `.`) and reports what is wrong with
+/// where it is or what it is named (FL0701, FL0603's files, FL0604); `None` when it cannot be
+/// located, silently when the file names no handler. The editor calls this on every check and
+/// keeps the index it builds.
+pub fn locate_crate(
+    root: &Node,
+    first_handler: Option<&Node>,
+    ws: &dyn Workspace,
+    out: &mut Vec<Diagnostic>,
+) -> Option<CrateInfo> {
+    let first_handler = first_handler?.span;
     let crate_node = root.get("crate").filter(|n| n.as_str().is_some());
     let dir = crate_node.and_then(Node::as_str).unwrap_or(".");
     let span = crate_node.map_or(first_handler, |n| n.span);
@@ -95,7 +109,7 @@ pub fn index_crate(
         Ok(info) => {
             report_unplain_files(&info, dir, span, out);
             report_package_collision(&info, root, span, out);
-            Some(CrateIndex::build(info, dir, ws))
+            Some(info)
         }
         Err(CrateError::NoDirectory(_)) => {
             out.push(diagnostic(
@@ -311,29 +325,16 @@ pub fn resolve_project(
                 }
             }
             EndpointType::LoadBalanced => {
-                for route in endpoint
-                    .node
-                    .get("routes")
-                    .map(Node::entries)
-                    .unwrap_or_default()
-                {
-                    let node = match &route.value.value {
-                        Value::Str(_) => &route.value,
-                        Value::Map(_) => match route.value.get("handler") {
-                            Some(h) => h,
-                            None => continue,
-                        },
-                        _ => continue,
-                    };
-                    if !valid_path(node) {
+                for route in project.routes_of(endpoint.name) {
+                    let Some(node) = route.handler.filter(|n| valid_path(n)) else {
                         continue;
-                    }
-                    match RouteKey::parse(&route.key) {
+                    };
+                    match &route.key {
                         Ok(key) => resolver.handler(
                             node,
                             Use::Route {
-                                key: &key,
-                                key_span: route.key_span,
+                                key,
+                                key_span: route.entry.key_span,
                             },
                             &ctx,
                         ),
@@ -375,6 +376,15 @@ impl Resolver<'_> {
                 private,
             } => {
                 if let Some(private) = private {
+                    // A public path that reaches the same function (a `pub use` re-export) is
+                    // the fix that changes no Rust; making a module public comes second.
+                    let help = match index.public_path_to(f) {
+                        Some(public) => format!(
+                            "write `{public}`: the function is public there; or {}",
+                            private.help
+                        ),
+                        None => private.help,
+                    };
                     self.out.push(
                         Diagnostic::new(
                             &HANDLER_NOT_PUBLIC,
@@ -390,7 +400,7 @@ impl Resolver<'_> {
                         )
                         .label("not reachable from the generated worker")
                         .related_file(index.related_file(&private.span), "private")
-                        .help(private.help),
+                        .help(help),
                     );
                 }
                 Some(f)
@@ -670,7 +680,7 @@ impl Resolver<'_> {
             );
         }
         let get = match usage {
-            Use::Route { key, .. } if key.method == "GET" => Some(key),
+            Use::Route { key, .. } if key.method == Method::Get => Some(key),
             _ => None,
         };
         if let Some(generic) = sig.generics.type_params().next() {
@@ -791,8 +801,10 @@ impl Resolver<'_> {
             }
         }
         let (shape, sent) = returns(&sig.output);
+        let mut unserializable = false;
         if let Some(sent) = sent {
             if let Some(problem) = serialize_problem(sent, index) {
+                unserializable = true;
                 let mut d = Diagnostic::new(
                     &UNSERIALIZABLE_RETURN,
                     span,
@@ -810,6 +822,27 @@ impl Resolver<'_> {
                     );
                 }
                 self.out.push(d.help(problem.help));
+            }
+        }
+        // One diagnostic per mistake: a value FL0707 refuses (a trait object) is not also
+        // reported as not `Send`.
+        if let (syn::ReturnType::Type(_, output), false) = (&sig.output, unserializable) {
+            if let Some(problem) = super::signature::not_send(output) {
+                self.out.push(
+                    Diagnostic::new(
+                        &HANDLER_NOT_SEND,
+                        span,
+                        format!(
+                            "the return type of `{path}` holds {problem}, which cannot be sent between the worker's threads"
+                        ),
+                    )
+                    .label("return type is not `Send`")
+                    .related_file(here(), "defined here")
+                    .help(match problem {
+                        NotSend::TraitObject(_) => "add `+ Send + Sync` to the trait object (`Box<dyn std::error::Error + Send + Sync>`), or return `anyhow::Error` or your own error type".to_string(),
+                        NotSend::Type(name) => format!("return an owned value without `{name}` (`Arc` for `Rc`, `Mutex` for `RefCell` and `Cell`)"),
+                    }),
+                );
             }
         }
         if let Use::Queue {
@@ -832,7 +865,7 @@ impl Resolver<'_> {
         }
         if let Use::Route { key, key_span } = usage {
             let is_stream = matches!(shape, Returns::Stream { .. });
-            if is_stream && key.method != "WS" {
+            if is_stream && key.method != Method::Ws {
                 self.out.push(
                     Diagnostic::new(
                         &STREAM_ROUTE_MISMATCH,
@@ -850,7 +883,7 @@ impl Resolver<'_> {
                         key.path
                     )),
                 );
-            } else if !is_stream && key.method == "WS" {
+            } else if !is_stream && key.method == Method::Ws {
                 self.out.push(
                     Diagnostic::new(
                         &STREAM_ROUTE_MISMATCH,
@@ -872,7 +905,7 @@ impl Resolver<'_> {
             let args: Vec<&str> = params
                 .iter()
                 .filter(|p| p.kind == ParamKind::Arg)
-                .map(|p| p.name.as_str())
+                .map(Param::argument_name)
                 .collect();
             for segment in key.segments() {
                 let Segment::Param(name) = segment else {
@@ -886,11 +919,15 @@ impl Resolver<'_> {
                     .copied()
                     .filter(|a| !key.segments().any(|s| s == Segment::Param(a)))
                     .collect();
+                // A parameter of a similar name: one spelling near the other, or one a prefix
+                // or suffix of the other (`{id}` and `user_id: u64`). Renaming either is the fix.
                 let close = crate::suggest::closest(name, unused.iter().copied()).or_else(|| {
-                    unused
-                        .iter()
-                        .copied()
-                        .find(|a| a.starts_with(name) || name.starts_with(a))
+                    unused.iter().copied().find(|a| {
+                        a.starts_with(name)
+                            || name.starts_with(a)
+                            || a.ends_with(name)
+                            || name.ends_with(a)
+                    })
                 });
                 let help = match close {
                     Some(close) => format!(

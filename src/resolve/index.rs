@@ -173,6 +173,7 @@ impl CrateIndex {
     /// Parses the crate from its library root. Problems with single files are recorded on
     /// their modules and reported when a handler path goes through them.
     pub fn build(krate: CrateInfo, crate_dir: &str, ws: &dyn Workspace) -> CrateIndex {
+        crate::stats::count(crate::stats::Counter::CrateIndex);
         let display_root = crate_dir
             .trim_start_matches("./")
             .trim_end_matches('/')
@@ -594,6 +595,57 @@ impl CrateIndex {
             }
         }
         Lookup::Missing { module }
+    }
+
+    /// The shortest public path that reaches function `f` (through `pub mod`s and `pub use`
+    /// re-exports), when there is one: what to write in flash.yaml instead of a path that
+    /// passes a private module. Modules are walked breadth-first from the root, so the first
+    /// path found is among the shortest; ties go to the name that sorts first.
+    pub(crate) fn public_path_to(&self, f: usize) -> Option<String> {
+        let mut queue = std::collections::VecDeque::from([0usize]);
+        let mut seen = HashSet::from([0usize]);
+        while let Some(m) = queue.pop_front() {
+            let module = &self.modules[m];
+            let mut names: Vec<&String> = module
+                .fns
+                .iter()
+                .filter(|(_, &g)| self.fns[g].is_pub())
+                .map(|(name, _)| name)
+                .chain(
+                    module
+                        .uses
+                        .iter()
+                        .filter(|(_, u)| u.is_pub)
+                        .map(|(name, _)| name),
+                )
+                .collect();
+            names.sort();
+            names.dedup();
+            for name in names {
+                let path = join(&module.path, name);
+                if let Lookup::Found {
+                    target: Target::Fn(g),
+                    private: None,
+                } = self.lookup(&path)
+                {
+                    if g == f {
+                        return Some(path);
+                    }
+                }
+            }
+            let mut children: Vec<(&String, &usize)> = module
+                .children
+                .iter()
+                .filter(|(_, &c)| self.modules[c].is_pub)
+                .collect();
+            children.sort();
+            for (_, &c) in children {
+                if seen.insert(c) {
+                    queue.push_back(c);
+                }
+            }
+        }
+        None
     }
 
     /// `name` in module `m`: a function when `want_fn` (else a module first), following

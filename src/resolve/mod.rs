@@ -12,11 +12,9 @@ mod signature;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub(crate) use check::{handler_strings, leaves_project};
-pub use check::{index_crate, resolve_project};
+pub(crate) use check::handler_strings;
+pub use check::{index_crate, locate_crate, resolve_project};
 pub use index::CrateIndex;
-
-use crate::diagnostic::Diagnostic;
 
 /// The handler crate with every function flash.yaml names, resolved.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -25,19 +23,6 @@ pub struct Resolved {
     /// By path as written in flash.yaml (`users::get`).
     pub handlers: BTreeMap<String, HandlerFn>,
     pub inits: BTreeMap<String, InitFn>,
-}
-
-/// Resolves the handlers and inits of one merged project (the base file, or one environment
-/// applied). Diagnostics go to `out`; `None` when the crate cannot be located (reported) or the
-/// file names no function. To resolve several environments, call [`index_crate`] once and
-/// [`resolve_project`] for each: the crate is then parsed once.
-pub fn resolve(
-    project: &crate::project::Project,
-    ws: &dyn Workspace,
-    out: &mut Vec<Diagnostic>,
-) -> Option<Resolved> {
-    let index = index_crate(project.root, ws, out)?;
-    Some(resolve_project(project, &index, out))
 }
 
 /// Where the handler crate is and how to read it. Implemented by the CLI over the file system
@@ -112,11 +97,19 @@ pub struct HandlerFn {
 /// One parameter of a handler.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Param {
-    /// The binding name (`user_id`); for a pattern parameter, empty.
+    /// The binding name as Rust writes it (`user_id`, `r#type`); for a pattern parameter,
+    /// empty. Requests name it [`Param::argument_name`].
     pub name: String,
     /// The type as written (`Option<bool>`), normalized to token spacing.
     pub ty: String,
     pub kind: ParamKind,
+}
+
+impl Param {
+    /// The name a request uses for the parameter: `type` for `r#type` (the route contract's).
+    pub fn argument_name(&self) -> &str {
+        crate::model::route_key::argument_name(&self.name)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

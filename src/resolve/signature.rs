@@ -453,3 +453,61 @@ pub(crate) fn query_problem(ty: &Type, index: &CrateIndex) -> Option<String> {
         _ => None,
     }
 }
+
+/// What makes a return type not `Send`: a type known not to be (`Rc`, `RefCell`, `Cell`), or a
+/// trait object without a `Send` bound (`Box<dyn Error>`). Read from the syntax, so a type of the
+/// crate's own that holds an `Rc` is not seen (rustc reports that one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NotSend {
+    Type(String),
+    TraitObject(String),
+}
+
+impl std::fmt::Display for NotSend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotSend::Type(name) => write!(f, "`{name}`"),
+            NotSend::TraitObject(text) => write!(f, "`{text}` (a trait object without `Send`)"),
+        }
+    }
+}
+
+/// The first part of `ty` that is not `Send`, if any.
+pub(crate) fn not_send(ty: &Type) -> Option<NotSend> {
+    struct Finder(Option<NotSend>);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_type_path(&mut self, p: &'ast syn::TypePath) {
+            if self.0.is_some() {
+                return;
+            }
+            if let Some(last) = p.path.segments.last() {
+                let name = last.ident.to_string();
+                if matches!(name.as_str(), "Rc" | "RefCell" | "Cell") {
+                    self.0 = Some(NotSend::Type(name));
+                    return;
+                }
+            }
+            syn::visit::visit_type_path(self, p);
+        }
+        fn visit_type_trait_object(&mut self, t: &'ast syn::TypeTraitObject) {
+            if self.0.is_some() {
+                return;
+            }
+            let has_send = t.bounds.iter().any(|b| {
+                matches!(b, TypeParamBound::Trait(t) if t.path.segments.last().is_some_and(|s| s.ident == "Send"))
+            });
+            if !has_send {
+                self.0 = Some(NotSend::TraitObject(ty_string(&Type::TraitObject(
+                    t.clone(),
+                ))));
+                return;
+            }
+            syn::visit::visit_type_trait_object(self, t);
+        }
+        // `impl Stream<Item = T>`: the items are checked; the stream's own auto traits leak
+        // through `impl Trait`, so rustc decides those.
+    }
+    let mut finder = Finder(None);
+    syn::visit::Visit::visit_type(&mut finder, ty);
+    finder.0
+}

@@ -84,6 +84,17 @@ pub fn create(user: User) -> Result<User, String> { Ok(user) }
 pub fn stream(ctx: flash_runtime::Context) -> impl futures::Stream<Item = Result<User, String>> { todo!() }
 "#;
 
+/// Resolves one project through `ws`, the crate indexed for it (what `Analysis` does per
+/// command).
+fn resolve(
+    project: &crate::project::Project,
+    ws: &dyn Workspace,
+    out: &mut Vec<crate::diagnostic::Diagnostic>,
+) -> Option<super::Resolved> {
+    let index = super::index_crate(project.root, project.handler_nodes().next(), ws, out)?;
+    Some(super::resolve_project(project, &index, out))
+}
+
 #[test]
 fn resolves_handlers_with_their_shapes() {
     let ws = Mem::new(&[("src/lib.rs", LIB), ("src/users.rs", USERS)]);
@@ -283,7 +294,13 @@ fn route_parameters_must_be_taken() {
         d.message,
         "route parameter `{id}` is not a parameter of `get`"
     );
-    assert_eq!(help(d), "add a parameter named `id` (such as `id: String`) to `get`, or remove `{id}` from the route");
+    // `user_id` ends with `id`: the help names it (issue 15).
+    assert_eq!(
+        help(d),
+        "rename `{id}` to `{user_id}` in the route, or the parameter `user_id` to `id`"
+    );
+    let d = check(&lb("      \"GET /users/{slug}\": get\n"), &ws);
+    assert_eq!(help(one(&d, "FL0704")), "add a parameter named `slug` (such as `slug: String`) to `get`, or remove `{slug}` from the route");
     let d = check(&lb("      \"GET /users/{user}\": get\n"), &ws);
     assert_eq!(
         help(one(&d, "FL0704")),

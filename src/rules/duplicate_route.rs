@@ -2,7 +2,7 @@ use std::collections::hash_map::{Entry, HashMap};
 
 use crate::diagnostic::Diagnostic;
 use crate::load::Span;
-use crate::model::route_key::check_path;
+use crate::model::route_key::{Method, RouteShape};
 use crate::project::Project;
 
 declare_rule! {
@@ -26,18 +26,19 @@ declare_rule! {
 
 pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     // One map per endpoint: the first route of each shape (linear in the number of routes).
-    let mut seen: HashMap<String, (Span, &str)> = HashMap::new();
+    let mut seen: HashMap<(Method, RouteShape), (Span, &str)> = HashMap::new();
     let mut endpoint = None;
     for route in project.routes() {
         if endpoint != Some(route.endpoint) {
             seen.clear();
             endpoint = Some(route.endpoint);
         }
-        let Ok(key) = route.key else { continue };
-        if !check_path(key.path).is_empty() {
+        let Ok(key) = &route.key else { continue };
+        if !route.path_problems.is_empty() {
             continue; // reported by FL0206; comparing a malformed path would only cascade
         }
-        match seen.entry(key.match_key()) {
+        // The route contract decides: one method, one shape (parameter names do not count).
+        match seen.entry((key.method, key.shape())) {
             Entry::Occupied(first) => {
                 let (first_span, first_key) = *first.get();
                 out.push(

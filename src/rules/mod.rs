@@ -30,6 +30,7 @@ mod gpu_list;
 mod gpu_or_cpu;
 mod handler_not_found;
 mod handler_not_public;
+mod handler_not_send;
 mod handler_path;
 mod image;
 mod init_state;
@@ -73,6 +74,7 @@ pub use gpu_list::GPU_LIST;
 pub use gpu_or_cpu::{CPU_WITH_GPU_SETTINGS, GPU_AND_CPU};
 pub use handler_not_found::HANDLER_NOT_FOUND;
 pub use handler_not_public::HANDLER_NOT_PUBLIC;
+pub use handler_not_send::HANDLER_NOT_SEND;
 pub use handler_path::HANDLER_PATH;
 pub use image::IMAGE_REFERENCE;
 pub use init_state::INIT_STATE;
@@ -146,6 +148,7 @@ pub static ALL: &[&Rule] = &[
     &UNSERIALIZABLE_RETURN,
     &STREAM_ROUTE_MISMATCH,
     &INIT_STATE,
+    &HANDLER_NOT_SEND,
     &BLOCKING_CALL,
 ];
 

@@ -1,5 +1,4 @@
 use crate::diagnostic::Diagnostic;
-use crate::model::route_key::check_path;
 use crate::project::Project;
 
 declare_rule! {
@@ -23,12 +22,15 @@ declare_rule! {
 
 pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     for route in project.routes() {
-        let Ok(key) = route.key else { continue };
-        for problem in check_path(key.path) {
+        for problem in &route.path_problems {
             out.push(
-                Diagnostic::new(&PATH_PARAMETER, route.entry.key_span, problem.message)
-                    .label("invalid path parameter")
-                    .help_opt(problem.help),
+                Diagnostic::new(
+                    &PATH_PARAMETER,
+                    route.entry.key_span,
+                    problem.message.clone(),
+                )
+                .label("invalid path parameter")
+                .help_opt(problem.help.clone()),
             );
         }
     }

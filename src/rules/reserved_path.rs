@@ -1,11 +1,12 @@
 use crate::diagnostic::Diagnostic;
-use crate::model::vocab::RESERVED_PATHS;
+use crate::model::route_key::RESERVED_PATHS;
 use crate::project::Project;
 
 declare_rule! {
     /// ## What it does
     /// Reports a route on a path the worker serves itself: `/ping` (the platform's health
-    /// check) and `/execute`.
+    /// check), `/ping/ready` and `/ping/live` (the probes of a Kubernetes deployment) and
+    /// `/execute`.
     ///
     /// ## Why
     /// The platform polls `/ping` to decide whether a worker is healthy; a user route there
@@ -21,15 +22,16 @@ declare_rule! {
 
 pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     for route in project.routes() {
-        let Ok(key) = route.key else { continue };
+        let Ok(key) = &route.key else { continue };
         if RESERVED_PATHS.contains(&key.path) {
             out.push(
                 Diagnostic::new(
                     &RESERVED_PATH,
                     route.entry.key_span,
                     format!(
-                        "path `{}` is reserved by the worker runtime (reserved: /ping, /execute)",
-                        key.path
+                        "path `{}` is reserved by the worker runtime (reserved: {})",
+                        key.path,
+                        RESERVED_PATHS.join(", ")
                     ),
                 )
                 .label("reserved path")

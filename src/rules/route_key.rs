@@ -21,11 +21,11 @@ declare_rule! {
 
 pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
     for route in project.routes() {
-        if let Err(err) = route.key {
+        if let Err(err) = &route.key {
             out.push(
-                Diagnostic::new(&ROUTE_KEY, route.entry.key_span, err.message)
+                Diagnostic::new(&ROUTE_KEY, route.entry.key_span, err.message.clone())
                     .label("invalid route")
-                    .help_opt(err.help),
+                    .help_opt(err.help.clone()),
             );
         }
     }

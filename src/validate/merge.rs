@@ -31,6 +31,7 @@ pub(super) fn resolve_named(
     environment: Option<&str>,
     all_names: Option<&HashSet<&str>>,
 ) -> (Node, Vec<Diagnostic>) {
+    crate::stats::count(crate::stats::Counter::Merge);
     let mut diagnostics = Vec::new();
     let overlay = environment
         .and_then(|name| root.at(&[Step::from("environments"), Step::from(name)]))

@@ -30,26 +30,67 @@ pub enum Environments<'a> {
 /// environments are left unchecked with one warning (`--env NAME` checks any one of them).
 const ENVIRONMENT_BUDGET: usize = 4_000_000;
 
-/// Every problem in the file, sorted by position, one diagnostic per mistake.
-///
-/// Each environment is checked on a tree holding only what its overlay can change: the base
-/// file's endpoints the overlay names (all of them when it changes `defaults` or the top
-/// level), so checking many environments stays linear in the file.
-pub fn check(mut root: Node, environments: Environments) -> Vec<Diagnostic> {
+/// The file made ready for the rules: the schema's problems (the values it condemned pruned),
+/// and for each selected environment the tree the rules and resolution read, `defaults` and the
+/// overlay merged in once.
+pub struct Prepared {
+    /// The schema's problems, an overlay's unknown targets, and a spent budget.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The endpoints the schema reported anything inside.
+    pub invalid: HashSet<String>,
+    /// The base file first (unless only one environment is selected), then each environment.
+    pub trees: Vec<Merged>,
+}
+
+/// One environment's merged tree.
+pub struct Merged {
+    /// `None` for the base file.
+    pub environment: Option<String>,
+    pub tree: Node,
+    /// Whether the tree holds every endpoint. With every environment selected, an environment's
+    /// tree holds only what its overlay can change (the base file's endpoints it names, all of
+    /// them when it changes `defaults` or the top level), so checking many environments stays
+    /// linear in the file; the endpoints left out are the base file's, checked there.
+    pub complete: bool,
+}
+
+/// Checks the file against the schema, prunes what it condemned, and merges `defaults` and each
+/// selected overlay once.
+pub fn prepare(mut root: Node, environments: Environments) -> Prepared {
     let found = schema_check::check(&root);
     let mut diagnostics = found.diagnostics;
     prune::remove_all(&mut root, &found.invalid);
-    let invalid = project::invalid_endpoints(&found.invalid);
-    let selected: Vec<Option<String>> = match environments {
-        Environments::Only(name) => vec![Some(name.to_string())],
-        Environments::All => std::iter::once(None)
-            .chain(
-                environment_names(&root)
-                    .into_iter()
-                    .map(|n| Some(n.to_string())),
-            )
-            .collect(),
+    let invalid = project::invalid_endpoints(&found.invalid)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let (selected, only): (Vec<Option<String>>, bool) = match environments {
+        Environments::Only(name) => (vec![Some(name.to_string())], true),
+        Environments::All => (
+            std::iter::once(None)
+                .chain(
+                    environment_names(&root)
+                        .into_iter()
+                        .map(|n| Some(n.to_string())),
+                )
+                .collect(),
+            false,
+        ),
     };
+    if only {
+        // One environment: its whole tree (it is lowered as it is checked).
+        let (tree, mut overlay_problems) = merge::resolve(root, selected[0].as_deref());
+        diagnostics.append(&mut overlay_problems);
+        return Prepared {
+            diagnostics,
+            invalid,
+            trees: vec![Merged {
+                environment: selected.into_iter().next().flatten(),
+                tree,
+                complete: true,
+            }],
+        };
+    }
     // The overlays, set apart: the base tree copied for an environment does not carry them.
     let overlays = take_entry(&mut root, "environments");
     let overlay_of: HashMap<&str, &Node> = overlays
@@ -70,12 +111,10 @@ pub fn check(mut root: Node, environments: Environments) -> Vec<Diagnostic> {
         .map(|e| (e.key.as_str(), e))
         .collect();
     let all_names: HashSet<&str> = endpoint_index.keys().copied().collect();
-    // What the base file alone produces, when it is checked (without `--env`).
-    let mut base: Option<HashSet<(Span, &'static str, String)>> = None;
+    let mut trees = Vec::with_capacity(selected.len());
     let mut budget = ENVIRONMENT_BUDGET;
-    for environment in &selected {
-        let environment = environment.as_deref();
-        let tree = match environment {
+    for environment in selected {
+        let tree = match environment.as_deref() {
             None => root.clone(),
             Some(name) => {
                 let overlay = overlay_of.get(name).copied();
@@ -89,30 +128,79 @@ pub fn check(mut root: Node, environments: Environments) -> Vec<Diagnostic> {
                 tree
             }
         };
-        let (merged, mut overlay_problems) = merge::resolve_named(
+        let (tree, mut overlay_problems) = merge::resolve_named(
             tree,
-            environment,
+            environment.as_deref(),
             environment.is_some().then_some(&all_names),
         );
         diagnostics.append(&mut overlay_problems);
-        let mut found_here = Vec::new();
-        let project = Project::with_invalid(&merged, environment, &invalid);
-        for check in rules::CHECKS {
-            check(&project, &mut found_here);
-        }
-        match (environment, &base) {
+        trees.push(Merged {
+            complete: environment.is_none(),
+            environment,
+            tree,
+        });
+    }
+    Prepared {
+        diagnostics,
+        invalid,
+        trees,
+    }
+}
+
+/// Every semantic rule's check on one merged project.
+pub fn rules(project: &Project) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    for check in rules::CHECKS {
+        check(project, &mut found);
+    }
+    found
+}
+
+/// Every problem in the file without the crate, sorted by position, one diagnostic per mistake
+/// (the schema, then the rules on the base file and each selected environment).
+pub fn check(root: Node, environments: Environments) -> Vec<Diagnostic> {
+    let prepared = prepare(root, environments);
+    let invalid: HashSet<&str> = prepared.invalid.iter().map(String::as_str).collect();
+    let mut diagnostics = prepared.diagnostics;
+    let mut marker = EnvironmentMarker::default();
+    for merged in &prepared.trees {
+        let environment = merged.environment.as_deref();
+        let project = Project::with_invalid(&merged.tree, environment, &invalid);
+        let mut found = rules(&project);
+        marker.mark(environment, &mut found);
+        diagnostics.append(&mut found);
+    }
+    finish(&mut diagnostics);
+    diagnostics
+}
+
+/// Sorts, deduplicates and shortens validation's diagnostics.
+pub fn finish(diagnostics: &mut Vec<Diagnostic>) {
+    normalize(diagnostics);
+    crate::diagnostic::shorten_quoted(diagnostics);
+}
+
+/// Says which environment a problem comes from when only an overlay causes it: its primary
+/// span may point into the base file (an overlay that changes `type` leaves routes missing).
+/// Feed it the base file's problems first.
+#[derive(Default)]
+pub struct EnvironmentMarker {
+    base: Option<HashSet<(Span, &'static str, String)>>,
+}
+
+impl EnvironmentMarker {
+    pub fn mark(&mut self, environment: Option<&str>, found: &mut [Diagnostic]) {
+        match (environment, &self.base) {
             (None, _) => {
-                base = Some(
-                    found_here
+                self.base = Some(
+                    found
                         .iter()
                         .map(|d| (d.span, d.code, d.message.clone()))
                         .collect(),
                 );
             }
-            // A problem only an overlay causes says which overlay, since its primary span may
-            // point into the base file (an overlay that changes `type` leaves routes missing).
             (Some(name), Some(base)) => {
-                for d in &mut found_here {
+                for d in found {
                     let key = (d.span, d.code, std::mem::take(&mut d.message));
                     let seen_in_base = base.contains(&key);
                     d.message = key.2;
@@ -123,11 +211,7 @@ pub fn check(mut root: Node, environments: Environments) -> Vec<Diagnostic> {
             }
             (Some(_), None) => {}
         }
-        diagnostics.append(&mut found_here);
     }
-    normalize(&mut diagnostics);
-    crate::diagnostic::shorten_quoted(&mut diagnostics);
-    diagnostics
 }
 
 /// The tree one environment is checked on: the base file's top level, the endpoints the

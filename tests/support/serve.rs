@@ -390,6 +390,20 @@ fn specific(project: &str, endpoint: &str, w: &Worker) {
             assert_eq!((r.status, r.json()["name"].clone()), (200, json!("Ada")));
             let r = get(w.port, &w.url("/users?limit=1"));
             assert_eq!(r.json().as_array().map(Vec::len), Some(1), "{}", r.body);
+            // One path, three names for its parameter (`{user_id}`, `{id}`, `{uid}`): each
+            // route binds its own (axum alone refuses such routes at start).
+            let r = send(
+                w.port,
+                "PATCH",
+                &w.url(&format!("/users/{id}")),
+                &json!({"name": "Ada L."}),
+            );
+            assert_eq!((r.status, r.json()["name"].clone()), (200, json!("Ada L.")));
+            let frames = websocket(w.port, &w.url(&format!("/users/{id}")), &json!({}));
+            assert_eq!(frames.len(), 1, "{frames:?}");
+            assert_eq!(frames[0]["name"], json!("Ada L."));
+            let r = get(w.port, &w.url(&format!("/users/{id}")));
+            assert_eq!((r.status, r.json()["name"].clone()), (200, json!("Ada L.")));
             let r = super::http::request(w.port, "DELETE", &w.url(&format!("/users/{id}")), None)
                 .unwrap();
             assert_eq!(r.status, 200, "{}", r.body);

@@ -47,6 +47,14 @@ impl Store {
         self.inner.lock().unwrap().users.get(&id).cloned()
     }
 
+    /// Renames the user `id`; the renamed user, or `None` when there is none.
+    pub fn rename(&self, id: u64, name: String) -> Option<User> {
+        let mut table = self.inner.lock().unwrap();
+        let user = table.users.get_mut(&id)?;
+        user.name = name;
+        Some(user.clone())
+    }
+
     pub fn remove(&self, id: u64) -> Option<User> {
         self.inner.lock().unwrap().users.remove(&id)
     }

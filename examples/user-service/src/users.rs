@@ -1,7 +1,10 @@
 //! The routes. Each takes the store as `&Store` (from `init`) and its arguments by name: path
 //! segments (`{user_id}`), the query string (GET), or the JSON body's fields (POST).
 
+use std::sync::Arc;
+
 use flash_runtime::HandlerError;
+use futures_util::{stream, Stream};
 use serde::Serialize;
 
 use crate::store::{Store, User};
@@ -49,6 +52,22 @@ pub async fn delete(store: &Store, user_id: u64) -> Result<Deleted, HandlerError
     }
 }
 
+/// `PATCH /users/{id}` with `{"name": "Ada L."}`: this route calls the path's parameter `id`,
+/// where the others call it `user_id`; each binds its own name.
+pub async fn rename(store: &Store, id: u64, name: String) -> Result<User, HandlerError> {
+    if name.trim().is_empty() {
+        return Err(HandlerError::client("name must not be empty"));
+    }
+    store.rename(id, name).ok_or_else(|| not_found(id))
+}
+
+/// `WS /users/{uid}`: a WebSocket on the path of `GET /users/{user_id}`; the client's first
+/// message may be `{}`. Sends the user as one frame (or an error frame), then closes. The
+/// stream outlives the call, so it takes the state as `Arc<Store>`.
+pub fn watch(store: Arc<Store>, uid: u64) -> impl Stream<Item = Result<User, HandlerError>> {
+    stream::iter([store.get(uid).ok_or_else(|| not_found(uid))])
+}
+
 fn not_found(user_id: u64) -> HandlerError {
     HandlerError::not_found(format!("no user with id {user_id}"))
 }
@@ -70,8 +89,12 @@ mod tests {
         assert_eq!((ada.id, bob.id), (1, 2));
 
         assert_eq!(get(&store, 2).await.unwrap(), bob);
-        assert_eq!(list(&store, None).await, vec![ada.clone(), bob]);
+        assert_eq!(list(&store, None).await, vec![ada.clone(), bob.clone()]);
         assert_eq!(list(&store, Some(1)).await, vec![ada]);
+
+        let renamed = rename(&store, 2, "Robert".into()).await.unwrap();
+        assert_eq!(renamed.name, "Robert");
+        assert!(rename(&store, 9, "Nobody".into()).await.is_err());
 
         assert_eq!(delete(&store, 2).await.unwrap(), Deleted { deleted: 2 });
         assert_eq!(

@@ -55,6 +55,26 @@ pub(crate) struct RouteSpec<S> {
     pub(crate) timeout: Option<Duration>,
 }
 
+/// Options of one route, given with it (`App::post_with`): the route's own time limit, in
+/// place of the endpoint's `execution_timeout` (flash.yaml's per-route `timeout`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RouteOptions {
+    timeout: Option<Duration>,
+}
+
+impl RouteOptions {
+    pub fn new() -> Self {
+        RouteOptions::default()
+    }
+
+    /// A call of the route running longer than `limit` is answered 504 (a WebSocket stream
+    /// ends with an error frame).
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
+        self
+    }
+}
+
 impl App<()> {
     /// An endpoint without an `init` hook: ready as soon as it listens.
     pub fn stateless() -> App<()> {
@@ -79,14 +99,45 @@ impl<S: Send + Sync + 'static> App<S> {
     }
 
     /// Adds `method path` (`/users/{user_id}`: `{name}` segments are path parameters).
-    pub fn route(mut self, method: Method, path: &str, handler: Handler<S>) -> Self {
+    pub fn route(self, method: Method, path: &str, handler: Handler<S>) -> Self {
+        self.route_with(method, path, RouteOptions::new(), handler)
+    }
+
+    /// [`App::route`] with the route's own options.
+    pub fn route_with(
+        mut self,
+        method: Method,
+        path: &str,
+        options: RouteOptions,
+        handler: Handler<S>,
+    ) -> Self {
         self.routes.push(RouteSpec {
             kind: Kind::Http(method),
             path: path.to_string(),
             handler,
-            timeout: None,
+            timeout: options.timeout,
         });
         self
+    }
+
+    pub fn get_with(self, path: &str, options: RouteOptions, handler: Handler<S>) -> Self {
+        self.route_with(Method::GET, path, options, handler)
+    }
+
+    pub fn post_with(self, path: &str, options: RouteOptions, handler: Handler<S>) -> Self {
+        self.route_with(Method::POST, path, options, handler)
+    }
+
+    pub fn put_with(self, path: &str, options: RouteOptions, handler: Handler<S>) -> Self {
+        self.route_with(Method::PUT, path, options, handler)
+    }
+
+    pub fn patch_with(self, path: &str, options: RouteOptions, handler: Handler<S>) -> Self {
+        self.route_with(Method::PATCH, path, options, handler)
+    }
+
+    pub fn delete_with(self, path: &str, options: RouteOptions, handler: Handler<S>) -> Self {
+        self.route_with(Method::DELETE, path, options, handler)
     }
 
     pub fn get(self, path: &str, handler: Handler<S>) -> Self {
@@ -111,12 +162,22 @@ impl<S: Send + Sync + 'static> App<S> {
 
     /// A WebSocket route: the first text frame is the payload (bound like a POST body), the
     /// handler's stream goes out as JSON frames, then a normal close (1000, "done").
-    pub fn websocket(mut self, path: &str, handler: Handler<S>) -> Self {
+    pub fn websocket(self, path: &str, handler: Handler<S>) -> Self {
+        self.websocket_with(path, RouteOptions::new(), handler)
+    }
+
+    /// [`App::websocket`] with the route's own options.
+    pub fn websocket_with(
+        mut self,
+        path: &str,
+        options: RouteOptions,
+        handler: Handler<S>,
+    ) -> Self {
         self.routes.push(RouteSpec {
             kind: Kind::WebSocket,
             path: path.to_string(),
             handler,
-            timeout: None,
+            timeout: options.timeout,
         });
         self
     }
@@ -129,8 +190,12 @@ impl<S: Send + Sync + 'static> App<S> {
         self
     }
 
-    /// A time limit for the route added last (flash.yaml's per-route `timeout`), in place of the
-    /// endpoint's `execution_timeout`: a call of it running longer is answered 504.
+    /// A time limit for the route added last, in place of the endpoint's `execution_timeout`.
+    /// Which route it applies to depends on the call before it: give the limit with the route
+    /// instead (`RouteOptions::timeout` and the `*_with` methods).
+    #[deprecated(
+        note = "give the limit with the route: `post_with(path, RouteOptions::new().timeout(limit), handler)`"
+    )]
     pub fn timeout(mut self, limit: Duration) -> Self {
         if let Some(route) = self.routes.last_mut() {
             route.timeout = Some(limit);

@@ -24,12 +24,54 @@ use crate::bind::field;
 use crate::handler::{Args, Call, Handler, HandlerError, Problem, Progress, Reply, Source};
 use crate::logging;
 
+/// A request's path parameters as one route names them. The router matched the route's shape,
+/// whose parameters are named by position (`/users/{p0}`); `names` are the route's own names
+/// for them (`user_id`), in the same order.
+pub(crate) struct PathArgs {
+    params: Result<RawPathParams, RawPathParamsRejection>,
+    names: Arc<[String]>,
+}
+
+pub(crate) fn path_args(
+    params: Result<RawPathParams, RawPathParamsRejection>,
+    names: &Arc<[String]>,
+) -> PathArgs {
+    PathArgs {
+        params,
+        names: names.clone(),
+    }
+}
+
+impl PathArgs {
+    /// Inserts each parameter under the route's own name; path parameters win over same-named
+    /// body or query fields, as the route template says. `Err` when a segment is not valid
+    /// percent-encoded UTF-8.
+    pub(crate) fn insert_into(self, args: &mut Args) -> Result<(), MalformedPath> {
+        let Ok(params) = self.params else {
+            return Err(MalformedPath);
+        };
+        for ((_, value), name) in params.iter().zip(self.names.iter()) {
+            args.insert(name.clone(), Value::String(value.to_string()));
+        }
+        Ok(())
+    }
+}
+
+/// A path segment that is not valid percent-encoded UTF-8.
+pub(crate) struct MalformedPath;
+
+impl MalformedPath {
+    pub(crate) fn response(self) -> Response {
+        errors::error(StatusCode::BAD_REQUEST, "malformed path parameter")
+    }
+}
+
 /// Serves one request to a plain HTTP route.
 pub(crate) async fn serve_http<S: Send + Sync + 'static>(
     shared: Arc<Shared<S>>,
     handler: Handler<S>,
     timeout: Option<Duration>,
-    params: Result<RawPathParams, RawPathParamsRejection>,
+    path: PathArgs,
     req: Request,
 ) -> Response {
     let request_id = request_id(req.headers());
@@ -38,9 +80,9 @@ pub(crate) async fn serve_http<S: Send + Sync + 'static>(
     };
     // How a report of a handler holding its thread names it.
     let what = format!("the handler of {} {}", req.method(), req.uri().path());
-    let Ok(params) = params else {
+    if path.params.is_err() {
         return errors::error(StatusCode::BAD_REQUEST, "malformed path parameter");
-    };
+    }
     let (args, source, unread) = if req.method() == Method::GET || req.method() == Method::HEAD {
         let args = match req.uri().query() {
             Some(query) => Args::from_pairs(
@@ -70,9 +112,8 @@ pub(crate) async fn serve_http<S: Send + Sync + 'static>(
         }
     };
     let mut args = args;
-    // Path parameters win over same-named body or query fields: the route template says so.
-    for (k, v) in params.iter() {
-        args.insert(k.to_string(), Value::String(v.to_string()));
+    if let Err(malformed) = path.insert_into(&mut args) {
+        return malformed.response();
     }
     let mut call = Call::new(args, source, request_id.clone(), Progress::default());
     if let Some((body, index)) = unread {

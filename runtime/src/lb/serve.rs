@@ -21,6 +21,7 @@ use futures_util::FutureExt;
 use tokio::net::TcpListener;
 
 use super::{errors, route, ws, App, Kind, RouteSpec, Shared};
+use crate::route_contract::{self, RouteShape};
 use crate::{config::Config, handler::Handler, health::Health, shutdown::Shutdown};
 
 /// The bound sockets of a worker: the main port and, when it differs, the health port.
@@ -182,6 +183,10 @@ async fn run_init<S: Send + Sync + 'static>(init: crate::handler::Init<S>, share
 /// answer JSON. Invalid or conflicting paths are an error at start (axum reports them by
 /// panicking, which we turn into an error).
 ///
+/// Routes are registered by their shape (the route contract's [`RouteShape`]): the router sees
+/// `/users/{p0}` for both `GET /users/{id}` and `POST /users/{user_id}`, so routes that name a
+/// parameter differently never conflict, and each method binds its own names by position.
+///
 /// The prefix is written into every route rather than applied with `Router::nest`: nesting
 /// rewrites each request's URI (an allocation and a re-parse per request), which the dev host,
 /// whose endpoints all sit under `/{endpoint}`, paid on every call.
@@ -195,11 +200,23 @@ fn build_routes<S: Send + Sync + 'static>(
     let known = known.clone();
     let mut by_path: BTreeMap<String, Vec<Entry<S>>> = BTreeMap::new();
     for spec in specs {
-        by_path.entry(under(prefix, &spec.path)).or_default().push((
-            spec.kind,
-            spec.handler,
-            spec.timeout,
-        ));
+        if let Some(problem) = route_contract::path_problems(&spec.path).into_iter().next() {
+            return Err(format!("route {}: {problem}", spec.path));
+        }
+        let shape = RouteShape::of(&spec.path);
+        let names: Arc<[String]> = route_contract::params(&spec.path)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        by_path
+            .entry(under(prefix, shape.template()))
+            .or_default()
+            .push(Entry {
+                kind: spec.kind,
+                handler: spec.handler,
+                timeout: spec.timeout,
+                names,
+            });
     }
     let shared = shared.clone();
     let openapi_path = under(prefix, OPENAPI_PATH);
@@ -299,8 +316,14 @@ fn template_matches(template: &str, path: &str) -> bool {
     }
 }
 
-/// One route of a path: its kind, handler and own time limit.
-type Entry<S> = (Kind, Handler<S>, Option<Duration>);
+/// One route of a shape: its kind, handler, own time limit, and its own names for the shape's
+/// parameters (in path order).
+struct Entry<S> {
+    kind: Kind,
+    handler: Handler<S>,
+    timeout: Option<Duration>,
+    names: Arc<[String]>,
+}
 
 fn method_router<S: Send + Sync + 'static>(
     entries: Vec<Entry<S>>,
@@ -310,36 +333,45 @@ fn method_router<S: Send + Sync + 'static>(
     let mut allow: Vec<String> = Vec::new();
     // An HTTP GET and a WebSocket route may share a path: one GET handler then sends an upgrade
     // request to the WebSocket route and anything else to the GET route.
-    let get_handler = entries
+    let get_route = entries
         .iter()
-        .find(|(k, _, _)| matches!(k, Kind::Http(m) if m == axum::http::Method::GET))
-        .map(|(_, h, t)| (h.clone(), *t));
-    let ws_handler = entries
+        .find(|e| matches!(&e.kind, Kind::Http(m) if m == axum::http::Method::GET))
+        .map(Bound::of);
+    let ws_route = entries
         .iter()
-        .find(|(k, _, _)| matches!(k, Kind::WebSocket))
-        .map(|(_, h, t)| (h.clone(), *t));
-    if let (Some((get_h, get_t)), Some((ws_h, ws_t))) = (get_handler, ws_handler) {
+        .find(|e| matches!(e.kind, Kind::WebSocket))
+        .map(Bound::of);
+    if let (Some(get), Some(ws)) = (get_route, ws_route) {
         let shared = shared.clone();
         allow.push("GET".to_string());
         mr = mr.on(
             MethodFilter::GET,
             move |params: Result<RawPathParams, RawPathParamsRejection>, req: Request| {
-                let (shared, get_h, ws_h) = (shared.clone(), get_h.clone(), ws_h.clone());
+                let (shared, get, ws) = (shared.clone(), get.clone(), ws.clone());
                 async move {
                     if wants_websocket(req.headers()) {
                         let (mut parts, _) = req.into_parts();
                         let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &()).await;
-                        ws::upgrade(shared, ws_h, ws_t, upgrade, parts.headers).await
+                        let path = route::path_args(params, &ws.names);
+                        ws::upgrade(shared, ws.handler, ws.timeout, path, upgrade, parts.headers)
+                            .await
                     } else {
-                        route::serve_http(shared, get_h, get_t, params, req).await
+                        let path = route::path_args(params, &get.names);
+                        route::serve_http(shared, get.handler, get.timeout, path, req).await
                     }
                 }
             },
         );
     }
     let shared_path = allow.len() == 1;
-    for (kind, handler, timeout) in entries {
+    for entry in entries {
         let shared = shared.clone();
+        let Entry {
+            kind,
+            handler,
+            timeout,
+            names,
+        } = entry;
         match kind {
             Kind::Http(method) if shared_path && method == axum::http::Method::GET => {}
             Kind::WebSocket if shared_path => {}
@@ -350,7 +382,8 @@ fn method_router<S: Send + Sync + 'static>(
                 mr = mr.on(
                     filter,
                     move |params: Result<RawPathParams, RawPathParamsRejection>, req: Request| {
-                        route::serve_http(shared, handler, timeout, params, req)
+                        let path = route::path_args(params, &names);
+                        route::serve_http(shared, handler, timeout, path, req)
                     },
                 );
             }
@@ -358,9 +391,11 @@ fn method_router<S: Send + Sync + 'static>(
                 allow.push("GET".to_string());
                 mr = mr.on(
                     MethodFilter::GET,
-                    move |upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+                    move |params: Result<RawPathParams, RawPathParamsRejection>,
+                          upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
                           headers: HeaderMap| {
-                        ws::upgrade(shared, handler, timeout, upgrade, headers)
+                        let path = route::path_args(params, &names);
+                        ws::upgrade(shared, handler, timeout, path, upgrade, headers)
                     },
                 );
             }
@@ -374,6 +409,34 @@ fn method_router<S: Send + Sync + 'static>(
         let allow = allow.clone();
         async move { errors::method_not_allowed(allow) }
     }))
+}
+
+/// A route's handler, time limit and parameter names, cloned into the shared GET handler of
+/// a path that has both a GET and a WebSocket route.
+struct Bound<S> {
+    handler: Handler<S>,
+    timeout: Option<Duration>,
+    names: Arc<[String]>,
+}
+
+impl<S> Clone for Bound<S> {
+    fn clone(&self) -> Self {
+        Bound {
+            handler: self.handler.clone(),
+            timeout: self.timeout,
+            names: self.names.clone(),
+        }
+    }
+}
+
+impl<S> Bound<S> {
+    fn of(entry: &Entry<S>) -> Self {
+        Bound {
+            handler: entry.handler.clone(),
+            timeout: entry.timeout,
+            names: entry.names.clone(),
+        }
+    }
 }
 
 const OPENAPI_PATH: &str = "/openapi.json";

@@ -20,10 +20,10 @@ use serde_json::{json, Value};
 
 use super::{
     errors,
-    route::{body_args, call_handler, not_ready, request_id, Outcome},
+    route::{body_args, call_handler, not_ready, request_id, Outcome, PathArgs},
     Shared,
 };
-use crate::handler::{Call, Handler, HandlerError, ItemStream, Progress, Reply, Source};
+use crate::handler::{Args, Call, Handler, HandlerError, ItemStream, Progress, Reply, Source};
 
 const NORMAL: u16 = 1000;
 const POLICY: u16 = 1008;
@@ -33,12 +33,19 @@ pub(crate) async fn upgrade<S: Send + Sync + 'static>(
     shared: Arc<Shared<S>>,
     handler: Handler<S>,
     timeout: Option<Duration>,
+    path: PathArgs,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     headers: HeaderMap,
 ) -> Response {
     let Ok(ws) = ws else {
         return errors::error(StatusCode::UPGRADE_REQUIRED, "expected a WebSocket upgrade");
     };
+    // The path's parameters are bound like a plain route's, before the upgrade: a malformed
+    // one is answered 400 rather than after the socket opened.
+    let mut path_args = Args::new();
+    if let Err(malformed) = path.insert_into(&mut path_args) {
+        return malformed.response();
+    }
     let Some(state) = shared.state.get().cloned() else {
         return not_ready(&shared);
     };
@@ -52,7 +59,13 @@ pub(crate) async fn upgrade<S: Send + Sync + 'static>(
                 debug: shared.debug,
             };
             let id = request_id.clone();
-            let run = session.run(handler, state, request_id, timeout.or(shared.timeout));
+            let run = session.run(
+                handler,
+                state,
+                path_args,
+                request_id,
+                timeout.or(shared.timeout),
+            );
             crate::logging::with_request_id(&id, run).await
         })
 }
@@ -67,19 +80,24 @@ impl Session {
         mut self,
         handler: Handler<S>,
         state: Arc<S>,
+        path_args: Args,
         request_id: String,
         timeout: Option<Duration>,
     ) {
         let Some(payload) = self.first_payload().await else {
             return;
         };
-        let args = match body_args(payload.as_bytes()) {
+        let mut args = match body_args(payload.as_bytes()) {
             Ok(args) => args,
             Err(problem) => {
                 let frame = json!({ "error": "invalid payload", "detail": [problem] });
                 return self.fail(frame, POLICY).await;
             }
         };
+        // Path parameters win over same-named fields of the message, as over a body's.
+        for (name, value) in path_args {
+            args.insert(name, value);
+        }
         let call = Call::new(args, Source::Body, request_id, Progress::default());
         // The client may leave while the handler is still producing its reply.
         let outcome = tokio::select! {

@@ -1,0 +1,370 @@
+//! Carrying a plan out: callees first (queue endpoints), then their callers with the callees'
+//! ids, then deletions; each wave with bounded parallelism. Every step is idempotent against
+//! the live state, so a re-run after a crash, a Ctrl-C or a failed call converges without
+//! duplicates: endpoints are found again by their deterministic name and ownership marker, and
+//! a create whose answer was lost is found by name before it is tried again.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use flashc::deploy::body::PENDING_ID;
+use flashc::deploy::{self, Action, Api, Change, DeployPlan, Desired, Live};
+use serde_json::{json, Value};
+
+use super::api::{ApiError, Client};
+
+/// flash.yaml name → live id.
+pub type Ids = BTreeMap<String, String>;
+
+/// What builds the desired endpoints once the callees' ids are known.
+pub type Build<'a> = dyn Fn(&Ids) -> Result<Vec<Desired>, String> + Sync + 'a;
+
+/// How many endpoint calls run at once.
+pub const PARALLEL: usize = 4;
+
+pub struct Scope<'a> {
+    pub project: &'a str,
+    pub environment: Option<&'a str>,
+    pub owner: &'a str,
+    /// Shows an API problem at the flash.yaml line of the field it names.
+    pub locator: &'a super::project::Locator,
+}
+
+/// What apply left live: each desired endpoint's id and body.
+pub struct Outcome {
+    pub endpoints: BTreeMap<String, (String, Desired)>,
+    /// Each endpoint's `requestUrls`, as the API answered.
+    pub urls: BTreeMap<String, Value>,
+    pub deleted: Vec<String>,
+    /// Endpoints that were created, updated or replaced (to verify).
+    pub changed: Vec<String>,
+}
+
+pub fn list(client: &Client) -> Result<Vec<Live>, String> {
+    Ok(list_json(client)?
+        .iter()
+        .filter_map(Live::from_json)
+        .collect())
+}
+
+/// `GET /v2/serverless`'s endpoints as the API wrote them.
+fn list_json(client: &Client) -> Result<Vec<Value>, String> {
+    let value = client
+        .get("/v2/serverless")
+        .map_err(|e| format!("GET /v2/serverless: {e}"))?;
+    Ok(value
+        .get("endpoints")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default())
+}
+
+/// Ids of the project's live endpoints, by flash.yaml name.
+pub fn ids(scope: &Scope, live: &[Live]) -> Ids {
+    // Several of one name (a replace under way, or interrupted): the newest is the
+    // replacement, which the plan keeps when it matches flash.yaml.
+    let mut newest: BTreeMap<String, &Live> = BTreeMap::new();
+    for l in live.iter().filter(|l| l.owner() == Some(scope.owner)) {
+        if let Some(endpoint) = endpoint_name(scope, &l.body.name) {
+            let slot = newest.entry(endpoint).or_insert(l);
+            if (&l.created_at, &l.id) > (&slot.created_at, &slot.id) {
+                *slot = l;
+            }
+        }
+    }
+    newest
+        .into_iter()
+        .map(|(name, l)| (name, l.id.clone()))
+        .collect()
+}
+
+fn endpoint_name(scope: &Scope, name: &str) -> Option<String> {
+    let rest = name.strip_prefix(scope.project)?.strip_prefix('.')?;
+    let endpoint = match scope.environment {
+        None => rest,
+        Some(env) => rest.strip_suffix(env)?.strip_suffix('.')?,
+    };
+    (!endpoint.contains('.')).then(|| endpoint.to_string())
+}
+
+/// The plan against the live state as it is now.
+pub fn plan_now(
+    client: &Client,
+    scope: &Scope,
+    build: &Build,
+) -> Result<(DeployPlan, Vec<Desired>), String> {
+    let live = list(client)?;
+    let desired = build(&ids(scope, &live))?;
+    let plan = deploy::plan(
+        scope.project,
+        scope.environment,
+        scope.owner,
+        &desired,
+        &live,
+    )
+    .map_err(|conflicts| {
+        conflicts
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    Ok((plan, desired))
+}
+
+/// Carries out the plan whose fingerprint is `expect` (refusing if the live state or flash.yaml
+/// changed since it was shown).
+pub fn apply(
+    client: &Client,
+    scope: &Scope,
+    build: &Build,
+    expect: Option<&str>,
+) -> Result<Outcome, String> {
+    let (plan, desired) = plan_now(client, scope, build)?;
+    if let Some(expected) = expect {
+        if expected != plan.fingerprint {
+            return Err(format!(
+                "the plan is stale: it was made for fingerprint {expected}, and flash.yaml or the live endpoints now give {}; run `flashc deploy --plan` again",
+                plan.fingerprint
+            ));
+        }
+    }
+    // A plan is carried out whole or not at all: one endpoint REST cannot express stops it
+    // before the first write.
+    for c in plan.changes.iter().filter(|c| c.action != Action::None) {
+        if let Api::GraphQl { reason } = &c.api {
+            return Err(format!(
+                "endpoint `{}`: {reason}; this flashc does not speak GraphQL yet, so nothing was applied",
+                c.endpoint
+            ));
+        }
+    }
+    let mut changed = Vec::new();
+    // Wave 1: endpoints that call nobody (the callees).
+    let callees_first: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace))
+        .filter(|c| {
+            desired
+                .iter()
+                .any(|d| d.endpoint == c.endpoint && d.callees.is_empty())
+        })
+        .collect();
+    // A replaced callee's old endpoint keeps serving its callers until they have the new id:
+    // the next plan sees two endpoints of its name and deletes the old one last.
+    run_wave(client, scope, &callees_first, false)?;
+    changed.extend(callees_first.iter().map(|c| c.endpoint.clone()));
+    // Wave 2: everything left, with the callees' ids now known.
+    let (plan, _) = plan_now(client, scope, build)?;
+    let rest: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace))
+        .collect();
+    if let Some(c) = rest.iter().find(|c| {
+        c.request
+            .as_ref()
+            .is_some_and(|r| r.to_string().contains(PENDING_ID))
+    }) {
+        return Err(format!(
+            "endpoint `{}`: a callee's id is still unknown after its create",
+            c.endpoint
+        ));
+    }
+    run_wave(client, scope, &rest, true)?;
+    changed.extend(rest.iter().map(|c| c.endpoint.clone()));
+    // Last: what flash.yaml no longer has (and duplicates), scaled to zero, then deleted.
+    let deletes: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .collect();
+    run_wave(client, scope, &deletes, true)?;
+    let raw = list_json(client)?;
+    let live: Vec<Live> = raw.iter().filter_map(Live::from_json).collect();
+    let final_ids = ids(scope, &live);
+    let desired = build(&final_ids)?;
+    let mut endpoints = BTreeMap::new();
+    let mut urls = BTreeMap::new();
+    for d in desired {
+        let id = final_ids
+            .get(&d.endpoint)
+            .cloned()
+            .ok_or_else(|| format!("endpoint `{}` is not live after apply", d.endpoint))?;
+        if let Some(found) = raw.iter().find(|e| e["id"] == json!(id)) {
+            urls.insert(d.endpoint.clone(), found["requestUrls"].clone());
+        }
+        endpoints.insert(d.endpoint.clone(), (id, d));
+    }
+    changed.sort();
+    changed.dedup();
+    Ok(Outcome {
+        endpoints,
+        urls,
+        deleted: deletes.iter().map(|c| c.endpoint.clone()).collect(),
+        changed,
+    })
+}
+
+fn run_wave(
+    client: &Client,
+    scope: &Scope,
+    changes: &[&Change],
+    retire_replaced: bool,
+) -> Result<(), String> {
+    let mut errors = Vec::new();
+    for chunk in changes.chunks(PARALLEL) {
+        let results: Vec<Result<(), String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|c| s.spawn(move || execute(client, scope, c, retire_replaced)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err("a worker thread panicked".into()))
+                })
+                .collect()
+        });
+        errors.extend(results.into_iter().filter_map(Result::err));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("\n"))
+    }
+}
+
+fn execute(
+    client: &Client,
+    scope: &Scope,
+    change: &Change,
+    retire_replaced: bool,
+) -> Result<(), String> {
+    let at = |what: &str, e: ApiError| {
+        let mut text = format!("endpoint `{}`: {what}: {e}", change.endpoint);
+        for place in scope.locator.places(&change.endpoint, &e) {
+            text.push('\n');
+            text.push_str(&place);
+        }
+        text
+    };
+    match change.action {
+        Action::Create => {
+            let body = change.request.as_ref().ok_or("no request")?;
+            create(client, scope, body).map_err(|e| at("create", e))?;
+        }
+        Action::Update => {
+            let id = change.id.as_deref().ok_or("no id")?;
+            let body = change.request.as_ref().ok_or("no request")?;
+            client
+                .patch(&format!("/v2/serverless/{id}"), body)
+                .map_err(|e| at("update", e))?;
+        }
+        Action::Replace => {
+            // The new endpoint first: the old one keeps serving until its replacement exists.
+            let body = change.request.as_ref().ok_or("no request")?;
+            create(client, scope, body).map_err(|e| at("replace (create)", e))?;
+            if retire_replaced {
+                let id = change.id.as_deref().ok_or("no id")?;
+                retire(client, id).map_err(|e| at("replace (delete the old one)", e))?;
+            }
+        }
+        Action::Delete => {
+            let id = change.id.as_deref().ok_or("no id")?;
+            retire(client, id).map_err(|e| at("delete", e))?;
+        }
+        Action::None => {}
+    }
+    Ok(())
+}
+
+/// POST, and when its answer is lost (5xx, a dropped connection), look for the endpoint by
+/// name before trying again, so a create is never made twice.
+fn create(client: &Client, scope: &Scope, body: &Value) -> Result<String, ApiError> {
+    let name = body["name"].as_str().unwrap_or_default();
+    let mut last = None;
+    for _ in 0..3 {
+        match client.post("/v2/serverless", body) {
+            Ok(created) => return Ok(created["id"].as_str().unwrap_or_default().to_string()),
+            Err(e) if e.status().is_none_or(|s| s >= 500) => {
+                if let Ok(live) = list(client) {
+                    if let Some(found) = live
+                        .iter()
+                        .find(|l| l.body.name == name && l.owner() == Some(scope.owner))
+                    {
+                        return Ok(found.id.clone());
+                    }
+                }
+                last = Some(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or(ApiError::Transport("create failed".into())))
+}
+
+/// Scale to zero, then delete. Already gone counts as done.
+fn retire(client: &Client, id: &str) -> Result<(), ApiError> {
+    let path = format!("/v2/serverless/{id}");
+    let gone = |r: Result<Value, ApiError>| match r {
+        Err(e) if e.status() == Some(404) => Ok(Value::Null),
+        other => other,
+    };
+    gone(client.patch(&path, &json!({"workers": {"min": 0, "max": 0}})))?;
+    gone(client.delete(&path))?;
+    Ok(())
+}
+
+/// One endpoint's state after a rollout: its version and its workers.
+pub struct Verified {
+    pub endpoint_version: Option<u64>,
+    /// `(worker id, status, GPU type it landed on)`.
+    pub workers: Vec<(String, String, Option<String>)>,
+}
+
+/// Waits for each changed endpoint's rollout (`/releases`) and reads its workers: fails on an
+/// UNHEALTHY worker, or on a rollout still in progress (workers THROTTLED) past `deadline`.
+pub fn verify(client: &Client, id: &str, deadline: Duration) -> Result<Verified, String> {
+    let start = Instant::now();
+    loop {
+        let releases = client
+            .get(&format!("/v2/serverless/{id}/releases"))
+            .map_err(|e| format!("GET releases: {e}"))?;
+        let workers = client
+            .get(&format!("/v2/serverless/{id}/workers"))
+            .map_err(|e| format!("GET workers: {e}"))?;
+        let list: Vec<(String, String, Option<String>)> = workers["workers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|w| {
+                (
+                    w["id"].as_str().unwrap_or_default().to_string(),
+                    w["status"].as_str().unwrap_or_default().to_string(),
+                    w["gpuTypeId"].as_str().map(str::to_string),
+                )
+            })
+            .collect();
+        if let Some((wid, _, _)) = list.iter().find(|(_, s, _)| s == "UNHEALTHY") {
+            return Err(format!("worker {wid} is UNHEALTHY"));
+        }
+        if releases["rollout"]["inProgress"] != json!(true) {
+            return Ok(Verified {
+                endpoint_version: releases["endpointVersion"].as_u64(),
+                workers: list,
+            });
+        }
+        if start.elapsed() > deadline {
+            let throttled = list.iter().filter(|(_, s, _)| s == "THROTTLED").count();
+            return Err(format!(
+                "the rollout did not finish in {}s ({throttled} worker(s) THROTTLED, {}% on the new release)",
+                deadline.as_secs(),
+                releases["rollout"]["percentOnLatest"]
+            ));
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}

@@ -1,0 +1,3 @@
+mod users;
+
+pub use users::get;

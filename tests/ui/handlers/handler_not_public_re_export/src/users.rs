@@ -1,0 +1,3 @@
+pub fn get(id: u64) -> u64 {
+    id
+}
