@@ -332,7 +332,7 @@ fn generate(args: &GenerateArgs) -> ExitCode {
         "\nbuild and run an image (from {}):\n",
         project.display()
     ));
-    for endpoint in &plan.endpoints {
+    for (i, endpoint) in plan.endpoints.iter().enumerate() {
         // flash.yaml's `env` is set by the platform at deploy, not baked into the image; the
         // local run gets it on the command line (secrets passed through from your shell).
         let env: String = endpoint
@@ -349,7 +349,7 @@ fn generate(args: &GenerateArgs) -> ExitCode {
             "  docker build -f {out_dir}/workers/{name}/Dockerfile -t {image} .\n  docker run --rm --network host -e PORT={port}{env} {image}\n",
             name = endpoint.name,
             image = endpoint.image,
-            port = endpoint.port,
+            port = flashc::lower::local_port(endpoint.port, i),
         ));
     }
     emit(&out)

@@ -241,7 +241,10 @@ fn next_steps(plan: &crate::lower::Plan) -> Vec<Step> {
     };
     let mut steps = vec![
         step("flashc check", "flash.yaml and its handlers"),
-        step("cargo test", "the handlers' unit tests"),
+        step(
+            "cargo test",
+            "the handlers' unit tests (a crate using flash-runtime: after a first `flashc generate`)",
+        ),
         step(
             "flashc dev",
             "every endpoint on http://127.0.0.1:8888, rebuilt on each change",
@@ -251,7 +254,7 @@ fn next_steps(plan: &crate::lower::Plan) -> Vec<Step> {
             "a worker crate and a Dockerfile per endpoint, into .flash/",
         ),
     ];
-    for endpoint in &plan.endpoints {
+    for (i, endpoint) in plan.endpoints.iter().enumerate() {
         steps.push(Step {
             command: format!(
                 "docker build -f .flash/workers/{}/Dockerfile -t {} .",
@@ -262,7 +265,8 @@ fn next_steps(plan: &crate::lower::Plan) -> Vec<Step> {
         steps.push(Step {
             command: format!(
                 "docker run --rm --network host -e PORT={} {}",
-                endpoint.port, endpoint.image
+                crate::lower::local_port(endpoint.port, i),
+                endpoint.image
             ),
             comment: None,
         });

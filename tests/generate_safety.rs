@@ -435,3 +435,22 @@ fn template_overrides_are_regular_bounded_files() {
     assert!(text(&out).contains("dockerignore.j2"), "{}", text(&out));
     fs::remove_dir_all(&project).unwrap();
 }
+
+/// Issue 19 item 20: the printed `docker run --network host` lines give each endpoint a port of
+/// its own, so two of them run side by side on one host.
+#[test]
+fn printed_docker_run_lines_do_not_share_a_port() {
+    let project = scratch("ports");
+    let out = generate(&project);
+    assert_ok(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let ports: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("docker run"))
+        .filter_map(|l| l.split("PORT=").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .collect();
+    assert_eq!(ports.len(), 2, "{stdout}");
+    assert_ne!(ports[0], ports[1], "{stdout}");
+    fs::remove_dir_all(&project).unwrap();
+}

@@ -20,5 +20,6 @@ pub mod logging;
 pub mod queue;
 pub mod route_contract;
 pub mod shutdown;
+mod watch;
 
 pub use handler::{blocking, Context, HandlerError};

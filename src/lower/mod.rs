@@ -498,6 +498,12 @@ fn duration_ms(d: &Duration) -> Result<u64, Unlowerable> {
     }
 }
 
+/// The port the `i`-th endpoint's printed `docker run --network host` line gives it: on one
+/// host the images share the network, so each gets its own (8080, 8081, …).
+pub fn local_port(port: u16, i: usize) -> u16 {
+    port.saturating_add(u16::try_from(i).unwrap_or(u16::MAX))
+}
+
 /// The image of endpoint `name`: `<project>-<name>`, or `<project>` when both are one name
 /// (still unique: every other endpoint's image is longer).
 fn image_name(project: &str, name: &str) -> String {

@@ -18,7 +18,7 @@ use crate::model::route_key::{Method, RouteKey, Segment};
 use crate::model::EndpointType;
 use crate::project::Project;
 use crate::rules::{
-    PathProblem, CRATE_NOT_FOUND, CRATE_PATH, HANDLER_NOT_FOUND, HANDLER_NOT_PUBLIC,
+    PathProblem, BLOCKING_CALL, CRATE_NOT_FOUND, CRATE_PATH, HANDLER_NOT_FOUND, HANDLER_NOT_PUBLIC,
     HANDLER_NOT_SEND, INIT_STATE, PACKAGE_NAME, QUERY_PARAMETER_TYPE, ROUTE_PARAMETER_NOT_TAKEN,
     STREAM_ROUTE_MISMATCH, UNBINDABLE_PARAMETER, UNSERIALIZABLE_RETURN,
 };
@@ -667,6 +667,18 @@ impl Resolver<'_> {
         let def = &index.fns[f];
         let sig = &def.sig;
         let here = || index.related_file(&def.span);
+        if let Some((call, at)) = &def.blocking_call {
+            self.out.push(
+                Diagnostic::new(
+                    &BLOCKING_CALL,
+                    span,
+                    format!("`{path}` is an `async fn` that calls `{call}`, which blocks its thread: /ping and the endpoint's other requests wait meanwhile"),
+                )
+                .label("async handler with a blocking call")
+                .related_file(index.related_file(at), "blocks here")
+                .help("make the handler a plain `fn` (the worker runs it on the blocking pool), or run the call in `flash_runtime::blocking(move || …).await`, or use its async form (`tokio::fs`, `tokio::time::sleep`)"),
+            );
+        }
         let get = match usage {
             Use::Route { key, .. } if key.method == Method::Get => Some(key),
             _ => None,

@@ -89,6 +89,8 @@ pub(crate) struct FnDef {
     pub sig: syn::Signature,
     pub doc: String,
     pub span: RustSpan,
+    /// In an `async fn`: the first call of a function known to block the thread, and where.
+    pub blocking_call: Option<(String, RustSpan)>,
 }
 
 impl FnDef {
@@ -304,6 +306,11 @@ impl CrateIndex {
             match item {
                 Item::Fn(f) if !is_cfg_test(&f.attrs) => {
                     let name = f.sig.ident.to_string();
+                    let blocking_call = f
+                        .sig
+                        .asyncness
+                        .and_then(|_| first_blocking_call(&f.block))
+                        .map(|(call, span)| (call, span_of(&pending.file, span)));
                     let def = FnDef {
                         module: m,
                         span: span_of(&pending.file, f.sig.ident.span()),
@@ -311,6 +318,7 @@ impl CrateIndex {
                         name: name.clone(),
                         vis: f.vis,
                         sig: f.sig,
+                        blocking_call,
                     };
                     self.fns.push(def);
                     let id = self.fns.len() - 1;
@@ -865,6 +873,89 @@ pub(crate) fn join(module: &str, name: &str) -> String {
     } else {
         format!("{module}::{name}")
     }
+}
+
+/// Functions that block their thread, by their last path segments (`fs::read_to_string`
+/// matches `std::fs::read_to_string` and a `use std::fs;` call alike).
+const BLOCKING_FNS: &[&[&str]] = &[
+    &["thread", "sleep"],
+    &["fs", "read"],
+    &["fs", "read_to_string"],
+    &["fs", "write"],
+    &["fs", "copy"],
+    &["File", "open"],
+    &["File", "create"],
+    &["blocking", "get"],
+];
+
+/// Methods of `std::process::Command` that wait for the child.
+const BLOCKING_COMMAND_METHODS: &[&str] = &["output", "status"];
+
+/// The first call in `block` of a function known to block its thread (not inside a closure
+/// or a nested item, which may well run elsewhere, such as in `blocking(move || …)`).
+fn first_blocking_call(block: &syn::Block) -> Option<(String, proc_macro2::Span)> {
+    use syn::visit::Visit;
+    struct Finder(Option<(String, proc_macro2::Span)>);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+        fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+            if self.0.is_some() {
+                return;
+            }
+            if let syn::Expr::Path(path) = &*call.func {
+                let segments: Vec<String> = path
+                    .path
+                    .segments
+                    .iter()
+                    .map(|s| s.ident.to_string())
+                    .collect();
+                let blocking = BLOCKING_FNS
+                    .iter()
+                    .any(|tail| segments.len() >= tail.len() && segments.ends_with_strs(tail));
+                if blocking {
+                    let text = segments.join("::");
+                    self.0 = Some((text, syn::spanned::Spanned::span(&path.path)));
+                    return;
+                }
+            }
+            syn::visit::visit_expr_call(self, call);
+        }
+        fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+            if self.0.is_some() {
+                return;
+            }
+            let method = call.method.to_string();
+            if BLOCKING_COMMAND_METHODS.contains(&method.as_str()) && is_command(&call.receiver) {
+                self.0 = Some((format!("Command::{method}"), call.method.span()));
+                return;
+            }
+            syn::visit::visit_expr_method_call(self, call);
+        }
+    }
+    /// A receiver that is visibly a `Command` (`Command::new(…)…`).
+    fn is_command(expr: &syn::Expr) -> bool {
+        match expr {
+            syn::Expr::MethodCall(m) => is_command(&m.receiver),
+            syn::Expr::Call(c) => matches!(&*c.func, syn::Expr::Path(p)
+                if p.path.segments.iter().rev().nth(1).is_some_and(|s| s.ident == "Command")),
+            _ => false,
+        }
+    }
+    trait EndsWith {
+        fn ends_with_strs(&self, tail: &[&str]) -> bool;
+    }
+    impl EndsWith for Vec<String> {
+        fn ends_with_strs(&self, tail: &[&str]) -> bool {
+            self[self.len() - tail.len()..]
+                .iter()
+                .zip(tail)
+                .all(|(a, b)| a == b)
+        }
+    }
+    let mut finder = Finder(None);
+    finder.visit_block(block);
+    finder.0
 }
 
 pub(crate) fn span_of(file: &Path, span: proc_macro2::Span) -> RustSpan {

@@ -30,7 +30,8 @@ declare_rule! {
     /// ## What it does
     /// Warns when an env var whose name suggests a secret (`*TOKEN*`, `*SECRET*`,
     /// `*PASSWORD*`, `*API_KEY*`, `*PRIVATE_KEY*`, `*ACCESS_KEY*`) has its value written
-    /// in the file.
+    /// in the file. A name FL0502 refuses (`RUNPOD_API_KEY`: the platform sets it) gets that
+    /// error alone: making it a secret reference would not help.
     ///
     /// ## Why
     /// flash.yaml is committed and ends up in images; secrets belong on the platform and
@@ -60,6 +61,14 @@ const SECRET_WORDS: &[&str] = &[
     "PRIVATE_KEY",
     "ACCESS_KEY",
 ];
+
+/// Whether FL0502 refuses `name` as an env var name (not an identifier, or set by the
+/// platform).
+fn is_refused_name(name: &str) -> bool {
+    !crate::model::route_key::is_identifier(name)
+        || RESERVED.contains(&name)
+        || name.starts_with("RUNPOD_")
+}
 
 fn env_nodes<'a>(project: &'a Project) -> impl Iterator<Item = &'a crate::load::Entry> {
     project
@@ -144,6 +153,11 @@ pub(super) fn check_secrets(project: &Project, out: &mut Vec<Diagnostic>) {
             || var.key == CALL_KEY
             || !SECRET_WORDS.iter().any(|w| upper.contains(w))
         {
+            continue;
+        }
+        // FL0502 refuses the name itself (`RUNPOD_API_KEY`): a secret reference under it would
+        // be refused too, so that advice would only lead to the same error.
+        if is_refused_name(&var.key) {
             continue;
         }
         out.push(

@@ -13,6 +13,7 @@
 use crate::diagnostic::{Diagnostic, Rule};
 use crate::project::Project;
 
+mod blocking_call;
 mod container_disk;
 mod cpu_datacenter;
 mod crate_not_found;
@@ -54,6 +55,7 @@ mod workers;
 mod wrong_type;
 
 pub use crate::load::rules::{DUPLICATE_KEY, FLOAT_VERSION, NOT_UTF8, YAML_LIMITS, YAML_SYNTAX};
+pub use blocking_call::BLOCKING_CALL;
 pub use container_disk::CONTAINER_DISK;
 pub use cpu_datacenter::CPU_DATACENTER;
 pub use crate_not_found::CRATE_NOT_FOUND;
@@ -147,6 +149,7 @@ pub static ALL: &[&Rule] = &[
     &STREAM_ROUTE_MISMATCH,
     &INIT_STATE,
     &HANDLER_NOT_SEND,
+    &BLOCKING_CALL,
 ];
 
 /// A semantic rule's check: reads the resolved project, reports into `out`.

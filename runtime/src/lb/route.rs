@@ -78,6 +78,8 @@ pub(crate) async fn serve_http<S: Send + Sync + 'static>(
     let Some(state) = shared.state.get().cloned() else {
         return not_ready(&shared);
     };
+    // How a report of a handler holding its thread names it.
+    let what = format!("the handler of {} {}", req.method(), req.uri().path());
     if path.params.is_err() {
         return errors::error(StatusCode::BAD_REQUEST, "malformed path parameter");
     }
@@ -119,7 +121,7 @@ pub(crate) async fn serve_http<S: Send + Sync + 'static>(
     }
     let outcome = logging::with_request_id(
         &request_id,
-        call_handler(&handler, state, call, timeout.or(shared.timeout)),
+        call_handler(&handler, state, call, timeout.or(shared.timeout), &what),
     )
     .await;
     let mut res = match outcome {
@@ -147,12 +149,14 @@ pub(crate) async fn call_handler<S>(
     state: Arc<S>,
     call: Call,
     timeout: Option<Duration>,
+    what: &str,
 ) -> Outcome {
     // The closure itself may panic before producing its future (e.g. while binding).
     let fut = match std::panic::catch_unwind(AssertUnwindSafe(|| handler(state, call))) {
         Ok(fut) => fut,
         Err(p) => return panicked(&*p),
     };
+    let fut = crate::watch::Watched::new(fut, |held| crate::watch::report(what, held));
     let guarded = AssertUnwindSafe(fut).catch_unwind();
     let result = match timeout {
         None => guarded.await,
@@ -381,5 +385,76 @@ fn push_hex(out: &mut String, value: u64, digits: u32) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for i in (0..digits).rev() {
         out.push(char::from(HEX[((value >> (i * 4)) & 0xf) as usize]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use tracing::field::{Field, Visit};
+    use tracing_subscriber::{layer::Context, prelude::*, Layer};
+
+    use super::*;
+
+    /// Every event's message, collected.
+    struct Collect(Arc<Mutex<Vec<String>>>);
+
+    struct Message(String);
+
+    impl Visit for Message {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "message" {
+                self.0 = format!("{value:?}");
+            }
+        }
+    }
+
+    impl<S: tracing::Subscriber> Layer<S> for Collect {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            let mut message = Message(String::new());
+            event.record(&mut message);
+            self.0.lock().unwrap().push(message.0);
+        }
+    }
+
+    /// Issue 19 item 19: an `async fn` handler that holds its worker thread (CPU work, blocking
+    /// I/O) is reported, naming the route and what to do; one that awaits is not.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_handler_holding_its_thread_is_reported() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let subscriber = tracing_subscriber::registry().with(Collect(seen.clone()));
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let busy: Handler<()> = crate::handler::handler(|_state: Arc<()>, _call| async {
+            std::thread::sleep(crate::watch::HELD_TOO_LONG + Duration::from_millis(100));
+            Ok(Reply::Value(json!(1)))
+        });
+        let call = || Call::new(Args::new(), Source::Body, "r1".into(), Progress::default());
+        let outcome = call_handler(&busy, Arc::new(()), call(), None, "POST /crunch").await;
+        assert!(matches!(outcome, Outcome::Done(Ok(_))));
+        let reports: Vec<String> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m.contains("held a worker thread"))
+            .cloned()
+            .collect();
+        assert_eq!(reports.len(), 1, "{:?}", seen.lock().unwrap());
+        assert!(reports[0].contains("POST /crunch") && reports[0].contains("blocking"));
+        let patient: Handler<()> = crate::handler::handler(|_state: Arc<()>, _call| async {
+            tokio::time::sleep(crate::watch::HELD_TOO_LONG * 2).await;
+            Ok(Reply::Value(json!(2)))
+        });
+        seen.lock().unwrap().clear();
+        let _ = call_handler(&patient, Arc::new(()), call(), None, "GET /wait").await;
+        assert!(
+            !seen
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|m| m.contains("held a worker thread")),
+            "{:?}",
+            seen.lock().unwrap()
+        );
     }
 }

@@ -101,7 +101,7 @@ impl Session {
         let call = Call::new(args, Source::Body, request_id, Progress::default());
         // The client may leave while the handler is still producing its reply.
         let outcome = tokio::select! {
-            outcome = call_handler(&handler, state, call, timeout) => outcome,
+            outcome = call_handler(&handler, state, call, timeout, "a WebSocket route's handler") => outcome,
             () = wait_for_close(&mut self.socket) => {
                 tracing::info!("client disconnected; call cancelled");
                 return;

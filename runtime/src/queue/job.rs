@@ -257,7 +257,10 @@ where
 {
     let call = Call::new(args, Source::Input, job_id.to_string(), progress);
     let work = async {
-        match handler(state, call).await {
+        let call = crate::watch::Watched::new(handler(state, call), |held| {
+            crate::watch::report("the queue handler", held)
+        });
+        match call.await {
             Ok(Reply::Value(v)) => Ok(Output::Value(v)),
             // The job's output is kept and posted as a `Value` (read for `"error"` and
             // `"refresh_worker"`, aggregated with other fields), so serialized text is parsed.
