@@ -315,9 +315,19 @@ fn deployment(
         secret_var(QUEUE_URL_ENV, QUEUE_URL_ENV);
     }
     // A queue API reachable through the Gateway must not be open: the key it requires, which is
-    // also what every caller in the project sends.
-    if plan.endpoints.iter().any(|e| e.kind == Kind::Queue) {
-        secret_var(API_KEY_ENV, API_KEY_ENV);
+    // also what every caller in the project sends. Where flash.yaml gives callers the key (a
+    // secret reference, for calls between endpoints), every endpoint reads that same secret, so
+    // callers send what the queues expect; the endpoint that names it gets it once, below.
+    let declared_key = plan.endpoints.iter().find_map(|e| {
+        e.env.iter().find_map(|(var, value)| match value {
+            EnvPlan::Secret { name } if var == API_KEY_ENV => Some(name.clone()),
+            _ => None,
+        })
+    });
+    if plan.endpoints.iter().any(|e| e.kind == Kind::Queue)
+        && !endpoint.env.iter().any(|(var, _)| var == API_KEY_ENV)
+    {
+        secret_var(API_KEY_ENV, declared_key.as_deref().unwrap_or(API_KEY_ENV));
     }
     for (var, value) in &endpoint.env {
         if let EnvPlan::Secret { name } = value {
