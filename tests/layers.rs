@@ -104,6 +104,95 @@ mod tests { use crate::cli; }
     assert_eq!(crate_uses(code), expected);
 }
 
+/// `src/cli/` holds every command; the binary's root (`src/main.rs`) only parses arguments and
+/// dispatches to it. Nothing in `cli/` reaches back up: each `crate::` path there names
+/// `crate::cli::…`.
+#[test]
+fn the_cli_does_not_call_back_into_main() {
+    let cli = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cli");
+    let mut problems = Vec::new();
+    for file in rust_files(&cli) {
+        let code = fs::read_to_string(&file).unwrap();
+        for used in crate_uses(&code) {
+            if used != "cli" {
+                problems.push(format!(
+                    "{}: uses `crate::{used}` (main.rs)",
+                    file.display()
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let main =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/main.rs")).unwrap();
+    let functions = syn::parse_file(&main)
+        .unwrap()
+        .items
+        .iter()
+        .filter(|item| matches!(item, syn::Item::Fn(_)))
+        .count();
+    assert_eq!(
+        functions, 1,
+        "src/main.rs has `main` and nothing else to call"
+    );
+}
+
+/// The route contract (`runtime/src/route_contract.rs`) is compiled into flashc with `#[path]`
+/// and into every worker: it may use `std` and nothing else, neither the runtime's modules nor
+/// a crate.
+#[test]
+fn the_route_contract_uses_nothing_but_std() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("runtime/src/route_contract.rs");
+    let file = syn::parse_file(&fs::read_to_string(path).unwrap()).unwrap();
+    #[derive(Default)]
+    struct Roots(BTreeSet<String>);
+    impl<'ast> Visit<'ast> for Roots {
+        fn visit_item_use(&mut self, item: &'ast syn::ItemUse) {
+            if let syn::UseTree::Path(p) = &item.tree {
+                self.0.insert(p.ident.to_string());
+            }
+        }
+        fn visit_path(&mut self, path: &'ast syn::Path) {
+            if path.segments.len() > 1 {
+                self.0.insert(path.segments[0].ident.to_string());
+            }
+            visit::visit_path(self, path);
+        }
+        fn visit_item_mod(&mut self, m: &'ast syn::ItemMod) {
+            // The unit tests may use `super::*`.
+            if !m.attrs.iter().any(is_cfg_test) {
+                visit::visit_item_mod(self, m);
+            }
+        }
+    }
+    let mut roots = Roots::default();
+    roots.visit_file(&file);
+    // Paths the contract's own items start (`Method::Get`, `ArgSource::Path`, `Self::…`) are
+    // fine; a root that is a crate or the runtime is not.
+    let foreign: Vec<&String> = roots
+        .0
+        .iter()
+        .filter(|r| {
+            [
+                "crate",
+                "super",
+                "serde",
+                "serde_json",
+                "axum",
+                "tokio",
+                "http",
+                "flashc",
+            ]
+            .contains(&r.as_str())
+        })
+        .collect();
+    assert!(foreign.is_empty(), "the route contract uses {foreign:?}");
+    assert!(
+        roots.0.contains("std"),
+        "the walk saw the contract's `use std::fmt`"
+    );
+}
+
 fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in fs::read_dir(dir).unwrap() {

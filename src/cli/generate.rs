@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitCode};
 
 use flashc::emit::kubernetes::KUBERNETES_DIR;
 use flashc::emit::{OutputFile, Owner, DEV_DIR, GENERATED_MARK, SCHEMA_FILE, SKELETON};
@@ -19,11 +19,13 @@ pub enum Target {
     Kubernetes,
 }
 
+use super::input::{locate, shell_quote};
 pub use super::output::WriteError;
 use super::output::{
     create_dirs, first_line, is_current, is_link, link_refused, read_regular, write_all,
     write_file, Pending,
 };
+use super::{emit, Color, EXIT_FAILURE, EXIT_PROBLEMS, EXIT_USAGE};
 
 /// What a run did (or, with `--check`, would do).
 #[derive(Default)]
@@ -78,7 +80,7 @@ pub enum Stopped {
 /// Reads flash.yaml, checks and generates it, prints its diagnostics and warnings, and applies
 /// the files under the project.
 pub fn run(round: &Round) -> Result<Produced, Stopped> {
-    let bytes = crate::read_input(round.file, false).ok_or(Stopped::Unreadable)?;
+    let bytes = crate::cli::input::read_input(round.file, false).ok_or(Stopped::Unreadable)?;
     let overrides = super::templates::overrides(round.project).map_err(Stopped::Failure)?;
     let workspace = super::workspace::FsWorkspace::new(round.project);
     let options = flashc::emit::Options {
@@ -543,4 +545,133 @@ fn sync_lockfile(crate_dir: &Path, out_root: &Path) -> Result<(), String> {
             lock.display()
         )),
     }
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The flash.yaml to generate from, or its directory; the output goes beside it. Without
+    /// one, flash.yaml is looked for here and in the parent directories.
+    #[arg(default_value = "flash.yaml")]
+    file: PathBuf,
+    /// Apply this environment overlay.
+    #[arg(long = "env", value_name = "NAME")]
+    environment: Option<String>,
+    /// The output directory, relative to the directory of flash.yaml.
+    #[arg(long, value_name = "DIR", default_value = ".flash")]
+    out: String,
+    /// Write nothing; exit 1 when the output on disk is not what generate would write (for CI).
+    #[arg(long)]
+    check: bool,
+    /// Colour for diagnostics.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+    /// What to generate: Runpod workers (crates, Dockerfiles, manifest), or Kubernetes
+    /// manifests (a kustomize base and an overlay per environment, in `<out>/kubernetes/`).
+    #[arg(long, value_enum, default_value_t = Target::Runpod)]
+    target: Target,
+}
+
+pub fn command(args: &Args) -> ExitCode {
+    let file = locate(&args.file);
+    let args = &Args {
+        file,
+        environment: args.environment.clone(),
+        out: args.out.clone(),
+        ..*args
+    };
+    let out_dir = match check_out_dir(&args.out) {
+        Ok(out) => out,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let project = args
+        .file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."))
+        .to_path_buf();
+    let color = args.color.enabled(&std::io::stderr());
+    let round = Round {
+        file: &args.file,
+        project: &project,
+        environment: args.environment.as_deref(),
+        out_dir: &out_dir,
+        color,
+        dry_run: args.check,
+    };
+    if args.target == Target::Kubernetes {
+        return super::kubernetes::command(&round);
+    }
+    let (generated, changes) = match run(&round) {
+        Ok(produced) => (produced.generated, produced.changes),
+        Err(Stopped::Unreadable) => return ExitCode::from(EXIT_FAILURE),
+        Err(Stopped::UnknownEnvironment(unknown)) => {
+            eprintln!("error: {unknown}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+        Err(Stopped::Problems) => {
+            let name = args.file.display();
+            eprintln!("error: nothing generated: fix the problems above (`flashc check {name}`)");
+            return ExitCode::from(EXIT_PROBLEMS);
+        }
+        Err(Stopped::Failure(message)) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    // Printed through `emit`: a closed pipe (`flashc generate | head -1`) is not a failure.
+    let mut out = String::new();
+    if args.check {
+        if changes.is_empty() {
+            out.push_str(&format!("{out_dir} is up to date\n"));
+            return emit(&out);
+        }
+        for path in &changes.written {
+            out.push_str(&format!("stale: {path}\n"));
+        }
+        for path in &changes.removed {
+            out.push_str(&format!("stale (would be removed): {path}\n"));
+        }
+        let _ = emit(&out);
+        eprintln!("error: {out_dir} is not what `flashc generate` would write; run it and commit the result");
+        return ExitCode::from(EXIT_PROBLEMS);
+    }
+    let plan = &generated.plan;
+    out.push_str(&format!(
+        "generated {} endpoint{} of `{}` into {}: {} file{} written, {} removed\n",
+        plan.endpoints.len(),
+        if plan.endpoints.len() == 1 { "" } else { "s" },
+        plan.project,
+        project.join(&out_dir).display(),
+        changes.written.len(),
+        if changes.written.len() == 1 { "" } else { "s" },
+        changes.removed.len(),
+    ));
+    out.push_str(&format!(
+        "\nbuild and run an image (from {}):\n",
+        project.display()
+    ));
+    for (i, endpoint) in plan.endpoints.iter().enumerate() {
+        // flash.yaml's `env` is set by the platform at deploy, not baked into the image; the
+        // local run gets it on the command line (secrets passed through from your shell).
+        let env: String = endpoint
+            .env
+            .iter()
+            .map(|(key, value)| match value {
+                flashc::lower::EnvPlan::Value { value } => {
+                    format!(" -e {key}={}", shell_quote(value))
+                }
+                flashc::lower::EnvPlan::Secret { .. } => format!(" -e {key}"),
+            })
+            .collect();
+        out.push_str(&format!(
+            "  docker build -f {out_dir}/workers/{name}/Dockerfile -t {image} .\n  docker run --rm --network host -e PORT={port}{env} {image}\n",
+            name = endpoint.name,
+            image = endpoint.image,
+            port = flashc::lower::local_port(endpoint.port, i),
+        ));
+    }
+    emit(&out)
 }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use flashc::scaffold;
 
-use crate::{EXIT_FAILURE, EXIT_PROBLEMS, EXIT_USAGE};
+use crate::cli::{EXIT_FAILURE, EXIT_PROBLEMS, EXIT_USAGE};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -141,7 +141,7 @@ pub fn run(args: &Args) -> ExitCode {
     for line in scaffold::format_steps(&steps).lines() {
         out.push_str(&format!("  {line}\n"));
     }
-    crate::emit(&out)
+    crate::cli::emit(&out)
 }
 
 enum Obstacle {
@@ -212,9 +212,9 @@ fn is_here(dir: &Path) -> bool {
 /// with `-` (`flashc init -- -rf`) gets `./` in front, then the word is quoted as needed.
 fn shell_path(path: &str) -> String {
     if path.starts_with('-') {
-        crate::shell_quote(&format!("./{path}"))
+        crate::cli::input::shell_quote(&format!("./{path}"))
     } else {
-        crate::shell_quote(path)
+        crate::cli::input::shell_quote(path)
     }
 }
 

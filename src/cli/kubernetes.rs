@@ -22,7 +22,7 @@ pub fn command(round: &Round) -> std::process::ExitCode {
         Ok((changes, summary)) => {
             if round.dry_run {
                 if changes.is_empty() {
-                    return crate::emit(&format!(
+                    return crate::cli::emit(&format!(
                         "{}/{KUBERNETES_DIR} is up to date\n",
                         round.out_dir
                     ));
@@ -34,31 +34,31 @@ pub fn command(round: &Round) -> std::process::ExitCode {
                 for path in &changes.removed {
                     out.push_str(&format!("stale (would be removed): {path}\n"));
                 }
-                let _ = crate::emit(&out);
+                let _ = crate::cli::emit(&out);
                 eprintln!("error: {}/{KUBERNETES_DIR} is not what `flashc generate --target kubernetes` would write; run it and commit the result", round.out_dir);
-                return ExitCode::from(crate::EXIT_PROBLEMS);
+                return ExitCode::from(crate::cli::EXIT_PROBLEMS);
             }
-            crate::emit(&summary)
+            crate::cli::emit(&summary)
         }
-        Err(Stopped::Unreadable) => ExitCode::from(crate::EXIT_FAILURE),
+        Err(Stopped::Unreadable) => ExitCode::from(crate::cli::EXIT_FAILURE),
         Err(Stopped::UnknownEnvironment(unknown)) => {
             eprintln!("error: {unknown}");
-            ExitCode::from(crate::EXIT_USAGE)
+            ExitCode::from(crate::cli::EXIT_USAGE)
         }
         Err(Stopped::Problems) => {
             let name = round.file.display();
             eprintln!("error: nothing generated: fix the problems above (`flashc check {name}`)");
-            ExitCode::from(crate::EXIT_PROBLEMS)
+            ExitCode::from(crate::cli::EXIT_PROBLEMS)
         }
         Err(Stopped::Failure(message)) => {
             eprintln!("error: {message}");
-            ExitCode::from(crate::EXIT_FAILURE)
+            ExitCode::from(crate::cli::EXIT_FAILURE)
         }
     }
 }
 
 fn kubernetes(round: &Round) -> Result<(Changes, String), Stopped> {
-    let bytes = crate::read_input(round.file, false).ok_or(Stopped::Unreadable)?;
+    let bytes = crate::cli::input::read_input(round.file, false).ok_or(Stopped::Unreadable)?;
     let overrides = super::templates::overrides(round.project).map_err(Stopped::Failure)?;
     let workspace = super::workspace::FsWorkspace::new(round.project);
     let options = flashc::emit::Options {

@@ -114,13 +114,13 @@ pub struct DestroyArgs {
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
-    ExitCode::from(crate::EXIT_FAILURE)
+    ExitCode::from(crate::cli::EXIT_FAILURE)
 }
 
 fn client() -> Result<api::Client, ExitCode> {
     api::Client::from_env().map_err(|e| {
         eprintln!("error: {e}");
-        ExitCode::from(crate::EXIT_USAGE)
+        ExitCode::from(crate::cli::EXIT_USAGE)
     })
 }
 
@@ -169,7 +169,7 @@ pub fn deploy(args: &DeployArgs) -> ExitCode {
                 "error: nothing applied: no image pushed for {}: run `flashc build --push REGISTRY` first (it records each digest in flash-images.json), or pass `--image ENDPOINT=REGISTRY/NAME@sha256:…`",
                 unpinned.join(", ")
             );
-            return ExitCode::from(crate::EXIT_USAGE);
+            return ExitCode::from(crate::cli::EXIT_USAGE);
         }
     }
     // The local control plane runs worker binaries: build what it does not have yet.
@@ -206,7 +206,7 @@ pub fn deploy(args: &DeployArgs) -> ExitCode {
         Ok(p) => p,
         Err(e) if e.contains("does not own") => {
             eprintln!("error: {e}");
-            return ExitCode::from(crate::EXIT_PROBLEMS);
+            return ExitCode::from(crate::cli::EXIT_PROBLEMS);
         }
         Err(e) => return fail(e),
     };
@@ -244,7 +244,7 @@ pub fn deploy(args: &DeployArgs) -> ExitCode {
     }
     if !args.yes && !confirm("Apply this plan?") {
         eprintln!("error: nothing applied: pass --yes (or answer y on a terminal)");
-        return ExitCode::from(crate::EXIT_USAGE);
+        return ExitCode::from(crate::cli::EXIT_USAGE);
     }
     // What was shown is what is applied: a change in between makes the plan stale.
     let expect = args.expect.clone().unwrap_or(plan.fingerprint.clone());
@@ -309,7 +309,7 @@ pub fn deploy(args: &DeployArgs) -> ExitCode {
                 (false, None) => eprintln!("no earlier deployment to roll back to"),
                 (true, _) => eprintln!("not rolling back (--no-rollback)"),
             }
-            ExitCode::from(crate::EXIT_FAILURE)
+            ExitCode::from(crate::cli::EXIT_FAILURE)
         }
     }
 }
@@ -536,11 +536,11 @@ pub fn rollback(args: &RollbackArgs) -> ExitCode {
     };
     if history.get(to).is_none() {
         eprintln!("error: no deployment {to} in {}", record::FILE);
-        return ExitCode::from(crate::EXIT_USAGE);
+        return ExitCode::from(crate::cli::EXIT_USAGE);
     }
     if !args.yes && !confirm(&format!("Restore deployment {to}?")) {
         eprintln!("error: nothing changed: pass --yes (or answer y on a terminal)");
-        return ExitCode::from(crate::EXIT_USAGE);
+        return ExitCode::from(crate::cli::EXIT_USAGE);
     }
     let scope = Scope {
         project: &project.plan.project,
@@ -585,7 +585,7 @@ pub fn destroy(args: &DestroyArgs) -> ExitCode {
     }
     if !args.yes && !confirm("Delete these endpoints?") {
         eprintln!("error: nothing deleted: pass --yes (or answer y on a terminal)");
-        return ExitCode::from(crate::EXIT_USAGE);
+        return ExitCode::from(crate::cli::EXIT_USAGE);
     }
     match apply::apply(&client, &scope, &nothing, Some(&plan.fingerprint)) {
         Ok(outcome) => {

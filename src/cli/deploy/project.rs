@@ -68,15 +68,16 @@ pub fn load(
     registry: &str,
     pinned: &[String],
 ) -> Result<Project, Failed> {
-    let file = crate::locate(file);
+    let file = crate::cli::input::locate(file);
     let dir = file
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let bytes = crate::read_input(&file, false).ok_or(Failed(crate::EXIT_FAILURE))?;
+    let bytes =
+        crate::cli::input::read_input(&file, false).ok_or(Failed(crate::cli::EXIT_FAILURE))?;
     let overrides = crate::cli::templates::overrides(&dir).map_err(|e| {
         eprintln!("error: {e}");
-        Failed(crate::EXIT_FAILURE)
+        Failed(crate::cli::EXIT_FAILURE)
     })?;
     let workspace = crate::cli::workspace::FsWorkspace::new(&dir);
     let options = flashc::emit::Options {
@@ -91,16 +92,16 @@ pub fn load(
         Ok(g) => g,
         Err(flashc::GenerateError::UnknownEnvironment(e)) => {
             eprintln!("error: {e}");
-            return Err(Failed(crate::EXIT_USAGE));
+            return Err(Failed(crate::cli::EXIT_USAGE));
         }
         Err(flashc::GenerateError::Problems(d)) => {
             eprint!("{}", flashc::render::human(&source, &d, false));
             eprintln!("error: flash.yaml has problems; nothing was deployed");
-            return Err(Failed(crate::EXIT_PROBLEMS));
+            return Err(Failed(crate::cli::EXIT_PROBLEMS));
         }
         Err(flashc::GenerateError::Internal(e)) => {
             eprintln!("error: {e}");
-            return Err(Failed(crate::EXIT_FAILURE));
+            return Err(Failed(crate::cli::EXIT_FAILURE));
         }
     };
     let plan = generated.plan;
@@ -157,11 +158,11 @@ pub fn load(
     for pin in pinned {
         let Some((name, reference)) = pin.split_once('=') else {
             eprintln!("error: --image takes ENDPOINT=REFERENCE, not `{pin}`");
-            return Err(Failed(crate::EXIT_USAGE));
+            return Err(Failed(crate::cli::EXIT_USAGE));
         };
         if !images.contains_key(name) {
             eprintln!("error: --image names `{name}`, which is no endpoint of this project");
-            return Err(Failed(crate::EXIT_USAGE));
+            return Err(Failed(crate::cli::EXIT_USAGE));
         }
         images.insert(name.to_string(), reference.to_string());
     }

@@ -66,7 +66,7 @@ pub(super) static INTERRUPTED: std::sync::atomic::AtomicBool =
 const STOP_GRACE: Duration = Duration::from_secs(30);
 
 pub fn run(args: &Args) -> ExitCode {
-    let file = crate::locate(&args.file);
+    let file = crate::cli::input::locate(&args.file);
     let dir = file
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -81,11 +81,11 @@ pub fn run(args: &Args) -> ExitCode {
         Ok(listener) => listener,
         Err(message) => {
             eprintln!("error: {message}");
-            return ExitCode::from(crate::EXIT_USAGE);
+            return ExitCode::from(crate::cli::EXIT_USAGE);
         }
     };
     let Ok(addr) = listener.local_addr() else {
-        return ExitCode::from(crate::EXIT_FAILURE);
+        return ExitCode::from(crate::cli::EXIT_FAILURE);
     };
     let (tx, rx) = channel();
     {
@@ -95,7 +95,7 @@ pub fn run(args: &Args) -> ExitCode {
             let _ = tx.send(Event::Interrupt);
         }) {
             eprintln!("error: cannot handle Ctrl+C: {e}");
-            return ExitCode::from(crate::EXIT_FAILURE);
+            return ExitCode::from(crate::cli::EXIT_FAILURE);
         }
     }
     let _watcher = if args.no_watch {

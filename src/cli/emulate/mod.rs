@@ -54,7 +54,7 @@ pub fn run(args: &Args) -> ExitCode {
         Ok(server) => server,
         Err(e) => {
             eprintln!("error: cannot listen on 127.0.0.1:{}: {e}", args.port);
-            return ExitCode::from(crate::EXIT_USAGE);
+            return ExitCode::from(crate::cli::EXIT_USAGE);
         }
     };
     let port = server.server_addr().to_ip().map_or(args.port, |a| a.port());
