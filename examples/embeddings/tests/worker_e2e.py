@@ -1,8 +1,11 @@
 """The generated `api` worker of examples/embeddings, end to end over HTTP (run by .ci/run).
 
-    worker_e2e.py WORKER MODEL_DIR
+    worker_e2e.py API_WORKER MODEL_DIR [QUEUE_WORKER]
 
-WORKER is the built binary of `.flash/workers/api` (flashc generate, then cargo build). Checks:
+API_WORKER is the built binary of `.flash/workers/api` (flashc generate, then cargo build);
+QUEUE_WORKER, that of `.flash/workers/encode`, is driven through its local queue API (`/runsync`,
+the protocol Runpod's client speaks): a job's output is `/embed`'s answer, no texts fail the job.
+Checks of the api worker:
 - with no model at MODEL_DIR, `init` fails: /ping answers 503, a route answers 503, the log names
   the directory and fetch-model.sh, and the process keeps serving (no panic);
 - with the model, /ping answers 200, POST /embed answers 384 L2-normalised floats a text,
@@ -115,6 +118,23 @@ def main():
         w.stop()
     print(f"with the model: /embed matches the reference (max |diff| {diff:.2e}), "
           f"/similarity {close:.3f} (paraphrase) > {far:.3f} (unrelated), bad input 400/422")
+
+    if len(sys.argv) > 3:
+        q = Worker(sys.argv[3], model_dir)
+        try:
+            q.ping_until(200)
+            status, body = call(q.port, "POST", "/runsync", {"input": {"texts": ref["sentences"][:2]}})
+            job = json.loads(body)
+            assert status == 200 and job["status"] == "COMPLETED", (status, body)
+            rows = job["output"]["embeddings"]
+            for got, want in zip(rows, ref["embeddings"][:2]):
+                assert max(abs(a - b) for a, b in zip(got, want)) < 1e-4
+            status, body = call(q.port, "POST", "/runsync", {"input": {"texts": []}})
+            job = json.loads(body)
+            assert job["status"] == "FAILED" and "at least one text" in job["error"], body
+        finally:
+            q.stop()
+        print("queue worker: /runsync output matches the reference; no texts → FAILED with the reason")
 
 
 if __name__ == "__main__":
