@@ -22,7 +22,8 @@ pub const DEFAULT_MAX_WAIT: Duration = Duration::from_millis(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
-    /// At most this many texts in one pass (a request with more runs alone).
+    /// At most this many texts in one pass (a request with more runs alone, in passes of this
+    /// many).
     pub max_batch: usize,
     /// A pass starts at most this long after its first request came in.
     pub max_wait: Duration,
@@ -136,20 +137,35 @@ fn run(encoder: &Encoder, settings: Settings, queue: &mpsc::Receiver<Job>, passe
             texts += job.texts.len();
             batch.push(job);
         }
-        pass(encoder, batch);
+        pass(encoder, batch, settings.max_batch);
         passes.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-/// One forward pass over every text of `batch`; each job gets its own rows back.
-fn pass(encoder: &Encoder, batch: Vec<Job>) {
+/// One forward pass over every text of `batch` (several of at most `max_batch` texts when one
+/// request alone brings more: memory grows with the batch); each job gets its own rows back.
+fn pass(encoder: &Encoder, batch: Vec<Job>, max_batch: usize) {
     let texts: Vec<&str> = batch
         .iter()
         .flat_map(|job| job.texts.iter().map(String::as_str))
         .collect();
     // A panic inside the model fails this pass's requests, not the worker.
-    let result = catch_unwind(AssertUnwindSafe(|| encoder.embed(&texts)))
-        .unwrap_or_else(|_| Err("the model panicked on this batch".to_string()));
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let mut rows = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(max_batch) {
+            rows.extend(encoder.embed(chunk)?);
+        }
+        Ok(rows)
+    }))
+    .unwrap_or_else(|_| Err("the model panicked on this batch".to_string()))
+    .and_then(|rows: Vec<Vec<f32>>| match rows.len() == texts.len() {
+        true => Ok(rows),
+        false => Err(format!(
+            "the model gave {} rows for {} texts",
+            rows.len(),
+            texts.len()
+        )),
+    });
     match result {
         Ok(mut rows) => {
             for job in batch.into_iter().rev() {

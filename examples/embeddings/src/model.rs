@@ -43,7 +43,11 @@ pub fn load() -> Result<Model, String> {
 
 /// `load` with the directory and batching settings given.
 pub fn load_from(dir: &Path, settings: Settings) -> Result<Model, String> {
-    let encoder = Encoder::load(dir).map_err(|e| format!("cannot load the model: {e}"))?;
+    // The GPU when the crate is built with `cuda` and one is there, else the CPU.
+    let device = candle_core::Device::cuda_if_available(0)
+        .map_err(|e| format!("cannot open the GPU: {e}"))?;
+    let encoder =
+        Encoder::load_on(dir, device).map_err(|e| format!("cannot load the model: {e}"))?;
     let dimension = encoder.dimension();
     let batcher = Batcher::start(encoder, settings)
         .map_err(|e| format!("cannot start the batching thread: {e}"))?;

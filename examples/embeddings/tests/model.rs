@@ -187,6 +187,18 @@ fn a_batch_never_exceeds_max_batch() {
     });
     // Two texts a request, at most three a pass: one request a pass.
     assert_eq!(model.batcher().passes(), 6);
+
+    // A request with more texts than a pass holds runs alone, in passes of at most three, and
+    // gets every row back in order.
+    let texts: Vec<String> = (0..7).map(|i| format!("sentence {i}")).collect();
+    let out = runtime()
+        .block_on(api::embed(&model, texts.clone()))
+        .unwrap();
+    assert_eq!(out.embeddings.len(), 7);
+    for (text, row) in texts.iter().zip(&out.embeddings) {
+        let alone = encoder().embed(&[text]).unwrap().remove(0);
+        assert!(max_abs_diff(row, &alone) < 1e-5, "{text:?}");
+    }
 }
 
 #[test]
