@@ -137,8 +137,9 @@ fn run(encoder: &Encoder, settings: Settings, queue: &mpsc::Receiver<Job>, passe
             texts += job.texts.len();
             batch.push(job);
         }
-        pass(encoder, batch, settings.max_batch);
+        // Counted before the pass answers: a caller that has its answer sees its pass counted.
         passes.fetch_add(1, Ordering::Relaxed);
+        pass(encoder, batch, settings.max_batch);
     }
 }
 
