@@ -205,8 +205,9 @@ impl<'w> Analysis<'w> {
         let mut rules_marker = EnvironmentMarker::default();
         let mut resolve_marker = EnvironmentMarker::default();
         let mut plan = None;
-        let mut tree = None;
-        for merged in &prepared.trees {
+        // Which tree the plan was lowered from: moved out after the loop, not copied.
+        let mut planned_tree = None;
+        for (i, merged) in prepared.trees.iter().enumerate() {
             let environment = merged.environment.as_deref();
             let project = Project::with_invalid(&merged.tree, environment, &invalid);
             let mut found = validate::rules(&project);
@@ -227,7 +228,7 @@ impl<'w> Analysis<'w> {
             resolution.append(&mut found);
             if want_plan && merged.complete {
                 plan = Some(self.lower(&project, &resolved));
-                tree = Some(merged.tree.clone());
+                planned_tree = Some(i);
             }
         }
         validate::finish(&mut validation);
@@ -238,6 +239,8 @@ impl<'w> Analysis<'w> {
         if has_errors(&diagnostics) {
             plan = None;
         }
+        let mut trees = prepared.trees;
+        let tree = planned_tree.map(|i| trees.swap_remove(i).tree);
         Pass {
             diagnostics,
             plan,

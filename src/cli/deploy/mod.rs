@@ -112,6 +112,17 @@ pub struct DestroyArgs {
     yes: bool,
 }
 
+impl Target {
+    /// The project as deployed (images named by content, nothing built) and an API client: what
+    /// `status`, `rollback` and `destroy` start from. `Err` is the exit code, the reason printed.
+    fn project_and_client(&self) -> Result<(project::Project, api::Client), ExitCode> {
+        let env = self.environment.as_deref();
+        let project = project::load(&self.file, env, "flashc.local", &[])
+            .map_err(|project::Failed(code)| ExitCode::from(code))?;
+        Ok((project, client()?))
+    }
+}
+
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(crate::cli::EXIT_FAILURE)
@@ -509,12 +520,8 @@ fn rollback_to(
 
 pub fn rollback(args: &RollbackArgs) -> ExitCode {
     let env = args.target.environment.as_deref();
-    let project = match project::load(&args.target.file, env, "flashc.local", &[]) {
-        Ok(p) => p,
-        Err(project::Failed(code)) => return ExitCode::from(code),
-    };
-    let client = match client() {
-        Ok(c) => c,
+    let (project, client) = match args.target.project_and_client() {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
     let record = match record::read(&project.dir) {
@@ -559,12 +566,8 @@ pub fn rollback(args: &RollbackArgs) -> ExitCode {
 
 pub fn destroy(args: &DestroyArgs) -> ExitCode {
     let env = args.target.environment.as_deref();
-    let project = match project::load(&args.target.file, env, "flashc.local", &[]) {
-        Ok(p) => p,
-        Err(project::Failed(code)) => return ExitCode::from(code),
-    };
-    let client = match client() {
-        Ok(c) => c,
+    let (project, client) = match args.target.project_and_client() {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
     let scope = Scope {

@@ -7,16 +7,11 @@ use std::process::ExitCode;
 use flashc::deploy;
 use flashc::deploy::body::EndpointBody;
 
-use super::{apply, client, fail, project, record, Format, StatusArgs, EXIT_PENDING};
+use super::{apply, fail, record, Format, StatusArgs, EXIT_PENDING};
 
 pub fn status(args: &StatusArgs) -> ExitCode {
-    let env = args.target.environment.as_deref();
-    let project = match project::load(&args.target.file, env, "flashc.local", &[]) {
-        Ok(p) => p,
-        Err(project::Failed(code)) => return ExitCode::from(code),
-    };
-    let client = match client() {
-        Ok(c) => c,
+    let (project, client) = match args.target.project_and_client() {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
     let record = match record::read(&project.dir) {
