@@ -81,9 +81,10 @@ enum CrateSource<'w> {
     Indexer(RefCell<&'w mut Indexer<'w>>),
 }
 
-/// Gives the crate index for a loaded file (`None` when the crate cannot be located) and what
-/// locating it reported.
-pub type Indexer<'w> = dyn FnMut(&Node) -> (Option<Rc<CrateIndex>>, Vec<Diagnostic>) + 'w;
+/// Gives the crate index for a loaded file and its first handler string, where a crate that
+/// cannot be located is reported (`None` when it cannot be), and what locating it reported.
+pub type Indexer<'w> =
+    dyn FnMut(&Node, Option<&Node>) -> (Option<Rc<CrateIndex>>, Vec<Diagnostic>) + 'w;
 
 /// What one pass over the selected environments found.
 struct Pass {
@@ -223,7 +224,8 @@ impl<'w> Analysis<'w> {
             });
             let Some(index) = index else { continue };
             let mut found = Vec::new();
-            let resolved = resolve::resolve_project(&project, index, &mut found);
+            let resolved = resolve::resolve_project(&project, index);
+            rules::check_handlers(&resolved.uses, &mut found);
             resolve_marker.mark(environment, &mut found);
             resolution.append(&mut found);
             if want_plan && merged.complete {
@@ -265,7 +267,7 @@ impl<'w> Analysis<'w> {
     ) -> &(Option<Rc<CrateIndex>>, Vec<Diagnostic>) {
         self.index.get_or_init(|| match &self.crate_source {
             CrateSource::None => (None, Vec::new()),
-            CrateSource::Indexer(indexer) => (indexer.borrow_mut())(root),
+            CrateSource::Indexer(indexer) => (indexer.borrow_mut())(root, first_handler),
             CrateSource::Workspace(ws) => {
                 let mut located = Vec::new();
                 let index =

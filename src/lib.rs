@@ -15,6 +15,7 @@ pub mod analysis;
 pub mod deploy;
 
 pub mod emit;
+pub mod facts;
 pub mod ide;
 pub mod load;
 pub mod lower;

@@ -145,7 +145,9 @@ pub fn route_handler(value: &Node) -> Option<&Node> {
 }
 
 impl<'a> RouteView<'a> {
-    fn new(endpoint: &'a str, entry: &'a Entry) -> Self {
+    /// The route `entry` of endpoint `endpoint`, its key parsed (the one place a route key is
+    /// parsed; the editor reads a single route through it too).
+    pub fn new(endpoint: &'a str, entry: &'a Entry) -> Self {
         let key = route_key::parse(&entry.key);
         let path_problems = match &key {
             Ok(key) => route_key::path_problems(key.path),

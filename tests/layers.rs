@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["suggest", "diagnostic", "stats"],
     &["load"],
     &["model"],
-    &["schema", "project"],
+    &["schema", "project", "facts"],
     &["rules"],
     &["validate", "render"],
     &["resolve"],

@@ -15,12 +15,17 @@
 //! generated code binds.
 //!
 //! A parameter marked `path` reports its problems under `loc: ["path", name]`; the others under
-//! the call's source (`query`, `body`, `input`). A missing argument is fine when its type accepts
-//! null (`Option<T>`). Values are read as pydantic's lax mode reads them, so a FastAPI caller
+//! the call's source (`query`, `body`, `input`). A missing argument is fine only when its type is
+//! an `Option<T>` (it binds `None`); any other type, `serde_json::Value` included, is a 422
+//! `missing`, so a handler never runs with a `null` nobody sent.
+//!
+//! A parameter marked `whole` takes every argument of the call's source at once (the whole job
+//! input, JSON body or query) as one value, typically an [`Input<T>`](crate::Input): bind it
+//! after the path parameters, which are not part of it. Values are read as pydantic's lax mode reads them, so a FastAPI caller
 //! gets what it expects (see [`lax`]): `"5"` and `"5.0"` bind to an integer, `"yes"`/`"on"`/`"1"`
 //! to `true`, and every problem carries pydantic's `type`, `loc`, `msg` and `input`.
 
-use serde::de::DeserializeOwned;
+use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 use serde_json::Value;
 
 use crate::handler::{Call, HandlerError, Problem, Source};
@@ -74,8 +79,8 @@ impl<'a> Binder<'a> {
         let (body, index) = self.call.unread_body()?;
         match index.field::<T>(body, name) {
             Field::Found(v) => Some(v),
-            // Missing is fine when the type accepts null (`Option<T>`), as on the lax path.
-            Field::Missing => serde_json::from_value::<T>(Value::Null).ok(),
+            // Missing is fine for an `Option<T>`, as on the lax path.
+            Field::Missing => from_missing::<T>(),
             Field::Unsure => None,
         }
     }
@@ -88,9 +93,9 @@ impl<'a> Binder<'a> {
         value: Option<Value>,
     ) -> Option<T> {
         let Some(value) = value else {
-            return match serde_json::from_value::<T>(Value::Null) {
-                Ok(v) => Some(v),
-                Err(_) => {
+            return match from_missing::<T>() {
+                Some(v) => Some(v),
+                None => {
                     self.problems.push(Problem::new(
                         vec![source.as_str().into(), name.into()],
                         "Field required",
@@ -107,6 +112,32 @@ impl<'a> Binder<'a> {
             Err(e) => {
                 let e = *e.0;
                 let mut loc: Vec<Value> = vec![source.as_str().into(), name.into()];
+                loc.extend(e.path);
+                self.problems.push(Problem {
+                    kind: e.kind,
+                    loc,
+                    msg: e.msg,
+                    input: e.input.unwrap_or(value),
+                    ctx: e.ctx,
+                });
+                None
+            }
+        }
+    }
+
+    /// Every argument of the call's source not bound yet, as one value: the whole job input,
+    /// JSON body or query (path parameters bound before are not part of it). `name` is the
+    /// parameter's, for nothing but symmetry with [`Binder::arg`]: problems are located
+    /// under the source alone (`["body", "title"]`), as FastAPI locates a whole-body model's.
+    pub fn whole<T: DeserializeOwned>(&mut self, _name: &str) -> Option<T> {
+        let source = self.call.source;
+        let value = Value::Object(std::mem::take(self.call.args()).into_map());
+        let strings = matches!(source, Source::Query);
+        match T::deserialize(lax::Lax::new(&value, strings)) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let e = *e.0;
+                let mut loc: Vec<Value> = vec![source.as_str().into()];
                 loc.extend(e.path);
                 self.problems.push(Problem {
                     kind: e.kind,
@@ -139,8 +170,41 @@ impl<'a> Binder<'a> {
     }
 }
 
+/// What a missing argument binds to: `None` for an `Option<T>` (and `()` for a unit), nothing
+/// for any other type. Deserializing from `null` instead would let `serde_json::Value` (and any
+/// type that reads `null`) bind a value the caller never sent.
+fn from_missing<T: DeserializeOwned>() -> Option<T> {
+    T::deserialize(Missing).ok()
+}
+
+/// A deserializer with no value: only `Option` (as `None`) and `()` read it.
+struct Missing;
+
+impl<'de> Deserializer<'de> for Missing {
+    type Error = de::value::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Self::Error> {
+        Err(de::Error::custom("missing"))
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_none()
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_unit()
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier
+        ignored_any
+    }
+}
+
 /// Binds a call's arguments to variables, all problems at once; evaluates to
-/// `Result<(T1, T2, ..), HandlerError>`. Mark path parameters with `path`.
+/// `Result<(T1, T2, ..), HandlerError>`. Mark path parameters with `path`, and a parameter that
+/// takes the whole input or body with `whole` (after the path parameters).
 ///
 /// A parameter's type may be written (`name: String`) or left out (`name`): then it is inferred
 /// from how the variable is used, typically the user's function it is passed to, so generated
@@ -168,6 +232,12 @@ macro_rules! bind {
     };
     (@munch $call:expr; [$($acc:tt)*]; path $name:ident $(, $($rest:tt)*)?) => {
         $crate::bind!(@munch $call; [$($acc)* (path $name _)]; $($($rest)*)?)
+    };
+    (@munch $call:expr; [$($acc:tt)*]; whole $name:ident : $ty:ty $(, $($rest:tt)*)?) => {
+        $crate::bind!(@munch $call; [$($acc)* (whole $name $ty)]; $($($rest)*)?)
+    };
+    (@munch $call:expr; [$($acc:tt)*]; whole $name:ident $(, $($rest:tt)*)?) => {
+        $crate::bind!(@munch $call; [$($acc)* (whole $name _)]; $($($rest)*)?)
     };
     (@munch $call:expr; [$($acc:tt)*]; $name:ident : $ty:ty $(, $($rest:tt)*)?) => {
         $crate::bind!(@munch $call; [$($acc)* (arg $name $ty)]; $($($rest)*)?)
@@ -289,6 +359,66 @@ mod tests {
         assert_eq!(problems[1].kind, "missing");
         assert_eq!(problems[1].msg, "Field required");
         assert_eq!(problems[1].input, Value::Null);
+    }
+
+    /// Issue 19, item 18: a `Value` parameter the caller did not send is a 422, not `null`;
+    /// only an `Option` binds a missing argument.
+    #[test]
+    fn a_missing_argument_binds_only_an_option() {
+        let mut c = call(json!({"other": 1}), Source::Input);
+        let err = crate::bind!(c, data: Value).unwrap_err();
+        let HandlerError::Invalid(problems) = err else {
+            panic!("not a 422: {err:?}");
+        };
+        assert_eq!(problems[0].loc_text(), "input.data");
+        assert_eq!(problems[0].kind, "missing");
+        let mut c = call(json!({"other": 1}), Source::Input);
+        let (data, unit) = crate::bind!(c, data: Option<Value>, unit: ()).unwrap();
+        assert_eq!((data, unit), (None, ()));
+        // A null that was sent is a value: `Value::Null`, and `None` for an `Option`.
+        let mut c = call(json!({"data": null, "opt": null}), Source::Body);
+        let (data, opt) = crate::bind!(c, data: Value, opt: Option<u8>).unwrap();
+        assert_eq!((data, opt), (Value::Null, None));
+        // The same through a body bound straight from its bytes.
+        let body = r#"{"other": 1}"#;
+        let index = field::BodyIndex::of(body.as_bytes()).unwrap();
+        let mut c = Call::new(Args::new(), Source::Body, "t".into(), Progress::default())
+            .with_json_body(axum::body::Bytes::from_static(body.as_bytes()), index);
+        let err = crate::bind!(c, data: Value).unwrap_err();
+        assert!(matches!(err, HandlerError::Invalid(_)), "{err:?}");
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Order {
+        item: String,
+        quantity: u32,
+    }
+
+    #[test]
+    fn whole_takes_the_input_as_one_value() {
+        let mut c = call(json!({"your": "data", "n": [1, 2]}), Source::Input);
+        let (input,) = crate::bind!(c, whole input: crate::Input<Value>).unwrap();
+        assert_eq!(input.0, json!({"your": "data", "n": [1, 2]}));
+        // Path parameters bound before are not part of it; the body's fields are read laxly.
+        let mut c = call(json!({"id": "7", "item": "tea", "quantity": "3"}), Source::Body);
+        let (id, order) = crate::bind!(c, path id: u64, whole order: crate::Input<Order>).unwrap();
+        assert_eq!(id, 7);
+        assert_eq!(order.into_inner(), Order { item: "tea".into(), quantity: 3 });
+        // Problems are located under the source alone, as FastAPI's whole-body model's are.
+        let mut c = call(json!({"item": "tea", "quantity": "many"}), Source::Body);
+        let err = crate::bind!(c, whole order: crate::Input<Order>).unwrap_err();
+        let HandlerError::Invalid(problems) = err else {
+            panic!("not a 422: {err:?}");
+        };
+        let locs: Vec<String> = problems.iter().map(Problem::loc_text).collect();
+        assert_eq!(locs, ["body.quantity"]);
+        let mut c = call(json!({"item": "tea"}), Source::Body);
+        let err = crate::bind!(c, whole order: crate::Input<Order>).unwrap_err();
+        let HandlerError::Invalid(problems) = err else {
+            panic!("not a 422: {err:?}");
+        };
+        assert_eq!(problems[0].kind, "missing");
+        assert_eq!(problems[0].loc_text(), "body.quantity");
     }
 
     fn get_user(id: u32, verbose: Option<bool>, tags: Vec<String>) -> String {

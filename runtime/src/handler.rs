@@ -309,6 +309,53 @@ impl fmt::Debug for Context {
     }
 }
 
+/// The whole job input (queue endpoints) or the whole JSON body (or, on a `GET` route, the whole
+/// query) as one typed value, for a handler that takes its request as one thing rather than
+/// field by field:
+///
+/// ```
+/// use flash_runtime::Input;
+/// #[derive(serde::Deserialize)]
+/// pub struct Order { pub item: String, pub quantity: u32 }
+///
+/// pub async fn place(Input(order): Input<Order>) -> String {
+///     format!("{} x {}", order.quantity, order.item)
+/// }
+/// ```
+///
+/// `Input<serde_json::Value>` takes any object as is (a Flash handler's `input: dict`). Path
+/// parameters are not part of it: take them as parameters of their own. Problems are reported
+/// as a 422 under the source alone (`loc: ["body", "quantity"]`), as FastAPI reports a
+/// whole-body model's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Input<T>(pub T);
+
+impl<T> Input<T> {
+    /// The value.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Input<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for Input<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Input<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(deserializer).map(Input)
+    }
+}
+
 /// One call of a handler: its arguments, where they came from, and per-call context.
 /// Cancellation is by dropping the handler's future (a disconnected client, a cancelled job).
 pub struct Call {

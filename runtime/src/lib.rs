@@ -22,4 +22,4 @@ pub mod route_contract;
 pub mod shutdown;
 mod watch;
 
-pub use handler::{blocking, Context, HandlerError};
+pub use handler::{blocking, Context, HandlerError, Input};

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 use crate::lower::{ArgSource, EndpointPlan, Plan, RoutePlan};
 use crate::model::route_key::RouteShape;
-use crate::resolve::{ParamKind, Returns};
+use crate::resolve::{ParamKind, Returns, TypeShape};
 
 pub fn document(plan: &Plan, endpoint: &EndpointPlan, flashc_version: &str) -> Value {
     let mut paths = Map::new();
@@ -91,11 +91,19 @@ fn operation(route: &RoutePlan) -> Value {
     let mut parameters = Vec::new();
     let mut body_properties = Map::new();
     let mut body_required = Vec::new();
+    // `Input<T>`: the whole body is T (a whole query is not described).
+    let mut whole_body = None;
     for (param, source) in f.params.iter().zip(&route.call.sources) {
+        if param.kind == ParamKind::Whole {
+            if *source == ArgSource::Body {
+                whole_body = Some(json_type(&param.shape));
+            }
+            continue;
+        }
         if param.kind != ParamKind::Arg {
             continue;
         }
-        let (schema, optional) = json_type(&param.ty);
+        let (schema, optional) = json_type(&param.shape);
         match source {
             ArgSource::Path | ArgSource::Query => parameters.push(json!({
                 "name": param.argument_name(),
@@ -134,7 +142,15 @@ fn operation(route: &RoutePlan) -> Value {
         op.insert("parameters".into(), Value::Array(parameters));
     }
     let ws = route.method == "WS";
-    if !body_properties.is_empty() && !ws {
+    if let (Some((schema, optional)), false) = (&whole_body, ws) {
+        op.insert(
+            "requestBody".into(),
+            json!({
+                "required": !optional,
+                "content": { "application/json": { "schema": schema } },
+            }),
+        );
+    } else if !body_properties.is_empty() && !ws {
         op.insert(
             "requestBody".into(),
             json!({
@@ -150,12 +166,15 @@ fn operation(route: &RoutePlan) -> Value {
     let mut responses = Map::new();
     if ws {
         op.insert("x-websocket".into(), Value::Bool(true));
-        op.insert(
-            "x-first-message".into(),
-            json!({ "type": "object", "properties": body_properties, "required": body_required }),
-        );
+        let first = match &whole_body {
+            Some((schema, _)) => schema.clone(),
+            None => {
+                json!({ "type": "object", "properties": body_properties, "required": body_required })
+            }
+        };
+        op.insert("x-first-message".into(), first);
         let item = match &f.returns {
-            Returns::Stream { item, .. } => json_type(item).0,
+            Returns::Stream { .. } => json_type(&f.answer).0,
             _ => json!({}),
         };
         responses.insert(
@@ -164,8 +183,7 @@ fn operation(route: &RoutePlan) -> Value {
         );
     } else {
         let ok = match &f.returns {
-            Returns::Value { ty } => json_type(ty).0,
-            Returns::Result { ok, .. } => json_type(ok).0,
+            Returns::Value { .. } | Returns::Result { .. } => json_type(&f.answer).0,
             Returns::Stream { .. } => json!({}),
         };
         responses.insert(
@@ -202,48 +220,24 @@ fn first_paragraph(doc: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.join(" "))
 }
 
-/// The JSON schema of a Rust type as written, and whether it may be absent (`Option`). Types
-/// the generator cannot see into (the crate's own structs) are any JSON value.
-pub fn json_type(ty: &str) -> (Value, bool) {
-    let ty: String = ty.chars().filter(|c| !c.is_whitespace()).collect();
-    if let Some(inner) = generic_arg(&ty, "Option") {
-        return (json_type(inner).0, true);
-    }
-    for list in ["Vec", "VecDeque", "HashSet", "BTreeSet"] {
-        if let Some(inner) = generic_arg(&ty, list) {
-            return (
-                json!({ "type": "array", "items": json_type(inner).0 }),
-                false,
-            );
-        }
-    }
-    let last = ty.rsplit("::").next().unwrap_or(&ty);
-    let schema = match last {
-        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => json!({ "type": "integer" }),
-        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => {
-            json!({ "type": "integer", "minimum": 0 })
-        }
-        "f32" | "f64" => json!({ "type": "number" }),
-        "bool" => json!({ "type": "boolean" }),
-        "String" | "&str" | "char" => json!({ "type": "string" }),
-        "()" => json!({ "type": "null" }),
-        _ if last.starts_with("HashMap<") || last.starts_with("BTreeMap<") => {
-            json!({ "type": "object" })
-        }
-        _ => json!({}),
+/// The JSON schema of a type's shape, and whether it may be absent (`Option`). Types the
+/// generator cannot see into (the crate's own structs) are any JSON value.
+pub fn json_type(shape: &TypeShape) -> (Value, bool) {
+    let (shape, optional) = shape.required();
+    let schema = match shape {
+        TypeShape::Integer => json!({ "type": "integer" }),
+        TypeShape::Unsigned => json!({ "type": "integer", "minimum": 0 }),
+        TypeShape::Number => json!({ "type": "number" }),
+        TypeShape::Boolean => json!({ "type": "boolean" }),
+        TypeShape::String => json!({ "type": "string" }),
+        TypeShape::Null => json!({ "type": "null" }),
+        // `Option<Option<T>>` is T's schema, optional.
+        TypeShape::Optional(inner) => json_type(inner).0,
+        TypeShape::List(item) => json!({ "type": "array", "items": json_type(item).0 }),
+        TypeShape::Map => json!({ "type": "object" }),
+        TypeShape::Any => json!({}),
     };
-    (schema, false)
-}
-
-fn generic_arg<'a>(ty: &'a str, name: &str) -> Option<&'a str> {
-    let last = ty.rsplit_once("::").map_or(ty, |(_, l)| l);
-    // `std::option::Option<T>` and `Option<T>` alike; the path before must not be generic.
-    if ty.len() != last.len() && ty[..ty.len() - last.len()].contains('<') {
-        return None;
-    }
-    last.strip_prefix(name)?
-        .strip_prefix('<')?
-        .strip_suffix('>')
+    (schema, optional)
 }
 
 /// One document for the whole project as `flashc dev` serves it on one port: every
@@ -357,23 +351,27 @@ fn queue_operations(call: &crate::lower::CallPlan) -> Vec<(&'static str, &'stati
         if param.kind != ParamKind::Arg || *source != ArgSource::Input {
             continue;
         }
-        let (schema, optional) = json_type(&param.ty);
+        let (schema, optional) = json_type(&param.shape);
         if !optional {
             required.push(Value::String(param.argument_name().to_string()));
         }
         properties.insert(param.argument_name().to_string(), schema);
     }
     let output = match &f.returns {
-        Returns::Value { ty } => json_type(ty).0,
-        Returns::Result { ok, .. } => json_type(ok).0,
-        Returns::Stream { item, .. } => json!({ "type": "array", "items": json_type(item).0 }),
+        Returns::Value { .. } | Returns::Result { .. } => json_type(&f.answer).0,
+        Returns::Stream { .. } => json!({ "type": "array", "items": json_type(&f.answer).0 }),
+    };
+    // `Input<T>`: the whole input is T.
+    let input = match f.params.iter().find(|p| p.kind == ParamKind::Whole) {
+        Some(whole) => json_type(&whole.shape).0,
+        None => json!({ "type": "object", "properties": properties, "required": required }),
     };
     let submit = json!({
         "required": true,
         "content": { "application/json": { "schema": {
             "type": "object",
             "properties": {
-                "input": { "type": "object", "properties": properties, "required": required },
+                "input": input,
                 "webhook": { "type": "string", "format": "uri" },
                 "policy": { "type": "object" },
             },
@@ -463,19 +461,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rust_types_become_json_types() {
-        assert_eq!(json_type("i64"), (json!({"type": "integer"}), false));
+    fn shapes_become_json_types() {
+        use TypeShape::*;
+        assert_eq!(json_type(&Integer), (json!({"type": "integer"}), false));
         assert_eq!(
-            json_type("Option<bool>"),
+            json_type(&Optional(Box::new(Boolean))),
             (json!({"type": "boolean"}), true)
         );
         assert_eq!(
-            json_type("Vec<String>"),
+            json_type(&List(Box::new(String))),
             (json!({"type": "array", "items": {"type": "string"}}), false)
         );
-        assert_eq!(json_type("crate::User"), (json!({}), false));
+        assert_eq!(json_type(&Any), (json!({}), false));
         assert_eq!(
-            json_type("std::option::Option<u8>"),
+            json_type(&Optional(Box::new(Unsigned))),
             (json!({"type": "integer", "minimum": 0}), true)
         );
     }

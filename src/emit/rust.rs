@@ -28,6 +28,8 @@ struct Names {
     state: &'static str,
     call: &'static str,
     ctx: &'static str,
+    /// The variable of a whole-input parameter written as a pattern.
+    input: &'static str,
 }
 
 impl Names {
@@ -43,6 +45,7 @@ impl Names {
             state: pick("state", "flash_state"),
             call: pick("call", "flash_call"),
             ctx: pick("ctx", "flash_ctx"),
+            input: pick("input", "flash_input"),
         }
     }
 }
@@ -52,6 +55,8 @@ pub fn closure(lib: &str, plan: &CallPlan) -> Closure {
     let taken: Vec<&str> = f.params.iter().map(|p| p.name.as_str()).collect();
     let names = Names::avoiding(&taken);
     let mut bound = Vec::new();
+    // `Input<T>` takes what the path parameters leave: bound after them, last.
+    let mut whole = Vec::new();
     let mut args = Vec::new();
     let mut uses_state = false;
     let mut uses_ctx = false;
@@ -63,6 +68,16 @@ pub fn closure(lib: &str, plan: &CallPlan) -> Closure {
                     _ => param.name.clone(),
                 });
                 args.push(param.name.clone());
+            }
+            ParamKind::Whole => {
+                // A pattern (`Input(order)`) has no name to bind: the variable gets one.
+                let name = if crate::model::route_key::is_identifier(param.argument_name()) {
+                    param.name.clone()
+                } else {
+                    names.input.to_string()
+                };
+                whole.push(format!("whole {name}"));
+                args.push(name);
             }
             ParamKind::State(pass) => {
                 uses_state = true;
@@ -80,6 +95,7 @@ pub fn closure(lib: &str, plan: &CallPlan) -> Closure {
             }
         }
     }
+    bound.append(&mut whole);
     let uses_call = uses_ctx || !bound.is_empty();
     let params = format!(
         "{}, {}",
@@ -133,11 +149,15 @@ pub fn closure(lib: &str, plan: &CallPlan) -> Closure {
     }
 }
 
-/// `path id` → `id`.
+/// `path id` → `id`, `whole input` → `input`.
 fn args_only(bound: &[String]) -> Vec<&str> {
     bound
         .iter()
-        .map(|b| b.strip_prefix("path ").unwrap_or(b))
+        .map(|b| {
+            b.strip_prefix("path ")
+                .or_else(|| b.strip_prefix("whole "))
+                .unwrap_or(b)
+        })
         .collect()
 }
 

@@ -56,23 +56,25 @@ pub fn check(
     generation: u64,
     fresh: &Fresh,
 ) -> Vec<Diagnostic> {
-    let mut indexer = |root: &Node| index(root, ws, cache, generation, fresh);
+    let mut indexer =
+        |root: &Node, first_handler: Option<&Node>| index(root, first_handler, ws, cache, generation, fresh);
     crate::analysis::Analysis::with_indexer(bytes, &mut indexer)
         .diagnostics(None)
         .unwrap_or_default()
 }
 
-/// The crate index for `root`, from the cache where it is fresh. The crate is located on every
+/// The crate index for `root` (whose first handler string, where a crate that cannot be
+/// located is reported, is `first_handler`), from the cache where it is fresh. The crate is located on every
 /// check (what that reports is `flashc check`'s); only the index is kept.
 fn index(
     root: &Node,
+    first_handler: Option<&Node>,
     ws: &dyn Workspace,
     cache: &mut CrateCache,
     generation: u64,
     fresh: &Fresh,
 ) -> (Option<Rc<CrateIndex>>, Vec<Diagnostic>) {
     let mut located = Vec::new();
-    let first_handler = resolve::handler_strings(root).next();
     let Some(info) = resolve::locate_crate(root, first_handler, ws, &mut located) else {
         return (None, located);
     };

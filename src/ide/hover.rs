@@ -3,9 +3,10 @@
 //! doc comment, and a route's parameters with their types and where each comes from.
 
 use crate::load::{Node, Step, Value};
-use crate::model::route_key::RouteKey;
+use crate::model::route_key::{ArgSource, Method};
 use crate::model::vocab;
-use crate::resolve::FnSummary;
+use crate::project::RouteView;
+use crate::resolve::{FnSummary, ParamKind};
 
 use super::{is_handler_place, last_key, locate, schema, within_endpoint, Document};
 
@@ -37,9 +38,16 @@ pub fn hover(doc: &Document, at: lsp_types::Position, lookup: Lookup) -> Option<
 fn key_hover(root: &Node, path: &[Step], value: &Node, lookup: Lookup) -> Option<String> {
     let key = last_key(path)?;
     if let Some(rest) = within_endpoint(path) {
-        if let [Step::Key(routes), Step::Key(route)] = rest {
+        if let ([Step::Key(_), Step::Key(endpoint), ..], [Step::Key(routes), Step::Key(route)]) =
+            (path, rest)
+        {
             if routes == "routes" {
-                return Some(route_hover(route, value, lookup));
+                let entry = root
+                    .get("endpoints")
+                    .and_then(|e| e.get(endpoint))
+                    .and_then(|e| e.get("routes"))
+                    .and_then(|r| r.entry(route))?;
+                return Some(route_hover(&RouteView::new(endpoint, entry), lookup));
             }
         }
         if rest.is_empty() {
@@ -187,18 +195,14 @@ fn handler_hover(path: &str, lookup: Lookup) -> String {
     }
 }
 
-fn route_hover(route: &str, value: &Node, lookup: Lookup) -> String {
-    let Ok(key) = RouteKey::parse(route) else {
-        return format!("route `{route}`: not `\"METHOD /path\"`");
+fn route_hover(route: &RouteView, lookup: Lookup) -> String {
+    let Ok(key) = &route.key else {
+        return format!("route `{}`: not `\"METHOD /path\"`", route.entry.key);
     };
-    let method = key.method.as_str();
+    let method = key.method;
     let path_params = key.params();
-    let handler = match &value.value {
-        Value::Str(s) => Some(s.as_str()),
-        Value::Map(_) => value.get("handler").and_then(Node::as_str),
-        _ => None,
-    };
-    let what = if method == "WS" {
+    let handler = route.handler.and_then(Node::as_str);
+    let what = if method == Method::Ws {
         "WebSocket route".to_string()
     } else {
         format!("{method} route")
@@ -212,24 +216,32 @@ fn route_hover(route: &str, value: &Node, lookup: Lookup) -> String {
     let mut rows = Vec::new();
     match &function {
         Some(f) => {
-            for (name, ty) in &f.params {
-                let from = if path_params.contains(&name.as_str()) {
-                    "path"
-                } else if ty.contains("Context") {
-                    "context"
-                } else if ty.starts_with('&') || ty.starts_with("Arc") || ty.contains("::Arc") {
-                    "state (from `init`)"
-                } else if method == "GET" {
-                    "query"
-                } else if method == "WS" {
-                    "first message"
-                } else {
-                    "JSON body"
+            for (name, ty, kind) in &f.params {
+                let argument = crate::model::route_key::argument_name(name);
+                let from = match kind {
+                    Some(ParamKind::Context(_)) => "context",
+                    Some(ParamKind::State(_)) => "state (from `init`)",
+                    Some(ParamKind::Whole) => match method {
+                        Method::Get => "the whole query",
+                        Method::Ws => "the whole first message",
+                        _ => "the whole JSON body",
+                    },
+                    Some(ParamKind::Arg) | None => {
+                        match ArgSource::of_route_argument(argument, method, &path_params) {
+                            ArgSource::Path => "path",
+                            ArgSource::Query => "query",
+                            _ if method == Method::Ws => "first message",
+                            _ => "JSON body",
+                        }
+                    }
                 };
                 rows.push(format!("| `{name}` | `{ty}` | {from} |"));
             }
             for p in &path_params {
-                if !f.params.iter().any(|(n, _)| n == p) {
+                let taken = f.params.iter().any(|(n, _, kind)| {
+                    *kind == Some(ParamKind::Arg) && crate::model::route_key::argument_name(n) == *p
+                });
+                if !taken {
                     rows.push(format!("| `{p}` | (not taken by the handler) | path |"));
                 }
             }
@@ -270,8 +282,8 @@ mod tests {
             path: path.into(),
             signature: "pub async fn get(id: u64, verbose: Option<bool>) -> User".into(),
             params: vec![
-                ("id".into(), "u64".into()),
-                ("verbose".into(), "Option<bool>".into()),
+                ("id".into(), "u64".into(), Some(ParamKind::Arg)),
+                ("verbose".into(), "Option<bool>".into(), Some(ParamKind::Arg)),
             ],
             doc: "Reads one user.".into(),
             span: crate::resolve::RustSpan {

@@ -384,7 +384,9 @@ fn lower_endpoint(
             .params
             .iter()
             .map(|p| match p.kind {
-                crate::resolve::ParamKind::Arg => sources(p.argument_name()),
+                crate::resolve::ParamKind::Arg | crate::resolve::ParamKind::Whole => {
+                    sources(p.argument_name())
+                }
                 crate::resolve::ParamKind::State(_) => ArgSource::State,
                 crate::resolve::ParamKind::Context(_) => ArgSource::Context,
             })

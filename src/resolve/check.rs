@@ -1,48 +1,24 @@
 //! Resolving one merged project against the crate index: every handler and init looked up,
 //! its signature read, and each mismatch with flash.yaml reported on the handler string.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::index::{join, CrateIndex, FnDef, Lookup, Target};
 use super::signature::{
-    deserialize_problem, param_shape, query_problem, returns, serialize_problem, ty_string,
-    type_key, NotSend, ParamShape,
+    answer_shape, deserialize_problem, param_shape, query_problem, returns, serialize_problem,
+    ty_string, type_key, ParamShape,
 };
-use super::{
-    CrateError, CrateInfo, HandlerFn, InitFn, Param, ParamKind, Resolved, Returns, Workspace,
-};
+use super::{CrateError, CrateInfo, HandlerFn, InitFn, ParamKind, Resolved, Returns, Workspace};
 use crate::diagnostic::Diagnostic;
+use crate::facts::{
+    BoundParam, BrokenModule, EndpointInit, FileProblem, FnFacts, Found, HandlerUse, InitState,
+    MissingFn, NotFound, ParamFacts, Private, ReachedModule, Role, TypeProblem,
+};
 use crate::load::{Node, Span};
-use crate::model::route_key::{Method, RouteKey, Segment};
 use crate::model::EndpointType;
 use crate::project::Project;
-use crate::rules::{
-    PathProblem, BLOCKING_CALL, CRATE_NOT_FOUND, CRATE_PATH, HANDLER_NOT_FOUND, HANDLER_NOT_PUBLIC,
-    HANDLER_NOT_SEND, INIT_STATE, PACKAGE_NAME, QUERY_PARAMETER_TYPE, ROUTE_PARAMETER_NOT_TAKEN,
-    STREAM_ROUTE_MISMATCH, UNBINDABLE_PARAMETER, UNSERIALIZABLE_RETURN,
-};
-
-/// Every handler string of the file (`handler`, `init`, route targets) with its node, in file
-/// order; the overlay-free root is enough to find where to report a crate problem.
-pub(crate) fn handler_strings(root: &Node) -> impl Iterator<Item = &Node> {
-    root.get("endpoints")
-        .map(Node::entries)
-        .unwrap_or_default()
-        .iter()
-        .flat_map(|endpoint| {
-            let node = &endpoint.value;
-            let direct = ["handler", "init"].into_iter().filter_map(|k| node.get(k));
-            let routes = node
-                .get("routes")
-                .map(Node::entries)
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|r| crate::project::route_handler(&r.value));
-            direct.chain(routes)
-        })
-        .filter(|n| n.as_str().is_some())
-}
+use crate::rules::{PathProblem, CRATE_NOT_FOUND, CRATE_PATH, PACKAGE_NAME};
 
 /// Locates and indexes the handler crate named by `crate:` (default `.`). `None`, with a
 /// diagnostic, when it cannot be located; `None` silently when the file names no handler.
@@ -270,58 +246,42 @@ pub(crate) fn leaves_project(dir: &str) -> bool {
     crate::rules::leaves_project(dir)
 }
 
-/// What a handler string is used for.
-#[derive(Clone, Copy)]
-enum Use<'a> {
-    Queue {
-        /// Where `return_aggregate_stream: true` is written, if it is.
-        aggregate: Option<Span>,
-    },
-    Route {
-        key: &'a RouteKey<'a>,
-        key_span: Span,
-    },
-}
-
 struct Resolver<'a> {
     index: &'a CrateIndex,
-    out: &'a mut Vec<Diagnostic>,
     resolved: Resolved,
-    broken_reported: HashSet<usize>,
 }
 
-/// Resolves every handler and init of one merged project against the indexed crate.
-pub fn resolve_project(
-    project: &Project,
-    index: &CrateIndex,
-    out: &mut Vec<Diagnostic>,
-) -> Resolved {
+/// Resolves every handler and init of one merged project against the indexed crate: each is
+/// looked up and its signature read into [`facts`](crate::facts), which the FL07xx rules read.
+/// Reports nothing itself.
+pub fn resolve_project(project: &Project, index: &CrateIndex) -> Resolved {
     let mut resolver = Resolver {
         index,
-        out,
         resolved: Resolved {
             krate: index.krate.clone(),
             handlers: BTreeMap::new(),
             inits: BTreeMap::new(),
+            uses: Vec::new(),
         },
-        broken_reported: HashSet::new(),
     };
     for (endpoint, spec) in project.typed() {
         let Some(kind) = spec.kind else { continue };
         let init_node = endpoint.node.get("init").filter(|n| valid_path(n));
-        let init = init_node.and_then(|node| resolver.init(node));
-        let has_init = endpoint.node.get("init").is_some();
-        let ctx = EndpointCtx {
-            name: endpoint.name,
-            has_init,
-            init: init.as_ref(),
+        let state = init_node.and_then(|node| resolver.init(endpoint.name, node));
+        let init = EndpointInit {
+            declared: endpoint.node.get("init").is_some(),
+            state,
         };
         match kind {
             EndpointType::Queue => {
                 if let Some(node) = endpoint.node.get("handler").filter(|n| valid_path(n)) {
                     let aggregate = (spec.return_aggregate_stream == Some(true))
                         .then(|| endpoint.value_span("return_aggregate_stream"));
-                    resolver.handler(node, Use::Queue { aggregate }, &ctx);
+                    let role = Role::Queue {
+                        aggregate,
+                        init: init.clone(),
+                    };
+                    resolver.handler(endpoint.name, node, role);
                 }
             }
             EndpointType::LoadBalanced => {
@@ -329,22 +289,18 @@ pub fn resolve_project(
                     let Some(node) = route.handler.filter(|n| valid_path(n)) else {
                         continue;
                     };
-                    match &route.key {
-                        Ok(key) => resolver.handler(
-                            node,
-                            Use::Route {
-                                key,
-                                key_span: route.entry.key_span,
-                            },
-                            &ctx,
-                        ),
+                    let role = match &route.key {
+                        Ok(key) => Role::Route {
+                            method: key.method,
+                            path: key.path.to_string(),
+                            params: key.params().iter().map(|p| p.to_string()).collect(),
+                            key_span: route.entry.key_span,
+                            init: init.clone(),
+                        },
                         // The key's problem is FL0205's; the function is still looked up.
-                        Err(_) => {
-                            if let Some(path) = node.as_str() {
-                                resolver.find(path, node.span);
-                            }
-                        }
-                    }
+                        Err(_) => Role::UnparsedRoute,
+                    };
+                    resolver.handler(endpoint.name, node, role);
                 }
             }
         }
@@ -356,611 +312,250 @@ fn valid_path(node: &Node) -> bool {
     node.as_str().is_some_and(crate::rules::is_handler_path)
 }
 
-struct EndpointCtx<'a> {
-    name: &'a str,
-    has_init: bool,
-    init: Option<&'a (InitFn, String)>,
-}
-
 impl Resolver<'_> {
-    fn defined_here(&self, def: &FnDef) -> crate::diagnostic::RelatedFile {
-        self.index.related_file(&def.span)
-    }
-
-    /// Looks `path` up; reports a missing or private function. The definition when found.
-    fn find(&mut self, path: &str, span: Span) -> Option<usize> {
+    /// Looks `path` up: the function's definition and whether it is private, or why the path
+    /// names none.
+    fn find(&self, path: &str) -> Result<(usize, Option<Private>), NotFound> {
         let index = self.index;
         match index.lookup(path) {
             Lookup::Found {
                 target: Target::Fn(f),
                 private,
-            } => {
-                if let Some(private) = private {
-                    // A public path that reaches the same function (a `pub use` re-export) is
-                    // the fix that changes no Rust; making a module public comes second.
-                    let help = match index.public_path_to(f) {
-                        Some(public) => format!(
-                            "write `{public}`: the function is public there; or {}",
-                            private.help
-                        ),
-                        None => private.help,
-                    };
-                    self.out.push(
-                        Diagnostic::new(
-                            &HANDLER_NOT_PUBLIC,
-                            span,
-                            if private.what.starts_with("function") {
-                                format!("function `{path}` is not `pub`")
-                            } else {
-                                format!(
-                                    "function `{path}` is not public: {} is private",
-                                    private.what
-                                )
-                            },
-                        )
-                        .label("not reachable from the generated worker")
-                        .related_file(index.related_file(&private.span), "private")
-                        .help(help),
-                    );
-                }
-                Some(f)
-            }
+            } => Ok((
+                f,
+                private.map(|private| Private {
+                    what: private.what,
+                    at: index.related_file(&private.span),
+                    help: private.help,
+                    public_path: index.public_path_to(f),
+                }),
+            )),
             Lookup::Found {
                 target: Target::Module(m),
                 ..
-            } => {
-                let example = index.modules[m]
+            } => Err(NotFound::Module {
+                example: index.modules[m]
                     .fns
                     .iter()
                     .filter(|(_, &f)| index.fns[f].is_pub())
                     .map(|(name, _)| join(path, name))
-                    .min();
-                let help = match example {
-                    Some(e) => format!("name a function in it, such as `{e}`"),
-                    None => format!("name a `pub fn` of the module, such as `{path}::function`"),
-                };
-                let mut d = Diagnostic::new(
-                    &HANDLER_NOT_FOUND,
-                    span,
-                    format!("`{path}` is a module, not a function"),
-                )
-                .label("a module")
-                .help(help);
-                if let Some(decl) = &index.modules[m].decl {
-                    d = d.related_file(index.related_file(decl), "module declared here");
-                }
-                self.out.push(d);
-                None
-            }
+                    .min(),
+                declared: index.modules[m]
+                    .decl
+                    .as_ref()
+                    .map(|decl| index.related_file(decl)),
+            }),
             Lookup::Found {
                 target: Target::Type(t),
                 ..
             } => {
                 let def = &index.types[t];
-                let what = if def.is_struct { "a struct" } else { "an enum" };
-                self.out.push(
-                    Diagnostic::new(
-                        &HANDLER_NOT_FOUND,
-                        span,
-                        format!("`{path}` is {what}, not a function"),
-                    )
-                    .label(what)
-                    .related_file(index.related_file(&def.span), "defined here")
-                    .help(format!(
-                        "a handler is a free `pub fn` (not a type or a method): write one that takes or returns `{}`",
-                        def.name
-                    )),
-                );
-                None
+                Err(NotFound::Type {
+                    name: def.name.clone(),
+                    is_struct: def.is_struct,
+                    defined: index.related_file(&def.span),
+                })
             }
             Lookup::Broken(m) => {
-                if !self.broken_reported.insert(m) {
-                    return None;
-                }
-                let problem = index.modules[m].problem.clone()?;
-                let file = index.display(&problem.file);
-                let d = if problem.missing && m == 0 {
-                    Diagnostic::new(
-                        &HANDLER_NOT_FOUND,
-                        span,
-                        format!("cannot look up `{path}`: {}", problem.message),
-                    )
-                    .label("not resolved")
-                    .help(format!(
-                        "create `{file}`, the library root of package `{}`",
-                        index.krate.package
-                    ))
-                } else if problem.missing {
-                    let module = &index.modules[m];
-                    Diagnostic::new(
-                        &HANDLER_NOT_FOUND,
-                        span,
-                        format!("cannot look up `{path}`: {}", problem.message),
-                    )
-                    .label("not resolved")
-                    .related_file(index.related_file(&problem.span), "module declared here")
-                    .help(format!(
-                        "create `{file}`, or declare the module inline (`pub mod {} {{ ... }}`)",
-                        module.name
-                    ))
-                } else {
-                    Diagnostic::new(
-                        &HANDLER_NOT_FOUND,
-                        span,
-                        format!("cannot look up `{path}`: `{file}` does not parse"),
-                    )
-                    .label("not resolved")
-                    .related_file(index.related_file(&problem.span), problem.message.clone())
-                    .help("fix the syntax error (`cargo check` shows it), then check again")
-                };
-                self.out.push(d);
-                None
+                let module = &index.modules[m];
+                Err(NotFound::Broken(BrokenModule {
+                    id: m,
+                    name: module.name.clone(),
+                    is_root: m == 0,
+                    package: index.krate.package.clone(),
+                    problem: module.problem.as_ref().map(|p| FileProblem {
+                        missing: p.missing,
+                        message: p.message.clone(),
+                        file: index.display(&p.file),
+                        at: index.related_file(&p.span),
+                    }),
+                }))
             }
             Lookup::Method { ty } => {
                 let def = &index.types[ty];
-                let owner = path.rsplit_once("::").map_or(path, |(owner, _)| owner);
-                let method = path.rsplit("::").next().unwrap_or(path);
-                self.out.push(
-                    Diagnostic::new(
-                        &HANDLER_NOT_FOUND,
-                        span,
-                        format!("`{path}` is an associated function of `{}`, not a free function", def.name),
-                    )
-                    .label("a method path")
-                    .related_file(index.related_file(&def.span), "type defined here")
-                    .help(format!(
-                        "handlers are free functions: write a `pub fn` that calls `{}::{method}`{} and name it here",
-                        def.name,
-                        match owner.rsplit_once("::") {
-                            Some((module, _)) => format!(" (in module `{module}`)"),
-                            None => String::new(),
-                        }
-                    )),
-                );
-                None
+                Err(NotFound::Method {
+                    type_name: def.name.clone(),
+                    defined: index.related_file(&def.span),
+                })
             }
-            Lookup::Missing { module } => {
-                self.out.push(self.missing(path, span, module));
-                None
-            }
+            Lookup::Missing { module } => Err(NotFound::Missing(self.missing(path, module))),
         }
     }
 
-    fn missing(&self, path: &str, span: Span, module: usize) -> Diagnostic {
+    fn missing(&self, path: &str, module: usize) -> MissingFn {
         let index = self.index;
         let lib = &index.krate.lib_name;
-        let message = format!("function `{path}` not found in crate `{lib}`");
-        let d = Diagnostic::new(&HANDLER_NOT_FOUND, span, message).label("no such function");
         // `my_crate::users::get` or `crate::users::get`: paths start at the crate root.
-        for prefix in [lib.as_str(), "crate"] {
-            if let Some(rest) = path.strip_prefix(prefix).and_then(|r| r.strip_prefix("::")) {
-                if let Lookup::Found {
+        let without_prefix = [lib.as_str(), "crate"].into_iter().find_map(|prefix| {
+            let rest = path.strip_prefix(prefix)?.strip_prefix("::")?;
+            matches!(
+                index.lookup(rest),
+                Lookup::Found {
                     target: Target::Fn(_),
                     ..
-                } = index.lookup(rest)
-                {
-                    return d.help(format!(
-                        "paths are written from the crate root, without `{prefix}::`: write `{rest}`"
-                    ));
                 }
-            }
-        }
-        if let Some(hint) =
-            crate::suggest::did_you_mean(path, index.all_paths.iter().map(String::as_str))
-        {
-            return d.help(hint);
-        }
-        let name = path.rsplit("::").next().unwrap_or(path);
+            )
+            .then(|| (prefix.to_string(), rest.to_string()))
+        });
         let parent = path.rsplit_once("::").map_or("", |(parent, _)| parent);
-        let reached = parent == index.modules[module].path;
-        if reached {
+        let reached = (parent == index.modules[module].path).then(|| {
             let m = &index.modules[module];
-            let mut names: Vec<&str> = m.fns.keys().map(String::as_str).collect();
-            names.sort_unstable();
-            let place = if module == 0 {
-                format!("the crate root (`{}`)", index.display(&m.file))
-            } else {
-                format!("module `{}` (`{}`)", m.path, index.display(&m.file))
-            };
-            let help = if m.has_macros {
-                format!(
-                    "define `pub fn {name}` in {place}; flashc reads functions as written, so one a macro generates is not seen: write the handler as a plain `pub fn` that calls it"
-                )
-            } else if names.is_empty() {
-                format!("define `pub fn {name}` in {place}")
-            } else {
-                let shown: Vec<String> = names.iter().take(8).map(|n| format!("`{n}`")).collect();
-                format!(
-                    "define `pub fn {name}` in {place}; it has {}",
-                    shown.join(", ")
-                )
-            };
-            return d.help(help);
+            let mut functions: Vec<String> = m.fns.keys().cloned().collect();
+            functions.sort_unstable();
+            ReachedModule {
+                path: m.path.clone(),
+                file: index.display(&m.file),
+                functions,
+                has_macros: m.has_macros,
+            }
+        });
+        MissingFn {
+            lib: lib.clone(),
+            without_prefix,
+            paths: index.all_paths.clone(),
+            reached,
+            lib_file: index.display(&index.krate.lib_path),
         }
-        let help = if index.all_paths.is_empty() {
-            format!(
-                "the crate defines no functions yet: write `pub fn {name}` in a `pub mod` reachable from `{}`",
-                index.display(&index.krate.lib_path)
-            )
-        } else {
-            let shown: Vec<String> = index
-                .all_paths
-                .iter()
-                .take(8)
-                .map(|p| format!("`{p}`"))
-                .collect();
-            format!(
-                "write the path from the crate root through `pub mod`s, such as {}",
-                shown.join(", ")
-            )
-        };
-        d.help(help)
     }
 
-    fn init(&mut self, node: &Node) -> Option<(InitFn, String)> {
+    /// Resolves an endpoint's `init`; its state when it returns one.
+    fn init(&mut self, endpoint: &str, node: &Node) -> Option<InitState> {
         let path = node.as_str()?;
-        let f = self.find(path, node.span)?;
-        let index = self.index;
-        let def = &index.fns[f];
-        let sig = &def.sig;
-        let (shape, sent) = returns(&sig.output);
-        if !sig.inputs.is_empty() {
-            let params: Vec<String> = sig.inputs.iter().map(ty_string).collect();
-            self.out.push(
-                Diagnostic::new(
-                    &INIT_STATE,
-                    node.span,
-                    format!(
-                        "init `{path}` takes parameters ({}), but init is called with none",
-                        params.join(", ")
-                    ),
-                )
-                .label("takes parameters")
-                .related_file(self.defined_here(def), "defined here")
-                .help(format!(
-                    "remove the parameters of `{}`; read settings from environment variables (`std::env::var`) set in `env:`",
-                    def.name
-                )),
-            );
-        }
-        let (state_ty, state_key, fallible) = match (&shape, sent) {
-            (Returns::Stream { .. }, _) => {
-                self.out.push(
-                    Diagnostic::new(
-                        &INIT_STATE,
-                        node.span,
-                        format!("init `{path}` returns a stream, but init returns the endpoint's state once"),
-                    )
-                    .label("returns a stream")
-                    .related_file(self.defined_here(def), "defined here")
-                    .help(format!("return the state (`-> Model` or `-> Result<Model, E>`) from `{}`", def.name)),
-                );
-                return None;
+        let found = self.find(path);
+        let mut state = None;
+        let lookup = found.map(|(f, private)| {
+            let index = self.index;
+            let def = &index.fns[f];
+            let function = self.facts(def);
+            let (shape, sent) = returns(&def.sig.output);
+            let key = sent.map_or("()".to_string(), type_key);
+            let state_ty = match &shape {
+                Returns::Value { ty } => Some((ty.clone(), false)),
+                Returns::Result { ok, .. } => Some((ok.clone(), true)),
+                Returns::Stream { .. } => None,
+            };
+            if let Some((ty, fallible)) = state_ty {
+                let init = InitFn {
+                    path: path.to_string(),
+                    is_async: def.sig.asyncness.is_some(),
+                    state_ty: ty.clone(),
+                    fallible,
+                    span: def.span.clone(),
+                    signature: signature(def),
+                    doc: def.doc.clone(),
+                };
+                self.resolved.inits.insert(path.to_string(), init);
+                state = Some(InitState {
+                    path: path.to_string(),
+                    ty,
+                    key,
+                    defined: index.related_file(&def.span),
+                });
             }
-            (Returns::Value { ty }, sent) => {
-                (ty.clone(), sent.map_or("()".to_string(), type_key), false)
-            }
-            (Returns::Result { ok, .. }, sent) => {
-                (ok.clone(), sent.map_or("()".to_string(), type_key), true)
-            }
-        };
-        let init = InitFn {
+            Found { private, function }
+        });
+        self.resolved.uses.push(HandlerUse {
+            endpoint: endpoint.to_string(),
             path: path.to_string(),
-            is_async: sig.asyncness.is_some(),
-            state_ty,
-            fallible,
-            span: def.span.clone(),
-            signature: signature(def),
-            doc: def.doc.clone(),
-        };
-        self.resolved.inits.insert(path.to_string(), init.clone());
-        Some((init, state_key))
+            span: node.span,
+            role: Role::Init,
+            lookup,
+        });
+        state
     }
 
-    fn handler(&mut self, node: &Node, usage: Use, endpoint: &EndpointCtx) {
+    fn handler(&mut self, endpoint: &str, node: &Node, role: Role) {
         let Some(path) = node.as_str() else { return };
-        let span = node.span;
-        let Some(f) = self.find(path, span) else {
-            return;
-        };
-        let index = self.index;
-        let def = &index.fns[f];
-        let sig = &def.sig;
-        let here = || index.related_file(&def.span);
-        if let Some((call, at)) = &def.blocking_call {
-            self.out.push(
-                Diagnostic::new(
-                    &BLOCKING_CALL,
-                    span,
-                    format!("`{path}` is an `async fn` that calls `{call}`, which blocks its thread: /ping and the endpoint's other requests wait meanwhile"),
-                )
-                .label("async handler with a blocking call")
-                .related_file(index.related_file(at), "blocks here")
-                .help("make the handler a plain `fn` (the worker runs it on the blocking pool), or run the call in `flash_runtime::blocking(move || …).await`, or use its async form (`tokio::fs`, `tokio::time::sleep`)"),
-            );
-        }
-        let get = match usage {
-            Use::Route { key, .. } if key.method == Method::Get => Some(key),
-            _ => None,
-        };
-        if let Some(generic) = sig.generics.type_params().next() {
-            self.out.push(
-                Diagnostic::new(
-                    &UNBINDABLE_PARAMETER,
-                    span,
-                    format!(
-                        "`{path}` is generic over `{}`: generated code cannot choose the type",
-                        generic.ident
-                    ),
-                )
-                .label("generic handler")
-                .related_file(here(), "defined here")
-                .help("give the handler concrete parameter and return types"),
-            );
-        }
-        let mut params = Vec::new();
-        for arg in &sig.inputs {
-            match param_shape(arg) {
-                ParamShape::Unbindable { text, reason, help } => self.out.push(
-                    Diagnostic::new(
-                        &UNBINDABLE_PARAMETER,
-                        span,
-                        format!("parameter `{text}` of `{path}` cannot be bound: {reason}"),
-                    )
-                    .label("has a parameter nothing can bind")
-                    .related_file(here(), "defined here")
-                    .help(help),
-                ),
-                ParamShape::Bound { param, ty } => {
-                    let text = format!("{}: {}", param.name, param.ty);
-                    match param.kind {
-                        ParamKind::State(_) if !endpoint.has_init => self.out.push(
-                            Diagnostic::new(
-                                &UNBINDABLE_PARAMETER,
-                                span,
-                                format!(
-                                    "parameter `{text}` of `{path}` takes the endpoint's state, but endpoint `{}` has no `init`",
-                                    endpoint.name
-                                ),
-                            )
-                            .label("takes state")
-                            .related_file(here(), "defined here")
-                            .help(format!(
-                                "add `init:` to endpoint `{}`, naming a function that returns `{}`; or take the value as an argument (`{}: {}`)",
-                                endpoint.name,
-                                ty_string(ty),
-                                param.name,
-                                ty_string(ty)
-                            )),
-                        ),
-                        ParamKind::State(_) => {
-                            if let Some((init, key)) = endpoint.init {
-                                if &type_key(ty) != key {
-                                    self.out.push(
-                                        Diagnostic::new(
-                                            &INIT_STATE,
-                                            span,
-                                            format!(
-                                                "parameter `{text}` of `{path}` takes state `{}`, but init `{}` returns `{}`",
-                                                ty_string(ty),
-                                                init.path,
-                                                init.state_ty
-                                            ),
-                                        )
-                                        .label("state type differs")
-                                        .related_file(here(), "handler defined here")
-                                        .related_file(index.related_file(&init.span), "init defined here")
-                                        .help(format!(
-                                            "take `&{0}` (or `Arc<{0}>`), or make `{1}` return `{2}`",
-                                            init.state_ty,
-                                            init.path,
-                                            ty_string(ty)
-                                        )),
-                                    );
-                                }
-                            }
-                        }
-                        ParamKind::Context(_) => {}
-                        ParamKind::Arg => {
-                            if let Some(problem) = deserialize_problem(ty, index) {
-                                let mut d = Diagnostic::new(
-                                    &UNBINDABLE_PARAMETER,
-                                    span,
-                                    format!(
-                                        "parameter `{text}` of `{path}` cannot be read from a request: {}",
-                                        problem.reason
-                                    ),
-                                )
-                                .label("argument cannot be deserialized")
-                                .related_file(here(), "defined here");
-                                if let Some(def) = problem.def {
-                                    d = d.related_file(index.related_file(&def.span), "defined here without `Deserialize`");
-                                }
-                                self.out.push(d.help(problem.help));
-                            } else if let Some(key) = get {
-                                if let Some(reason) = query_problem(ty, index) {
-                                    self.out.push(
-                                        Diagnostic::new(
-                                            &QUERY_PARAMETER_TYPE,
-                                            span,
-                                            format!(
-                                                "parameter `{text}` of `{path}` cannot come from the query string of `GET {}`: {reason}",
-                                                key.path
-                                            ),
-                                        )
-                                        .label("GET argument is not a plain value")
-                                        .related_file(here(), "defined here")
-                                        .help("a GET argument must be a number, `bool`, `String`, `char`, a unit-only enum, or `Option` of one; take structured input in a POST, PUT or PATCH route's JSON body"),
-                                    );
-                                }
-                            }
-                        }
-                    }
-                    params.push(param);
-                }
-            }
-        }
-        let (shape, sent) = returns(&sig.output);
-        let mut unserializable = false;
-        if let Some(sent) = sent {
-            if let Some(problem) = serialize_problem(sent, index) {
-                unserializable = true;
-                let mut d = Diagnostic::new(
-                    &UNSERIALIZABLE_RETURN,
-                    span,
-                    format!(
-                        "`{path}` returns a value that cannot be sent as JSON: {}",
-                        problem.reason
-                    ),
-                )
-                .label("return type cannot be serialized")
-                .related_file(here(), "defined here");
-                if let Some(def) = problem.def {
-                    d = d.related_file(
-                        index.related_file(&def.span),
-                        "defined here without `Serialize`",
-                    );
-                }
-                self.out.push(d.help(problem.help));
-            }
-        }
-        // One diagnostic per mistake: a value FL0707 refuses (a trait object) is not also
-        // reported as not `Send`.
-        if let (syn::ReturnType::Type(_, output), false) = (&sig.output, unserializable) {
-            if let Some(problem) = super::signature::not_send(output) {
-                self.out.push(
-                    Diagnostic::new(
-                        &HANDLER_NOT_SEND,
-                        span,
-                        format!(
-                            "the return type of `{path}` holds {problem}, which cannot be sent between the worker's threads"
-                        ),
-                    )
-                    .label("return type is not `Send`")
-                    .related_file(here(), "defined here")
-                    .help(match problem {
-                        NotSend::TraitObject(_) => "add `+ Send + Sync` to the trait object (`Box<dyn std::error::Error + Send + Sync>`), or return `anyhow::Error` or your own error type".to_string(),
-                        NotSend::Type(name) => format!("return an owned value without `{name}` (`Arc` for `Rc`, `Mutex` for `RefCell` and `Cell`)"),
-                    }),
-                );
-            }
-        }
-        if let Use::Queue {
-            aggregate: Some(aggregate),
-        } = usage
-        {
-            if !matches!(shape, Returns::Stream { .. }) {
-                self.out.push(
-                    Diagnostic::new(
-                        &STREAM_ROUTE_MISMATCH,
-                        aggregate,
-                        format!("`return_aggregate_stream: true` has no effect: `{path}` returns one value, not a stream"),
-                    )
-                    .label("only for stream handlers")
-                    .related(span, "the handler")
-                    .related_file(here(), "defined here")
-                    .help("remove `return_aggregate_stream`, or return `impl Stream<Item = T>` (one chunk per item)"),
-                );
-            }
-        }
-        if let Use::Route { key, key_span } = usage {
-            let is_stream = matches!(shape, Returns::Stream { .. });
-            if is_stream && key.method != Method::Ws {
-                self.out.push(
-                    Diagnostic::new(
-                        &STREAM_ROUTE_MISMATCH,
-                        span,
-                        format!(
-                            "`{path}` returns a stream, but route `{} {}` answers once",
-                            key.method, key.path
-                        ),
-                    )
-                    .label("stream handler on an HTTP route")
-                    .related(key_span, "an HTTP route")
-                    .related_file(here(), "defined here")
-                    .help(format!(
-                        "serve the stream on a WebSocket route (`\"WS {}\"`), or return a value",
-                        key.path
-                    )),
-                );
-            } else if !is_stream && key.method == Method::Ws {
-                self.out.push(
-                    Diagnostic::new(
-                        &STREAM_ROUTE_MISMATCH,
-                        span,
-                        format!(
-                            "`{path}` returns one value, but WebSocket route `WS {}` sends a stream of frames",
-                            key.path
-                        ),
-                    )
-                    .label("not a stream handler")
-                    .related(key_span, "a WebSocket route")
-                    .related_file(here(), "defined here")
-                    .help(format!(
-                        "return `impl Stream<Item = T>` (one frame per item), or serve it on an HTTP route such as `\"GET {}\"`",
-                        key.path
-                    )),
-                );
-            }
-            let args: Vec<&str> = params
-                .iter()
-                .filter(|p| p.kind == ParamKind::Arg)
-                .map(Param::argument_name)
-                .collect();
-            for segment in key.segments() {
-                let Segment::Param(name) = segment else {
-                    continue;
-                };
-                if !crate::model::route_key::is_identifier(name) || args.contains(&name) {
-                    continue;
-                }
-                let unused: Vec<&str> = args
-                    .iter()
-                    .copied()
-                    .filter(|a| !key.segments().any(|s| s == Segment::Param(a)))
-                    .collect();
-                // A parameter of a similar name: one spelling near the other, or one a prefix
-                // or suffix of the other (`{id}` and `user_id: u64`). Renaming either is the fix.
-                let close = crate::suggest::closest(name, unused.iter().copied()).or_else(|| {
-                    unused.iter().copied().find(|a| {
-                        a.starts_with(name)
-                            || name.starts_with(a)
-                            || a.ends_with(name)
-                            || name.ends_with(a)
-                    })
-                });
-                let help = match close {
-                    Some(close) => format!(
-                        "rename `{{{name}}}` to `{{{close}}}` in the route, or the parameter `{close}` to `{name}`"
-                    ),
-                    None => format!(
-                        "add a parameter named `{name}` (such as `{name}: String`) to `{}`, or remove `{{{name}}}` from the route",
-                        def.name
-                    ),
-                };
-                self.out.push(
-                    Diagnostic::new(
-                        &ROUTE_PARAMETER_NOT_TAKEN,
-                        span,
-                        format!("route parameter `{{{name}}}` is not a parameter of `{path}`"),
-                    )
-                    .label(format!("takes no `{name}`"))
-                    .related(key_span, format!("`{{{name}}}` is in this route"))
-                    .related_file(here(), "defined here")
-                    .help(help),
-                );
-            }
-        }
-        let handler = HandlerFn {
+        let lookup = self.find(path).map(|(f, private)| {
+            let def = &self.index.fns[f];
+            let function = self.facts(def);
+            let bound = function.params.iter().filter_map(|p| match p {
+                ParamFacts::Bound(b) => Some(b.param.clone()),
+                ParamFacts::Unbindable { .. } => None,
+            });
+            let handler = HandlerFn {
+                path: path.to_string(),
+                is_async: function.is_async,
+                params: bound.collect(),
+                returns: function.returns.clone(),
+                answer: answer_shape(&def.sig.output),
+                span: def.span.clone(),
+                signature: signature(def),
+                doc: def.doc.clone(),
+            };
+            self.resolved.handlers.insert(path.to_string(), handler);
+            Found { private, function }
+        });
+        self.resolved.uses.push(HandlerUse {
+            endpoint: endpoint.to_string(),
             path: path.to_string(),
+            span: node.span,
+            role,
+            lookup,
+        });
+    }
+
+    /// What the signature of `def` says, read once.
+    fn facts(&self, def: &FnDef) -> FnFacts {
+        let index = self.index;
+        let sig = &def.sig;
+        let params = sig
+            .inputs
+            .iter()
+            .map(|arg| match param_shape(arg) {
+                ParamShape::Unbindable { text, reason, help } => {
+                    ParamFacts::Unbindable { text, reason, help }
+                }
+                ParamShape::Bound { param, ty } => {
+                    let argument = matches!(param.kind, ParamKind::Arg | ParamKind::Whole);
+                    let unreadable = argument
+                        .then(|| deserialize_problem(ty, index))
+                        .flatten()
+                        .map(|p| owned_problem(p, index));
+                    let not_query = (param.kind == ParamKind::Arg)
+                        .then(|| query_problem(ty, index))
+                        .flatten();
+                    ParamFacts::Bound(BoundParam {
+                        inner_ty: ty_string(ty),
+                        inner_key: type_key(ty),
+                        unreadable,
+                        not_query,
+                        param,
+                    })
+                }
+            })
+            .collect();
+        let (shape, sent) = returns(&sig.output);
+        let unserializable = sent
+            .and_then(|sent| serialize_problem(sent, index))
+            .map(|p| owned_problem(p, index));
+        let not_send = match &sig.output {
+            syn::ReturnType::Type(_, output) => super::signature::not_send(output),
+            syn::ReturnType::Default => None,
+        };
+        FnFacts {
+            name: def.name.clone(),
+            defined: index.related_file(&def.span),
             is_async: sig.asyncness.is_some(),
+            generic: sig.generics.type_params().next().map(|g| g.ident.to_string()),
+            blocking_call: def
+                .blocking_call
+                .as_ref()
+                .map(|(call, at)| (call.clone(), index.related_file(at))),
+            inputs: sig.inputs.iter().map(ty_string).collect(),
             params,
             returns: shape,
-            span: def.span.clone(),
-            signature: signature(def),
-            doc: def.doc.clone(),
-        };
-        self.resolved.handlers.insert(path.to_string(), handler);
+            unserializable,
+            not_send,
+        }
+    }
+}
+
+fn owned_problem(problem: super::signature::TypeProblem<'_>, index: &CrateIndex) -> TypeProblem {
+    TypeProblem {
+        reason: problem.reason,
+        help: problem.help,
+        def: problem.def.map(|def| index.related_file(&def.span)),
     }
 }
 
@@ -996,7 +591,13 @@ impl CrateIndex {
                     .inputs
                     .iter()
                     .filter_map(|arg| match arg {
-                        syn::FnArg::Typed(t) => Some((ty_string(&t.pat), ty_string(&t.ty))),
+                        syn::FnArg::Typed(t) => {
+                            let kind = match param_shape(arg) {
+                                ParamShape::Bound { param, .. } => Some(param.kind),
+                                ParamShape::Unbindable { .. } => None,
+                            };
+                            Some((ty_string(&t.pat), ty_string(&t.ty), kind))
+                        }
                         syn::FnArg::Receiver(_) => None,
                     })
                     .collect();

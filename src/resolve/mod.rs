@@ -12,9 +12,12 @@ mod signature;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub(crate) use check::handler_strings;
 pub use check::{index_crate, locate_crate, resolve_project};
 pub use index::CrateIndex;
+// The data resolve produces lives in `facts`, below the rules that read it.
+pub use crate::facts::{
+    HandlerFn, HandlerUse, InitFn, Param, ParamKind, Pass, Returns, RustSpan, TypeShape,
+};
 
 /// The handler crate with every function flash.yaml names, resolved.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -23,6 +26,10 @@ pub struct Resolved {
     /// By path as written in flash.yaml (`users::get`).
     pub handlers: BTreeMap<String, HandlerFn>,
     pub inits: BTreeMap<String, InitFn>,
+    /// Every handler string of flash.yaml with what it names, in file order: what the FL07xx
+    /// rules read.
+    #[serde(skip)]
+    pub uses: Vec<HandlerUse>,
 }
 
 /// Where the handler crate is and how to read it. Implemented by the CLI over the file system
@@ -66,83 +73,6 @@ pub enum CrateError {
     Metadata(String),
 }
 
-/// A position in a Rust source file (lines 1-based, columns 0-based in characters).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct RustSpan {
-    /// Absolute path of the file.
-    pub file: PathBuf,
-    pub line: u32,
-    pub col: u32,
-    pub end_line: u32,
-    pub end_col: u32,
-}
-
-/// A function of the handler crate that flash.yaml names, with what generation needs to call it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct HandlerFn {
-    /// The path as flash.yaml writes it, relative to the crate root (`users::get`).
-    pub path: String,
-    /// `async fn`; a synchronous handler runs on the blocking pool.
-    pub is_async: bool,
-    pub params: Vec<Param>,
-    pub returns: Returns,
-    /// The function's name (its last path segment) in the Rust file.
-    pub span: RustSpan,
-    /// The signature as written, on one line (`pub async fn get(id: i64) -> User`), for hover.
-    pub signature: String,
-    /// The `///` doc comment, joined by newlines.
-    pub doc: String,
-}
-
-/// One parameter of a handler.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Param {
-    /// The binding name as Rust writes it (`user_id`, `r#type`); for a pattern parameter,
-    /// empty. Requests name it [`Param::argument_name`].
-    pub name: String,
-    /// The type as written (`Option<bool>`), normalized to token spacing.
-    pub ty: String,
-    pub kind: ParamKind,
-}
-
-impl Param {
-    /// The name a request uses for the parameter: `type` for `r#type` (the route contract's).
-    pub fn argument_name(&self) -> &str {
-        crate::model::route_key::argument_name(&self.name)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum ParamKind {
-    /// Bound by name from the call's arguments (path, query, JSON body or job input).
-    Arg,
-    /// The state produced by the endpoint's `init` (`&Model` or `Arc<Model>`).
-    State(Pass),
-    /// The per-call context (`flash_runtime::Context` or `&Context`).
-    Context(Pass),
-}
-
-/// How a state or context parameter is passed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum Pass {
-    /// `&T`.
-    Ref,
-    /// `Arc<T>` for state, `Context` by value for the context.
-    Owned,
-}
-
-/// What a handler returns, by shape.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub enum Returns {
-    /// `T` (serializable; `()` and no return type answer `null`).
-    Value { ty: String },
-    /// `Result<T, E>`: `Err` is a 500, or a 400 when it is a `HandlerError::Client`, or the
-    /// status of a `HandlerError::Status`.
-    Result { ok: String, err: String },
-    /// `impl Stream<Item = T>` (WebSocket routes and streaming queue handlers).
-    Stream { item: String, fallible: bool },
-}
-
 /// A function of the crate as an editor shows it (hover, completion, go to definition).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FnSummary {
@@ -150,28 +80,15 @@ pub struct FnSummary {
     pub path: String,
     /// On one line, with its visibility (`pub async fn get(id: i64) -> User`).
     pub signature: String,
-    /// Each parameter's pattern and type as written (`("id", "u64")`).
-    pub params: Vec<(String, String)>,
+    /// Each parameter's pattern and type as written (`("id", "u64")`), and how it binds
+    /// (`None` when it cannot).
+    pub params: Vec<(String, String, Option<ParamKind>)>,
     /// The `///` doc comment, joined by newlines.
     pub doc: String,
     /// The function's name in its Rust file.
     pub span: RustSpan,
     /// Reachable from another crate (every module on the way and the function are `pub`).
     pub is_pub: bool,
-}
-
-/// An endpoint's `init` function.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct InitFn {
-    pub path: String,
-    pub is_async: bool,
-    /// The state type (`Model`), whether returned as `T` or `Result<T, E>`.
-    pub state_ty: String,
-    /// Returns `Result<_, E>` (an `Err` makes `/ping` answer 503).
-    pub fallible: bool,
-    pub span: RustSpan,
-    pub signature: String,
-    pub doc: String,
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use syn::{FnArg, GenericArgument, Pat, PathArguments, ReturnType, Type, TypePara
 
 use super::index::{tidy, CrateIndex};
 use super::{Param, ParamKind, Pass, Returns};
+use crate::facts::{NotSend, TypeShape};
 
 /// A type's text as written, with rustfmt-like spacing.
 pub(crate) fn ty_string(ty: &impl ToTokens) -> String {
@@ -93,6 +94,23 @@ pub(crate) fn param_shape(arg: &FnArg) -> ParamShape<'_> {
         FnArg::Typed(t) => t,
     };
     let text = ty_string(typed);
+    // `Input<T>` takes the whole input or body: no name to bind by, so any pattern will do
+    // (`Input(order): Input<Order>`).
+    if let Some(inner) = whole_input(&typed.ty) {
+        let name = match &*typed.pat {
+            Pat::Ident(i) if i.subpat.is_none() => i.ident.to_string(),
+            pat => ty_string(pat),
+        };
+        return ParamShape::Bound {
+            param: Param {
+                name,
+                ty: ty_string(strip_group(&typed.ty)),
+                kind: ParamKind::Whole,
+                shape: type_shape(inner),
+            },
+            ty: inner,
+        };
+    }
     let name = match &*typed.pat {
         Pat::Ident(i) if i.subpat.is_none() => i.ident.to_string(),
         _ => {
@@ -112,6 +130,7 @@ pub(crate) fn param_shape(arg: &FnArg) -> ParamShape<'_> {
         name: name.clone(),
         ty: written.clone(),
         kind,
+        shape: type_shape(ty),
     };
     match ty {
         Type::Reference(r) => {
@@ -181,6 +200,67 @@ pub(crate) fn param_shape(arg: &FnArg) -> ParamShape<'_> {
                 ty,
             },
         },
+    }
+}
+
+/// `Input<T>` (`flash_runtime::Input<T>`): `T`. A type of that name without exactly one type
+/// argument is the crate's own, bound by name as any other.
+fn whole_input(ty: &Type) -> Option<&Type> {
+    let Type::Path(p) = strip_group(ty) else {
+        return None;
+    };
+    if p.qself.is_some() {
+        return None;
+    }
+    match last_segment(ty) {
+        Some((ident, args)) if ident == "Input" && args.len() == 1 => Some(args[0]),
+        _ => None,
+    }
+}
+
+/// The JSON a type reads or writes, as far as its syntax tells.
+pub(crate) fn type_shape(ty: &Type) -> TypeShape {
+    match strip_group(ty) {
+        Type::Reference(r) => match strip_group(&r.elem) {
+            Type::Path(p) if p.path.is_ident("str") => TypeShape::String,
+            _ => TypeShape::Any,
+        },
+        Type::Tuple(t) if t.elems.is_empty() => TypeShape::Null,
+        Type::Path(_) => {
+            let Some((ident, args)) = last_segment(ty) else {
+                return TypeShape::Any;
+            };
+            match (ident.as_str(), args.as_slice()) {
+                ("Option", [inner]) => TypeShape::Optional(Box::new(type_shape(inner))),
+                ("Vec" | "VecDeque" | "HashSet" | "BTreeSet", [inner]) => {
+                    TypeShape::List(Box::new(type_shape(inner)))
+                }
+                ("HashMap" | "BTreeMap", [_, ..]) => TypeShape::Map,
+                ("i8" | "i16" | "i32" | "i64" | "i128" | "isize", []) => TypeShape::Integer,
+                ("u8" | "u16" | "u32" | "u64" | "u128" | "usize", []) => TypeShape::Unsigned,
+                ("f32" | "f64", []) => TypeShape::Number,
+                ("bool", []) => TypeShape::Boolean,
+                ("String" | "char", []) => TypeShape::String,
+                _ => TypeShape::Any,
+            }
+        }
+        _ => TypeShape::Any,
+    }
+}
+
+/// The shape of what a handler answers: the value, the `Ok` value, or each stream item as
+/// written (no return type: `null`).
+pub(crate) fn answer_shape(output: &ReturnType) -> TypeShape {
+    let ty = match output {
+        ReturnType::Default => return TypeShape::Null,
+        ReturnType::Type(_, ty) => strip_group(ty),
+    };
+    if let Some(item) = stream_item(ty) {
+        return type_shape(item);
+    }
+    match last_segment(ty) {
+        Some((ident, args)) if ident == "Result" && !args.is_empty() => type_shape(args[0]),
+        _ => type_shape(ty),
     }
 }
 
@@ -451,24 +531,6 @@ pub(crate) fn query_problem(ty: &Type, index: &CrateIndex) -> Option<String> {
             None
         }
         _ => None,
-    }
-}
-
-/// What makes a return type not `Send`: a type known not to be (`Rc`, `RefCell`, `Cell`), or a
-/// trait object without a `Send` bound (`Box<dyn Error>`). Read from the syntax, so a type of the
-/// crate's own that holds an `Rc` is not seen (rustc reports that one).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum NotSend {
-    Type(String),
-    TraitObject(String),
-}
-
-impl std::fmt::Display for NotSend {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            NotSend::Type(name) => write!(f, "`{name}`"),
-            NotSend::TraitObject(text) => write!(f, "`{text}` (a trait object without `Send`)"),
-        }
     }
 }
 

@@ -92,7 +92,9 @@ fn resolve(
     out: &mut Vec<crate::diagnostic::Diagnostic>,
 ) -> Option<super::Resolved> {
     let index = super::index_crate(project.root, project.handler_nodes().next(), ws, out)?;
-    Some(super::resolve_project(project, &index, out))
+    let resolved = super::resolve_project(project, &index);
+    crate::rules::check_handlers(&resolved.uses, out);
+    Some(resolved)
 }
 
 #[test]

@@ -1,3 +1,6 @@
+use crate::diagnostic::Diagnostic;
+use crate::facts::{HandlerUse, Role};
+
 declare_rule! {
     /// ## What it does
     /// Warns when an `async fn` handler calls a function known to block its thread:
@@ -18,4 +21,27 @@ declare_rule! {
     /// }                                             // or make the handler a plain `fn`
     /// ```
     pub static BLOCKING_CALL = ("FL0711", "blocking-call", Warning);
+}
+
+/// Reports each handler (not an init, which runs before the worker serves) that is an
+/// `async fn` calling a known blocking function.
+pub fn check(uses: &[HandlerUse], out: &mut Vec<Diagnostic>) {
+    for u in uses {
+        if matches!(u.role, Role::Init | Role::UnparsedRoute) {
+            continue;
+        }
+        let Some((call, at)) = u.function().and_then(|f| f.blocking_call.as_ref()) else {
+            continue;
+        };
+        out.push(
+            Diagnostic::new(
+                &BLOCKING_CALL,
+                u.span,
+                format!("`{}` is an `async fn` that calls `{call}`, which blocks its thread: /ping and the endpoint's other requests wait meanwhile", u.path),
+            )
+            .label("async handler with a blocking call")
+            .related_file(at.clone(), "blocks here")
+            .help("make the handler a plain `fn` (the worker runs it on the blocking pool), or run the call in `flash_runtime::blocking(move || …).await`, or use its async form (`tokio::fs`, `tokio::time::sleep`)"),
+        );
+    }
 }

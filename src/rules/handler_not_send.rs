@@ -1,3 +1,6 @@
+use crate::diagnostic::Diagnostic;
+use crate::facts::{HandlerUse, NotSend, Role};
+
 declare_rule! {
     /// ## What it does
     /// Checks that what a handler returns can be sent to another thread: no `Rc`, `RefCell` or
@@ -18,4 +21,34 @@ declare_rule! {
     /// }
     /// ```
     pub static HANDLER_NOT_SEND = ("FL0710", "handler-not-send", Error);
+}
+
+/// Reports each handler whose return type holds something not `Send`. One diagnostic per
+/// mistake: a value FL0707 refuses (a trait object) is not also reported here.
+pub fn check(uses: &[HandlerUse], out: &mut Vec<Diagnostic>) {
+    for u in uses {
+        if matches!(u.role, Role::Init | Role::UnparsedRoute) {
+            continue;
+        }
+        let Some(f) = u.function() else { continue };
+        let (Some(problem), None) = (&f.not_send, &f.unserializable) else {
+            continue;
+        };
+        out.push(
+            Diagnostic::new(
+                &HANDLER_NOT_SEND,
+                u.span,
+                format!(
+                    "the return type of `{}` holds {problem}, which cannot be sent between the worker's threads",
+                    u.path
+                ),
+            )
+            .label("return type is not `Send`")
+            .related_file(f.defined.clone(), "defined here")
+            .help(match problem {
+                NotSend::TraitObject(_) => "add `+ Send + Sync` to the trait object (`Box<dyn std::error::Error + Send + Sync>`), or return `anyhow::Error` or your own error type".to_string(),
+                NotSend::Type(name) => format!("return an owned value without `{name}` (`Arc` for `Rc`, `Mutex` for `RefCell` and `Cell`)"),
+            }),
+        );
+    }
 }

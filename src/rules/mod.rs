@@ -11,6 +11,7 @@
 //! `check` function the rule engine runs on each resolved project.
 
 use crate::diagnostic::{Diagnostic, Rule};
+use crate::facts::HandlerUse;
 use crate::project::Project;
 
 mod blocking_call;
@@ -52,6 +53,7 @@ mod unknown_key;
 mod unserializable_return;
 mod volume;
 mod workers;
+mod whole_input_habit;
 mod wrong_type;
 
 pub use crate::load::rules::{DUPLICATE_KEY, FLOAT_VERSION, NOT_UTF8, YAML_LIMITS, YAML_SYNTAX};
@@ -96,6 +98,7 @@ pub use unknown_key::UNKNOWN_KEY;
 pub use unserializable_return::UNSERIALIZABLE_RETURN;
 pub use volume::VOLUME;
 pub use workers::WORKERS;
+pub use whole_input_habit::WHOLE_INPUT_HABIT;
 pub use wrong_type::WRONG_TYPE;
 
 pub use handler_path::is_handler_path;
@@ -150,6 +153,7 @@ pub static ALL: &[&Rule] = &[
     &INIT_STATE,
     &HANDLER_NOT_SEND,
     &BLOCKING_CALL,
+    &WHOLE_INPUT_HABIT,
 ];
 
 /// A semantic rule's check: reads the resolved project, reports into `out`.
@@ -192,4 +196,31 @@ pub fn find(code: &str) -> Option<&'static Rule> {
     ALL.iter()
         .copied()
         .find(|r| r.code.eq_ignore_ascii_case(code) || r.name == code)
+}
+
+/// A handler rule's check (FL07xx): reads what resolve found for every handler string of one
+/// merged project ([`crate::facts`]), reports into `out`.
+pub type HandlerCheck = fn(&[HandlerUse], &mut Vec<Diagnostic>);
+
+/// Every handler rule's check, in code order (the crate's location, FL0701, FL0603's files and
+/// FL0604, is reported while the crate is located).
+pub static HANDLER_CHECKS: &[HandlerCheck] = &[
+    handler_not_found::check,
+    handler_not_public::check,
+    route_parameter_not_taken::check,
+    unbindable_parameter::check,
+    query_parameter_type::check,
+    unserializable_return::check,
+    stream_route_mismatch::check,
+    init_state::check,
+    handler_not_send::check,
+    blocking_call::check,
+    whole_input_habit::check,
+];
+
+/// Runs every handler rule on one project's handler uses.
+pub fn check_handlers(uses: &[HandlerUse], out: &mut Vec<Diagnostic>) {
+    for check in HANDLER_CHECKS {
+        check(uses, out);
+    }
 }

@@ -1,3 +1,6 @@
+use crate::diagnostic::Diagnostic;
+use crate::facts::{HandlerUse, Role};
+
 declare_rule! {
     /// ## What it does
     /// Checks that what a handler returns (the value, the `Ok` of a `Result`, or the items of a
@@ -16,4 +19,32 @@ declare_rule! {
     /// }
     /// ```
     pub static UNSERIALIZABLE_RETURN = ("FL0707", "unserializable-return", Error);
+}
+
+/// Reports each handler whose answer (the value, the `Ok` value or a stream's items) cannot
+/// be serialized.
+pub fn check(uses: &[HandlerUse], out: &mut Vec<Diagnostic>) {
+    for u in uses {
+        if matches!(u.role, Role::Init | Role::UnparsedRoute) {
+            continue;
+        }
+        let Some(f) = u.function() else { continue };
+        let Some(problem) = &f.unserializable else {
+            continue;
+        };
+        let mut d = Diagnostic::new(
+            &UNSERIALIZABLE_RETURN,
+            u.span,
+            format!(
+                "`{}` returns a value that cannot be sent as JSON: {}",
+                u.path, problem.reason
+            ),
+        )
+        .label("return type cannot be serialized")
+        .related_file(f.defined.clone(), "defined here");
+        if let Some(def) = &problem.def {
+            d = d.related_file(def.clone(), "defined here without `Serialize`");
+        }
+        out.push(d.help(problem.help.clone()));
+    }
 }
