@@ -270,9 +270,11 @@ impl<'w> Analysis<'w> {
             CrateSource::Indexer(indexer) => (indexer.borrow_mut())(root, first_handler),
             CrateSource::Workspace(ws) => {
                 let mut located = Vec::new();
-                let index =
-                    resolve::index_crate(root, first_handler, *ws, &mut located).map(Rc::new);
-                (index, located)
+                let Some((site, index)) = resolve::index_crate(root, first_handler, *ws) else {
+                    return (None, located);
+                };
+                rules::check_crate(&site, &mut located);
+                (index.map(Rc::new), located)
             }
         })
     }

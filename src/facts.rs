@@ -11,6 +11,81 @@ use crate::diagnostic::RelatedFile;
 use crate::load::Span;
 use crate::model::route_key::Method;
 
+/// Where flash.yaml says the handler crate is (`crate:`, default `.`), and what is there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrateSite {
+    /// `crate:`'s value, or `.`.
+    pub dir: String,
+    /// `crate:` is written (else the directory of flash.yaml is used).
+    pub written: bool,
+    /// Where a problem with it is reported: `crate:`'s value, or the first handler string.
+    pub span: Span,
+    pub found: CrateFound,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CrateFound {
+    /// `crate:` is not a plain path (FL0603 on `crate:` says so): not looked for.
+    NotPlain,
+    /// The directory is outside the project (absolute, or `..` above it).
+    Outside,
+    NoDirectory,
+    NoManifest,
+    /// The package has no library target.
+    NoLib {
+        package: String,
+    },
+    /// `cargo metadata` failed: its message.
+    Metadata(String),
+    Located(LocatedCrate),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocatedCrate {
+    pub info: CrateInfo,
+    /// The library root and the build script, where each is.
+    pub files: Vec<CrateFile>,
+    /// What else in the generated workspace has the package's name, if anything does
+    /// (`the runtime's package`).
+    pub package_taken_by: Option<String>,
+    /// The project's name.
+    pub project: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrateFile {
+    /// `library root`, `build script`.
+    pub what: &'static str,
+    pub place: CrateFilePlace,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CrateFilePlace {
+    /// Inside the crate's directory: relative to it, and as a Dockerfile names it (relative to
+    /// the project).
+    Inside { rel: String, written: String },
+    /// Outside it, as seen from the crate's directory (`../shared/lib.rs`).
+    Outside { shown: String },
+}
+
+/// The handler crate, as `cargo metadata` describes it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CrateInfo {
+    /// The package name (`my-shop`).
+    pub package: String,
+    /// The library's name as Rust code spells it (`my_shop`).
+    pub lib_name: String,
+    /// The directory holding `Cargo.toml`, absolute.
+    pub manifest_dir: std::path::PathBuf,
+    /// The library target's root file (`src/lib.rs`), absolute.
+    pub lib_path: std::path::PathBuf,
+    /// The build script (`build.rs`, or the manifest's `build = "…"`), absolute, if the package
+    /// has one.
+    pub build_script: Option<std::path::PathBuf>,
+    /// `2018`, `2021`, `2024`.
+    pub edition: String,
+}
+
 /// A position in a Rust source file (lines 1-based, columns 0-based in characters).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RustSpan {

@@ -400,10 +400,19 @@ mod tests {
         let (input,) = crate::bind!(c, whole input: crate::Input<Value>).unwrap();
         assert_eq!(input.0, json!({"your": "data", "n": [1, 2]}));
         // Path parameters bound before are not part of it; the body's fields are read laxly.
-        let mut c = call(json!({"id": "7", "item": "tea", "quantity": "3"}), Source::Body);
+        let mut c = call(
+            json!({"id": "7", "item": "tea", "quantity": "3"}),
+            Source::Body,
+        );
         let (id, order) = crate::bind!(c, path id: u64, whole order: crate::Input<Order>).unwrap();
         assert_eq!(id, 7);
-        assert_eq!(order.into_inner(), Order { item: "tea".into(), quantity: 3 });
+        assert_eq!(
+            order.into_inner(),
+            Order {
+                item: "tea".into(),
+                quantity: 3
+            }
+        );
         // Problems are located under the source alone, as FastAPI's whole-body model's are.
         let mut c = call(json!({"item": "tea", "quantity": "many"}), Source::Body);
         let err = crate::bind!(c, whole order: crate::Input<Order>).unwrap_err();

@@ -56,8 +56,9 @@ pub fn check(
     generation: u64,
     fresh: &Fresh,
 ) -> Vec<Diagnostic> {
-    let mut indexer =
-        |root: &Node, first_handler: Option<&Node>| index(root, first_handler, ws, cache, generation, fresh);
+    let mut indexer = |root: &Node, first_handler: Option<&Node>| {
+        index(root, first_handler, ws, cache, generation, fresh)
+    };
     crate::analysis::Analysis::with_indexer(bytes, &mut indexer)
         .diagnostics(None)
         .unwrap_or_default()
@@ -75,9 +76,15 @@ fn index(
     fresh: &Fresh,
 ) -> (Option<Rc<CrateIndex>>, Vec<Diagnostic>) {
     let mut located = Vec::new();
-    let Some(info) = resolve::locate_crate(root, first_handler, ws, &mut located) else {
+    let Some(site) = resolve::locate_crate(root, first_handler, ws) else {
         return (None, located);
     };
-    let dir = root.get("crate").and_then(Node::as_str).unwrap_or(".");
-    (Some(cache.index(dir, info, ws, generation, fresh)), located)
+    crate::rules::check_crate(&site, &mut located);
+    let crate::facts::CrateFound::Located(found) = site.found else {
+        return (None, located);
+    };
+    (
+        Some(cache.index(&site.dir, found.info, ws, generation, fresh)),
+        located,
+    )
 }

@@ -283,7 +283,11 @@ mod tests {
             signature: "pub async fn get(id: u64, verbose: Option<bool>) -> User".into(),
             params: vec![
                 ("id".into(), "u64".into(), Some(ParamKind::Arg)),
-                ("verbose".into(), "Option<bool>".into(), Some(ParamKind::Arg)),
+                (
+                    "verbose".into(),
+                    "Option<bool>".into(),
+                    Some(ParamKind::Arg),
+                ),
             ],
             doc: "Reads one user.".into(),
             span: crate::resolve::RustSpan {

@@ -3,7 +3,7 @@
 
 use lsp_types::{DocumentSymbol, Position, Range, SymbolKind};
 
-use crate::load::{Node, Span, Value};
+use crate::load::{Node, Span};
 use crate::resolve::RustSpan;
 
 use super::text::utf16_col;
@@ -85,15 +85,9 @@ fn endpoint_symbols(doc: &Document, endpoints: &Node) -> Vec<DocumentSymbol> {
                 }
             }
             for route in node.get("routes").map(Node::entries).unwrap_or_default() {
-                let handler = match &route.value.value {
-                    Value::Str(s) => Some(s.clone()),
-                    Value::Map(_) => route
-                        .value
-                        .get("handler")
-                        .and_then(Node::as_str)
-                        .map(str::to_string),
-                    _ => None,
-                };
+                let handler = crate::project::route_handler(&route.value)
+                    .and_then(Node::as_str)
+                    .map(str::to_string);
                 let (range, selection) = whole(doc, route.key_span, &route.value);
                 children.push(symbol(
                     &route.key,

@@ -10,191 +10,122 @@ use super::signature::{
     ty_string, type_key, ParamShape,
 };
 use super::{CrateError, CrateInfo, HandlerFn, InitFn, ParamKind, Resolved, Returns, Workspace};
-use crate::diagnostic::Diagnostic;
 use crate::facts::{
-    BoundParam, BrokenModule, EndpointInit, FileProblem, FnFacts, Found, HandlerUse, InitState,
-    MissingFn, NotFound, ParamFacts, Private, ReachedModule, Role, TypeProblem,
+    BoundParam, BrokenModule, CrateFile, CrateFilePlace, CrateFound, CrateSite, EndpointInit,
+    FileProblem, FnFacts, Found, HandlerUse, InitState, LocatedCrate, MissingFn, NotFound,
+    ParamFacts, Private, ReachedModule, Role, TypeProblem,
 };
-use crate::load::{Node, Span};
+use crate::load::Node;
 use crate::model::EndpointType;
 use crate::project::Project;
-use crate::rules::{PathProblem, CRATE_NOT_FOUND, CRATE_PATH, PACKAGE_NAME};
+use crate::rules::PathProblem;
 
-/// Locates and indexes the handler crate named by `crate:` (default `.`). `None`, with a
-/// diagnostic, when it cannot be located; `None` silently when the file names no handler.
+/// Locates the handler crate named by `crate:` (default `.`) and indexes it: what was found
+/// where (for the crate-location rules, `rules::check_crate`) and the index when it was
+/// located. `None` when the file names no handler.
 pub fn index_crate(
     root: &Node,
     first_handler: Option<&Node>,
     ws: &dyn Workspace,
-    out: &mut Vec<Diagnostic>,
-) -> Option<CrateIndex> {
-    let info = locate_crate(root, first_handler, ws, out)?;
-    let dir = root.get("crate").and_then(Node::as_str).unwrap_or(".");
-    Some(CrateIndex::build(info, dir, ws))
+) -> Option<(CrateSite, Option<CrateIndex>)> {
+    let site = locate_crate(root, first_handler, ws)?;
+    let index = match &site.found {
+        CrateFound::Located(located) => {
+            Some(CrateIndex::build(located.info.clone(), &site.dir, ws))
+        }
+        _ => None,
+    };
+    Some((site, index))
 }
 
-/// Locates the handler crate named by `crate:` (default `.`) and reports what is wrong with
-/// where it is or what it is named (FL0701, FL0603's files, FL0604); `None` when it cannot be
-/// located, silently when the file names no handler. The editor calls this on every check and
-/// keeps the index it builds.
+/// Locates the handler crate named by `crate:` (default `.`): where it is, what it is named,
+/// or why it is not there. `None` when the file names no handler. Reports nothing: the
+/// crate-location rules (FL0701, FL0603's files, FL0604) read the site. The editor calls this
+/// on every check and keeps the index it builds.
 pub fn locate_crate(
     root: &Node,
     first_handler: Option<&Node>,
     ws: &dyn Workspace,
-    out: &mut Vec<Diagnostic>,
-) -> Option<CrateInfo> {
+) -> Option<CrateSite> {
     let first_handler = first_handler?.span;
     let crate_node = root.get("crate").filter(|n| n.as_str().is_some());
     let dir = crate_node.and_then(Node::as_str).unwrap_or(".");
-    let span = crate_node.map_or(first_handler, |n| n.span);
-    let shown = if crate_node.is_some() {
-        format!("crate directory `{dir}`")
-    } else {
-        "the directory of flash.yaml (`crate:` is not set)".to_string()
-    };
-    let diagnostic = |message: String, label: &str, help: String| {
-        let d = Diagnostic::new(&CRATE_NOT_FOUND, span, message)
-            .label(label)
-            .help(help);
-        if crate_node.is_none() {
-            d.label(format!(
-                "{label} (no `crate:` in flash.yaml, so `.` is used)"
-            ))
-        } else {
-            d
-        }
+    let site = |found| CrateSite {
+        dir: dir.to_string(),
+        written: crate_node.is_some(),
+        span: crate_node.map_or(first_handler, |n| n.span),
+        found,
     };
     if matches!(
         crate::rules::path_problem(dir),
         Some(PathProblem::Char(_) | PathProblem::Dash)
     ) {
-        // FL0603 (a rule on `crate:`) has said so; looking for the directory would only add a
-        // second diagnostic for the same mistake.
-        return None;
+        return Some(site(CrateFound::NotPlain));
     }
-    if leaves_project(dir) {
-        out.push(diagnostic(
-            format!("crate directory `{dir}` is outside the directory of flash.yaml"),
-            "outside the build context",
-            "the handler crate must be inside the Docker build context: move it under the directory of flash.yaml and set `crate:` to its relative path, such as `handlers`".into(),
-        ));
-        return None;
+    if crate::rules::leaves_project(dir) {
+        return Some(site(CrateFound::Outside));
     }
-    let no_crate = "or run `flashc check --no-crate` to check flash.yaml alone";
-    match ws.locate_crate(Path::new(dir)) {
-        Ok(info) => {
-            report_unplain_files(&info, dir, span, out);
-            report_package_collision(&info, root, span, out);
-            Some(info)
-        }
-        Err(CrateError::NoDirectory(_)) => {
-            out.push(diagnostic(
-                format!("{shown} does not exist"),
-                "no such directory",
-                format!("create the crate with `cargo new --lib {dir}`, or set `crate:` to the directory that holds your handler crate's Cargo.toml"),
-            ));
-            None
-        }
-        Err(CrateError::NoManifest(_)) => {
-            let create = if dir == "." {
-                "run `cargo init --lib` next to flash.yaml".to_string()
-            } else {
-                format!("run `cargo init --lib {dir}`")
-            };
-            out.push(diagnostic(
-                format!("{shown} has no Cargo.toml: the handlers' crate is not there"),
-                "no Cargo.toml",
-                format!("{create}, or set `crate:` to the directory that holds your handler crate's Cargo.toml; {no_crate}"),
-            ));
-            None
-        }
-        Err(CrateError::NoLib { package }) => {
-            out.push(diagnostic(
-                format!("package `{package}` has no library target: handlers must be in a library"),
-                "no [lib] target",
-                "add `src/lib.rs` (or a `[lib]` section in Cargo.toml) and define the handlers there; a binary's functions cannot be called by the generated worker".into(),
-            ));
-            None
-        }
-        Err(CrateError::Metadata(message)) => {
-            let first = message
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("")
-                .trim();
-            out.push(diagnostic(
-                format!("cannot read the handler crate's Cargo.toml: {first}"),
-                "cargo metadata failed",
-                format!("run `cargo metadata --no-deps` in `{dir}` to see the whole error and fix Cargo.toml"),
-            ));
-            None
-        }
-    }
+    let found = match ws.locate_crate(Path::new(dir)) {
+        Ok(info) => CrateFound::Located(LocatedCrate {
+            files: crate_files(&info, dir),
+            package_taken_by: package_taken_by(&info, root),
+            project: root
+                .get("name")
+                .and_then(Node::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            info,
+        }),
+        Err(CrateError::NoDirectory(_)) => CrateFound::NoDirectory,
+        Err(CrateError::NoManifest(_)) => CrateFound::NoManifest,
+        Err(CrateError::NoLib { package }) => CrateFound::NoLib { package },
+        Err(CrateError::Metadata(message)) => CrateFound::Metadata(message),
+    };
+    Some(site(found))
 }
 
-/// FL0603 for the crate's library root and build script: they go into the Dockerfiles as
-/// `crate:` does (reported on `crate:`, or on the first handler without it), and only the
-/// crate's directory is copied into the image, so they must be inside it.
-fn report_unplain_files(info: &CrateInfo, dir: &str, span: Span, out: &mut Vec<Diagnostic>) {
+/// The crate's library root and build script, and where each is: they go into the
+/// Dockerfiles as `crate:` does, and only the crate's directory is copied into the image.
+fn crate_files(info: &CrateInfo, dir: &str) -> Vec<CrateFile> {
     let files = [
         ("library root", Some(&info.lib_path)),
         ("build script", info.build_script.as_ref()),
     ];
-    for (what, path) in files {
-        let Some(path) = path else { continue };
-        let inside = path
-            .strip_prefix(&info.manifest_dir)
-            .ok()
-            .map(|rel| rel.to_string_lossy().replace('\\', "/"))
-            .filter(|rel| !crate::rules::leaves_project(rel));
-        let Some(rel) = inside else {
-            out.push(
-                Diagnostic::new(
-                    &CRATE_PATH,
-                    span,
-                    format!(
-                        "the handler crate's {what} `{}` is outside the crate's directory `{dir}`, which is all the image's build copies",
-                        relative_to(path, &info.manifest_dir)
-                    ),
-                )
-                .label(format!("its {what} is outside the crate"))
-                .help(format!("move the file into `{dir}` and set its path in Cargo.toml relative to it")),
-            );
-            continue;
-        };
-        // As the Dockerfile names it: relative to the project.
-        let written = if dir == "." {
-            rel.clone()
-        } else {
-            format!("{}/{rel}", dir.trim_end_matches('/'))
-        };
-        let problem = match crate::rules::path_problem(&written) {
-            Some(problem @ (PathProblem::Char(_) | PathProblem::Dash)) => problem,
-            _ => continue,
-        };
-        out.push(
-            Diagnostic::new(
-                &CRATE_PATH,
-                span,
-                format!("the handler crate's {what} `{rel}` {problem}"),
-            )
-            .label(format!("its {what} is not a plain path"))
-            .help(match problem {
-                PathProblem::Dash => "rename the file (and its path in Cargo.toml) so that no part of its path starts with `-`",
-                _ => "rename the file (and its path in Cargo.toml) with ASCII letters, digits, `.`, `_`, `-` and `/` only",
-            }),
-        );
-    }
+    files
+        .into_iter()
+        .filter_map(|(what, path)| {
+            let path = path?;
+            let inside = path
+                .strip_prefix(&info.manifest_dir)
+                .ok()
+                .map(|rel| rel.to_string_lossy().replace('\\', "/"))
+                .filter(|rel| !crate::rules::leaves_project(rel));
+            let place = match inside {
+                Some(rel) => CrateFilePlace::Inside {
+                    // As the Dockerfile names it: relative to the project.
+                    written: if dir == "." {
+                        rel.clone()
+                    } else {
+                        format!("{}/{rel}", dir.trim_end_matches('/'))
+                    },
+                    rel,
+                },
+                None => CrateFilePlace::Outside {
+                    shown: relative_to(path, &info.manifest_dir),
+                },
+            };
+            Some(CrateFile { what, place })
+        })
+        .collect()
 }
 
-/// FL0604 for the handler crate: its package shares the generated workspaces with the
-/// runtime, every worker crate and (in `flashc dev`) the dev host, so its name must be none of
-/// theirs (reported on `crate:`, or on the first handler without it).
-fn report_package_collision(info: &CrateInfo, root: &Node, span: Span, out: &mut Vec<Diagnostic>) {
+/// What else in the generated workspaces has the handler crate's package name: the runtime,
+/// every worker crate and (in `flashc dev`) the dev host share them with it.
+fn package_taken_by(info: &CrateInfo, root: &Node) -> Option<String> {
     let project = root.get("name").and_then(Node::as_str).unwrap_or_default();
     let endpoints = root.get("endpoints").map(Node::entries).unwrap_or_default();
     let package = info.package.as_str();
-    let taken_by = if package == crate::rules::RUNTIME_PACKAGE {
+    if package == crate::rules::RUNTIME_PACKAGE {
         Some("the runtime's package".to_string())
     } else if package == format!("{project}-dev") {
         Some("the package of `flashc dev`'s host".to_string())
@@ -203,17 +134,6 @@ fn report_package_collision(info: &CrateInfo, root: &Node, span: Span, out: &mut
             .iter()
             .find(|e| crate::rules::worker_package(project, &e.key) == package)
             .map(|e| format!("the worker crate of endpoint `{}`", e.key))
-    };
-    if let Some(taken_by) = taken_by {
-        out.push(
-            Diagnostic::new(
-                &PACKAGE_NAME,
-                span,
-                format!("the handler crate's package is named `{package}`, which is also {taken_by}"),
-            )
-            .label("its package name is taken in the generated workspace")
-            .help("rename the handler crate's package in its Cargo.toml (`[package] name`), such as `{project}-handlers`".replace("{project}", project)),
-        );
     }
 }
 
@@ -239,11 +159,6 @@ fn relative_to(path: &Path, base: &Path) -> String {
             .map(|c| c.as_os_str().to_string_lossy().into_owned()),
     );
     parts.join("/")
-}
-
-/// An absolute path, or one whose `..` climbs above its start (the path policy's, FL0603).
-pub(crate) fn leaves_project(dir: &str) -> bool {
-    crate::rules::leaves_project(dir)
 }
 
 struct Resolver<'a> {
@@ -537,7 +452,11 @@ impl Resolver<'_> {
             name: def.name.clone(),
             defined: index.related_file(&def.span),
             is_async: sig.asyncness.is_some(),
-            generic: sig.generics.type_params().next().map(|g| g.ident.to_string()),
+            generic: sig
+                .generics
+                .type_params()
+                .next()
+                .map(|g| g.ident.to_string()),
             blocking_call: def
                 .blocking_call
                 .as_ref()

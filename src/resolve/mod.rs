@@ -16,7 +16,8 @@ pub use check::{index_crate, locate_crate, resolve_project};
 pub use index::CrateIndex;
 // The data resolve produces lives in `facts`, below the rules that read it.
 pub use crate::facts::{
-    HandlerFn, HandlerUse, InitFn, Param, ParamKind, Pass, Returns, RustSpan, TypeShape,
+    CrateInfo, CrateSite, HandlerFn, HandlerUse, InitFn, Param, ParamKind, Pass, Returns, RustSpan,
+    TypeShape,
 };
 
 /// The handler crate with every function flash.yaml names, resolved.
@@ -40,24 +41,6 @@ pub trait Workspace {
     fn locate_crate(&self, dir: &Path) -> Result<CrateInfo, CrateError>;
     /// The text of one source file of the crate, by absolute path; `None` when it is absent.
     fn read(&self, path: &Path) -> Option<String>;
-}
-
-/// The handler crate, as `cargo metadata` describes it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct CrateInfo {
-    /// The package name (`my-shop`).
-    pub package: String,
-    /// The library's name as Rust code spells it (`my_shop`).
-    pub lib_name: String,
-    /// The directory holding `Cargo.toml`, absolute.
-    pub manifest_dir: PathBuf,
-    /// The library target's root file (`src/lib.rs`), absolute.
-    pub lib_path: PathBuf,
-    /// The build script (`build.rs`, or the manifest's `build = "…"`), absolute, if the package
-    /// has one.
-    pub build_script: Option<PathBuf>,
-    /// `2018`, `2021`, `2024`.
-    pub edition: String,
 }
 
 /// Why the crate could not be located; each becomes a diagnostic on `crate:`.

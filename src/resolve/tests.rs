@@ -91,7 +91,9 @@ fn resolve(
     ws: &dyn Workspace,
     out: &mut Vec<crate::diagnostic::Diagnostic>,
 ) -> Option<super::Resolved> {
-    let index = super::index_crate(project.root, project.handler_nodes().next(), ws, out)?;
+    let (site, index) = super::index_crate(project.root, project.handler_nodes().next(), ws)?;
+    crate::rules::check_crate(&site, out);
+    let index = index?;
     let resolved = super::resolve_project(project, &index);
     crate::rules::check_handlers(&resolved.uses, out);
     Some(resolved)
@@ -279,9 +281,9 @@ fn crate_errors_point_at_crate_or_the_first_handler() {
         one(&d, "FL0701").message,
         "crate directory `../up` is outside the directory of flash.yaml"
     );
-    assert!(super::check::leaves_project("/abs"));
-    assert!(super::check::leaves_project("a/../../b"));
-    assert!(!super::check::leaves_project("a/../b"));
+    assert!(crate::rules::leaves_project("/abs"));
+    assert!(crate::rules::leaves_project("a/../../b"));
+    assert!(!crate::rules::leaves_project("a/../b"));
 }
 
 #[test]

@@ -1,4 +1,5 @@
 use crate::diagnostic::Diagnostic;
+use crate::facts::{CrateFilePlace, CrateFound, CrateSite};
 use crate::load::Value;
 use crate::project::Project;
 
@@ -155,4 +156,49 @@ pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
             "rename the directory with ASCII letters, digits, `.`, `_`, `-` and `/` only, e.g. `{suggestion}`"
         )),
     );
+}
+
+/// FL0603 for the located crate's library root and build script (reported on `crate:`, or on
+/// the first handler without it): each must be inside the crate's directory, on a plain path.
+pub fn check_files(site: &CrateSite, out: &mut Vec<Diagnostic>) {
+    let CrateFound::Located(located) = &site.found else {
+        return;
+    };
+    let dir = &site.dir;
+    for file in &located.files {
+        let what = file.what;
+        let (rel, written) = match &file.place {
+            CrateFilePlace::Outside { shown } => {
+                out.push(
+                    Diagnostic::new(
+                        &CRATE_PATH,
+                        site.span,
+                        format!(
+                            "the handler crate's {what} `{shown}` is outside the crate's directory `{dir}`, which is all the image's build copies"
+                        ),
+                    )
+                    .label(format!("its {what} is outside the crate"))
+                    .help(format!("move the file into `{dir}` and set its path in Cargo.toml relative to it")),
+                );
+                continue;
+            }
+            CrateFilePlace::Inside { rel, written } => (rel, written),
+        };
+        let problem = match path_problem(written) {
+            Some(problem @ (PathProblem::Char(_) | PathProblem::Dash)) => problem,
+            _ => continue,
+        };
+        out.push(
+            Diagnostic::new(
+                &CRATE_PATH,
+                site.span,
+                format!("the handler crate's {what} `{rel}` {problem}"),
+            )
+            .label(format!("its {what} is not a plain path"))
+            .help(match problem {
+                PathProblem::Dash => "rename the file (and its path in Cargo.toml) so that no part of its path starts with `-`",
+                _ => "rename the file (and its path in Cargo.toml) with ASCII letters, digits, `.`, `_`, `-` and `/` only",
+            }),
+        );
+    }
 }

@@ -109,10 +109,7 @@ pub fn check(uses: &[HandlerUse], out: &mut Vec<Diagnostic>) {
                     .help("fix the syntax error (`cargo check` shows it), then check again")
                 }
             }
-            NotFound::Method {
-                type_name,
-                defined,
-            } => {
+            NotFound::Method { type_name, defined } => {
                 let owner = path.rsplit_once("::").map_or(path, |(owner, _)| owner);
                 let method = path.rsplit("::").next().unwrap_or(path);
                 Diagnostic::new(
@@ -149,8 +146,7 @@ fn missing(path: &str, span: Span, facts: &MissingFn) -> Diagnostic {
             "paths are written from the crate root, without `{prefix}::`: write `{rest}`"
         ));
     }
-    if let Some(hint) = crate::suggest::did_you_mean(path, facts.paths.iter().map(String::as_str))
-    {
+    if let Some(hint) = crate::suggest::did_you_mean(path, facts.paths.iter().map(String::as_str)) {
         return d.help(hint);
     }
     let name = path.rsplit("::").next().unwrap_or(path);
@@ -167,8 +163,16 @@ fn missing(path: &str, span: Span, facts: &MissingFn) -> Diagnostic {
         } else if m.functions.is_empty() {
             format!("define `pub fn {name}` in {place}")
         } else {
-            let shown: Vec<String> = m.functions.iter().take(8).map(|n| format!("`{n}`")).collect();
-            format!("define `pub fn {name}` in {place}; it has {}", shown.join(", "))
+            let shown: Vec<String> = m
+                .functions
+                .iter()
+                .take(8)
+                .map(|n| format!("`{n}`"))
+                .collect();
+            format!(
+                "define `pub fn {name}` in {place}; it has {}",
+                shown.join(", ")
+            )
         };
         return d.help(help);
     }
@@ -178,7 +182,12 @@ fn missing(path: &str, span: Span, facts: &MissingFn) -> Diagnostic {
             facts.lib_file
         )
     } else {
-        let shown: Vec<String> = facts.paths.iter().take(8).map(|p| format!("`{p}`")).collect();
+        let shown: Vec<String> = facts
+            .paths
+            .iter()
+            .take(8)
+            .map(|p| format!("`{p}`"))
+            .collect();
         format!(
             "write the path from the crate root through `pub mod`s, such as {}",
             shown.join(", ")

@@ -45,7 +45,10 @@ pub fn check(uses: &[HandlerUse], out: &mut Vec<Diagnostic>) {
                 if private.what.starts_with("function") {
                     format!("function `{path}` is not `pub`")
                 } else {
-                    format!("function `{path}` is not public: {} is private", private.what)
+                    format!(
+                        "function `{path}` is not public: {} is private",
+                        private.what
+                    )
                 },
             )
             .label("not reachable from the generated worker")

@@ -11,7 +11,7 @@
 //! `check` function the rule engine runs on each resolved project.
 
 use crate::diagnostic::{Diagnostic, Rule};
-use crate::facts::HandlerUse;
+use crate::facts::{CrateSite, HandlerUse};
 use crate::project::Project;
 
 mod blocking_call;
@@ -52,8 +52,8 @@ mod unbindable_parameter;
 mod unknown_key;
 mod unserializable_return;
 mod volume;
-mod workers;
 mod whole_input_habit;
+mod workers;
 mod wrong_type;
 
 pub use crate::load::rules::{DUPLICATE_KEY, FLOAT_VERSION, NOT_UTF8, YAML_LIMITS, YAML_SYNTAX};
@@ -97,8 +97,8 @@ pub use unbindable_parameter::UNBINDABLE_PARAMETER;
 pub use unknown_key::UNKNOWN_KEY;
 pub use unserializable_return::UNSERIALIZABLE_RETURN;
 pub use volume::VOLUME;
-pub use workers::WORKERS;
 pub use whole_input_habit::WHOLE_INPUT_HABIT;
+pub use workers::WORKERS;
 pub use wrong_type::WRONG_TYPE;
 
 pub use handler_path::is_handler_path;
@@ -223,4 +223,12 @@ pub fn check_handlers(uses: &[HandlerUse], out: &mut Vec<Diagnostic>) {
     for check in HANDLER_CHECKS {
         check(uses, out);
     }
+}
+
+/// Runs the crate-location rules (FL0701, FL0603 for the crate's files, FL0604) on where the
+/// handler crate was looked for.
+pub fn check_crate(site: &CrateSite, out: &mut Vec<Diagnostic>) {
+    crate_not_found::check(site, out);
+    crate_path::check_files(site, out);
+    package_name::check_crate(site, out);
 }

@@ -1,4 +1,5 @@
 use crate::diagnostic::Diagnostic;
+use crate::facts::{CrateFound, CrateSite};
 use crate::load::Value;
 use crate::project::Project;
 
@@ -50,4 +51,28 @@ pub(super) fn check(project: &Project, out: &mut Vec<Diagnostic>) {
             );
         }
     }
+}
+
+/// FL0604 for the located handler crate: its package name must be none of the generated
+/// workspace's other packages' (reported on `crate:`, or on the first handler without it).
+pub fn check_crate(site: &CrateSite, out: &mut Vec<Diagnostic>) {
+    let CrateFound::Located(located) = &site.found else {
+        return;
+    };
+    let Some(taken_by) = &located.package_taken_by else {
+        return;
+    };
+    let package = &located.info.package;
+    let project = &located.project;
+    out.push(
+        Diagnostic::new(
+            &PACKAGE_NAME,
+            site.span,
+            format!("the handler crate's package is named `{package}`, which is also {taken_by}"),
+        )
+        .label("its package name is taken in the generated workspace")
+        .help(format!(
+            "rename the handler crate's package in its Cargo.toml (`[package] name`), such as `{project}-handlers`"
+        )),
+    );
 }

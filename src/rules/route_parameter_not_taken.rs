@@ -74,7 +74,10 @@ pub fn check(uses: &[HandlerUse], out: &mut Vec<Diagnostic>) {
                 Diagnostic::new(
                     &ROUTE_PARAMETER_NOT_TAKEN,
                     u.span,
-                    format!("route parameter `{{{name}}}` is not a parameter of `{}`", u.path),
+                    format!(
+                        "route parameter `{{{name}}}` is not a parameter of `{}`",
+                        u.path
+                    ),
                 )
                 .label(format!("takes no `{name}`"))
                 .related(*key_span, format!("`{{{name}}}` is in this route"))

@@ -313,6 +313,18 @@ fn specific(project: &str, endpoint: &str, w: &Worker) {
                 "{}",
                 r.body
             );
+            // `Input<T>`: the whole body is one value; a field it lacks is a 422 under `body`.
+            let r = send(w.port, "PUT", &w.url("/users/9"), &json!({"name": "Bo"}));
+            assert_eq!(r.status, 200, "{}", r.body);
+            assert_eq!(r.json(), json!({"id": 9, "name": "Bo", "email": null}));
+            let r = send(w.port, "PUT", &w.url("/users/9"), &json!({"email": "b@o"}));
+            assert_eq!(r.status, 422, "{}", r.body);
+            assert_eq!(
+                r.json()["detail"][0]["loc"],
+                json!(["body", "name"]),
+                "{}",
+                r.body
+            );
             let frames = websocket(w.port, &w.url("/stream"), &json!({"text": "one two three"}));
             // One frame per item, then a normal close.
             assert_eq!(frames.len(), 3, "{frames:?}");

@@ -1,14 +1,21 @@
-//! The `api` load-balanced endpoint: two HTTP routes and a WebSocket route.
+//! The `api` load-balanced endpoint: three HTTP routes and a WebSocket route.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use flash_runtime::HandlerError;
+use flash_runtime::{HandlerError, Input};
 use futures_util::{stream, Stream};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct User {
     pub id: u64,
+    pub name: String,
+    pub email: Option<String>,
+}
+
+/// The JSON body of `PUT /users/{id}`, taken whole.
+#[derive(Debug, Deserialize, PartialEq)]
+pub struct UserUpdate {
     pub name: String,
     pub email: Option<String>,
 }
@@ -46,6 +53,16 @@ pub async fn create(name: String, email: Option<String>) -> Result<User, Handler
     }
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     Ok(User { id, name, email })
+}
+
+/// `PUT /users/{id}` with the body `{"name": "Ada"}`: the whole body is one `UserUpdate`
+/// (`Input<T>`), as a FastAPI route with one model parameter; `id` comes from the path.
+pub async fn replace(id: u64, Input(update): Input<UserUpdate>) -> User {
+    User {
+        id,
+        name: update.name,
+        email: update.email,
+    }
 }
 
 /// `WS /stream`: the client's first frame `{"text": "a b c"}` binds `text`; every word goes
