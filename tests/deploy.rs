@@ -424,28 +424,159 @@ fn the_emulator_refuses_what_the_openapi_document_refuses() {
     assert!(!body["errors"].as_array().unwrap().is_empty());
 }
 
+/// `myself { endpoints { … } }` through the emulator's GraphQL API.
+fn graphql_endpoints(emulator: &Emulator) -> Vec<Value> {
+    let (status, answer) = emulator.call(
+        "POST",
+        "/graphql",
+        Some(json!({"query": "query { myself { endpoints { id name instanceIds workersMax version } } }"})),
+    );
+    assert_eq!(status, 200, "{answer}");
+    answer["data"]["myself"]["endpoints"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .clone()
+}
+
 #[test]
-fn a_one_vcpu_flavor_is_planned_through_graphql_and_never_half_applied() {
+fn a_one_vcpu_flavor_deploys_updates_and_destroys_through_graphql() {
     let emulator = Emulator::start("");
     let project = ProjectCopy::new();
     project.edit("flash.yaml", "cpu: cpu3c-2-4", "cpu: cpu3c-1-2");
+    // The plan says which endpoint goes through GraphQL, and why.
     let (code, plan) = plan_json(&emulator, &project);
     assert_eq!(code, 4);
     let api = &plan["changes"][0];
-    assert_eq!(api["endpoint"], "api");
+    assert_eq!(
+        (&api["endpoint"], &api["action"]),
+        (&json!("api"), &json!("create"))
+    );
     assert_eq!(api["api"], "graphql");
     assert!(
         api["reason"].as_str().unwrap().contains("cpu3c-1-2"),
         "{api:#}"
     );
+    assert_eq!(plan["changes"][1]["api"], "rest", "{plan:#}");
+
+    // Deploy: the callee through REST, the 1-vCPU caller through saveEndpoint, verified.
     let out = flashc(&emulator, &project, &["deploy", "--yes"]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert!(text(&out).contains("GraphQL"), "{}", text(&out));
+    assert!(out.status.success(), "{}", text(&out));
+    let backend = emulator.by_name("mixed-api.gpu-backend");
+    let api = emulator.by_name("mixed-api.api");
+    // REST v2 cannot show a 1-vCPU flavor; the rest of the endpoint it shows as any other.
+    assert!(api.get("cpu").is_none(), "{api:#}");
+    assert_eq!(api["type"], "LOAD_BALANCER");
+    assert_eq!(api["env"]["FLASH_ENDPOINT_GPU_BACKEND"], backend["id"]);
     assert_eq!(
-        emulator.writes(),
-        0,
-        "a plan that cannot be carried out whole wrote"
+        api["env"]["RUNPOD_API_KEY"],
+        "{{ RUNPOD_SECRET_runpod_api_key }}"
     );
+    assert_eq!(api["ports"], json!(["8080/http"]));
+    assert_eq!(
+        api["workers"],
+        json!({"min": 1, "max": 4, "idleTimeout": 60})
+    );
+    let live = graphql_endpoints(&emulator);
+    let gql = live.iter().find(|e| e["id"] == api["id"]).unwrap();
+    assert_eq!(gql["instanceIds"], json!(["cpu3c-1-2"]));
+    assert!(
+        project.record()["environments"]["mixed-api"]["deployments"][0]["endpoints"]["api"]
+            ["request"]["cpu"]
+            == json!([{"id": "cpu3c", "vcpuCount": 1}])
+    );
+
+    // Read back through GraphQL, it matches flash.yaml: nothing to change, nothing written.
+    let (code, plan) = plan_json(&emulator, &project);
+    assert_eq!(code, 0, "{plan:#}");
+    let writes = emulator.writes();
+    let out = flashc(&emulator, &project, &["deploy", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(emulator.writes(), writes, "an unchanged deploy wrote");
+
+    // A change is an update through saveEndpoint with the id: the same endpoint, replaced whole.
+    project.edit("flash.yaml", "workers: [1, 4]", "workers: [1, 6]");
+    let (code, plan) = plan_json(&emulator, &project);
+    assert_eq!(code, 4);
+    assert_eq!(actions(&plan)[0], pair("api", "update"));
+    assert_eq!(plan["changes"][0]["api"], "graphql");
+    let out = flashc(&emulator, &project, &["deploy", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let after = emulator.by_name("mixed-api.api");
+    assert_eq!(after["id"], api["id"]);
+    assert_eq!(after["workers"]["max"], 6);
+    assert_eq!(
+        after["env"], api["env"],
+        "a whole replace lost the environment"
+    );
+    let out = flashc(&emulator, &project, &["status"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // Destroy: the GraphQL endpoint scaled to zero and deleted by deleteEndpoint.
+    let out = flashc(&emulator, &project, &["destroy", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(emulator.endpoints(), Vec::<Value>::new());
+    assert_eq!(graphql_endpoints(&emulator), Vec::<Value>::new());
+}
+
+#[test]
+fn the_emulator_refuses_graphql_it_does_not_know() {
+    let emulator = Emulator::start("");
+    let save =
+        "mutation saveEndpoint($input: EndpointInput!) { saveEndpoint(input: $input) { id } }";
+    let input = json!({
+        "name": "x", "type": "QB", "instanceIds": ["cpu3c-1-2"],
+        "template": {"name": "x", "imageName": "img", "env": [{"key": "A", "value": "1"}]},
+        "workersMin": 0, "workersMax": 1, "scalerType": "QUEUE_DELAY", "scalerValue": 4,
+    });
+    let errors = |query: &str, variables: Value| {
+        let (status, answer) = emulator.call(
+            "POST",
+            "/graphql",
+            Some(json!({"query": query, "variables": variables})),
+        );
+        assert_eq!(status, 200);
+        answer["errors"]
+            .as_array()
+            .map(|e| {
+                e.iter()
+                    .map(|m| m["message"].as_str().unwrap().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let mut unknown = input.clone();
+    unknown["gpuType"] = json!("A100");
+    assert!(errors(save, json!({"input": unknown}))[0].contains("\"gpuType\" is not defined"));
+    let mut both = input.clone();
+    both["gpuIds"] = json!("ADA_24");
+    assert!(errors(save, json!({"input": both}))[0].contains("not both"));
+    let mut flavor = input.clone();
+    flavor["instanceIds"] = json!(["cpu9x-1-2"]);
+    assert!(errors(save, json!({"input": flavor}))[0].contains("not a CPU flavor"));
+    assert!(errors("mutation { dropEverything }", json!({}))[0].contains("answers only"));
+    assert!(errors(
+        "mutation saveEndpoint($input: EndpointInput!) { saveEndpoint(input: $input) { id secret } }",
+        json!({"input": input})
+    )[0]
+    .contains("Cannot query field \"secret\""));
+    // A good one is made; it cannot be deleted while it has workers, nor change its type.
+    let (_, made) = emulator.call(
+        "POST",
+        "/graphql",
+        Some(json!({"query": save, "variables": {"input": input}})),
+    );
+    let id = made["data"]["saveEndpoint"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let delete = "mutation deleteEndpoint($id: String!) { deleteEndpoint(id: $id) }";
+    assert!(errors(delete, json!({"id": id}))[0].contains("still has workers"));
+    let mut lb = input.clone();
+    lb["id"] = json!(id);
+    lb["type"] = json!("LB");
+    lb["scalerType"] = json!("REQUEST_COUNT");
+    assert!(errors(save, json!({"input": lb}))[0].contains("type cannot change"));
+    assert_eq!(emulator.endpoints().len(), 1);
 }
 
 #[test]

@@ -266,6 +266,12 @@ fn desired_endpoint(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    if matches!(api, Api::GraphQl { .. }) && network_volumes.len() > 1 {
+        return Err(unmappable(
+            "volume",
+            "GraphQL saveEndpoint (which this endpoint's CPU flavor needs) attaches one network volume".into(),
+        ));
+    }
     let ports = match e.kind {
         Kind::LoadBalanced => vec![format!("{}/http", e.port)],
         Kind::Queue => Vec::new(),

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::body::{Api, Desired, EndpointBody, OWNER_ENV};
+use super::graphql;
 
 /// A live endpoint, as `GET /v2/serverless` lists it.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,9 +109,15 @@ pub struct Change {
     /// Whether the change starts a new release (workers roll).
     pub rolls_workers: bool,
     pub fields: Vec<FieldChange>,
-    /// What apply sends: the create body, or the PATCH body. Not serialised (env values).
+    /// What apply sends: the create body, or the PATCH body; through GraphQL, the whole
+    /// `saveEndpoint` request. Not serialised (env values).
     #[serde(skip)]
     pub request: Option<Value>,
+    /// How the live endpoint this change removes (delete, or the old one of a replace) is
+    /// scaled to zero when REST cannot show it (a GraphQL-made 1-vCPU endpoint): the
+    /// `saveEndpoint` request, after which `deleteEndpoint` removes it. `None`: through REST.
+    #[serde(skip)]
+    pub retire_request: Option<Value>,
 }
 
 /// The plan for one project and environment.
@@ -197,7 +204,8 @@ pub fn plan(
                 api: d.api.clone(),
                 rolls_workers: true,
                 fields: Vec::new(),
-                request: Some(create_body(&d.body)),
+                request: Some(create_request(d)),
+                retire_request: None,
             },
             Some(l) => {
                 claimed.insert(&l.id);
@@ -210,9 +218,13 @@ pub fn plan(
                 } else {
                     Action::Update
                 };
-                let request = match action {
-                    Action::Replace => Some(create_body(&d.body)),
-                    Action::Update => Some(patch_body(&d.body, &fields)),
+                let request = match (action, &d.api) {
+                    (Action::Replace, _) => Some(create_request(d)),
+                    (Action::Update, Api::GraphQl { .. }) => Some(graphql::request(
+                        graphql::SAVE_ENDPOINT,
+                        json!({"input": graphql::save_endpoint_input(&d.body, Some(&l.id))}),
+                    )),
+                    (Action::Update, Api::Rest) => Some(patch_body(&d.body, &fields)),
                     _ => None,
                 };
                 Change {
@@ -224,6 +236,7 @@ pub fn plan(
                     rolls_workers: fields.iter().any(|f| f.effect != Effect::AtOnce),
                     fields: hide_secrets(fields),
                     request,
+                    retire_request: retire_request(l),
                 }
             }
         };
@@ -236,15 +249,22 @@ pub fn plan(
         if claimed.contains(l.id.as_str()) {
             continue;
         }
+        let retire = retire_request(l);
         changes.push(Change {
             endpoint: endpoint_of(project, &l.body.name),
             action: Action::Delete,
             name: l.body.name.clone(),
             id: Some(l.id.clone()),
-            api: Api::Rest,
+            api: match retire {
+                Some(_) => Api::GraphQl {
+                    reason: "made through GraphQL (a 1-vCPU flavor): scaled to zero by saveEndpoint, deleted by deleteEndpoint".into(),
+                },
+                None => Api::Rest,
+            },
             rolls_workers: false,
             fields: Vec::new(),
             request: None,
+            retire_request: retire,
         });
     }
     let fingerprint = fingerprint(desired, live, owner);
@@ -388,6 +408,28 @@ fn hide_secrets(fields: Vec<FieldChange>) -> Vec<FieldChange> {
             f
         })
         .collect()
+}
+
+/// What creates the endpoint: a `CreateEndpointRequest`, or GraphQL `saveEndpoint` without an
+/// id.
+fn create_request(d: &Desired) -> Value {
+    match d.api {
+        Api::Rest => create_body(&d.body),
+        Api::GraphQl { .. } => graphql::request(
+            graphql::SAVE_ENDPOINT,
+            json!({"input": graphql::save_endpoint_input(&d.body, None)}),
+        ),
+    }
+}
+
+/// A live endpoint REST cannot express is scaled to zero through GraphQL before its delete.
+fn retire_request(live: &Live) -> Option<Value> {
+    graphql::needs_graphql(&live.body).then(|| {
+        graphql::request(
+            graphql::SAVE_ENDPOINT,
+            json!({"input": graphql::scale_to_zero_input(&live.body, &live.id)}),
+        )
+    })
 }
 
 /// `CreateEndpointRequest`.

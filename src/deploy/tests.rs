@@ -193,6 +193,42 @@ fn a_one_vcpu_flavor_goes_through_graphql_because_rest_refuses_it() {
 }
 
 #[test]
+fn a_one_vcpu_endpoint_becomes_the_graphql_save_endpoint_input_runpods_sdk_sends() {
+    let d = one(&queue(
+        "    cpu: cpu3c-1-2\n    env:\n      TOKEN: { secret: tok }\n",
+    ));
+    let input = graphql::save_endpoint_input(&d.body, None);
+    assert_eq!(input["type"], "QB");
+    assert_eq!(input["instanceIds"], json!(["cpu3c-1-2"]));
+    assert!(input.get("gpuIds").is_none() && input.get("id").is_none());
+    assert_eq!(input["template"]["imageName"], json!(d.body.image));
+    assert!(input["template"]["env"]
+        .as_array()
+        .unwrap()
+        .contains(&json!({"key": "TOKEN", "value": "{{ RUNPOD_SECRET_tok }}"})));
+    assert_eq!(input["workersMin"], json!(d.body.workers.min));
+    assert_eq!(input["executionTimeoutMs"], json!(d.body.timeout));
+    assert_eq!(input["scalerType"], "QUEUE_DELAY");
+    assert_eq!(input["flashBootType"], json!(d.body.flashboot));
+    // With an id it replaces that endpoint; scaled to zero, it keeps everything but workers.
+    let zero = graphql::scale_to_zero_input(&d.body, "ep1");
+    assert_eq!(
+        (&zero["id"], &zero["workersMin"], &zero["workersMax"]),
+        (&json!("ep1"), &json!(0), &json!(0))
+    );
+    assert_eq!(zero["template"], input["template"]);
+    // Flavors read back through GraphQL give the v2 list again.
+    assert_eq!(
+        graphql::cpu_from_instance_ids(&graphql::instance_ids(d.body.cpu.as_ref().unwrap())),
+        d.body.cpu
+    );
+    assert!(graphql::needs_graphql(&d.body));
+    assert!(!graphql::needs_graphql(
+        &one(&queue("    cpu: cpu3c-2-4\n")).body
+    ));
+}
+
+#[test]
 fn names_and_markers_are_per_project_environment_and_endpoint() {
     let yaml = format!(
         "{}environments:\n  prod:\n    endpoints:\n      job:\n        workers: [1, 2]\n",
