@@ -734,6 +734,9 @@ fn deploy_with_workers(emulator: &Emulator, project: &ProjectCopy, store: &Path)
         .env("CARGO_TARGET_DIR", generated_target())
         .env("FLASHC_RETRY_BASE_MS", "5")
         .env("FLASHC_VERIFY_TIMEOUT", "60")
+        // A machine without Docker: deploy builds the worker binaries the emulator runs,
+        // even with a registry named in flash.yaml.
+        .env("DOCKER", "/nonexistent/docker")
         .stdin(Stdio::null());
     cmd
 }
@@ -800,14 +803,33 @@ fn real_workers_answer_roll_out_fail_verify_roll_back_and_go() {
         "    execution_timeout: 2m\n",
         "    execution_timeout: 2m\n    smoke:\n      - input: {text: \"a b c\", max_words: 1}\n        expect: {status: COMPLETED, output: {words_out: 1}}\n",
     );
+    project.edit(
+        "flash.yaml",
+        "name: mixed-api\n",
+        "name: mixed-api\nregistry:\n  url: 127.0.0.1:5999/team\n",
+    );
 
-    // Deploy: the workers are built, started, pinged, smoke-tested; the GPU is reported.
+    // Deploy: no Docker here, so the worker binaries are built (named by content in the
+    // registry flash.yaml names), started, pinged, smoke-tested; the GPU is reported.
     let out = checked(
         deploy_with_workers(&emulator, &project, &store)
             .output()
             .unwrap(),
     );
     assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("Docker is not available"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        emulator.by_name("mixed-api.api")["image"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:5999/team/mixed-api-api:flashc-"),
+        "{:#}",
+        emulator.by_name("mixed-api.api")
+    );
     assert!(
         text(&out).contains("gpu-backend: worker")
             && text(&out).contains("on NVIDIA GeForce RTX 4090"),
@@ -1049,4 +1071,103 @@ fn a_caller_without_a_key_is_warned_about() {
     );
     let out = flashc(&emulator, &project, &["deploy", "--plan"]);
     assert!(text(&out).contains(warning), "{}", text(&out));
+}
+
+/// A stand-in for the `docker` CLI (`DOCKER`): it logs each call and answers `image inspect`
+/// with a digest derived from the tag. The real Docker and registry are in
+/// tests/docker/registry.sh; this checks what deploy asks of them.
+fn fake_docker(dir: &Path) -> PathBuf {
+    let script = dir.join("docker");
+    std::fs::write(
+        &script,
+        r#"#!/bin/sh
+echo "$*" >> "$(dirname "$0")/docker.log"
+case "$1" in
+  image) tag=$(eval echo "\${$#}")
+         echo "${tag%:*}@sha256:$(printf %s "$tag" | sha256sum | cut -c1-64)" ;;
+esac
+exit 0
+"#,
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+#[test]
+fn deploy_builds_and_pushes_what_changed_and_deploys_it_by_digest() {
+    let emulator = Emulator::start("");
+    let project = ProjectCopy::new();
+    let tools = project.0.join("tools");
+    std::fs::create_dir_all(&tools).unwrap();
+    let docker = fake_docker(&tools);
+    let log = || std::fs::read_to_string(tools.join("docker.log")).unwrap_or_default();
+    project.edit(
+        "flash.yaml",
+        "name: mixed-api\n",
+        "name: mixed-api\nregistry:\n  url: 127.0.0.1:5999/team\n  auth: reg_abc\n",
+    );
+    let deploy = |extra: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_flashc"));
+        cmd.args(["deploy", "--yes"])
+            .args(extra)
+            .current_dir(&project.0)
+            .env("RUNPOD_API_BASE_URL", &emulator.base)
+            .env("RUNPOD_API_KEY", KEY)
+            .env("DOCKER", &docker)
+            .env("FLASHC_RETRY_BASE_MS", "5")
+            .env("FLASHC_VERIFY_TIMEOUT", "5")
+            .stdin(Stdio::null());
+        checked(cmd.output().unwrap())
+    };
+
+    // The plan names the credential the images are pulled with (an id, no secret).
+    let (_, plan) = plan_json(&emulator, &project);
+    assert_eq!(plan["changes"][0]["registry"], "reg_abc", "{plan:#}");
+
+    // One command: both images built and pushed to flash.yaml's registry, deployed by digest.
+    let out = deploy(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let builds = |log: &str| log.lines().filter(|l| l.starts_with("build ")).count();
+    let pushes = |log: &str| log.lines().filter(|l| l.starts_with("push ")).count();
+    assert_eq!((builds(&log()), pushes(&log())), (2, 2), "{}", log());
+    let pinned: Value = serde_json::from_str(
+        &std::fs::read_to_string(project.0.join("flash-images.json")).unwrap(),
+    )
+    .unwrap();
+    for name in ["api", "gpu-backend"] {
+        let live = emulator.by_name(&format!("mixed-api.{name}"));
+        let digest = &pinned["environments"]["mixed-api"][name]["digest"];
+        assert!(
+            digest
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("127.0.0.1:5999/team/mixed-api-{name}@sha256:")),
+            "{pinned:#}"
+        );
+        assert_eq!(&live["image"], digest);
+        assert_eq!(live["registry"], "reg_abc");
+    }
+
+    // Nothing changed: nothing is built, pushed or written.
+    let writes = emulator.writes();
+    let out = deploy(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!((builds(&log()), pushes(&log())), (2, 2), "{}", log());
+    assert_eq!(emulator.writes(), writes);
+
+    // A handler edit is new content: built, pushed and rolled out again.
+    project.edit(
+        "src/api.rs",
+        "use serde::Serialize;\n",
+        "use serde::Serialize;\n// edited\n",
+    );
+    let out = deploy(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!((builds(&log()), pushes(&log())), (4, 4), "{}", log());
+    assert_ne!(
+        emulator.by_name("mixed-api.api")["image"],
+        pinned["environments"]["mixed-api"]["api"]["digest"]
+    );
 }

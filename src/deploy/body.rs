@@ -40,6 +40,10 @@ pub struct EndpointBody {
     pub env: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<String>,
+    /// The id of the Runpod registry credential the image is pulled with (`/v2/registries`):
+    /// flash.yaml's `registry.auth`. Never a user name or password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
     /// Container disk, GB. Unset: the platform's default, and a live value is left alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk: Option<u32>,
@@ -154,6 +158,8 @@ pub struct Inputs<'a> {
     pub images: &'a BTreeMap<String, String>,
     /// Live ids of the project's endpoints (flash.yaml name → id), for callers' variables.
     pub ids: &'a BTreeMap<String, String>,
+    /// flash.yaml's `registry.auth`: the registry credential id every image is pulled with.
+    pub registry_auth: Option<&'a str>,
 }
 
 /// flash.yaml asks for something no API flashc speaks can express.
@@ -289,6 +295,7 @@ fn desired_endpoint(
             image,
             env,
             ports,
+            registry: inputs.registry_auth.map(str::to_string),
             disk: e.container_disk,
             gpu,
             cpu,

@@ -102,6 +102,9 @@ pub fn save_endpoint_input(body: &EndpointBody, id: Option<&str>) -> Value {
     if let Some(disk) = body.disk {
         template.insert("containerDiskInGb".into(), json!(disk));
     }
+    if let Some(registry) = &body.registry {
+        template.insert("containerRegistryAuthId".into(), json!(registry));
+    }
     input.insert("template".into(), Value::Object(template));
     if let Some(gpu) = &body.gpu {
         let ids: Vec<String> = gpu

@@ -106,6 +106,10 @@ pub struct Change {
     /// Which API carries the change.
     #[serde(flatten)]
     pub api: Api,
+    /// The registry credential id (`registry.auth`) the endpoint's image is pulled with: an
+    /// id, never a secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
     /// Whether the change starts a new release (workers roll).
     pub rolls_workers: bool,
     pub fields: Vec<FieldChange>,
@@ -202,6 +206,7 @@ pub fn plan(
                 name: d.body.name.clone(),
                 id: None,
                 api: d.api.clone(),
+                registry: d.body.registry.clone(),
                 rolls_workers: true,
                 fields: Vec::new(),
                 request: Some(create_request(d)),
@@ -233,6 +238,7 @@ pub fn plan(
                     name: d.body.name.clone(),
                     id: Some(l.id.clone()),
                     api: d.api.clone(),
+                    registry: d.body.registry.clone(),
                     rolls_workers: fields.iter().any(|f| f.effect != Effect::AtOnce),
                     fields: hide_secrets(fields),
                     request,
@@ -261,6 +267,7 @@ pub fn plan(
                 },
                 None => Api::Rest,
             },
+            registry: None,
             rolls_workers: false,
             fields: Vec::new(),
             request: None,
@@ -329,6 +336,9 @@ pub fn diff(desired: &EndpointBody, live: &EndpointBody) -> Vec<FieldChange> {
                 v(&desired.env.get(key)),
             );
         }
+    }
+    if desired.registry != live.registry {
+        push("registry", v(&live.registry), v(&desired.registry));
     }
     if desired.ports != live.ports {
         push("ports", v(&live.ports), v(&desired.ports));
@@ -470,6 +480,10 @@ pub fn patch_body(desired: &EndpointBody, fields: &[FieldChange]) -> Value {
             }
             "ports" => {
                 out.insert("ports".into(), json!(desired.ports));
+            }
+            // Removed from flash.yaml: cleared (`null`), not left as it was.
+            "registry" => {
+                out.insert("registry".into(), json!(desired.registry));
             }
             other => {
                 if let Some(value) = full.get(other) {

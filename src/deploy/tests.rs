@@ -71,6 +71,7 @@ fn bodies(yaml: &str, env: Option<&str>) -> Vec<Desired> {
         &Inputs {
             images: &images,
             ids: &BTreeMap::new(),
+            registry_auth: None,
         },
     )
     .unwrap()
@@ -256,6 +257,7 @@ fn callers_get_their_callees_ids_and_a_placeholder_before_create() {
         &Inputs {
             images: &images,
             ids: &none,
+            registry_auth: None,
         },
     )
     .unwrap();
@@ -268,6 +270,7 @@ fn callers_get_their_callees_ids_and_a_placeholder_before_create() {
         &Inputs {
             images: &images,
             ids: &ids,
+            registry_auth: None,
         },
     )
     .unwrap();
@@ -287,6 +290,7 @@ fn a_volume_without_id_is_refused_with_its_key() {
         &Inputs {
             images: &images,
             ids: &BTreeMap::new(),
+            registry_auth: None,
         },
     )
     .unwrap_err();
@@ -475,4 +479,96 @@ fn the_fingerprint_changes_with_the_live_state() {
     let c = plan::plan("shop", None, "shop", &d, &[live(&d[0], "ep_1")]).unwrap();
     assert_eq!(a.fingerprint, b.fingerprint);
     assert_ne!(a.fingerprint, c.fingerprint);
+}
+
+/// flash.yaml's `registry.auth` (a Runpod registry credential id) is the v2 body's `registry`,
+/// the field the vendored document describes as the credential's id.
+#[test]
+fn registry_auth_is_the_bodys_registry_credential_id() {
+    let yaml = format!(
+        "{}registry:\n  url: registry.example.com/team\n  auth: reg_abc\n",
+        queue("    cpu: cpu3c-2-4\n")
+    );
+    let plan = lowered(&yaml, None);
+    let images = images(&plan);
+    let desired = body::desired(
+        &plan,
+        &Inputs {
+            images: &images,
+            ids: &BTreeMap::new(),
+            registry_auth: Some("reg_abc"),
+        },
+    )
+    .unwrap();
+    let d = &desired[0];
+    let v = valid(d);
+    assert_eq!(v["registry"], "reg_abc");
+    // The document's field is the credential's id (what `/v2/registries` lists), not a secret.
+    let document: Value = serde_json::from_str(super::openapi::DOCUMENT).unwrap();
+    let field =
+        &document["components"]["schemas"]["ContainerConfig"]["allOf"][1]["properties"]["registry"];
+    assert!(
+        field["description"]
+            .as_str()
+            .unwrap()
+            .contains("credential ID"),
+        "{field}"
+    );
+    assert!(document["components"]["schemas"]["Registry"]["properties"]["id"].is_object());
+    // Through GraphQL, the inline template's `containerRegistryAuthId`.
+    let mut one_vcpu = d.body.clone();
+    one_vcpu.cpu = Some(vec![body::CpuBody {
+        id: "cpu3c".into(),
+        vcpu_count: 1,
+    }]);
+    assert_eq!(
+        graphql::save_endpoint_input(&one_vcpu, None)["template"]["containerRegistryAuthId"],
+        "reg_abc"
+    );
+    // A new id rolls the workers; removed from flash.yaml, it is cleared (`null`), and both
+    // PATCH bodies are valid.
+    let mut live = d.body.clone();
+    live.registry = Some("reg_old".into());
+    let fields = plan::diff(&d.body, &live);
+    assert_eq!(fields.len(), 1);
+    assert_eq!(
+        (fields[0].field.as_str(), fields[0].effect),
+        ("registry", Effect::RollsWorkers)
+    );
+    let patch = plan::patch_body(&d.body, &fields);
+    assert_eq!(patch, json!({"registry": "reg_abc"}));
+    validate("UpdateEndpointRequest", &patch).unwrap();
+    let mut unset = d.body.clone();
+    unset.registry = None;
+    let patch = plan::patch_body(&unset, &plan::diff(&unset, &live));
+    assert_eq!(patch, json!({"registry": null}));
+    validate("UpdateEndpointRequest", &patch).unwrap();
+    // The plan shows the id.
+    let made = plan::plan("shop", None, "shop", &desired, &[]).unwrap();
+    let shown = serde_json::to_value(&made).unwrap();
+    assert_eq!(shown["changes"][0]["registry"], "reg_abc");
+}
+
+/// flash.yaml names a credential by id only: a user name or password is refused.
+#[test]
+fn a_registry_password_in_flash_yaml_is_refused() {
+    for extra in [
+        "registry:\n  password: hunter2\n",
+        "registry:\n  auth: {username: me, password: hunter2}\n",
+        "registry:\n  auth: \"user:pass word\"\n",
+    ] {
+        let yaml = format!("{}{extra}", queue("    cpu: cpu3c-2-4\n"));
+        let options = crate::emit::Options {
+            out_dir: ".flash",
+            flashc_version: "test",
+            overrides: &BTreeMap::new(),
+        };
+        assert!(
+            matches!(
+                crate::generate(yaml.as_bytes(), None, &workspace(), &options),
+                Err(crate::GenerateError::Problems(_))
+            ),
+            "{extra}"
+        );
+    }
 }

@@ -51,6 +51,7 @@ const TEMPLATE_FIELDS: &[(&str, Kind)] = &[
     ("env", Kind::EnvList),
     ("ports", Kind::String),
     ("volumeInGb", Kind::Int),
+    ("containerRegistryAuthId", Kind::String),
 ];
 
 /// The `Endpoint` fields a selection may name.
@@ -479,6 +480,9 @@ fn to_v2(input: &Value) -> Value {
     }
     if let Some(disk) = template["containerDiskInGb"].as_u64() {
         body.insert("disk".into(), json!(disk));
+    }
+    if let Some(registry) = template["containerRegistryAuthId"].as_str() {
+        body.insert("registry".into(), json!(registry));
     }
     if let Some(ids) = input["gpuIds"].as_str().filter(|s| !s.is_empty()) {
         let (excluded, pools): (Vec<&str>, Vec<&str>) = ids
