@@ -361,14 +361,14 @@ fn env(
 /// excluded.
 pub fn gpu(choices: &[String], count: u32, min_cuda_version: &str) -> GpuBody {
     let any = choices.iter().any(|c| c == vocab::GPU_ANY);
-    let named: Vec<&str> = vocab::GPU_POOLS
+    let named: Vec<&str> = vocab::gpu_pools()
         .iter()
         .filter(|p| any || choices.iter().any(|c| c == p.id))
         .map(|p| p.id)
         .collect();
     let mut pools: Vec<String> = named.iter().map(|p| p.to_string()).collect();
     let mut excluded = Vec::new();
-    for pool in vocab::GPU_POOLS {
+    for pool in vocab::gpu_pools() {
         if named.contains(&pool.id) {
             continue;
         }

@@ -507,7 +507,7 @@ fn to_v2(input: &Value) -> Value {
             .flatten()
             .filter_map(Value::as_str)
             .filter_map(vocab::cpu_flavor)
-            .map(|f| json!({"id": f.id.split('-').next().unwrap_or(f.id), "vcpuCount": f.vcpus}))
+            .map(|f| json!({"id": f.id.split('-').next().unwrap_or(&f.id), "vcpuCount": f.vcpus}))
             .collect();
         body.insert("cpu".into(), json!(cpu));
     }
