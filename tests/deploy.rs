@@ -519,6 +519,25 @@ fn a_one_vcpu_flavor_deploys_updates_and_destroys_through_graphql() {
 }
 
 #[test]
+fn a_graphql_create_whose_answer_was_lost_is_found_not_made_twice() {
+    // Requests 1–4: the plan's and apply's listings and the callee's REST create; the 5th,
+    // the caller's `saveEndpoint`, is carried out and its answer lost (a 500).
+    let emulator = Emulator::start("0,0,0,0,599");
+    let project = ProjectCopy::new();
+    project.edit("flash.yaml", "cpu: cpu3c-2-4", "cpu: cpu3c-1-2");
+    let out = flashc(&emulator, &project, &["deploy", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let named: Vec<Value> = emulator
+        .endpoints()
+        .into_iter()
+        .filter(|e| e["name"] == "mixed-api.api")
+        .collect();
+    assert_eq!(named.len(), 1, "{named:#?}");
+    let (code, plan) = plan_json(&emulator, &project);
+    assert_eq!(code, 0, "{plan:#}");
+}
+
+#[test]
 fn the_emulator_refuses_graphql_it_does_not_know() {
     let emulator = Emulator::start("");
     let save =
