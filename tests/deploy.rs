@@ -424,28 +424,178 @@ fn the_emulator_refuses_what_the_openapi_document_refuses() {
     assert!(!body["errors"].as_array().unwrap().is_empty());
 }
 
+/// `myself { endpoints { … } }` through the emulator's GraphQL API.
+fn graphql_endpoints(emulator: &Emulator) -> Vec<Value> {
+    let (status, answer) = emulator.call(
+        "POST",
+        "/graphql",
+        Some(json!({"query": "query { myself { endpoints { id name instanceIds workersMax version } } }"})),
+    );
+    assert_eq!(status, 200, "{answer}");
+    answer["data"]["myself"]["endpoints"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .clone()
+}
+
 #[test]
-fn a_one_vcpu_flavor_is_planned_through_graphql_and_never_half_applied() {
+fn a_one_vcpu_flavor_deploys_updates_and_destroys_through_graphql() {
     let emulator = Emulator::start("");
     let project = ProjectCopy::new();
     project.edit("flash.yaml", "cpu: cpu3c-2-4", "cpu: cpu3c-1-2");
+    // The plan says which endpoint goes through GraphQL, and why.
     let (code, plan) = plan_json(&emulator, &project);
     assert_eq!(code, 4);
     let api = &plan["changes"][0];
-    assert_eq!(api["endpoint"], "api");
+    assert_eq!(
+        (&api["endpoint"], &api["action"]),
+        (&json!("api"), &json!("create"))
+    );
     assert_eq!(api["api"], "graphql");
     assert!(
         api["reason"].as_str().unwrap().contains("cpu3c-1-2"),
         "{api:#}"
     );
+    assert_eq!(plan["changes"][1]["api"], "rest", "{plan:#}");
+
+    // Deploy: the callee through REST, the 1-vCPU caller through saveEndpoint, verified.
     let out = flashc(&emulator, &project, &["deploy", "--yes"]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert!(text(&out).contains("GraphQL"), "{}", text(&out));
+    assert!(out.status.success(), "{}", text(&out));
+    let backend = emulator.by_name("mixed-api.gpu-backend");
+    let api = emulator.by_name("mixed-api.api");
+    // REST v2 cannot show a 1-vCPU flavor; the rest of the endpoint it shows as any other.
+    assert!(api.get("cpu").is_none(), "{api:#}");
+    assert_eq!(api["type"], "LOAD_BALANCER");
+    assert_eq!(api["env"]["FLASH_ENDPOINT_GPU_BACKEND"], backend["id"]);
     assert_eq!(
-        emulator.writes(),
-        0,
-        "a plan that cannot be carried out whole wrote"
+        api["env"]["RUNPOD_API_KEY"],
+        "{{ RUNPOD_SECRET_runpod_api_key }}"
     );
+    assert_eq!(api["ports"], json!(["8080/http"]));
+    assert_eq!(
+        api["workers"],
+        json!({"min": 1, "max": 4, "idleTimeout": 60})
+    );
+    let live = graphql_endpoints(&emulator);
+    let gql = live.iter().find(|e| e["id"] == api["id"]).unwrap();
+    assert_eq!(gql["instanceIds"], json!(["cpu3c-1-2"]));
+    assert!(
+        project.record()["environments"]["mixed-api"]["deployments"][0]["endpoints"]["api"]
+            ["request"]["cpu"]
+            == json!([{"id": "cpu3c", "vcpuCount": 1}])
+    );
+
+    // Read back through GraphQL, it matches flash.yaml: nothing to change, nothing written.
+    let (code, plan) = plan_json(&emulator, &project);
+    assert_eq!(code, 0, "{plan:#}");
+    let writes = emulator.writes();
+    let out = flashc(&emulator, &project, &["deploy", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(emulator.writes(), writes, "an unchanged deploy wrote");
+
+    // A change is an update through saveEndpoint with the id: the same endpoint, replaced whole.
+    project.edit("flash.yaml", "workers: [1, 4]", "workers: [1, 6]");
+    let (code, plan) = plan_json(&emulator, &project);
+    assert_eq!(code, 4);
+    assert_eq!(actions(&plan)[0], pair("api", "update"));
+    assert_eq!(plan["changes"][0]["api"], "graphql");
+    let out = flashc(&emulator, &project, &["deploy", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let after = emulator.by_name("mixed-api.api");
+    assert_eq!(after["id"], api["id"]);
+    assert_eq!(after["workers"]["max"], 6);
+    assert_eq!(
+        after["env"], api["env"],
+        "a whole replace lost the environment"
+    );
+    let out = flashc(&emulator, &project, &["status"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // Destroy: the GraphQL endpoint scaled to zero and deleted by deleteEndpoint.
+    let out = flashc(&emulator, &project, &["destroy", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(emulator.endpoints(), Vec::<Value>::new());
+    assert_eq!(graphql_endpoints(&emulator), Vec::<Value>::new());
+}
+
+#[test]
+fn a_graphql_create_whose_answer_was_lost_is_found_not_made_twice() {
+    // Requests 1–4: the plan's and apply's listings and the callee's REST create; the 5th,
+    // the caller's `saveEndpoint`, is carried out and its answer lost (a 500).
+    let emulator = Emulator::start("0,0,0,0,599");
+    let project = ProjectCopy::new();
+    project.edit("flash.yaml", "cpu: cpu3c-2-4", "cpu: cpu3c-1-2");
+    let out = flashc(&emulator, &project, &["deploy", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let named: Vec<Value> = emulator
+        .endpoints()
+        .into_iter()
+        .filter(|e| e["name"] == "mixed-api.api")
+        .collect();
+    assert_eq!(named.len(), 1, "{named:#?}");
+    let (code, plan) = plan_json(&emulator, &project);
+    assert_eq!(code, 0, "{plan:#}");
+}
+
+#[test]
+fn the_emulator_refuses_graphql_it_does_not_know() {
+    let emulator = Emulator::start("");
+    let save =
+        "mutation saveEndpoint($input: EndpointInput!) { saveEndpoint(input: $input) { id } }";
+    let input = json!({
+        "name": "x", "type": "QB", "instanceIds": ["cpu3c-1-2"],
+        "template": {"name": "x", "imageName": "img", "env": [{"key": "A", "value": "1"}]},
+        "workersMin": 0, "workersMax": 1, "scalerType": "QUEUE_DELAY", "scalerValue": 4,
+    });
+    let errors = |query: &str, variables: Value| {
+        let (status, answer) = emulator.call(
+            "POST",
+            "/graphql",
+            Some(json!({"query": query, "variables": variables})),
+        );
+        assert_eq!(status, 200);
+        answer["errors"]
+            .as_array()
+            .map(|e| {
+                e.iter()
+                    .map(|m| m["message"].as_str().unwrap().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let mut unknown = input.clone();
+    unknown["gpuType"] = json!("A100");
+    assert!(errors(save, json!({"input": unknown}))[0].contains("\"gpuType\" is not defined"));
+    let mut both = input.clone();
+    both["gpuIds"] = json!("ADA_24");
+    assert!(errors(save, json!({"input": both}))[0].contains("not both"));
+    let mut flavor = input.clone();
+    flavor["instanceIds"] = json!(["cpu9x-1-2"]);
+    assert!(errors(save, json!({"input": flavor}))[0].contains("not a CPU flavor"));
+    assert!(errors("mutation { dropEverything }", json!({}))[0].contains("answers only"));
+    assert!(errors(
+        "mutation saveEndpoint($input: EndpointInput!) { saveEndpoint(input: $input) { id secret } }",
+        json!({"input": input})
+    )[0]
+    .contains("Cannot query field \"secret\""));
+    // A good one is made; it cannot be deleted while it has workers, nor change its type.
+    let (_, made) = emulator.call(
+        "POST",
+        "/graphql",
+        Some(json!({"query": save, "variables": {"input": input}})),
+    );
+    let id = made["data"]["saveEndpoint"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let delete = "mutation deleteEndpoint($id: String!) { deleteEndpoint(id: $id) }";
+    assert!(errors(delete, json!({"id": id}))[0].contains("still has workers"));
+    let mut lb = input.clone();
+    lb["id"] = json!(id);
+    lb["type"] = json!("LB");
+    lb["scalerType"] = json!("REQUEST_COUNT");
+    assert!(errors(save, json!({"input": lb}))[0].contains("type cannot change"));
+    assert_eq!(emulator.endpoints().len(), 1);
 }
 
 #[test]
@@ -603,6 +753,9 @@ fn deploy_with_workers(emulator: &Emulator, project: &ProjectCopy, store: &Path)
         .env("CARGO_TARGET_DIR", generated_target())
         .env("FLASHC_RETRY_BASE_MS", "5")
         .env("FLASHC_VERIFY_TIMEOUT", "60")
+        // A machine without Docker: deploy builds the worker binaries the emulator runs,
+        // even with a registry named in flash.yaml.
+        .env("DOCKER", "/nonexistent/docker")
         .stdin(Stdio::null());
     cmd
 }
@@ -669,14 +822,33 @@ fn real_workers_answer_roll_out_fail_verify_roll_back_and_go() {
         "    execution_timeout: 2m\n",
         "    execution_timeout: 2m\n    smoke:\n      - input: {text: \"a b c\", max_words: 1}\n        expect: {status: COMPLETED, output: {words_out: 1}}\n",
     );
+    project.edit(
+        "flash.yaml",
+        "name: mixed-api\n",
+        "name: mixed-api\nregistry:\n  url: 127.0.0.1:5999/team\n",
+    );
 
-    // Deploy: the workers are built, started, pinged, smoke-tested; the GPU is reported.
+    // Deploy: no Docker here, so the worker binaries are built (named by content in the
+    // registry flash.yaml names), started, pinged, smoke-tested; the GPU is reported.
     let out = checked(
         deploy_with_workers(&emulator, &project, &store)
             .output()
             .unwrap(),
     );
     assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("Docker is not available"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        emulator.by_name("mixed-api.api")["image"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:5999/team/mixed-api-api:flashc-"),
+        "{:#}",
+        emulator.by_name("mixed-api.api")
+    );
     assert!(
         text(&out).contains("gpu-backend: worker")
             && text(&out).contains("on NVIDIA GeForce RTX 4090"),
@@ -918,4 +1090,103 @@ fn a_caller_without_a_key_is_warned_about() {
     );
     let out = flashc(&emulator, &project, &["deploy", "--plan"]);
     assert!(text(&out).contains(warning), "{}", text(&out));
+}
+
+/// A stand-in for the `docker` CLI (`DOCKER`): it logs each call and answers `image inspect`
+/// with a digest derived from the tag. The real Docker and registry are in
+/// tests/docker/registry.sh; this checks what deploy asks of them.
+fn fake_docker(dir: &Path) -> PathBuf {
+    let script = dir.join("docker");
+    std::fs::write(
+        &script,
+        r#"#!/bin/sh
+echo "$*" >> "$(dirname "$0")/docker.log"
+case "$1" in
+  image) tag=$(eval echo "\${$#}")
+         echo "${tag%:*}@sha256:$(printf %s "$tag" | sha256sum | cut -c1-64)" ;;
+esac
+exit 0
+"#,
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+#[test]
+fn deploy_builds_and_pushes_what_changed_and_deploys_it_by_digest() {
+    let emulator = Emulator::start("");
+    let project = ProjectCopy::new();
+    let tools = project.0.join("tools");
+    std::fs::create_dir_all(&tools).unwrap();
+    let docker = fake_docker(&tools);
+    let log = || std::fs::read_to_string(tools.join("docker.log")).unwrap_or_default();
+    project.edit(
+        "flash.yaml",
+        "name: mixed-api\n",
+        "name: mixed-api\nregistry:\n  url: 127.0.0.1:5999/team\n  auth: reg_abc\n",
+    );
+    let deploy = |extra: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_flashc"));
+        cmd.args(["deploy", "--yes"])
+            .args(extra)
+            .current_dir(&project.0)
+            .env("RUNPOD_API_BASE_URL", &emulator.base)
+            .env("RUNPOD_API_KEY", KEY)
+            .env("DOCKER", &docker)
+            .env("FLASHC_RETRY_BASE_MS", "5")
+            .env("FLASHC_VERIFY_TIMEOUT", "5")
+            .stdin(Stdio::null());
+        checked(cmd.output().unwrap())
+    };
+
+    // The plan names the credential the images are pulled with (an id, no secret).
+    let (_, plan) = plan_json(&emulator, &project);
+    assert_eq!(plan["changes"][0]["registry"], "reg_abc", "{plan:#}");
+
+    // One command: both images built and pushed to flash.yaml's registry, deployed by digest.
+    let out = deploy(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let builds = |log: &str| log.lines().filter(|l| l.starts_with("build ")).count();
+    let pushes = |log: &str| log.lines().filter(|l| l.starts_with("push ")).count();
+    assert_eq!((builds(&log()), pushes(&log())), (2, 2), "{}", log());
+    let pinned: Value = serde_json::from_str(
+        &std::fs::read_to_string(project.0.join("flash-images.json")).unwrap(),
+    )
+    .unwrap();
+    for name in ["api", "gpu-backend"] {
+        let live = emulator.by_name(&format!("mixed-api.{name}"));
+        let digest = &pinned["environments"]["mixed-api"][name]["digest"];
+        assert!(
+            digest
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("127.0.0.1:5999/team/mixed-api-{name}@sha256:")),
+            "{pinned:#}"
+        );
+        assert_eq!(&live["image"], digest);
+        assert_eq!(live["registry"], "reg_abc");
+    }
+
+    // Nothing changed: nothing is built, pushed or written.
+    let writes = emulator.writes();
+    let out = deploy(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!((builds(&log()), pushes(&log())), (2, 2), "{}", log());
+    assert_eq!(emulator.writes(), writes);
+
+    // A handler edit is new content: built, pushed and rolled out again.
+    project.edit(
+        "src/api.rs",
+        "use serde::Serialize;\n",
+        "use serde::Serialize;\n// edited\n",
+    );
+    let out = deploy(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!((builds(&log()), pushes(&log())), (4, 4), "{}", log());
+    assert_ne!(
+        emulator.by_name("mixed-api.api")["image"],
+        pinned["environments"]["mixed-api"]["api"]["digest"]
+    );
 }

@@ -40,6 +40,10 @@ pub struct EndpointBody {
     pub env: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<String>,
+    /// The id of the Runpod registry credential the image is pulled with (`/v2/registries`):
+    /// flash.yaml's `registry.auth`. Never a user name or password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
     /// Container disk, GB. Unset: the platform's default, and a live value is left alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk: Option<u32>,
@@ -154,6 +158,8 @@ pub struct Inputs<'a> {
     pub images: &'a BTreeMap<String, String>,
     /// Live ids of the project's endpoints (flash.yaml name → id), for callers' variables.
     pub ids: &'a BTreeMap<String, String>,
+    /// flash.yaml's `registry.auth`: the registry credential id every image is pulled with.
+    pub registry_auth: Option<&'a str>,
 }
 
 /// flash.yaml asks for something no API flashc speaks can express.
@@ -266,6 +272,12 @@ fn desired_endpoint(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    if matches!(api, Api::GraphQl { .. }) && network_volumes.len() > 1 {
+        return Err(unmappable(
+            "volume",
+            "GraphQL saveEndpoint (which this endpoint's CPU flavor needs) attaches one network volume".into(),
+        ));
+    }
     let ports = match e.kind {
         Kind::LoadBalanced => vec![format!("{}/http", e.port)],
         Kind::Queue => Vec::new(),
@@ -283,6 +295,7 @@ fn desired_endpoint(
             image,
             env,
             ports,
+            registry: inputs.registry_auth.map(str::to_string),
             disk: e.container_disk,
             gpu,
             cpu,
@@ -348,14 +361,14 @@ fn env(
 /// excluded.
 pub fn gpu(choices: &[String], count: u32, min_cuda_version: &str) -> GpuBody {
     let any = choices.iter().any(|c| c == vocab::GPU_ANY);
-    let named: Vec<&str> = vocab::GPU_POOLS
+    let named: Vec<&str> = vocab::gpu_pools()
         .iter()
         .filter(|p| any || choices.iter().any(|c| c == p.id))
         .map(|p| p.id)
         .collect();
     let mut pools: Vec<String> = named.iter().map(|p| p.to_string()).collect();
     let mut excluded = Vec::new();
-    for pool in vocab::GPU_POOLS {
+    for pool in vocab::gpu_pools() {
         if named.contains(&pool.id) {
             continue;
         }

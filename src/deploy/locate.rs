@@ -48,6 +48,12 @@ pub fn span(
     endpoint: &str,
     field: Option<&str>,
 ) -> Option<(Span, Option<&'static str>)> {
+    // The registry credential is the project's, written once at the top level.
+    if field.is_some_and(|f| f == "registry") {
+        if let Some(auth) = merged.get("registry").and_then(|r| r.entry("auth")) {
+            return Some((auth.key_span, Some("registry.auth")));
+        }
+    }
     let entry = merged.get("endpoints")?.entry(endpoint)?;
     let key = field.and_then(flash_yaml_key);
     match key.and_then(|k| entry.value.entry(k)) {
@@ -89,5 +95,11 @@ mod tests {
         // Not written anywhere: the endpoint.
         let (s, key) = span(&merged, "job", Some("timeout")).unwrap();
         assert_eq!((s.start.line, key), (6, None));
+        // The registry credential: the top-level `registry.auth`.
+        let yaml = format!("{yaml}registry:\n  auth: reg_abc\n");
+        let (root, _) = crate::load::load(yaml.as_bytes(), crate::load::Limits::default());
+        let (merged, _) = crate::validate::resolve(root.unwrap(), None);
+        let (s, key) = span(&merged, "job", Some("registry")).unwrap();
+        assert_eq!((s.start.line, key), (11, Some("registry.auth")));
     }
 }

@@ -5,6 +5,7 @@
 //! live state and carries the plan out.
 
 pub mod body;
+pub mod graphql;
 pub mod locate;
 pub mod openapi;
 pub mod plan;

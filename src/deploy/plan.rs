@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::body::{Api, Desired, EndpointBody, OWNER_ENV};
+use super::graphql;
 
 /// A live endpoint, as `GET /v2/serverless` lists it.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,12 +106,22 @@ pub struct Change {
     /// Which API carries the change.
     #[serde(flatten)]
     pub api: Api,
+    /// The registry credential id (`registry.auth`) the endpoint's image is pulled with: an
+    /// id, never a secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
     /// Whether the change starts a new release (workers roll).
     pub rolls_workers: bool,
     pub fields: Vec<FieldChange>,
-    /// What apply sends: the create body, or the PATCH body. Not serialised (env values).
+    /// What apply sends: the create body, or the PATCH body; through GraphQL, the whole
+    /// `saveEndpoint` request. Not serialised (env values).
     #[serde(skip)]
     pub request: Option<Value>,
+    /// How the live endpoint this change removes (delete, or the old one of a replace) is
+    /// scaled to zero when REST cannot show it (a GraphQL-made 1-vCPU endpoint): the
+    /// `saveEndpoint` request, after which `deleteEndpoint` removes it. `None`: through REST.
+    #[serde(skip)]
+    pub retire_request: Option<Value>,
 }
 
 /// The plan for one project and environment.
@@ -195,9 +206,11 @@ pub fn plan(
                 name: d.body.name.clone(),
                 id: None,
                 api: d.api.clone(),
+                registry: d.body.registry.clone(),
                 rolls_workers: true,
                 fields: Vec::new(),
-                request: Some(create_body(&d.body)),
+                request: Some(create_request(d)),
+                retire_request: None,
             },
             Some(l) => {
                 claimed.insert(&l.id);
@@ -210,9 +223,13 @@ pub fn plan(
                 } else {
                     Action::Update
                 };
-                let request = match action {
-                    Action::Replace => Some(create_body(&d.body)),
-                    Action::Update => Some(patch_body(&d.body, &fields)),
+                let request = match (action, &d.api) {
+                    (Action::Replace, _) => Some(create_request(d)),
+                    (Action::Update, Api::GraphQl { .. }) => Some(graphql::request(
+                        graphql::SAVE_ENDPOINT,
+                        json!({"input": graphql::save_endpoint_input(&d.body, Some(&l.id))}),
+                    )),
+                    (Action::Update, Api::Rest) => Some(patch_body(&d.body, &fields)),
                     _ => None,
                 };
                 Change {
@@ -221,9 +238,11 @@ pub fn plan(
                     name: d.body.name.clone(),
                     id: Some(l.id.clone()),
                     api: d.api.clone(),
+                    registry: d.body.registry.clone(),
                     rolls_workers: fields.iter().any(|f| f.effect != Effect::AtOnce),
                     fields: hide_secrets(fields),
                     request,
+                    retire_request: retire_request(l),
                 }
             }
         };
@@ -236,15 +255,23 @@ pub fn plan(
         if claimed.contains(l.id.as_str()) {
             continue;
         }
+        let retire = retire_request(l);
         changes.push(Change {
             endpoint: endpoint_of(project, &l.body.name),
             action: Action::Delete,
             name: l.body.name.clone(),
             id: Some(l.id.clone()),
-            api: Api::Rest,
+            api: match retire {
+                Some(_) => Api::GraphQl {
+                    reason: "made through GraphQL (a 1-vCPU flavor): scaled to zero by saveEndpoint, deleted by deleteEndpoint".into(),
+                },
+                None => Api::Rest,
+            },
+            registry: None,
             rolls_workers: false,
             fields: Vec::new(),
             request: None,
+            retire_request: retire,
         });
     }
     let fingerprint = fingerprint(desired, live, owner);
@@ -309,6 +336,9 @@ pub fn diff(desired: &EndpointBody, live: &EndpointBody) -> Vec<FieldChange> {
                 v(&desired.env.get(key)),
             );
         }
+    }
+    if desired.registry != live.registry {
+        push("registry", v(&live.registry), v(&desired.registry));
     }
     if desired.ports != live.ports {
         push("ports", v(&live.ports), v(&desired.ports));
@@ -390,6 +420,28 @@ fn hide_secrets(fields: Vec<FieldChange>) -> Vec<FieldChange> {
         .collect()
 }
 
+/// What creates the endpoint: a `CreateEndpointRequest`, or GraphQL `saveEndpoint` without an
+/// id.
+fn create_request(d: &Desired) -> Value {
+    match d.api {
+        Api::Rest => create_body(&d.body),
+        Api::GraphQl { .. } => graphql::request(
+            graphql::SAVE_ENDPOINT,
+            json!({"input": graphql::save_endpoint_input(&d.body, None)}),
+        ),
+    }
+}
+
+/// A live endpoint REST cannot express is scaled to zero through GraphQL before its delete.
+fn retire_request(live: &Live) -> Option<Value> {
+    graphql::needs_graphql(&live.body).then(|| {
+        graphql::request(
+            graphql::SAVE_ENDPOINT,
+            json!({"input": graphql::scale_to_zero_input(&live.body, &live.id)}),
+        )
+    })
+}
+
 /// `CreateEndpointRequest`.
 pub fn create_body(body: &EndpointBody) -> Value {
     serde_json::to_value(body).unwrap_or(Value::Null)
@@ -428,6 +480,10 @@ pub fn patch_body(desired: &EndpointBody, fields: &[FieldChange]) -> Value {
             }
             "ports" => {
                 out.insert("ports".into(), json!(desired.ports));
+            }
+            // Removed from flash.yaml: cleared (`null`), not left as it was.
+            "registry" => {
+                out.insert("registry".into(), json!(desired.registry));
             }
             other => {
                 if let Some(value) = full.get(other) {

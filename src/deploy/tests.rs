@@ -71,6 +71,7 @@ fn bodies(yaml: &str, env: Option<&str>) -> Vec<Desired> {
         &Inputs {
             images: &images,
             ids: &BTreeMap::new(),
+            registry_auth: None,
         },
     )
     .unwrap()
@@ -141,7 +142,7 @@ fn a_model_excludes_the_unnamed_cards_of_its_pool_too() {
     assert_eq!(gpu.pools, ["ADA_48_PRO"]);
     assert_eq!(gpu.excluded_types, ["NVIDIA L40", "NVIDIA L40S"]);
     let any = body::gpu(&["any".into()], 1, "12.8");
-    assert_eq!(any.pools.len(), crate::model::vocab::GPU_POOLS.len());
+    assert_eq!(any.pools.len(), crate::model::vocab::gpu_pools().len());
     assert!(any.excluded_types.is_empty());
 }
 
@@ -193,6 +194,42 @@ fn a_one_vcpu_flavor_goes_through_graphql_because_rest_refuses_it() {
 }
 
 #[test]
+fn a_one_vcpu_endpoint_becomes_the_graphql_save_endpoint_input_runpods_sdk_sends() {
+    let d = one(&queue(
+        "    cpu: cpu3c-1-2\n    env:\n      TOKEN: { secret: tok }\n",
+    ));
+    let input = graphql::save_endpoint_input(&d.body, None);
+    assert_eq!(input["type"], "QB");
+    assert_eq!(input["instanceIds"], json!(["cpu3c-1-2"]));
+    assert!(input.get("gpuIds").is_none() && input.get("id").is_none());
+    assert_eq!(input["template"]["imageName"], json!(d.body.image));
+    assert!(input["template"]["env"]
+        .as_array()
+        .unwrap()
+        .contains(&json!({"key": "TOKEN", "value": "{{ RUNPOD_SECRET_tok }}"})));
+    assert_eq!(input["workersMin"], json!(d.body.workers.min));
+    assert_eq!(input["executionTimeoutMs"], json!(d.body.timeout));
+    assert_eq!(input["scalerType"], "QUEUE_DELAY");
+    assert_eq!(input["flashBootType"], json!(d.body.flashboot));
+    // With an id it replaces that endpoint; scaled to zero, it keeps everything but workers.
+    let zero = graphql::scale_to_zero_input(&d.body, "ep1");
+    assert_eq!(
+        (&zero["id"], &zero["workersMin"], &zero["workersMax"]),
+        (&json!("ep1"), &json!(0), &json!(0))
+    );
+    assert_eq!(zero["template"], input["template"]);
+    // Flavors read back through GraphQL give the v2 list again.
+    assert_eq!(
+        graphql::cpu_from_instance_ids(&graphql::instance_ids(d.body.cpu.as_ref().unwrap())),
+        d.body.cpu
+    );
+    assert!(graphql::needs_graphql(&d.body));
+    assert!(!graphql::needs_graphql(
+        &one(&queue("    cpu: cpu3c-2-4\n")).body
+    ));
+}
+
+#[test]
 fn names_and_markers_are_per_project_environment_and_endpoint() {
     let yaml = format!(
         "{}environments:\n  prod:\n    endpoints:\n      job:\n        workers: [1, 2]\n",
@@ -220,6 +257,7 @@ fn callers_get_their_callees_ids_and_a_placeholder_before_create() {
         &Inputs {
             images: &images,
             ids: &none,
+            registry_auth: None,
         },
     )
     .unwrap();
@@ -232,6 +270,7 @@ fn callers_get_their_callees_ids_and_a_placeholder_before_create() {
         &Inputs {
             images: &images,
             ids: &ids,
+            registry_auth: None,
         },
     )
     .unwrap();
@@ -251,6 +290,7 @@ fn a_volume_without_id_is_refused_with_its_key() {
         &Inputs {
             images: &images,
             ids: &BTreeMap::new(),
+            registry_auth: None,
         },
     )
     .unwrap_err();
@@ -439,4 +479,96 @@ fn the_fingerprint_changes_with_the_live_state() {
     let c = plan::plan("shop", None, "shop", &d, &[live(&d[0], "ep_1")]).unwrap();
     assert_eq!(a.fingerprint, b.fingerprint);
     assert_ne!(a.fingerprint, c.fingerprint);
+}
+
+/// flash.yaml's `registry.auth` (a Runpod registry credential id) is the v2 body's `registry`,
+/// the field the vendored document describes as the credential's id.
+#[test]
+fn registry_auth_is_the_bodys_registry_credential_id() {
+    let yaml = format!(
+        "{}registry:\n  url: registry.example.com/team\n  auth: reg_abc\n",
+        queue("    cpu: cpu3c-2-4\n")
+    );
+    let plan = lowered(&yaml, None);
+    let images = images(&plan);
+    let desired = body::desired(
+        &plan,
+        &Inputs {
+            images: &images,
+            ids: &BTreeMap::new(),
+            registry_auth: Some("reg_abc"),
+        },
+    )
+    .unwrap();
+    let d = &desired[0];
+    let v = valid(d);
+    assert_eq!(v["registry"], "reg_abc");
+    // The document's field is the credential's id (what `/v2/registries` lists), not a secret.
+    let document: Value = serde_json::from_str(super::openapi::DOCUMENT).unwrap();
+    let field =
+        &document["components"]["schemas"]["ContainerConfig"]["allOf"][1]["properties"]["registry"];
+    assert!(
+        field["description"]
+            .as_str()
+            .unwrap()
+            .contains("credential ID"),
+        "{field}"
+    );
+    assert!(document["components"]["schemas"]["Registry"]["properties"]["id"].is_object());
+    // Through GraphQL, the inline template's `containerRegistryAuthId`.
+    let mut one_vcpu = d.body.clone();
+    one_vcpu.cpu = Some(vec![body::CpuBody {
+        id: "cpu3c".into(),
+        vcpu_count: 1,
+    }]);
+    assert_eq!(
+        graphql::save_endpoint_input(&one_vcpu, None)["template"]["containerRegistryAuthId"],
+        "reg_abc"
+    );
+    // A new id rolls the workers; removed from flash.yaml, it is cleared (`null`), and both
+    // PATCH bodies are valid.
+    let mut live = d.body.clone();
+    live.registry = Some("reg_old".into());
+    let fields = plan::diff(&d.body, &live);
+    assert_eq!(fields.len(), 1);
+    assert_eq!(
+        (fields[0].field.as_str(), fields[0].effect),
+        ("registry", Effect::RollsWorkers)
+    );
+    let patch = plan::patch_body(&d.body, &fields);
+    assert_eq!(patch, json!({"registry": "reg_abc"}));
+    validate("UpdateEndpointRequest", &patch).unwrap();
+    let mut unset = d.body.clone();
+    unset.registry = None;
+    let patch = plan::patch_body(&unset, &plan::diff(&unset, &live));
+    assert_eq!(patch, json!({"registry": null}));
+    validate("UpdateEndpointRequest", &patch).unwrap();
+    // The plan shows the id.
+    let made = plan::plan("shop", None, "shop", &desired, &[]).unwrap();
+    let shown = serde_json::to_value(&made).unwrap();
+    assert_eq!(shown["changes"][0]["registry"], "reg_abc");
+}
+
+/// flash.yaml names a credential by id only: a user name or password is refused.
+#[test]
+fn a_registry_password_in_flash_yaml_is_refused() {
+    for extra in [
+        "registry:\n  password: hunter2\n",
+        "registry:\n  auth: {username: me, password: hunter2}\n",
+        "registry:\n  auth: \"user:pass word\"\n",
+    ] {
+        let yaml = format!("{}{extra}", queue("    cpu: cpu3c-2-4\n"));
+        let options = crate::emit::Options {
+            out_dir: ".flash",
+            flashc_version: "test",
+            overrides: &BTreeMap::new(),
+        };
+        assert!(
+            matches!(
+                crate::generate(yaml.as_bytes(), None, &workspace(), &options),
+                Err(crate::GenerateError::Problems(_))
+            ),
+            "{extra}"
+        );
+    }
 }

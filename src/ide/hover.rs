@@ -85,7 +85,7 @@ fn value_hover(root: &Node, path: &[Step], node: &Node, lookup: Lookup) -> Optio
             }
             "cpu" => {
                 if let Some(f) = vocab::cpu_flavor(&text) {
-                    let datacenters = vocab::cpu_flavor_datacenters(f.id).join(", ");
+                    let datacenters = vocab::cpu_flavor_datacenters(&f.id).join(", ");
                     return Some(format!(
                         "**CPU flavor `{}`**\n\n{} vCPU · {} GB RAM · container disk up to {} GB\n\nRuns in: {datacenters}",
                         f.id, f.vcpus, f.ram_gb, f.max_disk_gb
@@ -144,7 +144,7 @@ fn gpu_hover(value: &str, all: Vec<&str>) -> Option<String> {
             .iter()
             .filter_map(|m| vocab::gpu_model(m).map(|m| m.name))
             .collect();
-        cards.extend(pool.unnamed_cards);
+        cards.extend(pool.unnamed_cards.iter().copied());
         format!(
             "**GPU pool `{}`**\n\nCards: {}\n\nCUDA {} or later.\n",
             pool.id,

@@ -169,7 +169,7 @@ mod tests {
         for d in super::super::vocab::CPU_FLAVOR_DATACENTERS {
             assert!(datacenters().contains(d), "{d}");
         }
-        for m in super::super::vocab::GPU_MODELS {
+        for m in super::super::vocab::gpu_models() {
             assert!(
                 catalog.gpu_types.iter().any(|g| g.id == m.name),
                 "{}",

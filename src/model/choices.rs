@@ -33,16 +33,16 @@ impl JsonSchema for GpuChoice {
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         let mut values = vec![(vocab::GPU_ANY.to_string(), "Any GPU pool.".to_string())];
-        values.extend(vocab::GPU_POOLS.iter().map(|p| {
+        values.extend(vocab::gpu_pools().iter().map(|p| {
             let mut cards: Vec<&str> = p
                 .models
                 .iter()
                 .filter_map(|m| vocab::gpu_model(m).map(|m| m.name))
                 .collect();
-            cards.extend(p.unnamed_cards);
+            cards.extend(p.unnamed_cards.iter().copied());
             (p.id.to_string(), format!("GPU pool: {}.", cards.join(", ")))
         }));
-        values.extend(vocab::GPU_MODELS.iter().map(|m| {
+        values.extend(vocab::gpu_models().map(|m| {
             let pool = vocab::pool_of_model(m.id).map_or("", |p| p.id);
             (
                 m.id.to_string(),
@@ -64,7 +64,7 @@ impl JsonSchema for CpuChoice {
     }
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let values: Vec<(String, String)> = vocab::CPU_FLAVORS
+        let values: Vec<(String, String)> = vocab::cpu_flavors()
             .iter()
             .map(|f| {
                 let doc = format!(
@@ -144,16 +144,16 @@ impl JsonSchema for CudaVersion {
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         let mut values: Vec<serde_json::Value> =
-            vocab::CUDA_VERSIONS.iter().map(|v| (*v).into()).collect();
+            vocab::cuda_versions().iter().map(|v| (*v).into()).collect();
         values.extend(
-            vocab::CUDA_VERSIONS
+            vocab::cuda_versions()
                 .iter()
                 .filter_map(|v| v.parse::<f64>().ok())
                 .map(serde_json::Value::from),
         );
         // `min_cuda_version: 12` is a YAML integer; it means 12.0, as editors would assume.
         values.extend(
-            vocab::CUDA_VERSIONS
+            vocab::cuda_versions()
                 .iter()
                 .filter_map(|v| v.strip_suffix(".0"))
                 .filter_map(|v| v.parse::<i64>().ok())

@@ -43,6 +43,29 @@ pub struct FlashFile {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("examples" = [{"production": {"endpoints": {"embed": {"workers": [1, 10]}}}}]))]
     pub environments: BTreeMap<String, Environment>,
+    /// Where `flashc build` and `flashc deploy` push the project's images, and the Runpod
+    /// registry credential Runpod pulls them with. Never a user name or password: those are
+    /// kept by Runpod (`/v2/registries`), and this file names only the credential's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("examples" = [{"url": "registry.example.com/team", "auth": "reg_abc"}]))]
+    pub registry: Option<Registry>,
+}
+
+/// The registry images are pushed to and pulled from.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Registry {
+    /// The registry (and path) images are pushed to, without a scheme: images are named
+    /// `URL/project-endpoint:flashc-<hash>` and deployed by digest. `--push` overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9.\-]*(:[0-9]{1,5})?(/[a-z0-9][a-z0-9._\-/]*)?$"), extend("examples" = ["registry.example.com/team", "127.0.0.1:5000"]))]
+    pub url: Option<String>,
+    /// The id of the Runpod registry credential that pulls the images (create it in the
+    /// console or with `POST /v2/registries`; its user name and password stay with Runpod).
+    /// Sent as the endpoint's `registry`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_\-]{1,64}$"), extend("examples" = ["reg_abc"]))]
+    pub auth: Option<String>,
 }
 
 /// An overlay applied on top of the base file when the environment is selected.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end: `flashc build --push` to a real registry on loopback (Debian's `docker-registry`, the
 # distribution registry), then `flashc deploy` against `flashc emulate` deploys each endpoint by
-# the digest the push recorded. On examples/mixed-api (a scratch copy; the example is never written).
+# the digest the push recorded; then a handler edit goes live in one `flashc deploy --push`
+# (built, pushed, deployed by its new digest). On examples/mixed-api (a scratch copy; the example is never written).
 #
 #   sudo tests/docker/registry.sh        # root: it runs a private dockerd (docker-env.sh)
 #
@@ -100,4 +101,19 @@ for ep, image in pushed.items():
     assert live["mixed-api." + ep] == image["digest"], (ep, live, image)
     print("   mixed-api.%s runs %s" % (ep, live["mixed-api." + ep]))
 PY
+
+step "flashc deploy --push: a handler edit built, pushed and deployed by digest in one command"
+before=$(python3 -c "import json; print(json.load(open('$images'))['environments']['mixed-api']['api']['digest'])")
+sed -i 's|^use serde::Serialize;$|use serde::Serialize;\n// edited by registry.sh|' "$SCRATCH/project/src/api.rs"
+(cd "$SCRATCH/project" && RUNPOD_API_BASE_URL=$base RUNPOD_API_KEY=e2e "$FLASHC" deploy --yes --push "$REGISTRY") \
+  || fail "flashc deploy --push failed"
+after=$(python3 -c "import json; print(json.load(open('$images'))['environments']['mixed-api']['api']['digest'])")
+[ "$after" != "$before" ] || fail "the edit was not pushed as a new digest"
+code=$(curl -s -o /dev/null -w '%{http_code}' \
+  -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+  "http://$REGISTRY/v2/mixed-api-api/manifests/${after#*@}")
+[ "$code" = 200 ] || fail "api: the registry answers $code for ${after#*@}"
+curl -sf -H 'Authorization: Bearer e2e' "$base/v2/serverless" | grep -q "\"$after\"" \
+  || fail "the api endpoint does not run $after"
+echo "   api: $before -> $after"
 echo "== registry e2e: OK"

@@ -204,22 +204,60 @@ impl Client {
     /// One call, retried on 429, 5xx and transport failures. A POST is retried only after a
     /// 429 (nothing was created); after a 5xx the caller decides (it may have been created).
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, ApiError> {
+        self.send(method, path, body, method != "GET", method != "POST")
+    }
+
+    /// A GraphQL request (`POST /graphql`, `{query, variables}`): its `data`, or its `errors`
+    /// as a problem. `write`: a mutation (counted as a write call); `idempotent`: the request
+    /// may be sent again after a 5xx or a dropped connection (a query, a `saveEndpoint` with
+    /// an id, a delete), where a create may not.
+    pub fn graphql(
+        &self,
+        request: &Value,
+        write: bool,
+        idempotent: bool,
+    ) -> Result<Value, ApiError> {
+        let answer = self.send("POST", "/graphql", Some(request), write, idempotent)?;
+        let messages: Vec<String> = answer
+            .get("errors")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|e| scrub(e["message"].as_str().unwrap_or("(no message)"), &self.key))
+            .collect();
+        if !messages.is_empty() {
+            return Err(ApiError::Problem {
+                status: 200,
+                title: "GraphQL error".into(),
+                detail: messages.join("; "),
+                errors: messages,
+            });
+        }
+        Ok(answer.get("data").cloned().unwrap_or(Value::Null))
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        write: bool,
+        idempotent: bool,
+    ) -> Result<Value, ApiError> {
         let mut wait = self.backoff;
         let mut attempt = 1;
         loop {
-            if method != "GET" {
+            if write {
                 self.writes.fetch_add(1, Ordering::Relaxed);
             }
             let result = self.once(method, path, body);
             let retry_after = match &result {
                 Ok((_, value)) => return Ok(value.clone()),
                 Err((ApiError::Problem { status: 429, .. }, hint)) => Some(hint.unwrap_or(wait)),
-                Err((ApiError::Problem { status, .. }, _))
-                    if *status >= 500 && method != "POST" =>
-                {
+                Err((ApiError::Problem { status, .. }, _)) if *status >= 500 && idempotent => {
                     Some(wait)
                 }
-                Err((ApiError::Transport(_), _)) if method != "POST" => Some(wait),
+                Err((ApiError::Transport(_), _)) if idempotent => Some(wait),
                 Err(_) => None,
             };
             match retry_after {
@@ -295,8 +333,9 @@ impl Client {
                     .get("errors")
                     .and_then(Value::as_array)
                     .map(|a| {
+                        // Problem JSON lists strings; a GraphQL error answer, objects.
                         a.iter()
-                            .filter_map(Value::as_str)
+                            .filter_map(|e| e.as_str().or_else(|| e["message"].as_str()))
                             .map(|s| scrub(s, &self.key))
                             .collect()
                     })

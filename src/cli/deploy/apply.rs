@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use flashc::deploy::body::PENDING_ID;
-use flashc::deploy::{self, Action, Api, Change, DeployPlan, Desired, Live};
+use flashc::deploy::{self, graphql, Action, Api, Change, DeployPlan, Desired, Live};
 use serde_json::{json, Value};
 
 use super::api::{ApiError, Client};
@@ -40,11 +40,44 @@ pub struct Outcome {
     pub changed: Vec<String>,
 }
 
+/// The live endpoints. REST v2 cannot show a 1-vCPU flavor (its `cpu` is omitted): when an
+/// endpoint shows neither `gpu` nor `cpu`, its flavors are read through GraphQL (one query,
+/// made only then).
 pub fn list(client: &Client) -> Result<Vec<Live>, String> {
-    Ok(list_json(client)?
+    let mut live: Vec<Live> = list_json(client)?
         .iter()
         .filter_map(Live::from_json)
-        .collect())
+        .collect();
+    if live
+        .iter()
+        .any(|l| l.body.gpu.is_none() && l.body.cpu.is_none())
+    {
+        let data = client
+            .graphql(
+                &graphql::request(graphql::LIST_ENDPOINTS, json!({})),
+                false,
+                true,
+            )
+            .map_err(|e| format!("GraphQL myself.endpoints: {e}"))?;
+        for found in data["myself"]["endpoints"].as_array().into_iter().flatten() {
+            let flavors: Vec<String> = found["instanceIds"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f.as_str().map(str::to_string))
+                .collect();
+            let Some(l) = live
+                .iter_mut()
+                .find(|l| Some(l.id.as_str()) == found["id"].as_str())
+            else {
+                continue;
+            };
+            if l.body.gpu.is_none() && l.body.cpu.is_none() && !flavors.is_empty() {
+                l.body.cpu = graphql::cpu_from_instance_ids(&flavors);
+            }
+        }
+    }
+    Ok(live)
 }
 
 /// `GET /v2/serverless`'s endpoints as the API wrote them.
@@ -126,16 +159,6 @@ pub fn apply(
             return Err(format!(
                 "the plan is stale: it was made for fingerprint {expected}, and flash.yaml or the live endpoints now give {}; run `flashc deploy --plan` again",
                 plan.fingerprint
-            ));
-        }
-    }
-    // A plan is carried out whole or not at all: one endpoint REST cannot express stops it
-    // before the first write.
-    for c in plan.changes.iter().filter(|c| c.action != Action::None) {
-        if let Api::GraphQl { reason } = &c.api {
-            return Err(format!(
-                "endpoint `{}`: {reason}; this flashc does not speak GraphQL yet, so nothing was applied",
-                c.endpoint
             ));
         }
     }
@@ -251,43 +274,66 @@ fn execute(
         }
         text
     };
+    let graphql = matches!(change.api, Api::GraphQl { .. });
     match change.action {
         Action::Create => {
             let body = change.request.as_ref().ok_or("no request")?;
-            create(client, scope, body).map_err(|e| at("create", e))?;
+            create(client, scope, body, graphql).map_err(|e| at("create", e))?;
         }
         Action::Update => {
             let id = change.id.as_deref().ok_or("no id")?;
             let body = change.request.as_ref().ok_or("no request")?;
-            client
-                .patch(&format!("/v2/serverless/{id}"), body)
-                .map_err(|e| at("update", e))?;
+            if graphql {
+                // `saveEndpoint` with an id replaces the endpoint whole: sent again, it
+                // gives the same endpoint.
+                client
+                    .graphql(body, true, true)
+                    .map_err(|e| at("update (GraphQL saveEndpoint)", e))?;
+            } else {
+                client
+                    .patch(&format!("/v2/serverless/{id}"), body)
+                    .map_err(|e| at("update", e))?;
+            }
         }
         Action::Replace => {
             // The new endpoint first: the old one keeps serving until its replacement exists.
             let body = change.request.as_ref().ok_or("no request")?;
-            create(client, scope, body).map_err(|e| at("replace (create)", e))?;
+            create(client, scope, body, graphql).map_err(|e| at("replace (create)", e))?;
             if retire_replaced {
                 let id = change.id.as_deref().ok_or("no id")?;
-                retire(client, id).map_err(|e| at("replace (delete the old one)", e))?;
+                retire(client, id, change.retire_request.as_ref())
+                    .map_err(|e| at("replace (delete the old one)", e))?;
             }
         }
         Action::Delete => {
             let id = change.id.as_deref().ok_or("no id")?;
-            retire(client, id).map_err(|e| at("delete", e))?;
+            retire(client, id, change.retire_request.as_ref()).map_err(|e| at("delete", e))?;
         }
         Action::None => {}
     }
     Ok(())
 }
 
-/// POST, and when its answer is lost (5xx, a dropped connection), look for the endpoint by
-/// name before trying again, so a create is never made twice.
-fn create(client: &Client, scope: &Scope, body: &Value) -> Result<String, ApiError> {
-    let name = body["name"].as_str().unwrap_or_default();
+/// POST (or GraphQL `saveEndpoint` without an id), and when its answer is lost (5xx, a
+/// dropped connection), look for the endpoint by name before trying again, so a create is
+/// never made twice.
+fn create(client: &Client, scope: &Scope, body: &Value, graphql: bool) -> Result<String, ApiError> {
+    let name = if graphql {
+        body["variables"]["input"]["name"].as_str()
+    } else {
+        body["name"].as_str()
+    }
+    .unwrap_or_default();
     let mut last = None;
     for _ in 0..3 {
-        match client.post("/v2/serverless", body) {
+        let sent = if graphql {
+            client
+                .graphql(body, true, false)
+                .map(|data| data["saveEndpoint"].clone())
+        } else {
+            client.post("/v2/serverless", body)
+        };
+        match sent {
             Ok(created) => return Ok(created["id"].as_str().unwrap_or_default().to_string()),
             Err(e) if e.status().is_none_or(|s| s >= 500) => {
                 if let Ok(live) = list(client) {
@@ -306,8 +352,21 @@ fn create(client: &Client, scope: &Scope, body: &Value) -> Result<String, ApiErr
     Err(last.unwrap_or(ApiError::Transport("create failed".into())))
 }
 
-/// Scale to zero, then delete. Already gone counts as done.
-fn retire(client: &Client, id: &str) -> Result<(), ApiError> {
+/// Scale to zero, then delete. Already gone counts as done. `graphql`: the endpoint REST
+/// cannot show, scaled to zero by this `saveEndpoint` request and deleted by `deleteEndpoint`.
+fn retire(client: &Client, id: &str, graphql: Option<&Value>) -> Result<(), ApiError> {
+    if let Some(scale_to_zero) = graphql {
+        let gone = |r: Result<Value, ApiError>| match r {
+            Err(ApiError::Problem { detail, .. }) if detail.contains("not found") => {
+                Ok(Value::Null)
+            }
+            other => other,
+        };
+        gone(client.graphql(scale_to_zero, true, true))?;
+        let delete = graphql::request(graphql::DELETE_ENDPOINT, json!({"id": id}));
+        gone(client.graphql(&delete, true, true))?;
+        return Ok(());
+    }
     let path = format!("/v2/serverless/{id}");
     let gone = |r: Result<Value, ApiError>| match r {
         Err(e) if e.status() == Some(404) => Ok(Value::Null),

@@ -53,11 +53,41 @@ pub fn content(reference: &str) -> &str {
 
 pub fn build(args: &BuildArgs) -> ExitCode {
     let env = args.target.environment.as_deref();
-    let registry = args.push.as_deref().unwrap_or("flashc.local");
-    let project = match super::project::load(&args.target.file, env, registry, &[]) {
+    let project = match super::project::load(&args.target.file, env, args.push.as_deref(), &[]) {
         Ok(p) => p,
         Err(super::project::Failed(code)) => return ExitCode::from(code),
     };
+    let all: Vec<String> = project.images.keys().cloned().collect();
+    match build_images(&project, env, args.push.is_some(), &all) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => super::fail(e),
+    }
+}
+
+/// Whether a Docker daemon answers (`DOCKER`, else `docker`).
+pub fn docker_available() -> bool {
+    Command::new(docker())
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn docker() -> std::ffi::OsString {
+    std::env::var_os("DOCKER").unwrap_or_else(|| "docker".into())
+}
+
+/// Builds the images of `endpoints` (tagged by content, as `project.images` names them) from
+/// freshly generated Dockerfiles; with `push`, pushes each and records its digest in
+/// `flash-images.json` (after each push, so a later failure keeps what was pushed).
+pub fn build_images(
+    project: &super::project::Project,
+    env: Option<&str>,
+    push: bool,
+    endpoints: &[String],
+) -> Result<(), String> {
     use crate::cli::generate::{self, Round};
     let round = Round {
         file: &project.file,
@@ -68,12 +98,16 @@ pub fn build(args: &BuildArgs) -> ExitCode {
         dry_run: false,
     };
     if generate::run(&round).is_err() {
-        return super::fail("generation failed (above); nothing was built");
+        return Err("generation failed (above); nothing was built".into());
     }
-    let docker = std::env::var_os("DOCKER").unwrap_or_else(|| "docker".into());
+    let docker = docker();
     let mut pushed = read(&project.dir);
     pushed.format = 1;
-    for (endpoint, tag) in &project.images {
+    for (endpoint, tag) in project
+        .images
+        .iter()
+        .filter(|(name, _)| endpoints.contains(name))
+    {
         let dockerfile = project
             .dir
             .join(crate::cli::dev::prepare::OUT_DIR)
@@ -91,26 +125,24 @@ pub fn build(args: &BuildArgs) -> ExitCode {
             .stdout(Stdio::null())
             .status();
         if !built.is_ok_and(|s| s.success()) {
-            return super::fail(format!(
+            return Err(format!(
                 "docker build of `{endpoint}` failed; nothing more was built"
             ));
         }
-        let Some(_) = &args.push else {
+        if !push {
             println!("{endpoint}: {tag}");
             continue;
-        };
-        let push = Command::new(&docker)
+        }
+        let pushed_ok = Command::new(&docker)
             .args(["push", tag])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .status();
-        if !push.is_ok_and(|s| s.success()) {
-            return super::fail(format!("docker push {tag} failed"));
+        if !pushed_ok.is_ok_and(|s| s.success()) {
+            return Err(format!("docker push {tag} failed"));
         }
-        let digest = match repo_digest(&docker, tag) {
-            Some(d) => d,
-            None => return super::fail(format!("no digest for {tag} after its push")),
-        };
+        let digest = repo_digest(&docker, tag)
+            .ok_or_else(|| format!("no digest for {tag} after its push"))?;
         println!("{endpoint}: {digest}");
         pushed
             .environments
@@ -123,13 +155,11 @@ pub fn build(args: &BuildArgs) -> ExitCode {
                     digest,
                 },
             );
-        // Recorded after each push: a later failure keeps what was pushed.
         let text = serde_json::to_string_pretty(&pushed).unwrap_or_default() + "\n";
-        if let Err(e) = std::fs::write(project.dir.join(FILE), text) {
-            return super::fail(format!("cannot write {FILE}: {e}"));
-        }
+        std::fs::write(project.dir.join(FILE), text)
+            .map_err(|e| format!("cannot write {FILE}: {e}"))?;
     }
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 /// `REGISTRY/name@sha256:…` of a pushed tag: the repo digest of its repository.

@@ -67,9 +67,16 @@ pub struct DeployArgs {
     expect: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
-    /// The registry images are named in (`REGISTRY/project-endpoint:flashc-<content hash>`).
-    #[arg(long, default_value = "flashc.local")]
-    registry: String,
+    /// Build the images that changed, push them to this registry and deploy them by digest
+    /// (default: flash.yaml's `registry.url`). Needs Docker; against a local control plane
+    /// without Docker, the worker binaries are built instead.
+    #[arg(long, value_name = "REGISTRY")]
+    push: Option<String>,
+    /// The registry images are named in, without building or pushing anything
+    /// (`REGISTRY/project-endpoint:flashc-<content hash>`; default: `--push`, else
+    /// flash.yaml's `registry.url`, else `flashc.local`).
+    #[arg(long)]
+    registry: Option<String>,
     /// Deploy this image for an endpoint (`ENDPOINT=registry/name@sha256:…`), such as one
     /// pushed by your own build.
     #[arg(long = "image", value_name = "ENDPOINT=REF")]
@@ -117,7 +124,7 @@ impl Target {
     /// `status`, `rollback` and `destroy` start from. `Err` is the exit code, the reason printed.
     fn project_and_client(&self) -> Result<(project::Project, api::Client), ExitCode> {
         let env = self.environment.as_deref();
-        let project = project::load(&self.file, env, "flashc.local", &[])
+        let project = project::load(&self.file, env, None, &[])
             .map_err(|project::Failed(code)| ExitCode::from(code))?;
         Ok((project, client()?))
     }
@@ -158,7 +165,9 @@ fn confirm(question: &str) -> bool {
 
 pub fn deploy(args: &DeployArgs) -> ExitCode {
     let env = args.target.environment.as_deref();
-    let project = match project::load(&args.target.file, env, &args.registry, &args.images) {
+    let naming = args.push.as_deref().or(args.registry.as_deref());
+    let load = || project::load(&args.target.file, env, naming, &args.images);
+    let mut project = match load() {
         Ok(p) => p,
         Err(project::Failed(code)) => return ExitCode::from(code),
     };
@@ -166,8 +175,55 @@ pub fn deploy(args: &DeployArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    // What changed is built first, so one command takes the project live: with Docker and a
+    // registry, images are built, pushed and deployed by digest; against the local control
+    // plane without them, the worker binaries it runs are built instead.
+    let push_to = args.push.clone().or(project.registry.url.clone());
+    if !args.plan && !args.no_build {
+        let unpushed: Vec<String> = project
+            .images
+            .iter()
+            .filter(|(_, reference)| !reference.contains("@sha256:"))
+            .map(|(name, _)| name.clone())
+            .collect();
+        let docker = push_to.is_some() && build::docker_available();
+        if let (Some(registry), true) = (&push_to, docker) {
+            if !unpushed.is_empty() {
+                eprintln!("building and pushing {} to {registry}", unpushed.join(", "));
+                if let Err(e) = build::build_images(&project, env, true, &unpushed) {
+                    return fail(format!("{e}; nothing was deployed"));
+                }
+                // The digests are in flash-images.json now: deploy by them.
+                project = match load() {
+                    Ok(p) => p,
+                    Err(project::Failed(code)) => return ExitCode::from(code),
+                };
+            }
+        } else if client.is_local() {
+            if push_to.is_some() {
+                eprintln!(
+                    "note: Docker is not available: building the worker binaries the local control plane runs instead (images named by content)"
+                );
+            }
+            let binaries = project
+                .plan
+                .endpoints
+                .iter()
+                .map(|e| (e.name.clone(), e.image.clone()))
+                .collect();
+            if let Err(e) =
+                local_images::build(&project.file, &project.dir, env, &project.images, &binaries)
+            {
+                return fail(e);
+            }
+        } else if push_to.is_some() {
+            eprintln!("error: nothing applied: a registry is named but Docker is not available to build and push the images");
+            return ExitCode::from(crate::cli::EXIT_USAGE);
+        }
+    }
     // Runpod pulls images from a registry, and only a digest never moves: every image must be
-    // pinned (by `flashc build --push`, or `--image`). The local control plane needs no registry.
+    // pinned (pushed above, by `flashc build --push`, or `--image`). The local control plane
+    // needs no registry.
     if !args.plan && !client.is_local() {
         let unpinned: Vec<&str> = project
             .images
@@ -177,24 +233,10 @@ pub fn deploy(args: &DeployArgs) -> ExitCode {
             .collect();
         if !unpinned.is_empty() {
             eprintln!(
-                "error: nothing applied: no image pushed for {}: run `flashc build --push REGISTRY` first (it records each digest in flash-images.json), or pass `--image ENDPOINT=REGISTRY/NAME@sha256:…`",
+                "error: nothing applied: no image pushed for {}: name a registry (`--push REGISTRY` or `registry.url` in flash.yaml) so deploy builds and pushes it, run `flashc build --push REGISTRY` first, or pass `--image ENDPOINT=REGISTRY/NAME@sha256:…`",
                 unpinned.join(", ")
             );
             return ExitCode::from(crate::cli::EXIT_USAGE);
-        }
-    }
-    // The local control plane runs worker binaries: build what it does not have yet.
-    if !args.plan && !args.no_build && client.is_local() {
-        let binaries = project
-            .plan
-            .endpoints
-            .iter()
-            .map(|e| (e.name.clone(), e.image.clone()))
-            .collect();
-        if let Err(e) =
-            local_images::build(&project.file, &project.dir, env, &project.images, &binaries)
-        {
-            return fail(e);
         }
     }
     let scope = Scope {
@@ -209,6 +251,7 @@ pub fn deploy(args: &DeployArgs) -> ExitCode {
             &deploy::Inputs {
                 images: &project.images,
                 ids,
+                registry_auth: project.registry.auth.as_deref(),
             },
         )
         .map_err(|e| e.to_string())

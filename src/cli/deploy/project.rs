@@ -19,6 +19,9 @@ pub struct Project {
     pub locator: Locator,
     /// flash.yaml's smoke requests, by endpoint (with the environment's overlay).
     pub smoke: BTreeMap<String, Vec<flashc::model::SmokeRequest>>,
+    /// flash.yaml's `registry`: where images are pushed, and the credential id they are
+    /// pulled with.
+    pub registry: flashc::model::Registry,
 }
 
 /// Places in flash.yaml, for API problems that name a field.
@@ -62,10 +65,12 @@ impl Locator {
 /// Why a project could not be loaded (already printed, with its exit code).
 pub struct Failed(pub u8);
 
+/// `registry`: the registry images are named in; `None`, flash.yaml's `registry.url`, else
+/// `flashc.local`.
 pub fn load(
     file: &Path,
     environment: Option<&str>,
-    registry: &str,
+    registry: Option<&str>,
     pinned: &[String],
 ) -> Result<Project, Failed> {
     let file = crate::cli::input::locate(file);
@@ -105,6 +110,15 @@ pub fn load(
         }
     };
     let plan = generated.plan;
+    // Checked against the schema by generation, so it deserializes.
+    let registry_settings: flashc::model::Registry = generated
+        .merged
+        .get("registry")
+        .and_then(|node| flashc::load::from_node(node).ok())
+        .unwrap_or_default();
+    let registry = registry
+        .or(registry_settings.url.as_deref())
+        .unwrap_or("flashc.local");
     let crate_dir = dir.join(&plan.handler_crate.dir);
     let handler_files = crate_files(&crate_dir);
     // What every image contains (the shared generated files and the handler crate) is hashed
@@ -180,6 +194,7 @@ pub fn load(
         .collect();
     Ok(Project {
         smoke,
+        registry: registry_settings,
         file,
         dir,
         plan,

@@ -36,6 +36,9 @@ pub fn human(plan: &DeployPlan, base: &str) -> String {
             Action::Replace => notes.push("new id and URL".to_string()),
             _ => {}
         }
+        if let Some(registry) = &c.registry {
+            notes.push(format!("pulled with registry credential {registry}"));
+        }
         if let Api::GraphQl { reason } = &c.api {
             notes.push(format!("via GraphQL saveEndpoint: {reason}"));
         }

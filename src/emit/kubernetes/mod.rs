@@ -302,8 +302,10 @@ mod tests {
     #[test]
     fn every_gpu_model_and_unnamed_card_has_a_product_label() {
         let products = GpuProducts::builtin();
-        let unnamed = vocab::GPU_POOLS.iter().flat_map(|p| p.unnamed_cards.iter());
-        for id in vocab::GPU_MODELS.iter().map(|m| &m.id).chain(unnamed) {
+        let unnamed = vocab::gpu_pools()
+            .iter()
+            .flat_map(|p| p.unnamed_cards.iter());
+        for id in vocab::gpu_models().map(|m| &m.id).chain(unnamed) {
             let labels = products.products.get(*id).unwrap_or_else(|| panic!("{id}"));
             for label in labels {
                 // A label value: at most 63 of [A-Za-z0-9-_.], alphanumeric at both ends.

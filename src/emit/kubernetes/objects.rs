@@ -473,7 +473,7 @@ fn gpu_affinity(choices: &[String], min_cuda: &str, products: &GpuProducts) -> V
                 Some(pool) => pool
                     .models
                     .iter()
-                    .chain(pool.unnamed_cards)
+                    .chain(pool.unnamed_cards.iter())
                     .copied()
                     .collect(),
                 None => vec![choice.as_str()],
