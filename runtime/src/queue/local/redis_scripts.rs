@@ -28,9 +28,11 @@ macro_rules! script {
     };
 }
 
-/// Starting an attempt, shared by [`TAKE`] and [`TAKE_NEXT`]: the entry's attempt becomes
-/// IN_PROGRESS, or a stale entry (cancelled, purged, retried since) is dropped (false).
-macro_rules! take_entry_fn {
+/// Starting attempts, shared by [`TAKE`], [`TAKE_NEXT`] and [`FINISH_NEXT`]. `take_entry`: the
+/// entry's attempt becomes IN_PROGRESS, or a stale entry (cancelled, purged, retried since) is
+/// dropped (false). `take_next`: up to `count` new entries for `consumer`, read without blocking,
+/// each taken; per attempt started `entry, id, gen, args, tmo, ttl, sub, now` (8 values).
+macro_rules! take_fns {
     () => {
         r#"
 local function take_entry(j, stream, queued, running, entry, id, gen, group)
@@ -49,6 +51,32 @@ local function take_entry(j, stream, queued, running, entry, id, gen, group)
   local v = redis.call('HMGET', j, 'args', 'tmo', 'ttl', 'sub')
   table.insert(v, tostring(now))
   return v
+end
+local function take_next(stream, queued, running, group, consumer, count, prefix)
+  local out = {}
+  if tonumber(count) < 1 then return out end
+  local r = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, '>')
+  if not r then return out end
+  for _, e in ipairs(r[1][2]) do
+    local entry, f, id, gen = e[1], e[2], nil, nil
+    for i = 1, #f, 2 do
+      if f[i] == 'id' then id = f[i + 1] elseif f[i] == 'gen' then gen = f[i + 1] end
+    end
+    local v = false
+    if id and gen then
+      v = take_entry(prefix .. id, stream, queued, running, entry, id, gen, group)
+    else
+      redis.call('XACK', stream, group, entry)
+      redis.call('XDEL', stream, entry)
+    end
+    if v then
+      table.insert(out, entry)
+      table.insert(out, id)
+      table.insert(out, gen)
+      for i = 1, 5 do table.insert(out, v[i]) end
+    end
+  end
+  return out
 end
 "#
     };
@@ -70,7 +98,7 @@ return 1
 /// KEYS: job, stream, queued, running. ARGV: entry, id, gen, group. Returns
 /// `{args, tmo, ttl, sub, now}` or nil.
 pub const TAKE: &str = script!(concat!(
-    take_entry_fn!(),
+    take_fns!(),
     r#"
 return take_entry(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 "#
@@ -82,31 +110,9 @@ return take_entry(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3],
 /// Returns, per attempt started, `entry, id, gen, args, tmo, ttl, sub, now` (8 values each);
 /// empty when the stream has no new entry.
 pub const TAKE_NEXT: &str = script!(concat!(
-    take_entry_fn!(),
+    take_fns!(),
     r#"
-local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
-local out = {}
-if not r then return out end
-for _, e in ipairs(r[1][2]) do
-  local entry, f, id, gen = e[1], e[2], nil, nil
-  for i = 1, #f, 2 do
-    if f[i] == 'id' then id = f[i + 1] elseif f[i] == 'gen' then gen = f[i + 1] end
-  end
-  local v = false
-  if id and gen then
-    v = take_entry(ARGV[4] .. id, KEYS[1], KEYS[2], KEYS[3], entry, id, gen, ARGV[1])
-  else
-    redis.call('XACK', KEYS[1], ARGV[1], entry)
-    redis.call('XDEL', KEYS[1], entry)
-  end
-  if v then
-    table.insert(out, entry)
-    table.insert(out, id)
-    table.insert(out, gen)
-    for i = 1, 5 do table.insert(out, v[i]) end
-  end
-end
-return out
+return take_next(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 "#
 ));
 
@@ -146,52 +152,81 @@ return 1
 "#
 );
 
+/// How an attempt ended, as a Lua function (`finish_attempt(KEYS, ARGV)`) shared by [`FINISH`]
+/// and [`FINISH_NEXT`].
+macro_rules! finish_fn {
+    () => {
+        r#"
+local function finish_attempt(KEYS, ARGV)
+  local j = KEYS[1]
+  local gen = redis.call('HGET', j, 'gen')
+  if redis.call('HGET', j, 'st') ~= 'IN_PROGRESS' or gen ~= ARGV[2] then
+    if gen == ARGV[2] and redis.call('HGET', j, 'fin') == ARGV[2] then return final_view(j) end
+    return false
+  end
+  local now = now_ms()
+  local entry = redis.call('HGET', j, 'entry')
+  redis.call('XACK', KEYS[2], ARGV[3], entry)
+  redis.call('XDEL', KEYS[2], entry)
+  redis.call('SREM', KEYS[4], ARGV[1])
+  local start = tonumber(redis.call('HGET', j, 'start')) or now
+  redis.call('HSET', j, 'exec', math.max(0, now - start))
+  redis.call('HDEL', j, 'out', 'entry')
+  if ARGV[7] == '1' and (tonumber(redis.call('HGET', j, 'left')) or 0) > 0 then
+    redis.call('HINCRBY', j, 'left', -1)
+    local gen = redis.call('HINCRBY', j, 'gen', 1)
+    redis.call('HSET', j, 'st', 'IN_QUEUE', 'q', now)
+    redis.call('DEL', KEYS[6])
+    redis.call('SADD', KEYS[3], ARGV[1])
+    redis.call('XADD', KEYS[2], '*', 'id', ARGV[1], 'gen', gen)
+    redis.call('HINCRBY', KEYS[5], 'retried', 1)
+    return {'retry'}
+  end
+  redis.call('HSET', j, 'st', ARGV[4], 'fin', ARGV[2])
+  if ARGV[5] ~= '' then redis.call('HSET', j, 'out', ARGV[5]) end
+  if ARGV[6] ~= '' then redis.call('HSET', j, 'err', ARGV[6]) end
+  if ARGV[4] == 'COMPLETED' then
+    redis.call('HDEL', j, 'args')
+    redis.call('HINCRBY', KEYS[5], 'completed', 1)
+  else
+    redis.call('HINCRBY', KEYS[5], 'failed', 1)
+  end
+  retain(j, KEYS[6], ARGV[8], ARGV[9])
+  owe_hook(j, KEYS[7], ARGV[1], ARGV[10])
+  return final_view(j)
+end
+"#
+    };
+}
+
 /// How an attempt ended. KEYS: job, stream, queued, running, stats, chunks, hooks. ARGV: id, gen,
 /// group, status (final status if it is final), out, err, retryable ('1' or ''), run_ttl_ms,
 /// runsync_ttl_ms, consumer (who owes the webhook). Returns nil (a stale attempt: nothing recorded), `{'retry'}` (queued again,
 /// one retry used) or the final view. Idempotent: `fin` records the attempt that made the job
 /// final, so a report sent again after its reply was lost (the connection dropped after Redis
 /// ran it) gets the final view again, and the webhook is not lost.
-pub const FINISH: &str = script!(
+pub const FINISH: &str = script!(concat!(
+    finish_fn!(),
     r#"
-local j = KEYS[1]
-local gen = redis.call('HGET', j, 'gen')
-if redis.call('HGET', j, 'st') ~= 'IN_PROGRESS' or gen ~= ARGV[2] then
-  if gen == ARGV[2] and redis.call('HGET', j, 'fin') == ARGV[2] then return final_view(j) end
-  return false
-end
-local now = now_ms()
-local entry = redis.call('HGET', j, 'entry')
-redis.call('XACK', KEYS[2], ARGV[3], entry)
-redis.call('XDEL', KEYS[2], entry)
-redis.call('SREM', KEYS[4], ARGV[1])
-local start = tonumber(redis.call('HGET', j, 'start')) or now
-redis.call('HSET', j, 'exec', math.max(0, now - start))
-redis.call('HDEL', j, 'out', 'entry')
-if ARGV[7] == '1' and (tonumber(redis.call('HGET', j, 'left')) or 0) > 0 then
-  redis.call('HINCRBY', j, 'left', -1)
-  local gen = redis.call('HINCRBY', j, 'gen', 1)
-  redis.call('HSET', j, 'st', 'IN_QUEUE', 'q', now)
-  redis.call('DEL', KEYS[6])
-  redis.call('SADD', KEYS[3], ARGV[1])
-  redis.call('XADD', KEYS[2], '*', 'id', ARGV[1], 'gen', gen)
-  redis.call('HINCRBY', KEYS[5], 'retried', 1)
-  return {'retry'}
-end
-redis.call('HSET', j, 'st', ARGV[4], 'fin', ARGV[2])
-if ARGV[5] ~= '' then redis.call('HSET', j, 'out', ARGV[5]) end
-if ARGV[6] ~= '' then redis.call('HSET', j, 'err', ARGV[6]) end
-if ARGV[4] == 'COMPLETED' then
-  redis.call('HDEL', j, 'args')
-  redis.call('HINCRBY', KEYS[5], 'completed', 1)
-else
-  redis.call('HINCRBY', KEYS[5], 'failed', 1)
-end
-retain(j, KEYS[6], ARGV[8], ARGV[9])
-owe_hook(j, KEYS[7], ARGV[1], ARGV[10])
-return final_view(j)
+return finish_attempt(KEYS, ARGV)
 "#
-);
+));
+
+/// [`FINISH`], then (for the worker that is now idle) [`TAKE_NEXT`] in the same round trip.
+/// KEYS and ARGV: FINISH's, then ARGV count (how many to take: 1), job key prefix. Returns
+/// `{FINISH's reply, TAKE_NEXT's values...}`. Only a first report: one sent again after an outage
+/// is a plain FINISH (its reply may have been lost, with the attempts it took: those are pending
+/// for this replica's consumer and go back at its stop or after the lease).
+pub const FINISH_NEXT: &str = script!(concat!(
+    take_fns!(),
+    finish_fn!(),
+    r#"
+local r = finish_attempt(KEYS, ARGV)
+local out = take_next(KEYS[2], KEYS[3], KEYS[4], ARGV[3], ARGV[10], ARGV[11], ARGV[12])
+table.insert(out, 1, r)
+return out
+"#
+));
 
 /// A stream entry whose consumer stopped keeping its lease (a replica that died), claimed by
 /// this one. KEYS: job, stream, queued, running, stats, chunks, hooks. ARGV: entry, id, gen, group,
@@ -339,17 +374,18 @@ return chunks
 );
 
 /// Renews this replica's claim on the webhooks it is delivering. KEYS: hooks. ARGV: job key
-/// prefix, consumer, ids. Returns the ids that are no longer this replica's (taken over while it
-/// could not renew them: it stops delivering them).
+/// prefix, consumer, ids. Returns the ids another replica owns now (taken over while this one
+/// could not renew them); an id whose delivery was just recorded (no owner) is not one.
 pub const KEEP_HOOKS: &str = script!(
     r#"
 local now = now_ms()
 local lost = {}
 for i = 3, #ARGV do
   local id = ARGV[i]
-  if redis.call('HGET', ARGV[1] .. id, 'hown') == ARGV[2] then
+  local owner = redis.call('HGET', ARGV[1] .. id, 'hown')
+  if owner == ARGV[2] then
     redis.call('ZADD', KEYS[1], 'XX', now, id)
-  else
+  elseif owner then
     table.insert(lost, id)
   end
 end

@@ -58,6 +58,7 @@ struct Scripts {
     progress: Script,
     chunk: Script,
     finish: Script,
+    finish_next: Script,
     reclaim: Script,
     requeue: Script,
     cancel: Script,
@@ -83,6 +84,21 @@ struct Taken {
     id: String,
     generation: u64,
     fields: Vec<Option<String>>,
+}
+
+/// `take_next`'s values (`redis_scripts.rs`): 8 per attempt started.
+fn taken_attempts(flat: &[Option<String>]) -> Vec<Taken> {
+    flat.chunks(8)
+        .filter_map(|one| {
+            let id = one.get(1).cloned().flatten()?;
+            let generation = one.get(2).cloned().flatten()?.parse().ok()?;
+            Some(Taken {
+                id,
+                generation,
+                fields: one[3..].to_vec(),
+            })
+        })
+        .collect()
 }
 
 /// Counts a worker waiting in [`JobStore::next`] while it lives.
@@ -207,6 +223,7 @@ impl RedisStore {
                 progress: Script::new(lua::PROGRESS),
                 chunk: Script::new(lua::CHUNK),
                 finish: Script::new(lua::FINISH),
+                finish_next: Script::new(lua::FINISH_NEXT),
                 reclaim: Script::new(lua::RECLAIM),
                 requeue: Script::new(lua::REQUEUE),
                 cancel: Script::new(lua::CANCEL),
@@ -402,18 +419,7 @@ impl RedisStore {
             }
             r => r?,
         };
-        Ok(flat
-            .chunks(8)
-            .filter_map(|one| {
-                let id = one.get(1).cloned().flatten()?;
-                let generation = one.get(2).cloned().flatten()?.parse().ok()?;
-                Some(Taken {
-                    id,
-                    generation,
-                    fields: one[3..].to_vec(),
-                })
-            })
-            .collect())
+        Ok(taken_attempts(&flat))
     }
 
     /// A taken attempt handed to a worker: from now on its lease is renewed and a cancel
@@ -1065,14 +1071,20 @@ impl JobStore for RedisStore {
                 r.finishing = true;
             }
             let mut pause = Duration::from_millis(50);
+            // The first report also takes the next job for this worker, now idle (FINISH_NEXT:
+            // one round trip for both while the stream has a backlog).
+            let mut first = true;
             // The outcome is reported until Redis takes it (an outage does not lose it), unless
             // the attempt stopped being this one's meanwhile.
             let reply = loop {
                 let mut conn = self.conn.clone();
-                let r: redis::RedisResult<Option<Vec<Option<String>>>> = self
-                    .scripts
-                    .finish
-                    .key(self.keys.job(id))
+                let script = if first {
+                    &self.scripts.finish_next
+                } else {
+                    &self.scripts.finish
+                };
+                let mut call = script.prepare_invoke();
+                call.key(self.keys.job(id))
                     .key(&self.keys.stream)
                     .key(&self.keys.queued)
                     .key(&self.keys.running)
@@ -1088,9 +1100,27 @@ impl JobStore for RedisStore {
                     .arg(if retryable { "1" } else { "" })
                     .arg(run_ttl)
                     .arg(sync_ttl)
-                    .arg(&self.consumer)
-                    .invoke_async(&mut conn)
-                    .await;
+                    .arg(&self.consumer);
+                if first {
+                    call.arg(1).arg(&self.keys.job_prefix);
+                }
+                let r: redis::RedisResult<Value> = call.invoke_async(&mut conn).await;
+                let r = r.and_then(|v| {
+                    if !first {
+                        return Ok(redis::from_redis_value(v)?);
+                    }
+                    let mut parts = match v {
+                        Value::Array(parts) => parts.into_iter(),
+                        _ => Vec::new().into_iter(),
+                    };
+                    let reply = redis::from_redis_value(parts.next().unwrap_or(Value::Nil))?;
+                    let next: Vec<Option<String>> =
+                        redis::from_redis_value(Value::Array(parts.collect()))?;
+                    self.ready().extend(taken_attempts(&next));
+                    Ok(reply)
+                });
+                first = false;
+                let r: redis::RedisResult<Option<Vec<Option<String>>>> = r;
                 match self.note(r) {
                     Ok(v) => break v,
                     Err(e) => {
