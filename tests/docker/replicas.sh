@@ -3,9 +3,9 @@
 #
 #   sudo tests/docker/replicas.sh       # root: it runs a private dockerd (or reuses a running one)
 #
-# Generates an example (a scratch copy under $FLASH_DOCKER_WORK/replicas), builds its queue
-# endpoint's image from the generated Dockerfile (the same Dockerfile, so the same cached layers,
-# as tests/docker/e2e.sh), starts a redis-server on the host loopback (append-only file on), and
+# Generates an example in e2e.sh's scratch copy ($FLASH_DOCKER_WORK/e2e/<example>: the same
+# project, lockfile and Dockerfile as tests/docker/e2e.sh, so after it every layer is cached), builds
+# its queue endpoint's image, starts a redis-server on the host loopback (append-only file on), and
 # runs runtime/tests/python/runpod_redis.py --docker: three containers (`--network host`, each its
 # own PORT, FLASH_QUEUE_URL to that Redis), 1,000 jobs through Runpod's Python client spread over
 # them with a webhook each, one container killed with `docker kill -s KILL` while it runs jobs;
@@ -25,7 +25,7 @@ EXAMPLE=${FLASH_REPLICAS_EXAMPLE:-hello:embed}
 INPUT=${FLASH_REPLICAS_INPUT:-'{"text": "job {i}"}'}
 PROJECT=${EXAMPLE%%:*}
 EP=${EXAMPLE#*:}
-SCRATCH=$FLASH_DOCKER_WORK/replicas
+SCRATCH=$FLASH_DOCKER_WORK/e2e
 export DOCKER_BUILDKIT=0
 
 fail() { echo "replicas: FAIL: $*" >&2; exit 1; }
@@ -61,7 +61,7 @@ mkdir -p "$dst"
 find "$dst" -mindepth 1 -maxdepth 1 ! -name .flash -exec rm -rf {} +
 (cd "$ROOT/examples/$PROJECT" && tar --exclude=./.flash --exclude=./target -cf - .) | tar -xf - -C "$dst"
 step "generate $PROJECT"
-"$FLASHC" generate "$dst/flash.yaml" >"$SCRATCH/generate.log" 2>&1 || { cat "$SCRATCH/generate.log"; fail "flashc generate failed"; }
+"$FLASHC" generate "$dst/flash.yaml" >"$dst.generate.log" 2>&1 || { cat "$dst.generate.log"; fail "flashc generate failed"; }
 df=$dst/.flash/workers/$EP/Dockerfile
 [ -f "$df" ] || fail "no $df"
 grep -q 'io.flash.kind="queue"' "$df" || fail "$PROJECT/$EP is not a queue endpoint"
@@ -71,11 +71,12 @@ if [ -n "$cuda" ]; then
   bash "$DOCKER_SCRIPTS/make-cuda-standins.sh" "$cuda" >/dev/null || fail "make-cuda-standins.sh failed"
 fi
 
-tag=flash-replicas-$PROJECT-$EP
+tag=flash-e2e-$PROJECT-$EP
 step "docker build $tag"
 t=$(date +%s)
-docker build --network host -f "$df" -t "$tag" "$dst" >"$SCRATCH/build.log" 2>&1 \
-  || { tail -n 60 "$SCRATCH/build.log" >&2; fail "docker build failed (log: $SCRATCH/build.log)"; }
+log=$SCRATCH/build-replicas-$PROJECT-$EP.log
+docker build --network host -f "$df" -t "$tag" "$dst" >"$log" 2>&1 \
+  || { tail -n 60 "$log" >&2; fail "docker build failed (log: $log)"; }
 echo "   built in $(($(date +%s) - t)) s"
 
 step "three containers of $tag on one Redis, one killed mid-run (runpod_redis.py --docker)"

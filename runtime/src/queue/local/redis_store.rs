@@ -10,7 +10,9 @@
 //!   (`XAUTOCLAIM`) once it is idle for `lease`, then queues the job again (one retry used) or
 //!   fails it when no retry is left.
 //! - An attempt is `(id, gen)`: a report of a stale generation changes nothing, so a job ends
-//!   once and its webhook is called once, by the replica whose script made it final.
+//!   once. The script that makes it final also puts its webhook in an outbox owned by that
+//!   replica; another replica takes the claim over only when the owner stops renewing it
+//!   (runtime/README.md: what this guarantees, and the `Idempotency-Key`).
 //! - Redis unreachable: API calls answer 503, `/ping` says unhealthy, the workers wait and the
 //!   connections reconnect by themselves; a result is reported again until Redis takes it.
 
