@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The queue on Redis, end to end: jobs/s with a no-op handler at 1, 2 and 4 replicas of the bench
 # worker sharing one redis-server, against the limit redis-benchmark measures on the same machine
-# in the same run (its ops/s ÷ the round trips a job costs). Release build; everything on 127.0.0.1.
+# in the same run (its ops/s ÷ the round trips a job costs), and the CPU time Redis and the
+# replicas spend per job. Release build; everything on 127.0.0.1.
 #
 # First, per worker binary, a calibration round counts the commands each job sends to Redis: the
 # round runs under `redis-cli MONITOR`, and every command a client sent (not those its Lua scripts
@@ -13,7 +14,8 @@
 # built here, so the two are paired): FLUSHALL, start R replicas (BENCH_CONCURRENCY jobs at once
 # each), one wrk per replica POSTs /run for DURATION seconds (fire and forget), and the round ends
 # when the queue is empty; jobs/s = jobs completed ÷ (first submission → queue drained). The limit
-# of a round is that round's GET rate ÷ the binary's measured round trips per job.
+# of a round is that round's GET (or SET) rate ÷ the binary's measured round trips per job; the
+# ratio printed is jobs/s ÷ that limit.
 #
 # Needs redis-server, redis-benchmark (apt-get install -y redis-server) and wrk (apt-get install -y
 # wrk). Environment: DURATION (s, default 10), REPLICAS (default "1 2 4"), ROUNDS (default 3),
@@ -66,9 +68,14 @@ LUA
 health() { curl -sf "http://127.0.0.1:$1/health"; }
 field() { sed -E "s/.*\"$1\":([0-9]+).*/\1/"; }
 
-# round BIN R SECONDS: R replicas of BIN under load for SECONDS; prints "jobs seconds".
+# CPU seconds (user + system) a process has used so far.
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
+redis_cpu() { redis-cli -p "$RPORT" info cpu | awk -F: '/^used_cpu_(user|sys):/ { s += $2 } END { print s }'; }
+
+# round BIN R SECONDS: R replicas of BIN under load for SECONDS; prints "jobs seconds
+# redis-cpu-seconds replicas-cpu-seconds".
 round() {
-  local bin=$1 r=$2 secs=$3 ports=() mine=() loads=() p i start end h q ip
+  local bin=$1 r=$2 secs=$3 ports=() mine=() loads=() p i start end h q ip rcpu wcpu
   redis-cli -p "$RPORT" flushall >/dev/null
   for i in $(seq 1 "$r"); do
     p=$(free_port)
@@ -81,6 +88,7 @@ round() {
   for p in "${ports[@]}"; do
     for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$p/ping" >/dev/null && break; sleep 0.05; done
   done
+  rcpu=$(redis_cpu)
   start=$(date +%s.%N)
   for p in "${ports[@]}"; do
     wrk -t1 -c"$CONNECTIONS" -d"${secs}s" -s "$WORK/run.lua" "http://127.0.0.1:$p/run" >/dev/null &
@@ -95,10 +103,13 @@ round() {
     sleep 0.05
   done
   end=$(date +%s.%N)
+  rcpu=$(awk -v a="$rcpu" -v b="$(redis_cpu)" 'BEGIN { print b - a }')
+  wcpu=0
+  for p in "${mine[@]}"; do wcpu=$(awk -v a="$wcpu" -v b="$(cpu_of "$p")" 'BEGIN { print a + b }'); done
   h=$(health "${ports[0]}")
   for p in "${mine[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${mine[@]}"; do wait "$p" 2>/dev/null || true; done
-  echo "$(echo "$h" | field completed) $(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')"
+  echo "$(echo "$h" | field completed) $(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }') $rcpu $wcpu"
 }
 
 echo "== round trips per job (calibration under MONITOR: commands clients sent, by name, per job)"
@@ -121,7 +132,10 @@ for bin in "${BINS[@]}"; do
     }' "$WORK/monitor-$bin.txt")
 done
 
-printf '%-6s %-4s %-10s %9s %9s %9s %10s %8s\n' round bin replicas "GET/s" "SET/s" "jobs/s" "limit" "ratio"
+# Redis and worker CPU per job: CPU time (user + system) ÷ jobs, less sensitive to other load
+# on the machine than the rates.
+printf '%-5s %-4s %-8s %8s %8s %8s %9s %9s %9s %9s %14s\n' round bin replicas "GET/s" "SET/s" "jobs/s" \
+  "vs GET" "vs SET" "redis" "workers" "(CPU µs/job)"
 for k in $(seq 1 "$ROUNDS"); do
   redis-cli -p "$RPORT" flushall >/dev/null
   redis-benchmark -p "$RPORT" -n 100000 -c 50 -t set,get --csv > "$WORK/rb.csv"
@@ -132,9 +146,11 @@ for k in $(seq 1 "$ROUNDS"); do
     order=("${BINS[@]}")
     if [ $(((k + r) % 2)) = 1 ] && [ ${#BINS[@]} = 2 ]; then order=("${BINS[1]}" "${BINS[0]}"); fi
     for bin in "${order[@]}"; do
-      read -r jobs secs < <(round "$bin" "$r" "$DURATION")
-      awk -v k="$k" -v bin="$bin" -v r="$r" -v g="$rb_get" -v s="$rb_set" -v n="$jobs" -v t="$secs" -v rt="${RT[$bin]}" 'BEGIN {
-        lim = g / rt; printf "%-6d %-4s %-10d %9.0f %9.0f %9.0f %10.0f %7.0f%%\n", k, bin, r, g, s, n / t, lim, 100 * (n / t) / lim }'
+      read -r jobs secs rcpu wcpu < <(round "$bin" "$r" "$DURATION")
+      awk -v k="$k" -v bin="$bin" -v r="$r" -v g="$rb_get" -v s="$rb_set" -v n="$jobs" -v t="$secs" \
+        -v rt="${RT[$bin]}" -v rc="$rcpu" -v wc="$wcpu" 'BEGIN {
+        printf "%-5d %-4s %-8d %8.0f %8.0f %8.0f %8.0f%% %8.0f%% %9.1f %9.1f\n", k, bin, r, g, s, n / t,
+          100 * (n / t) / (g / rt), 100 * (n / t) / (s / rt), 1e6 * rc / n, 1e6 * wc / n }'
     done
   done
 done

@@ -630,7 +630,10 @@ async fn a_killed_replica_loses_no_job_and_each_job_ends_once() {
 /// stays open: a delivery cut mid-flight when its worker dies); later deliveries with a 200.
 /// Records, per job, every delivery: its `Idempotency-Key`, body and whether it was answered 200.
 #[derive(Clone, Default)]
-struct Outbox(Arc<Mutex<HashMap<String, Vec<(String, Value, bool)>>>>);
+struct Outbox(Arc<Mutex<Deliveries>>);
+
+/// Job id → each delivery: `Idempotency-Key`, body, whether it was answered 200.
+type Deliveries = HashMap<String, Vec<(String, Value, bool)>>;
 
 impl Outbox {
     async fn serve(&self) -> String {
@@ -673,7 +676,7 @@ impl Outbox {
         url
     }
 
-    fn snapshot(&self) -> HashMap<String, Vec<(String, Value, bool)>> {
+    fn snapshot(&self) -> Deliveries {
         self.0.lock().unwrap().clone()
     }
 }
@@ -732,7 +735,7 @@ async fn webhooks_owed_by_a_killed_replica_are_delivered_once_by_another() {
         .map(|n| Replica::start(&redis.url(), &dir, n, 1000))
         .collect();
     wait_ready(&http, &others.iter().collect::<Vec<_>>()).await;
-    let answered = |seen: &HashMap<String, Vec<(String, Value, bool)>>| {
+    let answered = |seen: &Deliveries| {
         ids.iter()
             .filter(|id| seen.get(*id).is_some_and(|d| d.iter().any(|x| x.2)))
             .count()
