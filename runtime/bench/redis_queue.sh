@@ -138,9 +138,12 @@ printf '%-5s %-4s %-8s %8s %8s %8s %9s %9s %9s %9s %14s\n' round bin replicas "G
   "vs GET" "vs SET" "redis" "workers" "(CPU µs/job)"
 for k in $(seq 1 "$ROUNDS"); do
   redis-cli -p "$RPORT" flushall >/dev/null
-  redis-benchmark -p "$RPORT" -n 100000 -c 50 -t set,get --csv > "$WORK/rb.csv"
+  c0=$(redis_cpu)
+  redis-benchmark -p "$RPORT" -n 200000 -c 50 -t set,get --csv > "$WORK/rb.csv"
   rb_get=$(awk -F'"' '$2 == "GET" {print $4}' "$WORK/rb.csv")
   rb_set=$(awk -F'"' '$2 == "SET" {print $4}' "$WORK/rb.csv")
+  # Redis's own CPU per benchmark command: what one round trip costs it, whatever the load.
+  awk -v a="$c0" -v b="$(redis_cpu)" 'BEGIN { printf "round trip cost (redis-benchmark, Redis CPU per command): %.1f µs\n", 1e6 * (b - a) / 400000 }' >&2
   for r in $REPLICAS; do
     # Alternate which binary goes first.
     order=("${BINS[@]}")
