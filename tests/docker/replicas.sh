@@ -14,8 +14,9 @@
 #
 # Environment: FLASH_DOCKER_WORK (default /tmp/flash-docker, as e2e.sh), FLASH_DOCKER_SCRIPTS,
 # FLASHC (a flashc binary), FLASH_RUNPOD_VENV (a venv with `runpod`; made under FLASH_DOCKER_WORK
-# otherwise), FLASH_REPLICAS_EXAMPLE (default hello:embed) and FLASH_REPLICAS_INPUT (its job input,
-# JSON, `{i}` the job's number; default {"text": "job {i}"}).
+# otherwise), FLASH_REPLICAS_EXAMPLE (default hello:embed), FLASH_REPLICAS_INPUT (its job input,
+# JSON, `{i}` the job's number; default {"text": "job {i}"}) and FLASH_REPLICAS_SLOW_INPUT (the
+# input of the 12 jobs submitted just before the kill; `{pad}` is 8 MB of words).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -23,6 +24,9 @@ DOCKER_SCRIPTS=${FLASH_DOCKER_SCRIPTS:-$(cd "$ROOT/.." && pwd)/shared/docker}
 export FLASH_DOCKER_WORK=${FLASH_DOCKER_WORK:-/tmp/flash-docker}
 EXAMPLE=${FLASH_REPLICAS_EXAMPLE:-hello:embed}
 INPUT=${FLASH_REPLICAS_INPUT:-'{"text": "job {i}"}'}
+# The jobs submitted just before the kill: long enough (8 MB of words to embed) that the killed
+# container is running some.
+SLOW_INPUT=${FLASH_REPLICAS_SLOW_INPUT:-'{"text": "job {i} {pad}"}'}
 PROJECT=${EXAMPLE%%:*}
 EP=${EXAMPLE#*:}
 SCRATCH=$FLASH_DOCKER_WORK/e2e
@@ -82,5 +86,6 @@ echo "   built in $(($(date +%s) - t)) s"
 step "three containers of $tag on one Redis, one killed mid-run (runpod_redis.py --docker)"
 t=$(date +%s)
 "$VENV/bin/python" "$ROOT/runtime/tests/python/runpod_redis.py" --docker "$tag" --input "$INPUT" \
+  --slow-input "$SLOW_INPUT" \
   || fail "runpod_redis.py --docker $tag failed"
 echo "   replicas test: $(($(date +%s) - t)) s"

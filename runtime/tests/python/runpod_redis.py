@@ -160,10 +160,13 @@ class Webhooks(http.server.ThreadingHTTPServer):
             return {k: list(v) for k, v in self.got.items()}
 
 
+PAD = "w " * 4_000_000
+
+
 def job_input(template, i):
     def fill(v):
         if isinstance(v, str):
-            return v.replace("{i}", str(i))
+            return v.replace("{i}", str(i)).replace("{pad}", PAD)
         if isinstance(v, dict):
             return {k: fill(x) for k, x in v.items()}
         if isinstance(v, list):
@@ -178,12 +181,17 @@ def main():
     parser.add_argument("binary", nargs="?", help="the queue worker binary (processes)")
     parser.add_argument("--docker", metavar="IMAGE", help="a queue worker image (containers)")
     parser.add_argument("--input", help="the job input, JSON; {i} is the job's number")
+    parser.add_argument("--slow-input", help="the input of the jobs submitted just before the "
+                        "kill, which must run long enough for the kill to land mid-job; {pad} is "
+                        "8 MB of words (default: the example worker's sleep_ms 1000)")
     parser.add_argument("--jobs", type=int, default=JOBS)
     opts = parser.parse_args()
     if (opts.binary is None) == (opts.docker is None):
         parser.error("give a worker binary or --docker IMAGE")
     default_input = opts.input is None
     template = json.loads(opts.input) if opts.input else {"name": "j{i}", "sleep_ms": 20}
+    slow = json.loads(opts.slow_input) if opts.slow_input else {"name": "j{i}", "sleep_ms": 1000}
+    burst = range(opts.jobs // 3, opts.jobs // 3 + 12)
     jobs = opts.jobs
     server = shutil.which("redis-server")
     if server is None:
@@ -230,11 +238,13 @@ def main():
         started = time.time()
         for i in range(jobs):
             ep = endpoints[alive[i % len(alive)]]
-            ids.append(ep.run({"input": job_input(template, i), "webhook": hooks.url()}).job_id)
-            # From a third of the jobs on, the first moment replica 0 runs jobs: kill it without a
-            # word. (Submissions go on meanwhile: on a slow machine the queue may be empty between
-            # two of them, and a replica idle.)
-            if 0 in alive and i >= jobs // 3 and \
+            # A third of the way: 12 slow jobs, so that every replica is running some when the
+            # kill comes.
+            shape = slow if i in burst else template
+            ids.append(ep.run({"input": job_input(shape, i), "webhook": hooks.url()}).job_id)
+            # Then, the first moment replica 0 runs jobs: kill it without a word. (Submissions go
+            # on meanwhile.)
+            if 0 in alive and i >= burst[-1] and \
                     get(f"http://127.0.0.1:{ports[0]}/health")[1]["workers"]["running"] > 0:
                 replicas.kill(0)
                 killed_at = i
