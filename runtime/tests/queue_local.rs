@@ -533,18 +533,24 @@ async fn concurrency_is_max_concurrency() {
     l.stop().await;
 }
 
-/// A webhook endpoint on a free port: its URL, and every body POSTed to it.
+/// A webhook endpoint on a free port: its URL, and every body POSTed to it (with its
+/// `Idempotency-Key` header as a `_key` member, for the tests that read it).
 async fn webhook_receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
     let hook = axum::Router::new().route(
         "/hook",
-        axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
-            let tx = tx.clone();
-            async move {
-                let _ = tx.send(v);
-                "ok"
-            }
-        }),
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, axum::Json(mut v): axum::Json<Value>| {
+                let tx = tx.clone();
+                async move {
+                    if let Some(key) = headers.get("idempotency-key") {
+                        v["_key"] = json!(key.to_str().unwrap_or_default());
+                    }
+                    let _ = tx.send(v);
+                    "ok"
+                }
+            },
+        ),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
@@ -566,6 +572,11 @@ async fn webhook_gets_the_result() {
     assert_eq!(got["id"], b["id"]);
     assert_eq!(got["status"], "COMPLETED");
     assert_eq!(got["output"], json!({"greeting": "hello Ada", "count": 1}));
+    // The same on every delivery of this final status: the job and the attempt that ended it.
+    assert_eq!(
+        got["_key"],
+        json!(format!("{}.0", b["id"].as_str().unwrap()))
+    );
     l.stop().await;
 }
 

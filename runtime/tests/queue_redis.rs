@@ -625,6 +625,164 @@ async fn a_killed_replica_loses_no_job_and_each_job_ends_once() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Receives webhooks and answers the first delivery of each job as its name says: `refuse-*`
+/// with a 503 (the worker waits a minute before its next attempt), `hold-*` never (the POST
+/// stays open: a delivery cut mid-flight when its worker dies); later deliveries with a 200.
+/// Records, per job, every delivery: its `Idempotency-Key`, body and whether it was answered 200.
+#[derive(Clone, Default)]
+struct Outbox(Arc<Mutex<Deliveries>>);
+
+/// Job id → each delivery: `Idempotency-Key`, body, whether it was answered 200.
+type Deliveries = HashMap<String, Vec<(String, Value, bool)>>;
+
+impl Outbox {
+    async fn serve(&self) -> String {
+        let hooks = self.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, body: axum::Json<Value>| {
+                    let hooks = hooks.clone();
+                    async move {
+                        let id = body["id"].as_str().unwrap_or_default().to_string();
+                        let key = headers
+                            .get("idempotency-key")
+                            .and_then(|k| k.to_str().ok())
+                            .unwrap_or_default()
+                            .to_string();
+                        let greeting = body["output"]["greeting"].as_str().unwrap_or_default();
+                        let first = {
+                            let mut map = hooks.0.lock().unwrap();
+                            let seen = map.entry(id.clone()).or_default();
+                            let first = seen.is_empty();
+                            seen.push((key, body.0.clone(), !first));
+                            first
+                        };
+                        if first && greeting.contains("hold-") {
+                            tokio::time::sleep(Duration::from_secs(600)).await;
+                        }
+                        if first {
+                            axum::http::StatusCode::SERVICE_UNAVAILABLE
+                        } else {
+                            axum::http::StatusCode::OK
+                        }
+                    }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    }
+
+    fn snapshot(&self) -> Deliveries {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// The webhook outbox: a replica that made jobs final dies (SIGKILL) before their webhooks were
+/// answered, some refused and waiting for the next attempt, some cut mid-POST. Another replica
+/// takes each claim over after the lease and delivers it: each job's webhook is answered once,
+/// every delivery of a job carries the same `Idempotency-Key`, and the outbox ends empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_owed_by_a_killed_replica_are_delivered_once_by_another() {
+    let Some(bin) = skip_without_redis() else {
+        return;
+    };
+    let dir = scratch_dir("outbox");
+    let redis = RedisServer::start(bin, &dir);
+    let hooks = Outbox::default();
+    let hook_url = hooks.serve().await;
+    // Alone at first, so it makes every job final; a minute between webhook attempts.
+    let mut first = Replica::start_with(
+        &redis.url(),
+        &dir,
+        0,
+        1000,
+        &[("FLASH_QUEUE_WEBHOOK_RETRY_MS", "60000")],
+    );
+    let http = reqwest::Client::new();
+    wait_ready(&http, &[&first]).await;
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let name = format!("{}-{i}", if i % 2 == 0 { "refuse" } else { "hold" });
+        let (code, r) = post(
+            &http,
+            format!("{}/run", first.base),
+            json!({"input": {"name": name}, "webhook": hook_url}),
+        )
+        .await;
+        assert_eq!(code, 200, "{r}");
+        ids.push(r["id"].as_str().unwrap().to_string());
+    }
+    for id in &ids {
+        wait_status(&http, &first.base, id, "COMPLETED").await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while hooks.snapshot().len() < ids.len() {
+        assert!(
+            Instant::now() < deadline,
+            "first deliveries: {:?}",
+            hooks.snapshot()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Every job final, no webhook answered yet: four refused (the worker sleeps before its next
+    // attempt), four POSTs open. Now it dies.
+    first.sigkill();
+    let others: Vec<Replica> = (1..3)
+        .map(|n| Replica::start(&redis.url(), &dir, n, 1000))
+        .collect();
+    wait_ready(&http, &others.iter().collect::<Vec<_>>()).await;
+    let answered = |seen: &Deliveries| {
+        ids.iter()
+            .filter(|id| seen.get(*id).is_some_and(|d| d.iter().any(|x| x.2)))
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while answered(&hooks.snapshot()) < ids.len() {
+        assert!(
+            Instant::now() < deadline,
+            "{:?}\nreplica 1: {}\nreplica 2: {}",
+            hooks.snapshot(),
+            others[0].logs(),
+            others[1].logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A second takeover would come a lease later: give it the time.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let seen = hooks.snapshot();
+    for id in &ids {
+        let d = &seen[id];
+        assert_eq!(d.len(), 2, "job {id}: {d:?}");
+        assert_eq!(d.iter().filter(|x| x.2).count(), 1, "job {id}: {d:?}");
+        assert!(
+            d.iter().all(|x| x.0 == format!("{id}.0") && x.1 == d[0].1),
+            "job {id}: {d:?}"
+        );
+        assert_eq!(d[0].1["status"], "COMPLETED", "{d:?}");
+    }
+    let taken_over: usize = others
+        .iter()
+        .map(|r| r.logs().matches("owed by a worker that stopped").count())
+        .sum();
+    assert_eq!(taken_over, ids.len());
+    // The outbox is empty: every delivery was recorded by its owner.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let owed: usize = redis::cmd("ZCARD")
+        .arg("flash:{test}:hooks")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(owed, 0);
+    drop(others);
+    drop(redis);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Redis killed and started again mid-run on the same files: `/ping` and `/run` say 503 while it
 /// is away, every job accepted before survives and completes once, the workers reconnect.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -584,6 +584,7 @@ impl Hooks {
                 .client
                 .post(&hook.url)
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header("Idempotency-Key", &hook.key)
                 .body(hook.body.clone());
             match post.send().await {
                 Ok(r) if r.status().is_success() => return,

@@ -10,13 +10,18 @@
 //!   (`XAUTOCLAIM`) once it is idle for `lease`, then queues the job again (one retry used) or
 //!   fails it when no retry is left.
 //! - An attempt is `(id, gen)`: a report of a stale generation changes nothing, so a job ends
-//!   once and its webhook is called once, by the replica whose script made it final.
+//!   once. The script that makes it final also puts its webhook in an outbox owned by that
+//!   replica; another replica takes the claim over only when the owner stops renewing it
+//!   (runtime/README.md: what this guarantees, and the `Idempotency-Key`).
 //! - Redis unreachable: API calls answer 503, `/ping` says unhealthy, the workers wait and the
 //!   connections reconnect by themselves; a result is reported again until Redis takes it.
 
 use std::{
-    collections::{HashMap, HashSet},
-    sync::{Arc, Mutex, MutexGuard},
+    collections::{HashMap, HashSet, VecDeque},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex, MutexGuard,
+    },
     time::Duration,
 };
 
@@ -30,7 +35,7 @@ use super::{
     redis_scripts as lua,
     redis_wire::{
         autoclaimed, entry_fields, final_webhook, first_entry, is_final_body, is_outage, ms,
-        parse_status, text, Keys,
+        parse_status, text, Keys, FINAL_VIEW_LEN,
     },
     store::{render_view, Assignment, NewJob, RetryError, Settled, Status, View, Webhook},
 };
@@ -50,10 +55,12 @@ type OrphanReceiver = tokio::sync::mpsc::UnboundedReceiver<(String, Webhook)>;
 struct Scripts {
     submit: Script,
     take: Script,
+    take_next: Script,
     heartbeat: Script,
     progress: Script,
     chunk: Script,
     finish: Script,
+    finish_next: Script,
     reclaim: Script,
     requeue: Script,
     cancel: Script,
@@ -61,6 +68,7 @@ struct Scripts {
     purge: Script,
     take_stream: Script,
     keep_hooks: Script,
+    hook_done: Script,
     claim_hooks: Script,
 }
 
@@ -71,6 +79,44 @@ struct Link {
     error: Option<String>,
     /// Since when commands succeed without a break.
     up_since: Option<tokio::time::Instant>,
+}
+
+/// An attempt a take started: `{args, tmo, ttl, sub, now}` as the script read them.
+struct Taken {
+    id: String,
+    generation: u64,
+    fields: Vec<Option<String>>,
+}
+
+/// `take_next`'s values (`redis_scripts.rs`): 8 per attempt started.
+fn taken_attempts(flat: &[Option<String>]) -> Vec<Taken> {
+    flat.chunks(8)
+        .filter_map(|one| {
+            let id = one.get(1).cloned().flatten()?;
+            let generation = one.get(2).cloned().flatten()?.parse().ok()?;
+            Some(Taken {
+                id,
+                generation,
+                fields: one[3..].to_vec(),
+            })
+        })
+        .collect()
+}
+
+/// Counts a worker waiting in [`JobStore::next`] while it lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn enter(count: &'a AtomicUsize) -> Waiting<'a> {
+        count.fetch_add(1, Ordering::Relaxed);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// An attempt running in this replica.
@@ -87,6 +133,13 @@ pub struct RedisStore {
     /// Blocking stream reads, one at a time (a blocking command would hold up the others on a
     /// shared connection). Only an idle worker reads, so a busy replica leaves entries to others.
     reader: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
+    /// One worker at a time takes jobs, for itself and the other idle ones ([`JobStore::next`]).
+    taking: tokio::sync::Mutex<()>,
+    /// How many workers wait in [`JobStore::next`]: a take asks for as many jobs.
+    waiting: AtomicUsize,
+    /// Attempts started for idle workers that have not picked them up yet (moments, unless the
+    /// replica stops: then they are queued again with the running ones).
+    ready: Mutex<VecDeque<Taken>>,
     client: redis::Client,
     keys: Keys,
     scripts: Scripts,
@@ -159,15 +212,20 @@ impl RedisStore {
         Ok(RedisStore {
             conn,
             reader: tokio::sync::Mutex::new(None),
+            taking: tokio::sync::Mutex::new(()),
+            waiting: AtomicUsize::new(0),
+            ready: Mutex::new(VecDeque::new()),
             client,
             keys: Keys::new(&options.name),
             scripts: Scripts {
                 submit: Script::new(lua::SUBMIT),
                 take: Script::new(lua::TAKE),
+                take_next: Script::new(lua::TAKE_NEXT),
                 heartbeat: Script::new(lua::HEARTBEAT),
                 progress: Script::new(lua::PROGRESS),
                 chunk: Script::new(lua::CHUNK),
                 finish: Script::new(lua::FINISH),
+                finish_next: Script::new(lua::FINISH_NEXT),
                 reclaim: Script::new(lua::RECLAIM),
                 requeue: Script::new(lua::REQUEUE),
                 cancel: Script::new(lua::CANCEL),
@@ -175,6 +233,7 @@ impl RedisStore {
                 purge: Script::new(lua::PURGE),
                 take_stream: Script::new(lua::TAKE_STREAM),
                 keep_hooks: Script::new(lua::KEEP_HOOKS),
+                hook_done: Script::new(lua::HOOK_DONE),
                 claim_hooks: Script::new(lua::CLAIM_HOOKS),
             },
             consumer,
@@ -316,12 +375,7 @@ impl RedisStore {
     }
 
     /// Marks the entry's attempt IN_PROGRESS; `None` for a stale entry.
-    async fn take(
-        &self,
-        entry: &str,
-        id: &str,
-        gen: u64,
-    ) -> redis::RedisResult<Option<Assignment>> {
+    async fn take(&self, entry: &str, id: &str, gen: u64) -> redis::RedisResult<Option<Taken>> {
         let mut conn = self.conn.clone();
         let v: Option<Vec<Option<String>>> = self
             .scripts
@@ -336,7 +390,48 @@ impl RedisStore {
             .arg(GROUP)
             .invoke_async(&mut conn)
             .await?;
-        let Some(v) = v else { return Ok(None) };
+        Ok(v.map(|fields| Taken {
+            id: id.to_string(),
+            generation: gen,
+            fields,
+        }))
+    }
+
+    /// Up to `count` attempts from the stream's new entries, in one round trip (none when the
+    /// stream has no new entry).
+    async fn take_next(&self, count: usize) -> redis::RedisResult<Vec<Taken>> {
+        let mut conn = self.conn.clone();
+        let r: redis::RedisResult<Vec<Option<String>>> = self
+            .scripts
+            .take_next
+            .key(&self.keys.stream)
+            .key(&self.keys.queued)
+            .key(&self.keys.running)
+            .arg(GROUP)
+            .arg(&self.consumer)
+            .arg(count)
+            .arg(&self.keys.job_prefix)
+            .invoke_async(&mut conn)
+            .await;
+        let flat = match r {
+            Err(e) if e.code() == Some("NOGROUP") => {
+                // Redis lost the group (restarted without persistence, or flushed).
+                self.ensure_group(&mut conn).await?;
+                return Ok(Vec::new());
+            }
+            r => r?,
+        };
+        Ok(taken_attempts(&flat))
+    }
+
+    /// A taken attempt handed to a worker: from now on its lease is renewed and a cancel
+    /// reaches it.
+    fn assign(&self, taken: Taken) -> Assignment {
+        let Taken {
+            id,
+            generation: gen,
+            fields: v,
+        } = taken;
         let field = |i: usize| v.get(i).cloned().flatten().filter(|s| !s.is_empty());
         let num = |i: usize| field(i).and_then(|s| s.parse::<u64>().ok());
         let args: Args = field(0)
@@ -359,21 +454,25 @@ impl RedisStore {
         };
         let (tx, rx) = oneshot::channel();
         self.running().insert(
-            id.to_string(),
+            id.clone(),
             Running {
                 generation: gen,
                 cancel: Some(tx),
                 finishing: false,
             },
         );
-        Ok(Some(Assignment {
-            id: id.to_string(),
+        Assignment {
+            id,
             args: if expired.is_some() { Args::new() } else { args },
             timeout,
             generation: gen,
             cancelled: rx,
             expired,
-        }))
+        }
+    }
+
+    fn ready(&self) -> MutexGuard<'_, VecDeque<Taken>> {
+        self.ready.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Renews the lease of every attempt running here; stops those that are no longer theirs
@@ -383,11 +482,18 @@ impl RedisStore {
         if !owed.is_empty() {
             let mut conn = self.conn.clone();
             let mut call = self.scripts.keep_hooks.key(&self.keys.hooks);
+            call.arg(&self.keys.job_prefix).arg(&self.consumer);
             for id in &owed {
                 call.arg(id);
             }
-            let r: redis::RedisResult<i64> = call.invoke_async(&mut conn).await;
-            let _ = self.note(r);
+            let r: redis::RedisResult<Vec<String>> = call.invoke_async(&mut conn).await;
+            if let Ok(lost) = self.note(r) {
+                for id in lost {
+                    // Taken over by another replica while this one could not renew it (an
+                    // outage longer than the lease): that one delivers it too.
+                    tracing::warn!(requestId = %id, "the webhook of job {id} was taken over by another worker");
+                }
+            }
         }
         let attempts: Vec<(String, u64)> = self
             .running()
@@ -499,6 +605,7 @@ impl RedisStore {
                 .arg(&error)
                 .arg(run_ttl)
                 .arg(sync_ttl)
+                .arg(&self.consumer)
                 .invoke_async(conn)
                 .await;
             match r {
@@ -581,10 +688,12 @@ impl RedisStore {
             .key(&self.keys.hooks)
             .arg(ms(self.lease))
             .arg(&self.keys.job_prefix)
+            .arg(&self.consumer)
             .invoke_async(&mut conn)
             .await;
         let Ok(flat) = r else { return };
-        for one in flat.chunks(8) {
+        // Each: the id, then the final view.
+        for one in flat.chunks(1 + FINAL_VIEW_LEN) {
             let Some(id) = one.first().cloned().flatten() else {
                 continue;
             };
@@ -844,21 +953,46 @@ impl JobStore for RedisStore {
             .clone()
     }
 
+    /// One worker at a time takes jobs: as many as workers wait, in one round trip while the
+    /// stream has a backlog (`TAKE_NEXT`); the others find theirs in `ready`. With no backlog,
+    /// a blocking read for one entry, then its take.
     fn next(&self) -> StoreFuture<'_, Assignment> {
         Box::pin(async move {
+            let _waiting = Waiting::enter(&self.waiting);
             let mut pause = Duration::from_millis(100);
             loop {
-                let read = self.read_one().await;
-                let taken = match self.note(read) {
-                    Ok(Some((entry, id, gen))) => {
-                        let r = self.take(&entry, &id, gen).await;
-                        self.note(r)
+                if let Some(t) = self.ready().pop_front() {
+                    return self.assign(t);
+                }
+                let taking = self.taking.lock().await;
+                if let Some(t) = self.ready().pop_front() {
+                    return self.assign(t);
+                }
+                let want = self.waiting.load(Ordering::Relaxed).max(1);
+                let batch = self.take_next(want).await;
+                let taken = match self.note(batch) {
+                    Ok(batch) if !batch.is_empty() => {
+                        let mut batch = batch.into_iter();
+                        let first = batch.next();
+                        self.ready().extend(batch);
+                        Ok(first)
                     }
-                    Ok(None) => Ok(None),
+                    Ok(_) => {
+                        let read = self.read_one().await;
+                        match self.note(read) {
+                            Ok(Some((entry, id, gen))) => {
+                                let r = self.take(&entry, &id, gen).await;
+                                self.note(r)
+                            }
+                            Ok(None) => Ok(None),
+                            Err(e) => Err(e),
+                        }
+                    }
                     Err(e) => Err(e),
                 };
+                drop(taking);
                 match taken {
-                    Ok(Some(a)) => return a,
+                    Ok(Some(t)) => return self.assign(t),
                     Ok(None) => pause = Duration::from_millis(100),
                     Err(_) => {
                         // Redis is away: wait, then read again (the connection reconnects).
@@ -939,14 +1073,20 @@ impl JobStore for RedisStore {
                 r.finishing = true;
             }
             let mut pause = Duration::from_millis(50);
+            // The first report also takes the next job for this worker, now idle (FINISH_NEXT:
+            // one round trip for both while the stream has a backlog).
+            let mut first = true;
             // The outcome is reported until Redis takes it (an outage does not lose it), unless
             // the attempt stopped being this one's meanwhile.
             let reply = loop {
                 let mut conn = self.conn.clone();
-                let r: redis::RedisResult<Option<Vec<Option<String>>>> = self
-                    .scripts
-                    .finish
-                    .key(self.keys.job(id))
+                let script = if first {
+                    &self.scripts.finish_next
+                } else {
+                    &self.scripts.finish
+                };
+                let mut call = script.prepare_invoke();
+                call.key(self.keys.job(id))
                     .key(&self.keys.stream)
                     .key(&self.keys.queued)
                     .key(&self.keys.running)
@@ -962,8 +1102,27 @@ impl JobStore for RedisStore {
                     .arg(if retryable { "1" } else { "" })
                     .arg(run_ttl)
                     .arg(sync_ttl)
-                    .invoke_async(&mut conn)
-                    .await;
+                    .arg(&self.consumer);
+                if first {
+                    call.arg(1).arg(&self.keys.job_prefix);
+                }
+                let r: redis::RedisResult<Value> = call.invoke_async(&mut conn).await;
+                let r = r.and_then(|v| {
+                    if !first {
+                        return Ok(redis::from_redis_value(v)?);
+                    }
+                    let mut parts = match v {
+                        Value::Array(parts) => parts.into_iter(),
+                        _ => Vec::new().into_iter(),
+                    };
+                    let reply = redis::from_redis_value(parts.next().unwrap_or(Value::Nil))?;
+                    let next: Vec<Option<String>> =
+                        redis::from_redis_value(Value::Array(parts.collect()))?;
+                    self.ready().extend(taken_attempts(&next));
+                    Ok(reply)
+                });
+                first = false;
+                let r: redis::RedisResult<Option<Vec<Option<String>>>> = r;
                 match self.note(r) {
                     Ok(v) => break v,
                     Err(e) => {
@@ -1000,9 +1159,10 @@ impl JobStore for RedisStore {
         })
     }
 
-    /// Drops the claim on a delivered webhook (awaited by the delivery, so a stopping replica
-    /// records it before it exits). Until Redis has taken that (an outage), the id stays in
-    /// `delivering`, so the claim is still renewed and no other replica delivers it again.
+    /// Drops the claim on a delivered webhook, if this replica still owns it (awaited by the
+    /// delivery, so a stopping replica records it before it exits). Until Redis has taken that
+    /// (an outage), the id stays in `delivering`, so the claim is still renewed and no other
+    /// replica delivers it again.
     fn webhook_done<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             if !self.delivering().contains(id) {
@@ -1011,10 +1171,14 @@ impl JobStore for RedisStore {
             let mut pause = Duration::from_millis(50);
             loop {
                 let mut conn = self.conn.clone();
-                let r: redis::RedisResult<i64> = redis::cmd("ZREM")
-                    .arg(&self.keys.hooks)
+                let r: redis::RedisResult<i64> = self
+                    .scripts
+                    .hook_done
+                    .key(self.keys.job(id))
+                    .key(&self.keys.hooks)
                     .arg(id)
-                    .query_async(&mut conn)
+                    .arg(&self.consumer)
+                    .invoke_async(&mut conn)
                     .await;
                 if self.note(r).is_ok() {
                     break;
@@ -1049,7 +1213,18 @@ impl JobStore for RedisStore {
 
     fn requeue_running(&self) -> StoreFuture<'_, Vec<String>> {
         Box::pin(async move {
-            let attempts: Vec<(String, Running)> = self.running().drain().collect();
+            let mut attempts: Vec<(String, Running)> = self.running().drain().collect();
+            // Taken for workers that stopped before picking them up.
+            attempts.extend(self.ready().drain(..).map(|t| {
+                (
+                    t.id,
+                    Running {
+                        generation: t.generation,
+                        cancel: None,
+                        finishing: false,
+                    },
+                )
+            }));
             let mut ids = Vec::new();
             for (id, r) in attempts {
                 if let Some(tx) = r.cancel {

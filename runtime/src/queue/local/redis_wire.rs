@@ -144,7 +144,10 @@ pub(super) fn parse_status(s: &str) -> Option<Status> {
     })
 }
 
-/// The webhook of a job a script made final: `{'final', delay, err, exec, out, st, hook}`.
+/// How many values a script's final view has (`redis_scripts.rs`).
+pub(super) const FINAL_VIEW_LEN: usize = 8;
+
+/// The webhook of a job a script made final: `{'final', delay, err, exec, out, st, hook, fin}`.
 pub(super) fn final_webhook(id: &str, v: &[Option<String>]) -> Option<Webhook> {
     let field = |i: usize| v.get(i).cloned().flatten().filter(|s| !s.is_empty());
     let url = field(6)?;
@@ -163,7 +166,14 @@ pub(super) fn final_webhook(id: &str, v: &[Option<String>]) -> Option<Webhook> {
             status: &status,
         },
     );
-    Some(Webhook { url, body })
+    // The attempt that made the job final: a job made final again after `/retry` is another
+    // delivery, a delivery of the same final status again is not.
+    let fin = field(7).unwrap_or_else(|| "0".to_string());
+    Some(Webhook {
+        url,
+        body,
+        key: format!("{id}.{fin}"),
+    })
 }
 
 /// `XREADGROUP`'s reply → the first entry's `(entry id, job id, gen)`.

@@ -145,6 +145,9 @@ pub struct Webhook {
     pub url: String,
     /// The job's final body, JSON text.
     pub body: String,
+    /// Sent as `Idempotency-Key`: the same for every delivery of one final status (a retry after
+    /// a failed POST, or another replica's after this one died), so a receiver can drop repeats.
+    pub key: String,
 }
 
 pub struct Store {
@@ -789,7 +792,11 @@ fn finalize_one(inner: &mut Inner, id: &str, now: Instant, ttl: [Duration; 2]) -
     }
     inner.expiry[class].push_back((at, id.to_string()));
     match hook_url {
-        Some(url) => Some(Webhook { url, body }),
+        Some(url) => Some(Webhook {
+            url,
+            body,
+            key: format!("{id}.{}", job.generation),
+        }),
         None => {
             if let Some(w) = last {
                 let _ = w.send(body);
