@@ -24,7 +24,7 @@ use crate::lower::{CallPlan, Compute, EndpointPlan, HandlerCrate, Kind, Plan};
 pub struct TemplateContext<Endpoints = Vec<EndpointContext>, Endpoint = EndpointContext> {
     /// The version of flashc that renders the file (`0.1.0`).
     pub flashc_version: String,
-    /// The project's name: flash.yaml's `project` (`hello`).
+    /// The project's name: flash.yaml's `name` (`hello`).
     pub project: String,
     /// The environment whose overlay is applied (`generate --env production`), or none.
     pub environment: Option<String>,
@@ -40,10 +40,10 @@ pub struct TemplateContext<Endpoints = Vec<EndpointContext>, Endpoint = Endpoint
     /// The user's handler crate.
     pub handler_crate: HandlerCrateContext,
     /// The handler crate's directory relative to a worker crate's (`.flash/workers/<endpoint>`):
-    /// `../../..` or `../../../handlers`.
+    /// `../../..` or `../../../handlers` (with the output in `.flash`).
     pub crate_path: String,
     /// The handler crate's directory relative to `flashc dev`'s host crate (`.flash/dev`):
-    /// `../..` or `../../handlers`.
+    /// `../..` or `../../handlers` (with the output in `.flash`).
     pub dev_crate_path: String,
     /// Every endpoint of the project, sorted by name.
     pub endpoints: Endpoints,
@@ -85,7 +85,7 @@ pub enum EndpointKind {
 pub struct EndpointContext {
     /// The endpoint's name: its key under flash.yaml's `endpoints` (`api`).
     pub name: String,
-    /// `queue` or `load_balanced`.
+    /// Which kind of endpoint: queue-based or load-balanced.
     pub kind: EndpointKind,
     /// The worker crate's package and binary name (`hello-api`).
     pub package: String,
@@ -428,16 +428,154 @@ pub fn schema() -> serde_json::Value {
         .to_value()
 }
 
-/// Every field name of the context, at any depth: what an unknown field is compared with.
-pub fn field_names() -> Vec<String> {
+/// Every field of the context, by the path a template reads it at (`endpoint.routes[].path`,
+/// `[]` for an item of a list), with its name; the shortest path when a type is reachable by
+/// several (`endpoint.name` rather than `endpoints[].name`).
+pub fn field_paths() -> Vec<(String, String)> {
     let schema = schema();
-    let mut names: Vec<String> = objects(&schema)
-        .into_iter()
-        .flat_map(|(_, object)| object_fields(object).into_iter().map(|(name, _)| name))
+    let mut type_paths: BTreeMap<String, String> = BTreeMap::new();
+    type_paths.insert("TemplateContext".to_string(), String::new());
+    // The context is a tree of a few levels: settle each type's path, shortest first.
+    let mut queue = vec!["TemplateContext".to_string()];
+    while let Some(name) = queue.pop() {
+        let Some(object) = objects(&schema).into_iter().find(|(n, _)| *n == name) else {
+            continue;
+        };
+        let base = type_paths[&name].clone();
+        for (field, property) in object_fields(object.1) {
+            let Some((reference, list)) = reference_of(property) else {
+                continue;
+            };
+            let path = format!("{base}{field}{}.", if list { "[]" } else { "" });
+            let better = type_paths
+                .get(&reference)
+                .is_none_or(|known| rank(&path) < rank(known));
+            if better {
+                type_paths.insert(reference.clone(), path);
+                queue.push(reference);
+            }
+        }
+    }
+    let mut paths = Vec::new();
+    for (name, object) in objects(&schema) {
+        let Some(base) = type_paths.get(&name) else {
+            continue;
+        };
+        for (field, _) in object_fields(object) {
+            paths.push((format!("{base}{field}"), field));
+        }
+    }
+    paths
+}
+
+/// Fewer lists first, then shorter.
+fn rank(path: &str) -> (usize, usize) {
+    (path.matches("[]").count(), path.len())
+}
+
+/// The object type a property holds, directly, in a list or as an option; and whether in a list.
+fn reference_of(property: &serde_json::Value) -> Option<(String, bool)> {
+    let name = |r: &serde_json::Value| {
+        r.get("$ref")
+            .and_then(|r| r.as_str())
+            .and_then(|r| r.rsplit('/').next())
+            .map(str::to_string)
+    };
+    if let Some(found) = name(property) {
+        return Some((found, false));
+    }
+    if let Some(items) = property.get("items") {
+        return name(items).map(|found| (found, true));
+    }
+    property
+        .get("anyOf")
+        .and_then(|a| a.as_array())
+        .and_then(|options| options.iter().find_map(name))
+        .map(|found| (found, false))
+}
+
+/// Why `expression` (`endpoint.nmae`), which a template read, is undefined: the field the
+/// context does not have, and where a field of that name is or the nearest field's path; or,
+/// for a field the context has, that a value on its way is none here.
+pub fn undefined(expression: &str) -> String {
+    let paths = field_paths();
+    let known = |path: &str| paths.iter().any(|(p, _)| p == path);
+    let segments: Vec<&str> = expression
+        .split('.')
+        .map(|s| s.split('[').next().unwrap_or(s).trim())
         .collect();
-    names.sort();
-    names.dedup();
-    names
+    // The first segment the context does not have, following the expression from the top;
+    // a loop variable (`route.x`) cannot be followed, and its last segment is the one.
+    let mut unknown = segments.last().copied().unwrap_or(expression);
+    let mut parent = None;
+    if known(segments[0]) || segments.len() == 1 {
+        let mut at = String::new();
+        let mut all_known = true;
+        for segment in &segments {
+            let plain = if at.is_empty() {
+                segment.to_string()
+            } else {
+                format!("{at}.{segment}")
+            };
+            let item = format!("{at}[].{segment}");
+            at = match (known(&plain), known(&item)) {
+                (true, _) => plain,
+                (false, true) => item,
+                (false, false) => {
+                    unknown = segment;
+                    all_known = false;
+                    break;
+                }
+            };
+            parent = Some(at.clone());
+        }
+        if all_known {
+            return format!(
+                "`{expression}` is undefined here: the context has it, but a value on its way \
+                 is none or missing in this template (`endpoint` in a project-wide template, \
+                 `endpoint.job` for a load-balanced endpoint, an item past the end of a list)"
+            );
+        }
+    }
+    let mut message = format!(
+        "`{expression}` is undefined: the template context has no field `{unknown}` there \
+         (docs/generate.md lists the context)"
+    );
+    let at = |name: &str| -> Vec<String> {
+        paths
+            .iter()
+            .filter(|(_, f)| f == name)
+            .map(|(path, _)| format!("`{path}`"))
+            .collect()
+    };
+    let same = at(unknown);
+    let names: Vec<&str> = paths.iter().map(|(_, f)| f.as_str()).collect();
+    if !same.is_empty() {
+        message.push_str(&format!("; it has `{unknown}` at {}", same.join(" and ")));
+    } else if let Some(closest) = crate::suggest::closest(unknown, names) {
+        message.push_str(&format!("; did you mean {}?", at(closest).join(" or ")));
+    } else if let Some(parent) = parent {
+        let fields: Vec<String> = paths
+            .iter()
+            .filter_map(|(path, field)| {
+                let rest = path.strip_prefix(&parent)?;
+                (rest.strip_prefix('.').or_else(|| rest.strip_prefix("[].")) == Some(field))
+                    .then(|| format!("`{field}`"))
+            })
+            .collect();
+        let list = paths
+            .iter()
+            .any(|(path, _)| path.starts_with(&format!("{parent}[].")));
+        let owner = if list {
+            format!("an item of `{parent}`")
+        } else {
+            format!("`{parent}`")
+        };
+        if !fields.is_empty() {
+            message.push_str(&format!("; {owner} has {}", fields.join(", ")));
+        }
+    }
+    message
 }
 
 /// docs/generate.md's list of the context: a table per type, every field with its type and

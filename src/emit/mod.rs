@@ -338,25 +338,16 @@ fn render_error(shown: &str, source: &str, error: &minijinja::Error) -> String {
         .map(|l| format!(", line {l}"))
         .unwrap_or_default();
     if error.kind() == minijinja::ErrorKind::UndefinedError {
-        if let Some(expression) = error
-            .range()
-            .and_then(|range| source.get(range))
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-        {
-            let field = expression
-                .rsplit(['.', '['])
-                .next()
-                .unwrap_or(expression)
-                .trim_matches(|c: char| !(c.is_alphanumeric() || c == '_'));
-            let names = context::field_names();
-            let hint = crate::suggest::did_you_mean(field, names.iter().map(String::as_str))
-                .map(|h| format!("; {h}"))
-                .unwrap_or_default();
-            return format!(
-                "{shown}{line}: `{expression}` is undefined: the template context has no such \
-                 field, or its value is none (docs/generate.md lists the context){hint}"
-            );
+        // The span is of the failing attribute (`.nmae`): the expression starts before it.
+        let expression = error.range().and_then(|range| {
+            let before = source.get(..range.start)?;
+            let start = before
+                .trim_end_matches(|c: char| c.is_alphanumeric() || "_.[]".contains(c))
+                .len();
+            source.get(start..range.end)
+        });
+        if let Some(expression) = expression.map(str::trim).filter(|e| !e.is_empty()) {
+            return format!("{shown}{line}: {}", context::undefined(expression));
         }
     }
     format!("{shown}{line}: {error:#}")
