@@ -121,7 +121,7 @@ fn an_override_reading_every_documented_field_renders() {
         "[endpoint.name=embed]",
         "[endpoint.kind=queue]",
         "[endpoint.job.handler=embed::run]",
-        "[endpoint.routes[].path=/stream/users/users/{id}]",
+        "[endpoint.routes[].path=/stream/users/users/{id}/users/{id}]",
         "[endpoint.module=api]",
         "[endpoint.constructor=QueueWorker::with_state(",
     ] {
@@ -168,7 +168,7 @@ fn an_override_of_documented_fields_generates() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let main = fs::read_to_string(project.join(".flash/workers/api/src/main.rs")).unwrap();
     assert!(
-        main.contains("// 3 routes on load_balanced endpoint api of hello\n"),
+        main.contains("// 4 routes on load_balanced endpoint api of hello\n"),
         "{main}"
     );
     fs::remove_dir_all(&project).unwrap();

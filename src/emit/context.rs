@@ -127,8 +127,8 @@ pub struct EndpointContext {
     /// Rust: the `use` lines `main.rs` needs and no more (an empty string is a blank line).
     pub imports: Vec<String>,
     /// Rust: the expression that makes the app or the worker, running `init` if there is one
-    /// (`App::stateless()`, `App::new(…)`, `QueueWorker::new(job)`,
-    /// `QueueWorker::with_state(…, job)`).
+    /// (`App::stateless()`, `App::with_state(…)`, `QueueWorker::stateless(job)`,
+    /// `QueueWorker::with_state(…, job)`: the two kinds read alike).
     pub constructor: String,
     /// Rust: `execution_timeout_ms` as a `Duration` (`Duration::from_secs(30)`), or none.
     pub execution_timeout: Option<String>,
@@ -302,7 +302,7 @@ fn endpoint_context(
     let (kind, job, constructor) = match endpoint.kind {
         Kind::LoadBalanced => {
             let constructor = match &init {
-                Some((closure, _)) => format!("App::new({closure})"),
+                Some((closure, _)) => format!("App::with_state({closure})"),
                 None => "App::stateless()".to_string(),
             };
             (EndpointKind::LoadBalanced, None, constructor)
@@ -322,7 +322,7 @@ fn endpoint_context(
             };
             let constructor = match &init {
                 Some((init, _)) => format!("QueueWorker::with_state({init}, job)"),
-                None => "QueueWorker::new(job)".to_string(),
+                None => "QueueWorker::stateless(job)".to_string(),
             };
             (EndpointKind::Queue, Some(job), constructor)
         }

@@ -83,6 +83,17 @@ impl App<()> {
 }
 
 impl<S: Send + Sync + 'static> App<S> {
+    /// An app whose `init` hook produces the state every handler receives, as
+    /// [`crate::queue::QueueWorker::with_state`] is for a queue worker (the same as
+    /// [`App::new`]).
+    pub fn with_state<F, Fut>(init: F) -> App<S>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<S, String>> + Send + 'static,
+    {
+        App::new(init)
+    }
+
     /// An endpoint whose `init` hook produces the state every handler receives. `/ping` answers
     /// 204 while it runs, 200 after, 503 if it returns `Err` (the reason is logged).
     pub fn new<F, Fut>(init: F) -> App<S>
@@ -204,9 +215,10 @@ impl<S: Send + Sync + 'static> App<S> {
     }
 
     /// The endpoint's `execution_timeout`: a call running longer is answered 504.
-    /// `FLASH_EXECUTION_TIMEOUT_MS` overrides it.
-    pub fn execution_timeout(mut self, timeout: Duration) -> Self {
-        self.execution_timeout = Some(timeout);
+    /// `FLASH_EXECUTION_TIMEOUT_MS` overrides it. Takes a `Duration` or an `Option` (`None`: no
+    /// limit), as [`crate::queue::QueueWorker::execution_timeout`] does.
+    pub fn execution_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.execution_timeout = timeout.into();
         self
     }
 }

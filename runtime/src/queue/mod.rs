@@ -64,6 +64,12 @@ impl QueueWorker<()> {
     pub fn new(handler: Handler<()>) -> Self {
         QueueWorker::with_init(handler, Box::new(|| Box::pin(async { Ok(()) })))
     }
+
+    /// A worker without state, as [`crate::lb::App::stateless`] is an app without state (the
+    /// same as [`QueueWorker::new`]).
+    pub fn stateless(handler: Handler<()>) -> Self {
+        QueueWorker::new(handler)
+    }
 }
 
 impl<S: Send + Sync + 'static> QueueWorker<S> {
@@ -106,8 +112,8 @@ impl<S: Send + Sync + 'static> QueueWorker<S> {
         self
     }
 
-    pub fn execution_timeout(mut self, limit: Option<Duration>) -> Self {
-        self.execution_timeout = limit;
+    pub fn execution_timeout(mut self, limit: impl Into<Option<Duration>>) -> Self {
+        self.execution_timeout = limit.into();
         self
     }
 
