@@ -4,15 +4,20 @@
 mod lb_common;
 
 use std::{
-    io::{BufRead, BufReader, Read},
+    io::Read,
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-use lb_common::{free_port, sigterm, spawn_worker, wait_exit, worker_bin};
+use lb_common::{free_port, sigterm, spawn_worker, wait_exit, wait_exit_output, worker_bin};
 
 /// Blocking GET over a fresh connection: (status, body). No async runtime needed here.
 fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    get_raw(port, path).map(|(status, _, body)| (status, body))
+}
+
+/// [`get`] with the response's head too.
+fn get_raw(port: u16, path: &str) -> Option<(u16, String, String)> {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -26,8 +31,8 @@ fn get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut text = String::new();
     stream.read_to_string(&mut text).ok()?;
     let status = text.split(' ').nth(1)?.parse().ok()?;
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
-    Some((status, body))
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    Some((status, head.to_string(), body.to_string()))
 }
 
 fn wait_for(port: u16, status: u16) {
@@ -62,11 +67,17 @@ fn sigterm_drains_the_request_in_flight_and_exits_0() {
     std::thread::sleep(Duration::from_millis(300));
     sigterm(&child);
     std::thread::sleep(Duration::from_millis(200));
-    // Not accepting any more, while the slow request still runs.
+    // While the slow request still runs, a new request is answered 503 with a JSON body and
+    // Retry-After (the drain keeps the listener open so no connection is reset unanswered).
+    let (status, head, body) = get_raw(port, "/ping").expect("no answer while draining");
+    assert_eq!(status, 503, "{head}\n{body}");
+    let head = head.to_ascii_lowercase();
     assert!(
-        get(port, "/ping").is_none(),
-        "still accepting after SIGTERM"
+        head.contains("retry-after: 1") && head.contains("connection: close"),
+        "{head}"
     );
+    let body: serde_json::Value = serde_json::from_str(&body).expect("a JSON body");
+    assert!(body["error"].is_string(), "{body}");
     assert_eq!(
         slow.join().unwrap(),
         Some((200, r#"{"slept":1500}"#.to_string()))
@@ -149,15 +160,9 @@ fn healthcheck_mode_fails_when_init_failed() {
     wait_for(port, 503);
     assert_eq!(healthcheck(port), 1);
     sigterm(&child);
-    assert_eq!(wait_exit(&mut child).code(), Some(0));
+    let (status, out, _) = wait_exit_output(&mut child);
+    assert_eq!(status.code(), Some(0));
     // The reason is in the log.
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
     assert!(
         out.contains("init failed: model weights not found"),
         "{out}"
@@ -199,13 +204,11 @@ fn json_logs_carry_the_request_id() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert_eq!(get(port, "/panic").map(|r| r.0), Some(500));
     sigterm(&child);
-    assert_eq!(wait_exit(&mut child).code(), Some(0));
-    let lines: Vec<serde_json::Value> = BufReader::new(child.stdout.take().unwrap())
+    let (status, out, _) = wait_exit_output(&mut child);
+    assert_eq!(status.code(), Some(0));
+    let lines: Vec<serde_json::Value> = out
         .lines()
-        .map(|l| {
-            let l = l.unwrap();
-            serde_json::from_str(&l).unwrap_or_else(|_| panic!("not a JSON line: {l}"))
-        })
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON line: {l}")))
         .collect();
     assert!(
         lines.contains(&serde_json::json!({

@@ -167,16 +167,41 @@ pub fn sigterm(child: &Child) {
     assert!(status.success());
 }
 
-/// Waits for a child to exit (10 s at most), killing it if it does not.
+/// Waits for a child to exit (20 s at most), killing it if it does not and failing with
+/// everything it printed.
 pub fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    wait_exit_output(child).0
+}
+
+/// [`wait_exit`], returning what the child printed too (stdout, stderr). Its pipes are read
+/// while waiting, so a chatty worker cannot block on a full pipe.
+pub fn wait_exit_output(child: &mut Child) -> (std::process::ExitStatus, String, String) {
+    fn drain(pipe: Option<impl std::io::Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    }
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
+            return (
+                status,
+                out.join().unwrap_or_default(),
+                err.join().unwrap_or_default(),
+            );
         }
-        if start.elapsed() > Duration::from_secs(10) {
+        if start.elapsed() > Duration::from_secs(20) {
             let _ = child.kill();
-            panic!("worker did not exit within 10 s");
+            let _ = child.wait();
+            let out = out.join().unwrap_or_default();
+            let err = err.join().unwrap_or_default();
+            panic!("worker did not exit within 20 s; stdout:\n{out}\nstderr:\n{err}");
         }
         std::thread::sleep(Duration::from_millis(10));
     }
