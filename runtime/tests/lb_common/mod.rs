@@ -104,6 +104,16 @@ pub async fn wait_status(url: &str, status: u16) {
     }
 }
 
+/// Whether the slow tier runs (`RUN_SLOW_TESTS=1`, as `.ci/run` sets; flashc's
+/// tests/support/mod.rs has the same switch); when not, says that `test` is skipped.
+pub fn run_slow_tests(test: &str) -> bool {
+    let on = std::env::var("RUN_SLOW_TESTS").is_ok_and(|v| v == "1");
+    if !on {
+        eprintln!("skipped: {test} is in the slow tier; RUN_SLOW_TESTS=1 runs it");
+    }
+    on
+}
+
 /// A port that was free a moment ago (for child processes, which bind it themselves).
 pub fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0")
@@ -115,7 +125,13 @@ pub fn free_port() -> u16 {
 /// The example worker binary, built once per test process so it is never stale.
 pub fn worker_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
+    BIN.get_or_init(|| worker_bin_with_features("")).clone()
+}
+
+/// The example worker binary built with the runtime's `features` (comma-separated; none when
+/// empty), now.
+pub fn worker_bin_with_features(features: &str) -> PathBuf {
+    {
         let out = Command::new(env!("CARGO"))
             .args([
                 "build",
@@ -124,6 +140,8 @@ pub fn worker_bin() -> PathBuf {
                 "--example",
                 "lb_worker",
                 "--message-format=json",
+                "--features",
+                features,
             ])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .stderr(Stdio::inherit())
@@ -138,8 +156,7 @@ pub fn worker_bin() -> PathBuf {
             .filter(|m| m["target"]["name"] == "lb_worker")
             .find_map(|m| m["executable"].as_str().map(PathBuf::from))
             .expect("example executable in cargo's output")
-    })
-    .clone()
+    }
 }
 
 /// Runs the example worker on `port` (health on the same port) with extra variables.
