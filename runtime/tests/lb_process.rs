@@ -35,13 +35,19 @@ fn get_raw(port: u16, path: &str) -> Option<(u16, String, String)> {
     Some((status, head.to_string(), body.to_string()))
 }
 
-fn wait_for(port: u16, status: u16) {
+/// Waits until `/ping` on `port` answers `status`. Fails at once if the worker exits, and after
+/// 60 s (a deadline that holds on a loaded machine) otherwise, with everything it printed.
+fn wait_for(child: &mut std::process::Child, port: u16, status: u16) {
     let start = Instant::now();
     while get(port, "/ping").map(|r| r.0) != Some(status) {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "/ping never answered {status}"
-        );
+        let exited = child.try_wait().ok().flatten();
+        if exited.is_some() || start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let (code, out, err) = wait_exit_output(child);
+            panic!(
+                "/ping never answered {status} (worker: {code}); stdout:\n{out}\nstderr:\n{err}"
+            );
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -62,7 +68,7 @@ fn healthcheck(port: u16) -> i32 {
 fn sigterm_drains_the_request_in_flight_and_exits_0() {
     let port = free_port();
     let mut child = spawn_worker(port, &[]);
-    wait_for(port, 200);
+    wait_for(&mut child, port, 200);
     let slow = std::thread::spawn(move || get(port, "/slow?ms=1500"));
     std::thread::sleep(Duration::from_millis(300));
     sigterm(&child);
@@ -90,7 +96,7 @@ fn sigterm_drains_the_request_in_flight_and_exits_0() {
 fn single_threaded_runtime_drains_too() {
     let port = free_port();
     let mut child = spawn_worker(port, &[("FLASH_WORKER_THREADS", "1")]);
-    wait_for(port, 200);
+    wait_for(&mut child, port, 200);
     let slow = std::thread::spawn(move || get(port, "/slow?ms=800"));
     std::thread::sleep(Duration::from_millis(200));
     // A slow handler does not hold up others on the one thread.
@@ -110,7 +116,7 @@ fn single_threaded_runtime_drains_too() {
 fn sigterm_when_idle_exits_0_at_once() {
     let port = free_port();
     let mut child = spawn_worker(port, &[]);
-    wait_for(port, 200);
+    wait_for(&mut child, port, 200);
     let started = Instant::now();
     sigterm(&child);
     assert_eq!(wait_exit(&mut child).code(), Some(0));
@@ -124,9 +130,9 @@ fn healthcheck_mode_exit_codes() {
     assert_eq!(healthcheck(port), 1);
     let mut child = spawn_worker(port, &[("EXAMPLE_INIT_MS", "1500")]);
     // Initializing (204) is not healthy yet.
-    wait_for(port, 204);
+    wait_for(&mut child, port, 204);
     assert_eq!(healthcheck(port), 1);
-    wait_for(port, 200);
+    wait_for(&mut child, port, 200);
     assert_eq!(healthcheck(port), 0);
     sigterm(&child);
     assert_eq!(wait_exit(&mut child).code(), Some(0));
@@ -136,7 +142,7 @@ fn healthcheck_mode_exit_codes() {
 fn healthcheck_mode_asks_the_health_port() {
     let (port, health) = (free_port(), free_port());
     let mut child = spawn_worker(port, &[("PORT_HEALTH", &health.to_string())]);
-    wait_for(health, 200);
+    wait_for(&mut child, health, 200);
     let code = |health_port: u16| {
         Command::new(worker_bin())
             .arg("healthcheck")
@@ -157,7 +163,7 @@ fn healthcheck_mode_asks_the_health_port() {
 fn healthcheck_mode_fails_when_init_failed() {
     let port = free_port();
     let mut child = spawn_worker(port, &[("EXAMPLE_INIT_FAIL", "1")]);
-    wait_for(port, 503);
+    wait_for(&mut child, port, 503);
     assert_eq!(healthcheck(port), 1);
     sigterm(&child);
     let (status, out, _) = wait_exit_output(&mut child);
@@ -173,9 +179,9 @@ fn healthcheck_mode_fails_when_init_failed() {
 fn ping_is_204_during_init_then_200() {
     let port = free_port();
     let mut child = spawn_worker(port, &[("EXAMPLE_INIT_MS", "800")]);
-    wait_for(port, 204);
+    wait_for(&mut child, port, 204);
     assert_eq!(get(port, "/ping"), Some((204, String::new())));
-    wait_for(port, 200);
+    wait_for(&mut child, port, 200);
     assert_eq!(
         get(port, "/ping"),
         Some((200, r#"{"status":"healthy"}"#.to_string()))
@@ -188,7 +194,7 @@ fn ping_is_204_during_init_then_200() {
 fn json_logs_carry_the_request_id() {
     let port = free_port();
     let mut child = spawn_worker(port, &[("RUNPOD_ENDPOINT_ID", "ep-test")]);
-    wait_for(port, 200);
+    wait_for(&mut child, port, 200);
     // The handler logs "creating user Ada"; the request id comes from X-Request-Id.
     let body = r#"{"name":"Ada","email":"a@b.c"}"#;
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();

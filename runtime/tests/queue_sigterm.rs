@@ -54,6 +54,27 @@ fn spawn(env: &[(String, String)]) -> Child {
     cmd.spawn().unwrap()
 }
 
+/// Waits until the worker's `/ping` answers 200. Fails at once if it exits, and after 60 s (a
+/// deadline that holds on a loaded machine) otherwise, with everything it printed.
+async fn wait_ready(child: &mut Child, base: &str) {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = http.get(format!("{base}/ping")).send().await {
+            if r.status() == 200 {
+                return;
+            }
+        }
+        let exited = child.try_wait().ok().flatten().is_some();
+        if exited || Instant::now() > deadline {
+            let _ = child.kill();
+            let (status, logs) = wait_exit(child, Duration::from_secs(10)).await;
+            panic!("the worker never became ready ({status}); its output:\n{logs}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
@@ -141,17 +162,7 @@ async fn local_sigterm_finishes_open_runsync_and_exits_0() {
     let mut child = spawn(&env);
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    // Wait for the worker to be ready.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(r) = http.get(format!("{base}/ping")).send().await {
-            if r.status() == 200 {
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "worker never became ready");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_ready(&mut child, &base).await;
     assert!(healthcheck(&env));
     // The example binds `input` by name, reporting every problem at once.
     let bad: Value = http
@@ -291,12 +302,7 @@ async fn local_sigterm_race_answers_every_run_with_a_job_or_a_503() {
     ];
     let mut child = spawn(&env);
     let base = format!("http://127.0.0.1:{port}");
-    let probe = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !matches!(probe.get(format!("{base}/ping")).send().await, Ok(r) if r.status() == 200) {
-        assert!(Instant::now() < deadline, "worker never became ready");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_ready(&mut child, &base).await;
 
     let stop_at = Instant::now() + Duration::from_secs(20);
     let mut clients = Vec::new();
