@@ -6,6 +6,8 @@
 //! Runpod itself is not reachable here: these tests hold flashc to the published contract, not
 //! to the platform's behaviour beyond it (see docs/deploy.md).
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -119,7 +121,7 @@ impl ProjectCopy {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/mixed-api");
-        copy_dir(&src, &dir);
+        support::project::copy_dir(&src, &dir);
         ProjectCopy(dir)
     }
 
@@ -139,22 +141,6 @@ impl ProjectCopy {
 impl Drop for ProjectCopy {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if name == ".flash" || name == "target" {
-            continue;
-        }
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &to.join(name));
-        } else {
-            std::fs::copy(entry.path(), to.join(name)).unwrap();
-        }
     }
 }
 
@@ -807,6 +793,9 @@ fn workers_running(store: &Path) -> usize {
 
 #[test]
 fn real_workers_answer_roll_out_fail_verify_roll_back_and_go() {
+    if !support::run_slow_tests("real_workers_answer_roll_out_fail_verify_roll_back_and_go") {
+        return;
+    }
     let store = generated_target().join("flashc-image-store");
     let emulator = emulator_with_workers(&store);
     let project = ProjectCopy::new();

@@ -199,6 +199,9 @@ fn job_status(port: u16, id: &str) -> Value {
 
 #[test]
 fn dev_serves_reloads_and_stops_cleanly() {
+    if !support::run_slow_tests("dev_serves_reloads_and_stops_cleanly") {
+        return;
+    }
     let _serial = serial();
     let dir = project("serve-reload");
     let mut dev = Dev::start(&dir);
@@ -324,6 +327,9 @@ fn dev_serves_reloads_and_stops_cleanly() {
 
 #[test]
 fn a_killed_flashc_leaves_no_host_running() {
+    if !support::run_slow_tests("a_killed_flashc_leaves_no_host_running") {
+        return;
+    }
     let _serial = serial();
     let dir = project("killed");
     let dev = Dev::start(&dir);
@@ -338,6 +344,9 @@ fn a_killed_flashc_leaves_no_host_running() {
 /// made by `flashc init` run under `flashc dev` as they are.
 #[test]
 fn dev_runs_an_example_and_an_init_project() {
+    if !support::run_slow_tests("dev_runs_an_example_and_an_init_project") {
+        return;
+    }
     let _serial = serial();
     let dir = example("mixed-api");
     let mut dev = Dev::start(&dir);
@@ -394,6 +403,9 @@ fn dev_runs_an_example_and_an_init_project() {
 /// `--env`, `--host` and `--no-watch`; the index page a browser gets and the `/docs/` redirect.
 #[test]
 fn dev_takes_an_environment_and_can_stay_put() {
+    if !support::run_slow_tests("dev_takes_an_environment_and_can_stay_put") {
+        return;
+    }
     let _serial = serial();
     let dir = project("environment");
     let yaml = dir.join("flash.yaml");

@@ -187,7 +187,7 @@ fn a_second_run_writes_nothing_and_check_agrees() {
 
 #[test]
 fn check_reports_stale_output_and_generate_removes_it() {
-    let project = scratch_copy("examples/hello", "stale");
+    let project = support::project::scratch_copy("examples/hello", "generate", "stale");
     let run = |check: bool| {
         let mut cmd = flashc();
         cmd.arg("generate");
@@ -231,7 +231,7 @@ fn check_reports_stale_output_and_generate_removes_it() {
 
 #[test]
 fn refuses_an_output_directory_it_did_not_write() {
-    let project = scratch_copy("examples/hello", "foreign");
+    let project = support::project::scratch_copy("examples/hello", "generate", "foreign");
     fs::create_dir_all(project.join("src/keep")).unwrap();
     fs::write(project.join("src/keep/mine.txt"), "mine").unwrap();
     let out = flashc()
@@ -259,7 +259,7 @@ fn refuses_an_output_directory_it_did_not_write() {
 /// `flashc init` leaves), and leaves `flashc dev`'s directory in it alone.
 #[test]
 fn schema_is_written_for_the_modeline() {
-    let project = scratch_copy("examples/hello", "schema-file");
+    let project = support::project::scratch_copy("examples/hello", "generate", "schema-file");
     let schema = flashc().arg("schema").output().unwrap().stdout;
     fs::create_dir_all(project.join(".flash")).unwrap();
     fs::write(project.join(".flash/flash.schema.json"), "{}").unwrap();
@@ -294,6 +294,9 @@ fn schema_is_written_for_the_modeline() {
 /// the file it writes, so a stage that reused the placeholder's output fails to compile.
 #[test]
 fn the_dockerfile_build_stages_run_here() {
+    if !support::run_slow_tests("the_dockerfile_build_stages_run_here") {
+        return;
+    }
     let (_, project) = generated()
         .iter()
         .find(|(_, dir)| dir.ends_with("build-script"))
@@ -363,35 +366,13 @@ fn the_dockerfile_build_stages_run_here() {
     fs::remove_dir_all(&build).unwrap();
 }
 
-/// A copy of an example in the target dir, for tests that change files.
-fn scratch_copy(example: &str, name: &str) -> PathBuf {
-    // Outside this repository, so the copy is a crate of its own, as a user's is.
-    let dest = std::env::temp_dir().join(format!("flashc-generate-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dest);
-    copy_dir(Path::new(example), &dest);
-    dest
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap().flatten() {
-        let name = entry.file_name();
-        if name == ".flash" || name == "target" {
-            continue;
-        }
-        let path = entry.path();
-        if path.is_dir() {
-            copy_dir(&path, &to.join(&name));
-        } else {
-            fs::copy(&path, to.join(&name)).unwrap();
-        }
-    }
-}
-
 /// Builds every generated workspace with one shared target dir, lints and format-checks the
 /// generated code, then runs each worker and calls it over HTTP.
 #[test]
 fn workers_build_lint_and_serve() {
+    if !support::run_slow_tests("workers_build_lint_and_serve") {
+        return;
+    }
     let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
         .unwrap()
@@ -478,7 +459,7 @@ fn manifest_schema_is_fresh_and_every_manifest_matches_it() {
 
 #[test]
 fn a_project_overrides_a_template_and_a_misnamed_override_is_an_error() {
-    let project = scratch_copy("examples/hello", "override");
+    let project = support::project::scratch_copy("examples/hello", "generate", "override");
     let templates = project.join("flash-templates");
     fs::create_dir_all(&templates).unwrap();
     fs::write(

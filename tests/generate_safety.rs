@@ -9,8 +9,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+mod support;
+
 fn flashc() -> Command {
     Command::new(env!("CARGO_BIN_EXE_flashc"))
+}
+
+/// A copy of `examples/hello` outside the repository (a crate of its own, as a user's is).
+fn scratch(name: &str) -> PathBuf {
+    support::project::scratch_copy("examples/hello", "safety", name)
 }
 
 fn text(output: &Output) -> String {
@@ -19,31 +26,6 @@ fn text(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
-}
-
-/// A copy of `examples/hello` outside the repository (a crate of its own, as a user's is).
-fn scratch(name: &str) -> PathBuf {
-    let dest = std::env::temp_dir().join(format!("flashc-safety-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dest);
-    copy_dir(Path::new("examples/hello"), &dest);
-    dest
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap().flatten() {
-        let name = entry.file_name();
-        // What `flashc generate` writes (other tests generate the examples in place).
-        if name == ".flash" || name == "target" || name == ".dockerignore" {
-            continue;
-        }
-        let path = entry.path();
-        if path.is_dir() {
-            copy_dir(&path, &to.join(&name));
-        } else {
-            fs::copy(&path, to.join(&name)).unwrap();
-        }
-    }
 }
 
 fn generate(project: &Path) -> Output {

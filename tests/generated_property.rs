@@ -296,6 +296,9 @@ fn flashc(args: &[&str], dir: &Path) -> std::process::Output {
 
 #[test]
 fn every_accepted_project_builds_starts_and_serves_every_route() {
+    if !support::run_slow_tests("every_accepted_project_builds_starts_and_serves_every_route") {
+        return;
+    }
     let seed: u64 = std::env::var("FLASH_PROPERTY_SEED")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -7,6 +7,8 @@
 //! - the golden tree `tests/ui/init/demo.tree` (`BLESS=1 cargo test --test init` rewrites it);
 //! - refusing to overwrite (every file listed, nothing written), `--force`, names.
 
+mod support;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -92,6 +94,9 @@ fn cargo(args: &[&str], manifest: &Path) -> Output {
 
 #[test]
 fn a_new_project_checks_tests_lints_generates_and_builds() {
+    if !support::run_slow_tests("a_new_project_checks_tests_lints_generates_and_builds") {
+        return;
+    }
     let parent = scratch("e2e");
     // The default name comes from the directory's, made valid; DIR is created.
     let out = flashc()

@@ -12,6 +12,8 @@
 //! - where `kubectl` is installed, `kubectl kustomize` (Go's YAML 1.1 reader) renders the base and
 //!   each overlay to exactly the objects this test expects.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -35,22 +37,6 @@ fn work_root() -> PathBuf {
     std::env::temp_dir().join("flashc-kubernetes-tests")
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap().flatten() {
-        let name = entry.file_name();
-        if name == ".flash" || name == "target" {
-            continue;
-        }
-        let path = entry.path();
-        if path.is_dir() {
-            copy_dir(&path, &to.join(&name));
-        } else {
-            fs::copy(&path, to.join(&name)).unwrap();
-        }
-    }
-}
-
 /// Every exported project: `(golden tree, project copy)`, generated once per test run.
 fn exported() -> &'static Vec<(PathBuf, PathBuf)> {
     static ONCE: OnceLock<Vec<(PathBuf, PathBuf)>> = OnceLock::new();
@@ -62,7 +48,7 @@ fn exported() -> &'static Vec<(PathBuf, PathBuf)> {
             if entry.path().join("flash.yaml").is_file() {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 let copy = work.join(&name);
-                copy_dir(&entry.path(), &copy);
+                support::project::copy_dir(&entry.path(), &copy);
                 out.push((format!("tests/ui/kubernetes/{name}.tree").into(), copy));
             }
         }
@@ -72,7 +58,7 @@ fn exported() -> &'static Vec<(PathBuf, PathBuf)> {
                 continue;
             };
             let copy = work.join(format!("case-{name}"));
-            copy_dir(Path::new("examples/hello"), &copy);
+            support::project::copy_dir(Path::new("examples/hello"), &copy);
             fs::copy(&path, copy.join("flash.yaml")).unwrap();
             out.push((
                 format!("tests/ui/kubernetes/cases/{name}.tree").into(),
@@ -830,7 +816,7 @@ fn kustomize_builds_what_the_test_expects() {
 fn idempotent_check_and_stale_files() {
     let project = work_root().join("kubernetes-stale/hello");
     let _ = fs::remove_dir_all(&project);
-    copy_dir(Path::new("examples/hello"), &project);
+    support::project::copy_dir(Path::new("examples/hello"), &project);
     let run = |args: &[&str]| {
         let out = flashc()
             .arg("generate")
@@ -882,7 +868,7 @@ fn idempotent_check_and_stale_files() {
 fn images_by_digest_come_from_the_deploy_record() {
     let project = work_root().join("kubernetes-digest/hello");
     let _ = fs::remove_dir_all(&project);
-    copy_dir(Path::new("examples/hello"), &project);
+    support::project::copy_dir(Path::new("examples/hello"), &project);
     let a = format!("registry.example/hello-embed@sha256:{}", "a".repeat(64));
     let b = format!("registry.example/hello-embed@sha256:{}", "b".repeat(64));
     let record = json!({"version": 1, "environments": {
@@ -995,6 +981,9 @@ impl Drop for Child {
 /// image is tested by tests/docker/e2e.sh.)
 #[test]
 fn exported_probes_answer_as_the_manifests_expect() {
+    if !support::run_slow_tests("exported_probes_answer_as_the_manifests_expect") {
+        return;
+    }
     let (_, hello) = exported()
         .iter()
         .find(|(_, p)| p.ends_with("hello"))

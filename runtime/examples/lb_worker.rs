@@ -210,6 +210,16 @@ pub fn app() -> App<Model> {
                 Reply::stream(generate(prompt, n, delay_ms))
             }),
         )
+        .get(
+            "/dict",
+            // A ported Flash handler's dict reply: its keys in the order written (with the
+            // `preserve-order` feature every generated workspace turns on; sorted without).
+            handler(|_model, _call| async move {
+                Reply::value(serde_json::json!({
+                    "zeta": 1, "alpha": "a", "mid": [{ "z": 2, "a": 3 }]
+                }))
+            }),
+        )
         .websocket(
             "/ws/generate",
             handler(|_model, mut call| async move {

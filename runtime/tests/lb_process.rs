@@ -4,15 +4,20 @@
 mod lb_common;
 
 use std::{
-    io::{BufRead, BufReader, Read},
+    io::Read,
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-use lb_common::{free_port, sigterm, spawn_worker, wait_exit, worker_bin};
+use lb_common::{free_port, sigterm, spawn_worker, wait_exit, wait_exit_output, worker_bin};
 
 /// Blocking GET over a fresh connection: (status, body). No async runtime needed here.
 fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    get_raw(port, path).map(|(status, _, body)| (status, body))
+}
+
+/// [`get`] with the response's head too.
+fn get_raw(port: u16, path: &str) -> Option<(u16, String, String)> {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -26,17 +31,23 @@ fn get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut text = String::new();
     stream.read_to_string(&mut text).ok()?;
     let status = text.split(' ').nth(1)?.parse().ok()?;
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
-    Some((status, body))
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    Some((status, head.to_string(), body.to_string()))
 }
 
-fn wait_for(port: u16, status: u16) {
+/// Waits until `/ping` on `port` answers `status`. Fails at once if the worker exits, and after
+/// 60 s (a deadline that holds on a loaded machine) otherwise, with everything it printed.
+fn wait_for(child: &mut std::process::Child, port: u16, status: u16) {
     let start = Instant::now();
     while get(port, "/ping").map(|r| r.0) != Some(status) {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "/ping never answered {status}"
-        );
+        let exited = child.try_wait().ok().flatten();
+        if exited.is_some() || start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let (code, out, err) = wait_exit_output(child);
+            panic!(
+                "/ping never answered {status} (worker: {code}); stdout:\n{out}\nstderr:\n{err}"
+            );
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -57,16 +68,22 @@ fn healthcheck(port: u16) -> i32 {
 fn sigterm_drains_the_request_in_flight_and_exits_0() {
     let port = free_port();
     let mut child = spawn_worker(port, &[]);
-    wait_for(port, 200);
+    wait_for(&mut child, port, 200);
     let slow = std::thread::spawn(move || get(port, "/slow?ms=1500"));
     std::thread::sleep(Duration::from_millis(300));
     sigterm(&child);
     std::thread::sleep(Duration::from_millis(200));
-    // Not accepting any more, while the slow request still runs.
+    // While the slow request still runs, a new request is answered 503 with a JSON body and
+    // Retry-After (the drain keeps the listener open so no connection is reset unanswered).
+    let (status, head, body) = get_raw(port, "/ping").expect("no answer while draining");
+    assert_eq!(status, 503, "{head}\n{body}");
+    let head = head.to_ascii_lowercase();
     assert!(
-        get(port, "/ping").is_none(),
-        "still accepting after SIGTERM"
+        head.contains("retry-after: 1") && head.contains("connection: close"),
+        "{head}"
     );
+    let body: serde_json::Value = serde_json::from_str(&body).expect("a JSON body");
+    assert!(body["error"].is_string(), "{body}");
     assert_eq!(
         slow.join().unwrap(),
         Some((200, r#"{"slept":1500}"#.to_string()))
@@ -79,7 +96,7 @@ fn sigterm_drains_the_request_in_flight_and_exits_0() {
 fn single_threaded_runtime_drains_too() {
     let port = free_port();
     let mut child = spawn_worker(port, &[("FLASH_WORKER_THREADS", "1")]);
-    wait_for(port, 200);
+    wait_for(&mut child, port, 200);
     let slow = std::thread::spawn(move || get(port, "/slow?ms=800"));
     std::thread::sleep(Duration::from_millis(200));
     // A slow handler does not hold up others on the one thread.
@@ -99,7 +116,7 @@ fn single_threaded_runtime_drains_too() {
 fn sigterm_when_idle_exits_0_at_once() {
     let port = free_port();
     let mut child = spawn_worker(port, &[]);
-    wait_for(port, 200);
+    wait_for(&mut child, port, 200);
     let started = Instant::now();
     sigterm(&child);
     assert_eq!(wait_exit(&mut child).code(), Some(0));
@@ -113,9 +130,9 @@ fn healthcheck_mode_exit_codes() {
     assert_eq!(healthcheck(port), 1);
     let mut child = spawn_worker(port, &[("EXAMPLE_INIT_MS", "1500")]);
     // Initializing (204) is not healthy yet.
-    wait_for(port, 204);
+    wait_for(&mut child, port, 204);
     assert_eq!(healthcheck(port), 1);
-    wait_for(port, 200);
+    wait_for(&mut child, port, 200);
     assert_eq!(healthcheck(port), 0);
     sigterm(&child);
     assert_eq!(wait_exit(&mut child).code(), Some(0));
@@ -125,7 +142,7 @@ fn healthcheck_mode_exit_codes() {
 fn healthcheck_mode_asks_the_health_port() {
     let (port, health) = (free_port(), free_port());
     let mut child = spawn_worker(port, &[("PORT_HEALTH", &health.to_string())]);
-    wait_for(health, 200);
+    wait_for(&mut child, health, 200);
     let code = |health_port: u16| {
         Command::new(worker_bin())
             .arg("healthcheck")
@@ -146,18 +163,12 @@ fn healthcheck_mode_asks_the_health_port() {
 fn healthcheck_mode_fails_when_init_failed() {
     let port = free_port();
     let mut child = spawn_worker(port, &[("EXAMPLE_INIT_FAIL", "1")]);
-    wait_for(port, 503);
+    wait_for(&mut child, port, 503);
     assert_eq!(healthcheck(port), 1);
     sigterm(&child);
-    assert_eq!(wait_exit(&mut child).code(), Some(0));
+    let (status, out, _) = wait_exit_output(&mut child);
+    assert_eq!(status.code(), Some(0));
     // The reason is in the log.
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
     assert!(
         out.contains("init failed: model weights not found"),
         "{out}"
@@ -168,9 +179,9 @@ fn healthcheck_mode_fails_when_init_failed() {
 fn ping_is_204_during_init_then_200() {
     let port = free_port();
     let mut child = spawn_worker(port, &[("EXAMPLE_INIT_MS", "800")]);
-    wait_for(port, 204);
+    wait_for(&mut child, port, 204);
     assert_eq!(get(port, "/ping"), Some((204, String::new())));
-    wait_for(port, 200);
+    wait_for(&mut child, port, 200);
     assert_eq!(
         get(port, "/ping"),
         Some((200, r#"{"status":"healthy"}"#.to_string()))
@@ -183,7 +194,7 @@ fn ping_is_204_during_init_then_200() {
 fn json_logs_carry_the_request_id() {
     let port = free_port();
     let mut child = spawn_worker(port, &[("RUNPOD_ENDPOINT_ID", "ep-test")]);
-    wait_for(port, 200);
+    wait_for(&mut child, port, 200);
     // The handler logs "creating user Ada"; the request id comes from X-Request-Id.
     let body = r#"{"name":"Ada","email":"a@b.c"}"#;
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -199,13 +210,11 @@ fn json_logs_carry_the_request_id() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert_eq!(get(port, "/panic").map(|r| r.0), Some(500));
     sigterm(&child);
-    assert_eq!(wait_exit(&mut child).code(), Some(0));
-    let lines: Vec<serde_json::Value> = BufReader::new(child.stdout.take().unwrap())
+    let (status, out, _) = wait_exit_output(&mut child);
+    assert_eq!(status.code(), Some(0));
+    let lines: Vec<serde_json::Value> = out
         .lines()
-        .map(|l| {
-            let l = l.unwrap();
-            serde_json::from_str(&l).unwrap_or_else(|_| panic!("not a JSON line: {l}"))
-        })
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON line: {l}")))
         .collect();
     assert!(
         lines.contains(&serde_json::json!({

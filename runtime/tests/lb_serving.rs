@@ -153,9 +153,13 @@ async fn shutdown_drains_in_flight_requests() {
     tokio::time::sleep(Duration::from_millis(150)).await;
     let addr = s.addr;
     s.shutdown.trigger();
-    // New connections are refused once shutdown started.
+    // While draining, a new request is answered 503 (JSON, Retry-After), not reset.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    let refused = reqwest::get(format!("http://{addr}/hello")).await.unwrap();
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(body["error"].is_string(), "{body}");
     assert_eq!(
         in_flight.await.unwrap(),
         (200, r#"{"slept":700}"#.to_string())
@@ -165,6 +169,8 @@ async fn shutdown_drains_in_flight_requests() {
         .expect("server returns after draining")
         .unwrap()
         .unwrap();
+    // Drained and quiet: the listener is closed.
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! A handler's reply is serialized straight to the response: a struct's fields keep their
 //! declared order (not `serde_json::Value`'s sorted keys), over real sockets, in load-balanced
-//! replies and in the local queue's job outputs.
+//! replies and in the local queue's job outputs; and a `json!` reply keeps the order its keys
+//! were written in, through the example worker built as every generated workspace builds the
+//! runtime (feature `preserve-order`).
 
 mod lb_common;
 
@@ -102,4 +104,56 @@ async fn struct_fields_keep_their_order_in_queue_outputs() {
     assert!(status.ends_with(r#","status":"COMPLETED"}"#), "{status}");
     shutdown.trigger();
     task.await.unwrap().unwrap();
+}
+
+/// Issue 19 item 20: a ported Flash handler's dict (`json!`) came back with its keys sorted.
+/// The example worker process, built with `preserve-order` (the default of the runtime flashc
+/// ships, src/emit/runtime_source.rs), answers them in the order written.
+#[test]
+fn json_replies_keep_their_key_order_in_a_worker_built_as_shipped() {
+    // Builds the runtime and its dependencies a second time, with the feature (~2 min).
+    if !lb_common::run_slow_tests("json_replies_keep_their_key_order_in_a_worker_built_as_shipped")
+    {
+        return;
+    }
+    use std::io::{Read, Write};
+    let bin = lb_common::worker_bin_with_features("preserve-order");
+    let port = lb_common::free_port();
+    let mut child = std::process::Command::new(bin)
+        .env("PORT", port.to_string())
+        .env("FLASH_HOST", "127.0.0.1")
+        .env_remove("PORT_HEALTH")
+        .env_remove("RUNPOD_ENDPOINT_ID")
+        .env_remove("SCRIPT_NAME")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the example worker");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let body = loop {
+        let answer = std::net::TcpStream::connect(("127.0.0.1", port))
+            .and_then(|mut s| {
+                s.set_read_timeout(Some(Duration::from_secs(10)))?;
+                s.write_all(b"GET /dict HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+                let mut text = String::new();
+                s.read_to_string(&mut text)?;
+                Ok(text)
+            })
+            .unwrap_or_default();
+        if answer.starts_with("HTTP/1.1 200") {
+            break answer.split_once("\r\n\r\n").unwrap().1.to_string();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let (_, out, err) = lb_common::wait_exit_output(&mut child);
+            panic!(
+                "GET /dict never answered 200 (last: {answer:?}); stdout:\n{out}\nstderr:\n{err}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    lb_common::sigterm(&child);
+    let (status, _, _) = lb_common::wait_exit_output(&mut child);
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(body, ORDERED);
 }

@@ -28,8 +28,15 @@ fn collect(dir: &Dir<'static>, out: &mut Vec<(String, String)>) {
     }
 }
 
+/// The shipped runtime's default features. `preserve-order` is off in this repository (flashc
+/// shares its build: feature unification would turn `serde_json/preserve_order` on for flashc
+/// too, and its outputs must not depend on that), on in every generated workspace, so a
+/// handler's `json!` reply keeps its keys in the order written.
+const SHIPPED_DEFAULT_FEATURES: &str = r#"default = ["preserve-order"]"#;
+
 /// The runtime's Cargo.toml without this repository's workspace: inherited fields get the
-/// workspace's values, and dev-dependencies (for tests not shipped) are dropped.
+/// workspace's values, dev-dependencies (for tests not shipped) are dropped, and the default
+/// features are [`SHIPPED_DEFAULT_FEATURES`].
 pub fn standalone_manifest() -> String {
     let mut out = String::from(
         "# flash-runtime, written by flashc: the library every generated worker links.\n",
@@ -43,6 +50,11 @@ pub fn standalone_manifest() -> String {
                 || ["[[test]]", "[[bench]]", "[[example]]"].contains(&trimmed);
         }
         if in_dev {
+            continue;
+        }
+        if trimmed == "default = []" {
+            out.push_str(SHIPPED_DEFAULT_FEATURES);
+            out.push('\n');
             continue;
         }
         match trimmed.split_once(".workspace") {
@@ -93,6 +105,12 @@ mod tests {
         assert!(!manifest.contains("[[test]]"), "{manifest}");
         assert!(manifest.contains("edition = \"2021\""), "{manifest}");
         assert!(manifest.contains("name = \"flash-runtime\""), "{manifest}");
+        // Generated workers keep a `json!` reply's key order (the feature exists, is default).
+        assert!(
+            manifest.contains(super::SHIPPED_DEFAULT_FEATURES)
+                && manifest.contains("preserve-order = [\"serde_json/preserve_order\"]"),
+            "{manifest}"
+        );
     }
 
     #[test]

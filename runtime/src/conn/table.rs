@@ -36,6 +36,8 @@ pub(super) struct Table {
     timeout_ms: u64,
     tick: Duration,
     draining: AtomicBool,
+    /// Every request from now on is answered 503 (a worker's drain, see [`super::serve`]).
+    refusing: AtomicBool,
     entries: Mutex<HashMap<u64, Arc<Entry>>>,
     next_key: AtomicU64,
 }
@@ -62,6 +64,7 @@ impl Table {
             timeout_ms,
             tick,
             draining: AtomicBool::new(false),
+            refusing: AtomicBool::new(false),
             entries: Mutex::new(HashMap::new()),
             next_key: AtomicU64::new(0),
         });
@@ -88,6 +91,32 @@ impl Table {
         for entry in entries {
             entry.wake();
         }
+    }
+
+    /// From now on every request is answered 503 (see `tracked`), and the clock is exact
+    /// (returned), as [`Table::settled`] needs it.
+    pub(super) fn refuse(&self) -> u64 {
+        self.refusing.store(true, Ordering::SeqCst);
+        self.advance_clock()
+    }
+
+    /// Sets the clock to now, and returns it.
+    pub(super) fn advance_clock(&self) -> u64 {
+        let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX / 4);
+        self.clock.store(now, Ordering::Relaxed);
+        now
+    }
+
+    /// Whether the drain has settled: no request is being served, and no connection began or
+    /// ended a request (or opened, for those still waiting for their first) within `quiet_ms`
+    /// of now or since `floor` (clock values). Advances the clock; called every few
+    /// milliseconds while draining, so the stamps requests leave then are exact.
+    pub(super) fn settled(&self, floor: u64, quiet_ms: u64) -> bool {
+        let now = self.advance_clock();
+        lock(&self.entries).values().all(|entry| {
+            let since = entry.since.load(Ordering::Acquire);
+            since == EXPIRED || (since != BUSY && now.saturating_sub(since.max(floor)) >= quiet_ms)
+        })
     }
 
     /// One sweep: advances the clock and expires every connection that waited too long.
@@ -140,6 +169,16 @@ impl Entry {
     pub(super) fn waiting(&self) {
         let now = self.table.clock.load(Ordering::Relaxed);
         self.since.store(now, Ordering::Release);
+    }
+
+    /// A request is being served on this connection now.
+    pub(super) fn is_busy(&self) -> bool {
+        self.since.load(Ordering::Acquire) == BUSY
+    }
+
+    /// Whether requests are answered 503 now (the worker is draining).
+    pub(super) fn refusing(&self) -> bool {
+        self.table.refusing.load(Ordering::Relaxed)
     }
 
     fn wake(&self) {

@@ -104,6 +104,16 @@ pub async fn wait_status(url: &str, status: u16) {
     }
 }
 
+/// Whether the slow tier runs (`RUN_SLOW_TESTS=1`, as `.ci/run` sets; flashc's
+/// tests/support/mod.rs has the same switch); when not, says that `test` is skipped.
+pub fn run_slow_tests(test: &str) -> bool {
+    let on = std::env::var("RUN_SLOW_TESTS").is_ok_and(|v| v == "1");
+    if !on {
+        eprintln!("skipped: {test} is in the slow tier; RUN_SLOW_TESTS=1 runs it");
+    }
+    on
+}
+
 /// A port that was free a moment ago (for child processes, which bind it themselves).
 pub fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0")
@@ -115,7 +125,13 @@ pub fn free_port() -> u16 {
 /// The example worker binary, built once per test process so it is never stale.
 pub fn worker_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
+    BIN.get_or_init(|| worker_bin_with_features("")).clone()
+}
+
+/// The example worker binary built with the runtime's `features` (comma-separated; none when
+/// empty), now.
+pub fn worker_bin_with_features(features: &str) -> PathBuf {
+    {
         let out = Command::new(env!("CARGO"))
             .args([
                 "build",
@@ -124,6 +140,8 @@ pub fn worker_bin() -> PathBuf {
                 "--example",
                 "lb_worker",
                 "--message-format=json",
+                "--features",
+                features,
             ])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .stderr(Stdio::inherit())
@@ -138,8 +156,7 @@ pub fn worker_bin() -> PathBuf {
             .filter(|m| m["target"]["name"] == "lb_worker")
             .find_map(|m| m["executable"].as_str().map(PathBuf::from))
             .expect("example executable in cargo's output")
-    })
-    .clone()
+    }
 }
 
 /// Runs the example worker on `port` (health on the same port) with extra variables.
@@ -167,16 +184,41 @@ pub fn sigterm(child: &Child) {
     assert!(status.success());
 }
 
-/// Waits for a child to exit (10 s at most), killing it if it does not.
+/// Waits for a child to exit (20 s at most), killing it if it does not and failing with
+/// everything it printed.
 pub fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    wait_exit_output(child).0
+}
+
+/// [`wait_exit`], returning what the child printed too (stdout, stderr). Its pipes are read
+/// while waiting, so a chatty worker cannot block on a full pipe.
+pub fn wait_exit_output(child: &mut Child) -> (std::process::ExitStatus, String, String) {
+    fn drain(pipe: Option<impl std::io::Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    }
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
+            return (
+                status,
+                out.join().unwrap_or_default(),
+                err.join().unwrap_or_default(),
+            );
         }
-        if start.elapsed() > Duration::from_secs(10) {
+        if start.elapsed() > Duration::from_secs(20) {
             let _ = child.kill();
-            panic!("worker did not exit within 10 s");
+            let _ = child.wait();
+            let out = out.join().unwrap_or_default();
+            let err = err.join().unwrap_or_default();
+            panic!("worker did not exit within 20 s; stdout:\n{out}\nstderr:\n{err}");
         }
         std::thread::sleep(Duration::from_millis(10));
     }

@@ -123,27 +123,43 @@ pub fn test_handler(tracker: Arc<Tracker>) -> Handler<()> {
 }
 
 /// Waits for a worker process to exit and returns its status and everything it printed
-/// (stdout, then stderr); kills it and fails after `limit`.
+/// (stdout, then stderr); after `limit` kills it and fails, printing that output.
+///
+/// The pipes are read while waiting (a worker that logs more than a pipe holds would otherwise
+/// block on its next write and never exit).
 pub async fn wait_exit(
     child: &mut std::process::Child,
     limit: Duration,
 ) -> (std::process::ExitStatus, String) {
     use std::io::Read;
+    fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let mut bytes = Vec::new();
+                let _ = pipe.read_to_end(&mut bytes);
+                text = String::from_utf8_lossy(&bytes).into_owned();
+            }
+            text
+        })
+    }
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
+    let logs = |out: std::thread::JoinHandle<String>, err: std::thread::JoinHandle<String>| {
+        out.join().unwrap_or_default() + &err.join().unwrap_or_default()
+    };
     let deadline = std::time::Instant::now() + limit;
     loop {
         if let Some(status) = child.try_wait().unwrap() {
-            let mut logs = String::new();
-            if let Some(mut out) = child.stdout.take() {
-                let _ = out.read_to_string(&mut logs);
-            }
-            if let Some(mut err) = child.stderr.take() {
-                let _ = err.read_to_string(&mut logs);
-            }
-            return (status, logs);
+            return (status, logs(out, err));
         }
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
-            panic!("the worker did not exit within {limit:?}");
+            let _ = child.wait();
+            panic!(
+                "the worker did not exit within {limit:?}; its output:\n{}",
+                logs(out, err)
+            );
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
