@@ -344,6 +344,7 @@ fn docker_endpoint(endpoint: &EndpointPlan) -> Value {
         cuda => cuda,
         base_image => &endpoint.base_image,
         builder_image => &endpoint.builder_image,
+        cuda_build => serde_value(&endpoint.cuda_build),
         entrypoint => &endpoint.entrypoint,
         system_dependencies => &endpoint.system_dependencies,
         port => endpoint.port,

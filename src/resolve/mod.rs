@@ -51,6 +51,9 @@ pub struct CrateInfo {
     pub build_script: Option<PathBuf>,
     /// `2018`, `2021`, `2024`.
     pub edition: String,
+    /// The names of the package's `[features]`, sorted (a GPU endpoint builds the `cuda` one,
+    /// see `lower::CudaBuild`).
+    pub features: Vec<String>,
 }
 
 /// Why the crate could not be located; each becomes a diagnostic on `crate:`.
