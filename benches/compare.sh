@@ -18,6 +18,9 @@ else
 fi
 mkdir -p "$base/benches/tools"
 cp benches/tools/pipeline_count.rs "$base/benches/tools/pipeline_count.rs"
+# A base older than CrateInfo::features (issue 18) has no such field to fill in.
+grep -q 'pub features: Vec<String>' "$base/src/resolve/mod.rs" \
+  || sed -i '/^ *features: Vec::new(),$/d' "$base/benches/tools/pipeline_count.rs"
 grep -q 'name = "pipeline_count"' "$base/Cargo.toml" || cat >>"$base/Cargo.toml" <<'TOML'
 
 [[example]]

@@ -84,6 +84,9 @@ pub struct CrateInfo {
     pub build_script: Option<std::path::PathBuf>,
     /// `2018`, `2021`, `2024`.
     pub edition: String,
+    /// The names of the package's `[features]`, sorted (a GPU endpoint builds the `cuda` one,
+    /// see `lower::CudaBuild`).
+    pub features: Vec<String>,
 }
 
 /// A position in a Rust source file (lines 1-based, columns 0-based in characters).

@@ -391,6 +391,7 @@ impl Workspace for Memory<'_> {
             lib_path: Self::root().join("src/lib.rs"),
             build_script: None,
             edition: "2021".into(),
+            features: Vec::new(),
         })
     }
 

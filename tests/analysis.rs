@@ -22,6 +22,7 @@ impl Workspace for Memory {
             lib_path: PathBuf::from("/shop/src/lib.rs"),
             build_script: None,
             edition: "2021".into(),
+            features: Vec::new(),
         })
     }
 

@@ -662,6 +662,7 @@ impl flashc::resolve::Workspace for DiskWorkspace {
             build_script: None,
             manifest_dir: dir,
             edition: "2021".into(),
+            features: Vec::new(),
         })
     }
 

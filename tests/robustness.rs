@@ -252,6 +252,7 @@ impl flashc::resolve::Workspace for HelloCrate {
             manifest_dir: dir,
             build_script: None,
             edition: "2021".into(),
+            features: Vec::new(),
         })
     }
 

@@ -28,6 +28,7 @@ impl Workspace for TestWorkspace {
         let (mut section, mut package, mut lib_name, mut lib_path, mut edition) =
             (String::new(), None, None, None, "2015".to_string());
         let mut build_script = None;
+        let mut features = Vec::new();
         for line in manifest.lines().map(str::trim) {
             if line.starts_with('[') {
                 section = line.trim_matches(['[', ']']).to_string();
@@ -43,6 +44,7 @@ impl Workspace for TestWorkspace {
                 ("lib", "name") => lib_name = Some(value),
                 ("lib", "path") => lib_path = Some(dir.join(value)),
                 ("package", "build") => build_script = Some(dir.join(value)),
+                ("features", name) => features.push(name.to_string()),
                 _ => {}
             }
         }
@@ -60,6 +62,10 @@ impl Workspace for TestWorkspace {
             lib_path,
             build_script,
             edition,
+            features: {
+                features.sort();
+                features
+            },
         })
     }
 

@@ -28,6 +28,7 @@ impl Workspace for Memory {
             lib_path: self.dir.join("src/lib.rs"),
             build_script: None,
             edition: "2021".into(),
+            features: Vec::new(),
         })
     }
 

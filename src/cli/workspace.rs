@@ -65,6 +65,7 @@ impl Workspace for FsWorkspace {
                 .find(|t| t.is_custom_build())
                 .map(|t| t.src_path.clone().into_std_path_buf()),
             edition: package.edition.to_string(),
+            features: package.features.keys().cloned().collect(),
         })
     }
 

@@ -23,6 +23,7 @@ impl Workspace for Mem {
             lib_path: "/p/src/lib.rs".into(),
             build_script: None,
             edition: "2021".into(),
+            features: Vec::new(),
         })
     }
     fn read(&self, path: &Path) -> Option<String> {

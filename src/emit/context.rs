@@ -100,6 +100,9 @@ pub struct EndpointContext {
     pub base_image: String,
     /// The image the worker is built in (`rust:1-slim-bookworm`).
     pub builder_image: String,
+    /// How a GPU endpoint whose handler crate has a `cuda` feature is built: in the CUDA devel
+    /// image of the runtime image's version, with that feature on; none otherwise.
+    pub cuda_build: Option<CudaBuildContext>,
     /// The image's `ENTRYPOINT`, exec form: the worker, behind NVIDIA's entrypoint script on an
     /// `nvidia/cuda` base.
     pub entrypoint: Vec<String>,
@@ -342,6 +345,11 @@ fn endpoint_context(
         cuda,
         base_image: endpoint.base_image.clone(),
         builder_image: endpoint.builder_image.clone(),
+        cuda_build: endpoint.cuda_build.as_ref().map(|b| CudaBuildContext {
+            features: b.features.clone(),
+            toolchain_image: b.toolchain_image.clone(),
+            compute_cap: b.compute_cap.clone(),
+        }),
         entrypoint: endpoint.entrypoint.clone(),
         system_dependencies: endpoint.system_dependencies.clone(),
         port: endpoint.port,
@@ -706,4 +714,16 @@ mod tests {
             "../../../.."
         );
     }
+}
+
+/// A GPU endpoint's build with its handler crate's `cuda` feature (`endpoint.cuda_build`).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CudaBuildContext {
+    /// cargo's `--features` value (`embeddings/cuda`).
+    pub features: String,
+    /// The image the Rust toolchain is copied from into the CUDA devel image, which has none.
+    pub toolchain_image: String,
+    /// The default of the `CUDA_COMPUTE_CAP` build argument (`80`): `docker build` has no GPU
+    /// to ask.
+    pub compute_cap: String,
 }

@@ -86,7 +86,11 @@ pub struct EndpointPlan {
     pub env: BTreeMap<String, EnvPlan>,
     pub system_dependencies: Vec<String>,
     pub base_image: String,
+    /// The image the worker is compiled in: `image.builder`, else the CUDA devel image of a
+    /// [`CudaBuild`], else [`BUILDER_IMAGE`].
     pub builder_image: String,
+    /// A GPU endpoint whose handler crate needs CUDA at build time: how it is compiled.
+    pub cuda_build: Option<CudaBuild>,
     /// The image's `ENTRYPOINT` (exec form): the worker, behind NVIDIA's entrypoint script on
     /// an `nvidia/cuda` base (see [`entrypoint`]).
     pub entrypoint: Vec<String>,
@@ -123,6 +127,29 @@ impl Compute {
     pub fn is_gpu(&self) -> bool {
         matches!(self, Compute::Gpu { .. })
     }
+}
+
+/// The handler crate's feature that builds it for CUDA: a GPU endpoint of a crate that declares
+/// it is compiled with it on, in NVIDIA's CUDA *devel* image of the runtime image's version
+/// (nvcc, headers, libraries), and runs on the matching runtime image.
+pub const CUDA_FEATURE: &str = "cuda";
+
+/// The compute capability CUDA build scripts compile kernels for when no GPU is there to ask
+/// (`docker build` has none; candle's kernels read `CUDA_COMPUTE_CAP`): 8.0 (A100) is the
+/// lowest of the GPUs flashc's vocabulary names (all Ampere or newer), and PTX built for it is
+/// compiled for newer GPUs by the driver at load. A build argument, so it can be raised.
+pub const CUDA_COMPUTE_CAP: &str = "80";
+
+/// How a GPU endpoint whose crate needs CUDA at build time is compiled.
+#[derive(Debug, Clone, Serialize)]
+pub struct CudaBuild {
+    /// cargo's `--features` value: the handler crate's [`CUDA_FEATURE`] (`embeddings/cuda`).
+    pub features: String,
+    /// The Rust toolchain is copied from this image (`/usr/local/cargo`, `/usr/local/rustup`)
+    /// into the CUDA devel image, which has none.
+    pub toolchain_image: String,
+    /// The default of the `CUDA_COMPUTE_CAP` build argument ([`CUDA_COMPUTE_CAP`]).
+    pub compute_cap: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -360,9 +387,28 @@ fn lower_endpoint(
             } => cuda_base_image(min_cuda_version),
             Compute::Cpu { .. } => CPU_BASE_IMAGE.to_string(),
         });
-    let builder_image = image
-        .and_then(|i| i.builder.clone())
-        .unwrap_or_else(|| BUILDER_IMAGE.to_string());
+    let cuda_build = match &compute {
+        Compute::Gpu { .. } if resolved.krate.features.iter().any(|f| f == CUDA_FEATURE) => {
+            Some(CudaBuild {
+                features: format!("{}/{CUDA_FEATURE}", resolved.krate.package),
+                toolchain_image: BUILDER_IMAGE.to_string(),
+                compute_cap: CUDA_COMPUTE_CAP.to_string(),
+            })
+        }
+        _ => None,
+    };
+    let builder_image =
+        image
+            .and_then(|i| i.builder.clone())
+            .unwrap_or_else(|| match (&compute, &cuda_build) {
+                (
+                    Compute::Gpu {
+                        min_cuda_version, ..
+                    },
+                    Some(_),
+                ) => cuda_devel_image(min_cuda_version),
+                _ => BUILDER_IMAGE.to_string(),
+            });
     let entrypoint = entrypoint(&base_image);
     let init = match &spec.init {
         Some(path) => Some(
@@ -478,6 +524,7 @@ fn lower_endpoint(
         system_dependencies: s.system_dependencies.clone().unwrap_or_default(),
         base_image,
         builder_image,
+        cuda_build,
         entrypoint,
         port: WORKER_PORT,
         init,
@@ -536,6 +583,22 @@ pub fn entrypoint(base_image: &str) -> Vec<String> {
 /// The `nvidia/cuda` runtime image for a minimum CUDA version: the last patch release of that
 /// minor (the tags in the Docker brief), on Ubuntu 22.04.
 pub fn cuda_base_image(min_cuda_version: &str) -> String {
+    format!(
+        "nvidia/cuda:{}-runtime-ubuntu22.04",
+        cuda_tag(min_cuda_version)
+    )
+}
+
+/// The `nvidia/cuda` devel image (the toolkit: nvcc, headers, libraries) of the same version
+/// and Ubuntu as [`cuda_base_image`], so what it builds runs there (same CUDA, same glibc).
+pub fn cuda_devel_image(min_cuda_version: &str) -> String {
+    format!(
+        "nvidia/cuda:{}-devel-ubuntu22.04",
+        cuda_tag(min_cuda_version)
+    )
+}
+
+fn cuda_tag(min_cuda_version: &str) -> String {
     let tag = match min_cuda_version {
         "11.8" => "11.8.0",
         "12.0" => "12.0.1",
@@ -551,9 +614,9 @@ pub fn cuda_base_image(min_cuda_version: &str) -> String {
         "12.8" => "12.8.1",
         "12.9" => "12.9.1",
         "13.0" => "13.0.0",
-        other => return format!("nvidia/cuda:{other}.0-runtime-ubuntu22.04"),
+        other => return format!("{other}.0"),
     };
-    format!("nvidia/cuda:{tag}-runtime-ubuntu22.04")
+    tag.to_string()
 }
 
 #[cfg(test)]
@@ -578,5 +641,20 @@ mod tests {
             ["/usr/local/bin/worker"]
         );
         assert_eq!(entrypoint(CPU_BASE_IMAGE), ["/usr/local/bin/worker"]);
+    }
+
+    #[test]
+    fn the_cuda_devel_builder_is_the_runtime_image_s_version_and_ubuntu() {
+        assert_eq!(
+            cuda_devel_image("12.4"),
+            "nvidia/cuda:12.4.1-devel-ubuntu22.04"
+        );
+        for version in ["11.8", "12.0", "12.4", "12.7", "12.8", "13.0", "12.10"] {
+            assert_eq!(
+                cuda_devel_image(version).replace("-devel-", "-runtime-"),
+                cuda_base_image(version),
+                "{version}"
+            );
+        }
     }
 }
