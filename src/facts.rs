@@ -37,7 +37,7 @@ pub enum CrateFound {
     },
     /// `cargo metadata` failed: its message.
     Metadata(String),
-    Located(LocatedCrate),
+    Located(Box<LocatedCrate>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -408,9 +408,9 @@ pub enum NotFound {
         defined: RelatedFile,
     },
     /// A module on the way has no readable items.
-    Broken(BrokenModule),
+    Broken(Box<BrokenModule>),
     /// Nothing by that name.
-    Missing(MissingFn),
+    Missing(Box<MissingFn>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -66,7 +66,7 @@ pub fn locate_crate(
         return Some(site(CrateFound::Outside));
     }
     let found = match ws.locate_crate(Path::new(dir)) {
-        Ok(info) => CrateFound::Located(LocatedCrate {
+        Ok(info) => CrateFound::Located(Box::new(LocatedCrate {
             files: crate_files(&info, dir),
             package_taken_by: package_taken_by(&info, root),
             project: root
@@ -75,7 +75,7 @@ pub fn locate_crate(
                 .unwrap_or_default()
                 .to_string(),
             info,
-        }),
+        })),
         Err(CrateError::NoDirectory(_)) => CrateFound::NoDirectory,
         Err(CrateError::NoManifest(_)) => CrateFound::NoManifest,
         Err(CrateError::NoLib { package }) => CrateFound::NoLib { package },
@@ -273,7 +273,7 @@ impl Resolver<'_> {
             }
             Lookup::Broken(m) => {
                 let module = &index.modules[m];
-                Err(NotFound::Broken(BrokenModule {
+                Err(NotFound::Broken(Box::new(BrokenModule {
                     id: m,
                     name: module.name.clone(),
                     is_root: m == 0,
@@ -284,7 +284,7 @@ impl Resolver<'_> {
                         file: index.display(&p.file),
                         at: index.related_file(&p.span),
                     }),
-                }))
+                })))
             }
             Lookup::Method { ty } => {
                 let def = &index.types[ty];
@@ -293,7 +293,9 @@ impl Resolver<'_> {
                     defined: index.related_file(&def.span),
                 })
             }
-            Lookup::Missing { module } => Err(NotFound::Missing(self.missing(path, module))),
+            Lookup::Missing { module } => {
+                Err(NotFound::Missing(Box::new(self.missing(path, module))))
+            }
         }
     }
 
