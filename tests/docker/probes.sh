@@ -116,7 +116,8 @@ for (kind, name), d in sorted(by.items()):
         "prefix": prefix[0] if prefix else None}))
 PY
 [ -s "$WORK/deployments.jsonl" ] || fail "no Deployment in $base"
-jq_() { python3 -c 'import json, sys; v = json.loads(sys.argv[1]); exec(sys.argv[2])' "$@"; }
+# from_dep JSON CODE [ARGS]: run CODE with v = the decoded JSON (sys.argv[3:] = ARGS).
+from_dep() { python3 -c 'import json, sys; v = json.loads(sys.argv[1]); exec(sys.argv[2])' "$@"; }
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 code_of() { curl -s -o "$WORK/body" -w '%{http_code}' --max-time "$2" "$1" || true; }
 now() { date +%s.%N; }
@@ -129,10 +130,10 @@ REDIS_PID=$!
 for _ in $(seq 1 100); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
 
 while read -r -u 3 dep; do
-  name=$(jq_ "$dep" 'print(v["name"])')
-  image=$(jq_ "$dep" 'print(v["image"])')
-  kind=$(jq_ "$dep" 'print(v["kind"])')
-  grace=$(jq_ "$dep" 'print(v["grace"])')
+  name=$(from_dep "$dep" 'print(v["name"])')
+  image=$(from_dep "$dep" 'print(v["image"])')
+  kind=$(from_dep "$dep" 'print(v["kind"])')
+  grace=$(from_dep "$dep" 'print(v["grace"])')
   # The manifest names the image flashc gives an endpoint (`<project>-<endpoint>`): e2e.sh's tag.
   case "$image" in "$PROJECT"-*) ;; *) fail "$name: image '$image' is not $PROJECT-<endpoint>" ;; esac
   ep=${image#"$PROJECT"-}
@@ -153,7 +154,7 @@ while read -r -u 3 dep; do
   http=$(free_port); health=$(free_port)
   # `docker run` arguments: the manifest's env with the ports moved, Secret-backed values dummies
   # (the queue's URL: the local redis-server), and the pod's security settings.
-  mapfile -d '' args < <(jq_ "$dep" '
+  mapfile -d '' args < <(from_dep "$dep" '
 import sys
 env = dict(v["env"], PORT=sys.argv[3], PORT_HEALTH=sys.argv[4])
 for s in v["secrets"]:
@@ -167,11 +168,11 @@ sys.stdout.write("".join(x + "\0" for x in a))' "$http" "$health" "redis://127.0
   port_of() { case "$1" in http) echo "$http" ;; health) echo "$health" ;; *) fail "$name: probe port '$1'" ;; esac; }
   probe_url() { # probe_url PROBE: the URL a kubelet would call
     local p path port
-    p=$(jq_ "$dep" "g = v['probes']['$1']['httpGet']; print(g['path'], g['port'])")
+    p=$(from_dep "$dep" "g = v['probes']['$1']['httpGet']; print(g['path'], g['port'])")
     read -r path port <<<"$p"
     echo "http://127.0.0.1:$(port_of "$port")$path"
   }
-  probe_timeout() { jq_ "$dep" "print(v['probes']['$1']['timeoutSeconds'])"; }
+  probe_timeout() { from_dep "$dep" "print(v['probes']['$1']['timeoutSeconds'])"; }
   c=flash-probes-$ep-$$
   CONTAINERS+=("$c")
   step "run $name ($kind) as its Deployment: $tag, PORT $http, PORT_HEALTH $health"
@@ -181,7 +182,7 @@ sys.stdout.write("".join(x + "\0" for x in a))' "$http" "$health" "redis://127.0
   # From the first answer on: liveness 200; readiness 503 `initializing` until it is 200, then
   # 200 for good. Poll as fast as curl goes, to catch init if it takes any time.
   live=$(probe_url livenessProbe); ready=$(probe_url readinessProbe); startup=$(probe_url startupProbe)
-  budget=$(jq_ "$dep" "p = v['probes']['startupProbe']; print(p['periodSeconds'] * p['failureThreshold'])")
+  budget=$(from_dep "$dep" "p = v['probes']['startupProbe']; print(p['periodSeconds'] * p['failureThreshold'])")
   rt=$(probe_timeout readinessProbe); lt=$(probe_timeout livenessProbe); st=$(probe_timeout startupProbe)
   seen=""; first=""
   while :; do
@@ -214,7 +215,7 @@ sys.stdout.write("".join(x + "\0" for x in a))' "$http" "$health" "redis://127.0
 
   # The work, as the cluster would route it.
   if [ "$kind" = queue ]; then
-    qname=$(jq_ "$dep" 'print(v["env"]["FLASH_QUEUE_NAME"])')
+    qname=$(from_dep "$dep" 'print(v["env"]["FLASH_QUEUE_NAME"])')
     key=dummy-runpod-api-key
     [ "$(code_of "http://127.0.0.1:$http/v2/$qname/health" 5)" = 401 ] || fail "$name: the queue API answers without RUNPOD_API_KEY"
     body=$(curl -sf --max-time 60 -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
@@ -225,9 +226,9 @@ sys.stdout.write("".join(x + "\0" for x in a))' "$http" "$health" "redis://127.0
     [ "$keys" -gt 0 ] || fail "$name: the job did not go through Redis (no flash:{$qname}:* key)"
     echo "   /v2/$qname/runsync through Redis ($keys keys flash:{$qname}:*): COMPLETED"
   fi
-  prefix=$(jq_ "$dep" 'print(v["prefix"] or "")')
+  prefix=$(from_dep "$dep" 'print(v["prefix"] or "")')
   if [ "$kind" = load-balanced ] && [ -n "$prefix" ]; then
-    [ "$(jq_ "$dep" 'print(v["env"].get("SCRIPT_NAME", ""))')" = "$prefix" ] || fail "$name: SCRIPT_NAME is not the HTTPRoute's prefix $prefix"
+    [ "$(from_dep "$dep" 'print(v["env"].get("SCRIPT_NAME", ""))')" = "$prefix" ] || fail "$name: SCRIPT_NAME is not the HTTPRoute's prefix $prefix"
     # A GET route of the Dockerfile's route table, under the prefix, with 1 for each path parameter.
     route=$(docker inspect -f '{{index .Config.Labels "io.flash.routes"}}' "$tag" | python3 -c '
 import json, re, sys
