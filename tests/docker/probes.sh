@@ -39,20 +39,23 @@ for tool in cargo python3 redis-server redis-cli curl; do
 done
 python3 -c 'import yaml' 2>/dev/null || fail "PyYAML is required (apt-get install python3-yaml)"
 
-WORK=$(mktemp -d)
-CONTAINERS=()
-REDIS_PID=""
-cleanup() {
-  for c in "${CONTAINERS[@]}"; do docker rm -f "$c" >/dev/null 2>&1 || true; done
-  if [ -n "$REDIS_PID" ]; then kill "$REDIS_PID" 2>/dev/null || true; wait "$REDIS_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
 step "docker engine (FLASH_DOCKER_WORK=$FLASH_DOCKER_WORK)"
 # shellcheck source=/dev/null
 source "$DOCKER_SCRIPTS/docker-env.sh" || fail "docker-env.sh failed (see $FLASH_DOCKER_WORK/*.log)"
 set -euo pipefail # docker-env.sh turns these off when it is done
+
+WORK=$(mktemp -d)
+CONTAINERS=()
+REDIS_PID=""
+# Replaces docker-env.sh's EXIT trap, so it stops the engine too (as e2e.sh does).
+cleanup() {
+  local c
+  for c in "${CONTAINERS[@]}"; do docker rm -f "$c" >/dev/null 2>&1 || true; done
+  if [ -n "$REDIS_PID" ]; then kill "$REDIS_PID" 2>/dev/null || true; wait "$REDIS_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+  flash_docker_stop
+}
+trap cleanup EXIT
 
 if [ -z "${FLASHC:-}" ]; then
   step "building flashc"
