@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The queue on Redis, end to end: jobs/s with a no-op handler at 1, 2 and 4 replicas of the bench
 # worker sharing one redis-server, against the limit redis-benchmark measures on the same machine
-# in the same run (its ops/s ÷ the round trips a job costs), and the CPU time Redis and the
-# replicas spend per job. Release build; everything on 127.0.0.1.
+# in the same run, and the CPU time Redis and the replicas spend per job. Release build; everything
+# on 127.0.0.1. Two limits, two definitions: redis-benchmark's ops/s ÷ the round trips a job costs
+# (commands clients send), and ÷ the Redis commands a job costs as Redis counts them (INFO
+# commandstats `calls`: the EVALSHA calls themselves plus every command their Lua scripts run).
 #
 # First, per worker binary, a calibration round counts the commands each job sends to Redis: the
 # round runs under `redis-cli MONITOR`, and every command a client sent (not those its Lua scripts
@@ -13,9 +15,11 @@
 # for each replica count and each worker binary (BASE_BIN, when given, alternating with the one
 # built here, so the two are paired): FLUSHALL, start R replicas (BENCH_CONCURRENCY jobs at once
 # each), one wrk per replica POSTs /run for DURATION seconds (fire and forget), and the round ends
-# when the queue is empty; jobs/s = jobs completed ÷ (first submission → queue drained). The limit
-# of a round is that round's GET (or SET) rate ÷ the binary's measured round trips per job; the
-# ratio printed is jobs/s ÷ that limit.
+# when the queue is empty; jobs/s = jobs completed ÷ (first submission → queue drained). Every
+# round starts with CONFIG RESETSTAT and ends reading INFO commandstats: the calls of every command
+# (the bench's own FLUSHALL, CONFIG and INFO left out) ÷ jobs = Redis commands per job. Printed per
+# round: jobs/s ÷ (GET or SET rate ÷ the binary's round trips per job), and jobs/s ÷ (GET rate ÷
+# that round's commands per job).
 #
 # Needs redis-server, redis-benchmark (apt-get install -y redis-server) and wrk (apt-get install -y
 # wrk). Environment: DURATION (s, default 10), REPLICAS (default "1 2 4"), ROUNDS (default 3),
@@ -75,9 +79,10 @@ redis_cpu() { redis-cli -p "$RPORT" info cpu | awk -F: '/^used_cpu_(user|sys):/ 
 # round BIN R SECONDS: R replicas of BIN under load for SECONDS; prints "jobs seconds
 # redis-cpu-seconds replicas-cpu-seconds".
 round() {
-  local bin=$1 r=$2 secs=$3 ports=() mine=() loads=() p i start end h q ip rcpu wcpu
+  local bin=$1 r=$2 secs=$3 ports=() mine=() loads=() p start end h q ip rcpu wcpu
   redis-cli -p "$RPORT" flushall >/dev/null
-  for i in $(seq 1 "$r"); do
+  redis-cli -p "$RPORT" config resetstat >/dev/null
+  for _ in $(seq 1 "$r"); do
     p=$(free_port)
     PORT=$p FLASH_HOST=127.0.0.1 FLASH_LOG_LEVEL=warn FLASH_QUEUE_URL="redis://127.0.0.1:$RPORT" \
       FLASH_QUEUE_NAME=bench "$WORK/$bin" >>"$WORK/workers.log" 2>&1 &
@@ -107,9 +112,13 @@ round() {
   wcpu=0
   for p in "${mine[@]}"; do wcpu=$(awk -v a="$wcpu" -v b="$(cpu_of "$p")" 'BEGIN { print a + b }'); done
   h=$(health "${ports[0]}")
+  # Every command Redis ran for the round (`cmdstat_<name>:calls=N,...`; Lua scripts' own commands
+  # included), but the bench's own.
+  redis-cli -p "$RPORT" info commandstats | tr -d '\r' >"$WORK/cmdstats"
+  cmds=$(awk -F'[:=,]' '/^cmdstat_/ { c = substr($1, 9); if (c !~ /^(info|config|flushall)/) s += $3 } END { print s + 0 }' "$WORK/cmdstats")
   for p in "${mine[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${mine[@]}"; do wait "$p" 2>/dev/null || true; done
-  echo "$(echo "$h" | field completed) $(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }') $rcpu $wcpu"
+  echo "$(echo "$h" | field completed) $(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }') $rcpu $wcpu $cmds"
 }
 
 echo "== round trips per job (calibration under MONITOR: commands clients sent, by name, per job)"
@@ -134,8 +143,10 @@ done
 
 # Redis and worker CPU per job: CPU time (user + system) ÷ jobs, less sensitive to other load
 # on the machine than the rates.
-printf '%-5s %-4s %-8s %8s %8s %8s %9s %9s %9s %9s %14s\n' round bin replicas "GET/s" "SET/s" "jobs/s" \
-  "vs GET" "vs SET" "redis" "workers" "(CPU µs/job)"
+# vs GET, vs SET: jobs/s ÷ (rate ÷ round trips per job); cmds/job: Redis commands per job (INFO
+# commandstats); limit: GET/s ÷ cmds/job; vs cmds: jobs/s ÷ that limit.
+printf '%-5s %-4s %-8s %8s %8s %8s %9s %9s %9s %9s %8s %8s %8s\n' round bin replicas "GET/s" "SET/s" "jobs/s" \
+  "vs GET" "vs SET" "redis µs" "workr µs" "cmds/job" "limit" "vs cmds"
 for k in $(seq 1 "$ROUNDS"); do
   redis-cli -p "$RPORT" flushall >/dev/null
   c0=$(redis_cpu)
@@ -149,11 +160,17 @@ for k in $(seq 1 "$ROUNDS"); do
     order=("${BINS[@]}")
     if [ $(((k + r) % 2)) = 1 ] && [ ${#BINS[@]} = 2 ]; then order=("${BINS[1]}" "${BINS[0]}"); fi
     for bin in "${order[@]}"; do
-      read -r jobs secs rcpu wcpu < <(round "$bin" "$r" "$DURATION")
+      read -r jobs secs rcpu wcpu cmds < <(round "$bin" "$r" "$DURATION")
+      if [ "$k" = 1 ]; then
+        awk -F'[:=,]' -v jobs="$jobs" -v bin="$bin" -v r="$r" '/^cmdstat_/ && $3 / jobs >= 0.01 {
+          printf " %s %.2f", substr($1, 9), $3 / jobs } BEGIN { printf "commands per job (%s, %d replicas):", bin, r }
+          END { print "" }' "$WORK/cmdstats" >&2
+      fi
       awk -v k="$k" -v bin="$bin" -v r="$r" -v g="$rb_get" -v s="$rb_set" -v n="$jobs" -v t="$secs" \
-        -v rt="${RT[$bin]}" -v rc="$rcpu" -v wc="$wcpu" 'BEGIN {
-        printf "%-5d %-4s %-8d %8.0f %8.0f %8.0f %8.0f%% %8.0f%% %9.1f %9.1f\n", k, bin, r, g, s, n / t,
-          100 * (n / t) / (g / rt), 100 * (n / t) / (s / rt), 1e6 * rc / n, 1e6 * wc / n }'
+        -v rt="${RT[$bin]}" -v rc="$rcpu" -v wc="$wcpu" -v cm="$cmds" 'BEGIN {
+        cj = cm / n
+        printf "%-5d %-4s %-8d %8.0f %8.0f %8.0f %8.0f%% %8.0f%% %9.1f %9.1f %8.2f %8.0f %7.0f%%\n", k, bin, r, g, s, n / t,
+          100 * (n / t) / (g / rt), 100 * (n / t) / (s / rt), 1e6 * rc / n, 1e6 * wc / n, cj, g / cj, 100 * (n / t) / (g / cj) }'
     done
   done
 done
