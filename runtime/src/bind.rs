@@ -107,11 +107,21 @@ impl<'a> Binder<'a> {
         };
         // Pydantic's lax mode; path and query strings may also hold JSON for compound types.
         let strings = matches!(source, Source::Path | Source::Query);
+        self.lax(value, strings, vec![source.as_str().into(), name.into()])
+    }
+
+    /// `value` read laxly as a `T`; a problem is recorded under `loc` and the path inside it.
+    fn lax<T: DeserializeOwned>(
+        &mut self,
+        value: Value,
+        strings: bool,
+        loc: Vec<Value>,
+    ) -> Option<T> {
         match T::deserialize(lax::Lax::new(&value, strings)) {
             Ok(v) => Some(v),
             Err(e) => {
                 let e = *e.0;
-                let mut loc: Vec<Value> = vec![source.as_str().into(), name.into()];
+                let mut loc = loc;
                 loc.extend(e.path);
                 self.problems.push(Problem {
                     kind: e.kind,
@@ -132,23 +142,11 @@ impl<'a> Binder<'a> {
     pub fn whole<T: DeserializeOwned>(&mut self, _name: &str) -> Option<T> {
         let source = self.call.source;
         let value = Value::Object(std::mem::take(self.call.args()).into_map());
-        let strings = matches!(source, Source::Query);
-        match T::deserialize(lax::Lax::new(&value, strings)) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                let e = *e.0;
-                let mut loc: Vec<Value> = vec![source.as_str().into()];
-                loc.extend(e.path);
-                self.problems.push(Problem {
-                    kind: e.kind,
-                    loc,
-                    msg: e.msg,
-                    input: e.input.unwrap_or(value),
-                    ctx: e.ctx,
-                });
-                None
-            }
-        }
+        self.lax(
+            value,
+            matches!(source, Source::Query),
+            vec![source.as_str().into()],
+        )
     }
 
     pub fn is_ok(&self) -> bool {
