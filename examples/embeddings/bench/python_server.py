@@ -3,6 +3,9 @@
 endpoint. For bench.py only (never installed in CI).
 
     MODEL_DIR=/tmp/minilm uvicorn python_server:app --host 127.0.0.1 --port 8001
+
+EMBED_NOOP_MODEL=1 (benchmarks only, as in the Rust worker): every text is answered with the same
+unit vector without running the model (still loaded), so bench.py --noop measures the serving alone.
 """
 
 import os
@@ -12,6 +15,8 @@ from pydantic import BaseModel
 from sentence_transformers import SentenceTransformer
 
 model = SentenceTransformer(os.environ["MODEL_DIR"], device="cpu")
+NOOP = os.environ.get("EMBED_NOOP_MODEL", "0") == "1"
+UNIT = [384 ** -0.5] * 384
 app = FastAPI()
 
 
@@ -25,6 +30,8 @@ class SimilarityRequest(BaseModel):
 
 
 def encode(texts):
+    if NOOP:
+        return [list(UNIT) for _ in texts]
     return model.encode(texts, normalize_embeddings=True, convert_to_numpy=True).tolist()
 
 

@@ -41,6 +41,8 @@ pub struct Encoder {
     tokenizer: Tokenizer,
     device: Device,
     dimension: usize,
+    /// Benchmarks only (`Encoder::noop`): answer a fixed vector, run nothing.
+    noop: bool,
 }
 
 impl Encoder {
@@ -101,7 +103,15 @@ impl Encoder {
             tokenizer,
             device,
             dimension: config.hidden_size,
+            noop: false,
         })
+    }
+
+    /// For benchmarks only, never the default: an encoder that answers every text with the
+    /// same unit vector and runs neither the tokenizer nor the model, so a benchmark measures
+    /// what serving costs without the model (`EMBED_NOOP_MODEL`, model.rs).
+    pub fn noop(self) -> Encoder {
+        Encoder { noop: true, ..self }
     }
 
     /// Length of every embedding (384 for all-MiniLM-L6-v2).
@@ -113,6 +123,10 @@ impl Encoder {
     pub fn embed<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>, String> {
         if texts.is_empty() {
             return Ok(Vec::new());
+        }
+        if self.noop {
+            let unit = vec![(self.dimension as f32).sqrt().recip(); self.dimension];
+            return Ok(vec![unit; texts.len()]);
         }
         let inputs: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
         let encodings = self

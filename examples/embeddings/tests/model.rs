@@ -252,6 +252,26 @@ fn the_routes_answer_and_refuse_bad_input() {
     });
 }
 
+/// The benchmarks' no-op model (EMBED_NOOP_MODEL): a fixed unit vector for every text, and not
+/// the model's answer.
+#[test]
+fn the_noop_model_answers_a_fixed_unit_vector_for_benchmarks_only() {
+    let noop = model::load_noop_from(model_dir(), Settings::default()).unwrap();
+    let texts = vec![
+        "A man plays guitar.".to_string(),
+        "Tax deadlines.".to_string(),
+    ];
+    let out = runtime()
+        .block_on(api::embed(&noop, texts.clone()))
+        .unwrap();
+    assert_eq!(out.embeddings.len(), 2);
+    assert_eq!(out.embeddings[0], out.embeddings[1]);
+    assert_eq!(out.embeddings[0].len(), 384);
+    assert!((cosine(&out.embeddings[0], &out.embeddings[0]) - 1.0).abs() < 1e-5);
+    let real = encoder().embed(&texts[..1]).unwrap().remove(0);
+    assert!(max_abs_diff(&out.embeddings[0], &real) > 0.01);
+}
+
 #[test]
 fn a_missing_model_dir_is_a_clear_init_error() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("no-model-here");
