@@ -325,7 +325,7 @@ pub struct FnFacts {
     pub generic: Option<String>,
     /// A known blocking call in an `async fn` (`std::thread::sleep`), and where.
     pub blocking_call: Option<(String, RelatedFile)>,
-    /// Each parameter as written (`id: u64`).
+    /// Each parameter as written (`id: u64`); recorded for an init only (it must take none).
     pub inputs: Vec<String>,
     pub params: Vec<ParamFacts>,
     pub returns: Returns,
@@ -350,10 +350,11 @@ pub enum ParamFacts {
 #[derive(Debug, Clone, PartialEq)]
 pub struct BoundParam {
     pub param: Param,
-    /// The argument's type, the state's behind `&` / `Arc`, or the value's inside `Input<T>`,
-    /// as written.
+    /// For a state parameter, the state's type behind `&` / `Arc`, as written (empty for the
+    /// other kinds: no rule names their inner type).
     pub inner_ty: String,
-    /// [`InitState::key`] of the inner type, to compare a state parameter with the init's.
+    /// For a state parameter, [`InitState::key`] of its type, to compare it with the init's
+    /// (empty for the other kinds).
     pub inner_key: String,
     /// Why an argument cannot be deserialized, if it cannot.
     pub unreadable: Option<TypeProblem>,

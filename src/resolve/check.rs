@@ -343,7 +343,8 @@ impl Resolver<'_> {
         let lookup = found.map(|(f, private)| {
             let index = self.index;
             let def = &index.fns[f];
-            let function = self.facts(def);
+            let mut function = self.facts(def);
+            function.inputs = def.sig.inputs.iter().map(ty_string).collect();
             let (shape, sent) = returns(&def.sig.output);
             let key = sent.map_or("()".to_string(), type_key);
             let state_ty = match &shape {
@@ -432,9 +433,11 @@ impl Resolver<'_> {
                     let not_query = (param.kind == ParamKind::Arg)
                         .then(|| query_problem(ty, index))
                         .flatten();
+                    // Only a state parameter is compared and named by its inner type.
+                    let state = matches!(param.kind, ParamKind::State(_));
                     ParamFacts::Bound(BoundParam {
-                        inner_ty: ty_string(ty),
-                        inner_key: type_key(ty),
+                        inner_ty: if state { ty_string(ty) } else { String::new() },
+                        inner_key: if state { type_key(ty) } else { String::new() },
                         unreadable,
                         not_query,
                         param,
@@ -463,7 +466,8 @@ impl Resolver<'_> {
                 .blocking_call
                 .as_ref()
                 .map(|(call, at)| (call.clone(), index.related_file(at))),
-            inputs: sig.inputs.iter().map(ty_string).collect(),
+            // Only an init's are shown (it must take none); see `init`.
+            inputs: Vec::new(),
             params,
             returns: shape,
             unserializable,

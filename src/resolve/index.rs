@@ -155,6 +155,9 @@ pub struct CrateIndex {
     /// you mean".
     pub(crate) all_paths: Vec<String>,
     texts: HashMap<PathBuf, String>,
+    /// Where each line of each text starts: a related place's line is found without scanning
+    /// the file (resolve records one for every handler string).
+    line_starts: HashMap<PathBuf, Vec<usize>>,
     /// Lookups taken by the current path (see [`MAX_STEPS`]).
     steps: std::cell::Cell<usize>,
 }
@@ -191,6 +194,7 @@ impl CrateIndex {
             types_by_name: HashMap::new(),
             all_paths: Vec::new(),
             texts: HashMap::new(),
+            line_starts: HashMap::new(),
             steps: std::cell::Cell::new(0),
             krate,
         };
@@ -278,11 +282,11 @@ impl CrateIndex {
                 file: path.to_path_buf(),
                 missing: false,
             };
-            self.texts.insert(path.to_path_buf(), text);
+            self.keep_text(path, text);
             return Err(problem);
         }
         let parsed = syn::parse_file(&text);
-        self.texts.insert(path.to_path_buf(), text);
+        self.keep_text(path, text);
         match parsed {
             Ok(file) => Ok(file.items),
             Err(err) => Err(FileProblem {
@@ -848,14 +852,33 @@ impl CrateIndex {
         }
     }
 
+    fn keep_text(&mut self, path: &Path, text: String) {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        self.line_starts.insert(path.to_path_buf(), starts);
+        self.texts.insert(path.to_path_buf(), text);
+    }
+
+    /// The text of line `line` (1-based) of `file`, without its line ending (as `lines()` gives
+    /// it).
+    fn line_text(&self, file: &Path, line: u32) -> &str {
+        let (Some(text), Some(starts)) = (self.texts.get(file), self.line_starts.get(file)) else {
+            return "";
+        };
+        let i = line.saturating_sub(1) as usize;
+        let Some(&start) = starts.get(i) else {
+            return "";
+        };
+        let end = starts.get(i + 1).copied().unwrap_or(text.len());
+        let line = &text[start..end];
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        line.strip_suffix('\r').unwrap_or(line)
+    }
+
     /// A place in the crate, ready for a diagnostic's secondary label.
     pub fn related_file(&self, span: &RustSpan) -> crate::diagnostic::RelatedFile {
-        let line_text = self
-            .texts
-            .get(&span.file)
-            .and_then(|t| t.lines().nth(span.line.saturating_sub(1) as usize))
-            .unwrap_or("")
-            .to_string();
+        let line_text = self.line_text(&span.file, span.line).to_string();
         crate::diagnostic::RelatedFile {
             path: self.display(&span.file),
             line: span.line.max(1),
