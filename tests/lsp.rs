@@ -12,6 +12,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+mod support;
+use support::workspace::DiskWorkspace;
+
 struct Client {
     child: Child,
     stdin: ChildStdin,
@@ -633,42 +636,6 @@ fn neovim_receives_the_diagnostics() {
         "tests/editors/nvim.sh failed:\n{text}"
     );
     assert!(text.contains("nvim received FL0101"), "{text}");
-}
-
-/// A handler crate on disk, located by reading Cargo.toml's `name` (enough for these crates).
-struct DiskWorkspace {
-    base: PathBuf,
-}
-
-impl flashc::resolve::Workspace for DiskWorkspace {
-    fn locate_crate(
-        &self,
-        dir: &Path,
-    ) -> Result<flashc::resolve::CrateInfo, flashc::resolve::CrateError> {
-        use flashc::resolve::{CrateError, CrateInfo};
-        let dir = self.base.join(dir);
-        let manifest = std::fs::read_to_string(dir.join("Cargo.toml"))
-            .map_err(|_| CrateError::NoManifest(dir.clone()))?;
-        let name = manifest
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("name = "))
-            .map(|n| n.trim_matches('"').to_string())
-            .ok_or_else(|| CrateError::Metadata("no name".into()))?;
-        let dir = dir.canonicalize().unwrap();
-        Ok(CrateInfo {
-            lib_name: name.replace('-', "_"),
-            package: name,
-            lib_path: dir.join("src/lib.rs"),
-            build_script: None,
-            manifest_dir: dir,
-            edition: "2021".into(),
-            features: Vec::new(),
-        })
-    }
-
-    fn read(&self, path: &Path) -> Option<String> {
-        std::fs::read_to_string(path).ok()
-    }
 }
 
 /// The server's check (the crate index kept between checks) says exactly what `flashc check`

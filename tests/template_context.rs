@@ -12,6 +12,9 @@ use std::process::{Command, Output};
 
 use flashc::emit::context;
 
+mod support;
+use support::{project::scratch_copy, workspace::DiskWorkspace};
+
 const DOC: &str = "docs/generate.md";
 const BEGIN: &str = "<!-- template context: generated from src/emit/context.rs; BLESS=1 cargo test --test template_context rewrites it -->\n";
 const END: &str = "\n<!-- end of the template context -->";
@@ -88,7 +91,8 @@ fn an_override_reading_every_documented_field_renders() {
     };
     let project = repo().join("examples/hello");
     let yaml = fs::read(project.join("flash.yaml")).unwrap();
-    let generated = match flashc::generate(&yaml, None, &Disk(project), &options) {
+    let generated = match flashc::generate(&yaml, None, &DiskWorkspace { base: project }, &options)
+    {
         Ok(generated) => generated,
         Err(flashc::GenerateError::Problems(problems)) => panic!("{problems:?}"),
         Err(flashc::GenerateError::Internal(message)) => panic!("{message}"),
@@ -159,7 +163,7 @@ fn read(path: &str) -> String {
 
 #[test]
 fn an_override_of_documented_fields_generates() {
-    let project = scratch("documented");
+    let project = scratch_copy("examples/hello", "template-context", "documented");
     let templates = project.join("flash-templates");
     fs::create_dir_all(&templates).unwrap();
     let builtin = fs::read_to_string(repo().join("templates/lb_main.rs.j2")).unwrap();
@@ -181,7 +185,7 @@ fn an_override_of_documented_fields_generates() {
 
 #[test]
 fn an_override_reading_an_unknown_field_is_an_error_naming_the_template_and_the_field() {
-    let project = scratch("unknown");
+    let project = scratch_copy("examples/hello", "template-context", "unknown");
     let templates = project.join("flash-templates");
     fs::create_dir_all(&templates).unwrap();
     for (template, text_of_it, expected) in [
@@ -257,65 +261,4 @@ fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-/// A copy of examples/hello outside the repository (a crate of its own, as a user's is).
-fn scratch(name: &str) -> PathBuf {
-    let dest = std::env::temp_dir().join(format!(
-        "flashc-template-context-{name}-{}",
-        std::process::id()
-    ));
-    let _ = fs::remove_dir_all(&dest);
-    copy_dir(&repo().join("examples/hello"), &dest);
-    dest
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap().flatten() {
-        let name = entry.file_name();
-        if name == ".flash" || name == "target" {
-            continue;
-        }
-        let path = entry.path();
-        if path.is_dir() {
-            copy_dir(&path, &to.join(&name));
-        } else {
-            fs::copy(&path, to.join(&name)).unwrap();
-        }
-    }
-}
-
-/// The handler crate of a project on disk, located by its Cargo.toml's `name`.
-struct Disk(PathBuf);
-
-impl flashc::resolve::Workspace for Disk {
-    fn locate_crate(
-        &self,
-        dir: &Path,
-    ) -> Result<flashc::resolve::CrateInfo, flashc::resolve::CrateError> {
-        use flashc::resolve::{CrateError, CrateInfo};
-        let dir = self.0.join(dir);
-        let manifest = fs::read_to_string(dir.join("Cargo.toml"))
-            .map_err(|_| CrateError::NoManifest(dir.clone()))?;
-        let name = manifest
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("name = "))
-            .map(|n| n.trim_matches('"').to_string())
-            .ok_or_else(|| CrateError::Metadata("no name".into()))?;
-        let dir = dir.canonicalize().unwrap();
-        Ok(CrateInfo {
-            lib_name: name.replace('-', "_"),
-            package: name,
-            lib_path: dir.join("src/lib.rs"),
-            build_script: None,
-            manifest_dir: dir,
-            edition: "2021".into(),
-            features: Vec::new(),
-        })
-    }
-
-    fn read(&self, path: &Path) -> Option<String> {
-        fs::read_to_string(path).ok()
-    }
 }

@@ -1,10 +1,11 @@
 //! Helpers shared by the end-to-end tests: a minimal HTTP client, the worker exerciser,
-//! copies of example projects, and the slow tier's switch.
+//! copies of example projects, a handler crate read from disk, and the slow tier's switch.
 #![allow(dead_code)]
 
 pub mod http;
 pub mod project;
 pub mod serve;
+pub mod workspace;
 
 /// The variable that runs the slow tier: tests that build generated workspaces, example
 /// workers or a new project, run them, or build the runtime with other features (minutes each
