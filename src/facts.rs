@@ -471,4 +471,13 @@ impl HandlerUse {
     pub fn function(&self) -> Option<&FnFacts> {
         self.lookup.as_ref().ok().map(|f| &f.function)
     }
+
+    /// The function, when it serves calls: a queue handler or a parsed route's (not an init,
+    /// which runs once before the worker serves, nor a route whose key FL0205 refused).
+    pub fn served(&self) -> Option<&FnFacts> {
+        match self.role {
+            Role::Queue { .. } | Role::Route { .. } => self.function(),
+            Role::Init | Role::UnparsedRoute => None,
+        }
+    }
 }

@@ -1,5 +1,5 @@
 use crate::diagnostic::Diagnostic;
-use crate::facts::{HandlerUse, Role};
+use crate::facts::HandlerUse;
 
 declare_rule! {
     /// ## What it does
@@ -27,10 +27,7 @@ declare_rule! {
 /// `async fn` calling a known blocking function.
 pub fn check(uses: &[HandlerUse], out: &mut Vec<Diagnostic>) {
     for u in uses {
-        if matches!(u.role, Role::Init | Role::UnparsedRoute) {
-            continue;
-        }
-        let Some((call, at)) = u.function().and_then(|f| f.blocking_call.as_ref()) else {
+        let Some((call, at)) = u.served().and_then(|f| f.blocking_call.as_ref()) else {
             continue;
         };
         out.push(

@@ -1,5 +1,5 @@
 use crate::diagnostic::Diagnostic;
-use crate::facts::{HandlerUse, NotSend, Role};
+use crate::facts::{HandlerUse, NotSend};
 
 declare_rule! {
     /// ## What it does
@@ -27,10 +27,7 @@ declare_rule! {
 /// mistake: a value FL0707 refuses (a trait object) is not also reported here.
 pub fn check(uses: &[HandlerUse], out: &mut Vec<Diagnostic>) {
     for u in uses {
-        if matches!(u.role, Role::Init | Role::UnparsedRoute) {
-            continue;
-        }
-        let Some(f) = u.function() else { continue };
+        let Some(f) = u.served() else { continue };
         let (Some(problem), None) = (&f.not_send, &f.unserializable) else {
             continue;
         };

@@ -1,5 +1,5 @@
 use crate::diagnostic::Diagnostic;
-use crate::facts::{HandlerUse, Role};
+use crate::facts::HandlerUse;
 
 declare_rule! {
     /// ## What it does
@@ -25,10 +25,7 @@ declare_rule! {
 /// be serialized.
 pub fn check(uses: &[HandlerUse], out: &mut Vec<Diagnostic>) {
     for u in uses {
-        if matches!(u.role, Role::Init | Role::UnparsedRoute) {
-            continue;
-        }
-        let Some(f) = u.function() else { continue };
+        let Some(f) = u.served() else { continue };
         let Some(problem) = &f.unserializable else {
             continue;
         };
