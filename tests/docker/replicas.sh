@@ -8,7 +8,8 @@
 # its queue endpoint's image, starts a redis-server on the host loopback (append-only file on), and
 # runs runtime/tests/python/runpod_redis.py --docker: three containers (`--network host`, each its
 # own PORT, FLASH_QUEUE_URL to that Redis), 1,000 jobs through Runpod's Python client spread over
-# them with a webhook each, one container killed with `docker kill -s KILL` while it runs jobs;
+# them with a webhook each, one container killed with `docker kill -s KILL` while it runs jobs
+# (paused first, and killed only once Redis shows it holding attempts; its attempts are retried);
 # every job COMPLETED once, none lost, every output read through a survivor, every webhook arrived
 # (each job's deliveries with one Idempotency-Key), the survivors exit 0 on `docker stop`.
 #
@@ -25,7 +26,7 @@ export FLASH_DOCKER_WORK=${FLASH_DOCKER_WORK:-/tmp/flash-docker}
 EXAMPLE=${FLASH_REPLICAS_EXAMPLE:-hello:embed}
 INPUT=${FLASH_REPLICAS_INPUT:-'{"text": "job {i}"}'}
 # The jobs submitted just before the kill: long enough (8 MB of words to embed) that the killed
-# container is running some.
+# container is likely to be running some when it is paused (if not, it goes on and is paused again).
 SLOW_INPUT=${FLASH_REPLICAS_SLOW_INPUT:-'{"text": "job {i} {pad}"}'}
 PROJECT=${EXAMPLE%%:*}
 EP=${EXAMPLE#*:}

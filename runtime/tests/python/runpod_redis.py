@@ -5,7 +5,9 @@ replicas of a queue worker with `FLASH_QUEUE_URL`: processes of the example queu
 (`runtime/examples/queue_worker.rs`, built with the `redis` feature), or containers of a
 generated queue worker's image (`--docker IMAGE`, on the host network: tests/docker/replicas.sh).
 Submits 1,000 jobs with `runpod.Endpoint.run` spread over the replicas, each with a webhook to a
-receiver here, kills one replica (SIGKILL; `docker kill -s KILL`) while it runs jobs, then reads
+receiver here, kills one replica (SIGKILL; `docker kill -s KILL`) while it runs jobs (frozen first
+with SIGSTOP or `docker pause`, and killed only once Redis shows its consumer holding attempts,
+so the kill always cuts some: a fast job can end between a look and a kill), then reads
 every job's output with `runpod`'s `Job` through a replica that did not take it: every job
 COMPLETED once with its own output, none lost, the dead replica's attempts retried; every job's
 webhook arrived, each delivery of one job with the same body and the same `Idempotency-Key`
@@ -38,6 +40,8 @@ import urllib.request
 KEY = "flash-test-key"
 JOBS = 1000
 ENDPOINT = "shared-queue"
+# The queue's name in Redis (FLASH_QUEUE_NAME); its keys are runtime/src/route_contract.rs's.
+QUEUE = "py"
 
 
 def free_port():
@@ -88,10 +92,29 @@ class Replicas:
             return
         name = f"flash-replica-{os.getpid()}-{n}"
         args = ["docker", "run", "-d", "--name", name, "--network", "host"]
+        if n == 0:
+            # A tenth of a core for the replica to be killed: a generated worker's jobs are too
+            # fast to be caught running, unless the machine they run on is slow.
+            args += ["--cpus", "0.1"]
         for k, v in env.items():
             args += ["-e", f"{k}={v}"]
         subprocess.run(args + [self.image], check=True, stdout=subprocess.DEVNULL)
         self.names.append(name)
+
+    def freeze(self, n):
+        """Stops the replica where it stands (SIGSTOP; `docker pause`): nothing it runs moves on."""
+        if self.image is None:
+            self.procs[n].send_signal(signal.SIGSTOP)
+        else:
+            subprocess.run(["docker", "pause", self.names[n]], check=True,
+                           stdout=subprocess.DEVNULL)
+
+    def thaw(self, n):
+        if self.image is None:
+            self.procs[n].send_signal(signal.SIGCONT)
+        else:
+            subprocess.run(["docker", "unpause", self.names[n]], check=True,
+                           stdout=subprocess.DEVNULL)
 
     def kill(self, n):
         if self.image is None:
@@ -163,6 +186,17 @@ class Webhooks(http.server.ThreadingHTTPServer):
 PAD = "w " * 4_000_000
 
 
+def held(rport, replica):
+    """How many stream entries (attempts) the replica's consumer holds, from XPENDING's summary:
+    total, first id, last id, then one (consumer, count) pair per consumer."""
+    out = subprocess.run(
+        [shutil.which("redis-cli"), "-p", str(rport), "XPENDING", f"flash:{{{QUEUE}}}:stream",
+         "workers"], check=True, capture_output=True, text=True).stdout.split()
+    pairs = out[3:]
+    return sum(int(pairs[k + 1]) for k in range(0, len(pairs), 2)
+               if pairs[k].startswith(f"{replica}-"))
+
+
 def job_input(template, i):
     def fill(v):
         if isinstance(v, str):
@@ -181,8 +215,9 @@ def main():
     parser.add_argument("binary", nargs="?", help="the queue worker binary (processes)")
     parser.add_argument("--docker", metavar="IMAGE", help="a queue worker image (containers)")
     parser.add_argument("--input", help="the job input, JSON; {i} is the job's number")
-    parser.add_argument("--slow-input", help="the input of the jobs submitted just before the "
-                        "kill, which must run long enough for the kill to land mid-job; {pad} is "
+    parser.add_argument("--slow-input", help="the input of the jobs submitted from a third of the "
+                        "way until the kill, which must run long enough for the kill to land "
+                        "mid-job; {pad} is "
                         "8 MB of words (default: the example worker's sleep_ms 1000)")
     parser.add_argument("--jobs", type=int, default=JOBS)
     opts = parser.parse_args()
@@ -194,7 +229,7 @@ def main():
     burst = range(opts.jobs // 3, opts.jobs // 3 + 12)
     jobs = opts.jobs
     server = shutil.which("redis-server")
-    if server is None:
+    if server is None or shutil.which("redis-cli") is None:
         print("SKIPPED: redis-server is not installed; the Redis queue was NOT tested", flush=True)
         return
     work = tempfile.mkdtemp(prefix="flash-runpod-redis-")
@@ -209,9 +244,12 @@ def main():
         ports = []
         for n in range(3):
             port = free_port()
+            # HOSTNAME starts the replica's consumer name in the group, so that the entries it
+            # holds can be counted (`held`).
             replicas.start(n, dict(PORT=str(port), FLASH_HOST="127.0.0.1", RUNPOD_API_KEY=KEY,
+                                   HOSTNAME=f"replica{n}",
                                    FLASH_QUEUE_URL=f"redis://127.0.0.1:{rport}/0",
-                                   FLASH_QUEUE_NAME="py", FLASH_QUEUE_LEASE_MS="1000",
+                                   FLASH_QUEUE_NAME=QUEUE, FLASH_QUEUE_LEASE_MS="1000",
                                    FLASH_LOG_LEVEL="warn"))
             ports.append(port)
         for n, port in enumerate(ports):
@@ -233,23 +271,32 @@ def main():
             endpoints.append(runpod.Endpoint(ENDPOINT))
 
         alive = [0, 1, 2]
-        killed_at = None
+        killed_at, cut, looks = None, 0, 0
         ids = []
         started = time.time()
         for i in range(jobs):
             ep = endpoints[alive[i % len(alive)]]
-            # A third of the way: 12 slow jobs, so that every replica is running some when the
-            # kill comes.
-            shape = slow if i in burst else template
+            # From a third of the way, slow jobs (at least 12, so that every replica is running
+            # some) until replica 0 is killed, at most 100.
+            slow_phase = 0 in alive and burst.start <= i < burst.start + 100
+            shape = slow if slow_phase else template
             ids.append(ep.run({"input": job_input(shape, i), "webhook": hooks.url()}).job_id)
-            # Then, the first moment replica 0 runs jobs: kill it without a word. (Submissions go
-            # on meanwhile.)
-            if 0 in alive and i >= burst[-1] and \
+            # Then, whenever replica 0 runs jobs: freeze it, and if Redis shows it holding
+            # attempts (a job can end between a look at /health and the freeze), kill it without a
+            # word; otherwise let it go on and look again. (Submissions go on meanwhile.)
+            if slow_phase and i >= burst[-1] and \
                     get(f"http://127.0.0.1:{ports[0]}/health")[1]["workers"]["running"] > 0:
+                replicas.freeze(0)
+                cut = held(rport, "replica0")
+                looks += 1
+                if cut == 0:
+                    replicas.thaw(0)
+                    continue
                 replicas.kill(0)
                 killed_at = i
                 alive = [1, 2]
-        check(0 not in alive, f"replica 0 killed while it ran jobs, after job {killed_at}")
+        check(0 not in alive, f"replica 0 killed holding {cut} attempt(s) in Redis, after job "
+              f"{killed_at} (frozen {looks} time(s) while /health said it ran jobs)")
         check(len(set(ids)) == jobs, f"{jobs} jobs accepted through runpod.Endpoint.run over 3 replicas")
 
         def drained():
@@ -260,7 +307,8 @@ def main():
         _, health = get(f"http://127.0.0.1:{ports[2]}/health")
         check(health["jobs"]["completed"] == jobs and health["jobs"]["failed"] == 0,
               f"every job completed, none failed: {health}")
-        check(health["jobs"]["retried"] >= 1, f"the killed replica's attempts were retried: {health}")
+        check(health["jobs"]["retried"] >= cut,
+              f"the killed replica's {cut} attempt(s) were retried: {health}")
 
         # Every output read with runpod's Job through a surviving replica, alternating.
         for i, job_id in enumerate(ids):
