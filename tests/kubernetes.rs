@@ -871,15 +871,24 @@ fn images_by_digest_come_from_the_deploy_record() {
     support::project::copy_dir(Path::new("examples/hello"), &project);
     let a = format!("registry.example/hello-embed@sha256:{}", "a".repeat(64));
     let b = format!("registry.example/hello-embed@sha256:{}", "b".repeat(64));
+    // The record's shape as `flashc deploy` writes it (src/cli/deploy/record.rs).
+    let applied = |image: &str| {
+        json!({"id": "ep1", "name": "hello-embed", "endpointVersion": 1, "image": image,
+               "request": {"name": "hello-embed"}})
+    };
+    let deployment = |number: u32, endpoints: Value| {
+        json!({"number": number, "appliedAt": "2026-12-07T00:00:00Z", "flashc": "0.1.0",
+               "source": "deploy", "endpoints": endpoints})
+    };
     let record = json!({"version": 1, "environments": {
         "hello": {"deployments": [
-            {"number": 1, "endpoints": {"embed": {"image": "registry.example/hello-embed:old"}}},
-            {"number": 2, "endpoints": {
-                "embed": {"image": a},
-                "api": {"image": "registry.example/hello-api:flashc-1234"},
-            }},
+            deployment(1, json!({"embed": applied("registry.example/hello-embed:old")})),
+            deployment(2, json!({
+                "embed": applied(&a),
+                "api": applied("registry.example/hello-api:flashc-1234"),
+            })),
         ]},
-        "hello.production": {"deployments": [{"number": 1, "endpoints": {"embed": {"image": b}}}]},
+        "hello.production": {"deployments": [deployment(1, json!({"embed": applied(&b)}))]},
     }});
     fs::write(project.join("flash-deploy.json"), record.to_string()).unwrap();
     let out = flashc()
@@ -906,6 +915,36 @@ fn images_by_digest_come_from_the_deploy_record() {
             assert!(problems(object).is_empty(), "{object}");
         }
     }
+}
+
+/// A deploy record flashc cannot read pins nothing, and the export says so rather than pinning by
+/// guesswork.
+#[test]
+fn an_unreadable_deploy_record_is_a_warning_and_pins_nothing() {
+    let project = work_root().join("kubernetes-bad-record/hello");
+    let _ = fs::remove_dir_all(&project);
+    support::project::copy_dir(Path::new("examples/hello"), &project);
+    fs::write(
+        project.join("flash-deploy.json"),
+        r#"{"version": 1, "environments": 3}"#,
+    )
+    .unwrap();
+    let out = flashc()
+        .args(["generate", "--target", "kubernetes"])
+        .arg(project.join("flash.yaml"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("flash-deploy.json is not a flashc deploy record")
+            && stderr.contains("images are not pinned by digest"),
+        "{stderr}"
+    );
+    let builds = rendered(&project);
+    let image = &builds["base"][&("Deployment".to_string(), "hello-embed".to_string())]["spec"]
+        ["template"]["spec"]["containers"][0]["image"];
+    assert_eq!(image, &json!("hello-embed"));
 }
 
 /// The runtime's example workers (`runtime/examples/`, written as generate writes workers), built

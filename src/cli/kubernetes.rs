@@ -20,6 +20,9 @@ pub fn command(round: &Round) -> std::process::ExitCode {
     use std::process::ExitCode;
     match kubernetes(round) {
         Ok((changes, summary)) => {
+            for warning in &changes.warnings {
+                eprintln!("warning: {warning}");
+            }
             if round.dry_run {
                 if changes.is_empty() {
                     return crate::cli::emit(&format!(
@@ -91,7 +94,8 @@ fn kubernetes(round: &Round) -> Result<(Changes, String), Stopped> {
             .with_override(&text)
             .map_err(|e| Stopped::Failure(format!("{}: {e}", override_path.display())))?;
     }
-    let images = recorded_images(round.project, &base.plan.project, &environments);
+    let (images, record_warning) =
+        recorded_images(round.project, &base.plan.project, &environments);
     let settings = flashc::emit::kubernetes::Settings {
         flashc_version: env!("CARGO_PKG_VERSION"),
         images: &images,
@@ -104,8 +108,9 @@ fn kubernetes(round: &Round) -> Result<(Changes, String), Stopped> {
         Some(env) => vec![format!("overlays/{env}")],
         None => Vec::new(),
     };
-    let changes = write_tree(round.project, round.out_dir, &files, &keep, round.dry_run)
+    let mut changes = write_tree(round.project, round.out_dir, &files, &keep, round.dry_run)
         .map_err(|WriteError(message)| Stopped::Failure(message))?;
+    changes.warnings.extend(record_warning);
     let dir = round.project.join(round.out_dir).join(KUBERNETES_DIR);
     let mut summary = format!(
         "generated Kubernetes manifests of `{}` ({} endpoint{}) into {}: {} file{} written, {} removed\n",
@@ -134,46 +139,27 @@ fn kubernetes(round: &Round) -> Result<(Changes, String), Stopped> {
     Ok((changes, summary))
 }
 
-/// The deploy record's images (`flash-deploy.json` beside flash.yaml, written by `flashc deploy`):
-/// per environment, the last deployment's reference of each endpoint, where it is pinned by
-/// digest (`…@sha256:…`); a tag can move, so it is not used. Read loosely: a record that is
-/// missing or of another shape pins nothing.
+/// The deploy record's images (`flash-deploy.json` beside flash.yaml, written by `flashc deploy`,
+/// read with its own types): per environment, the last deployment's images pinned by digest. A
+/// record that cannot be read pins nothing, with a warning saying why.
 fn recorded_images(
     project_dir: &Path,
     project: &str,
     environments: &[String],
-) -> flashc::emit::kubernetes::Images {
+) -> (flashc::emit::kubernetes::Images, Option<String>) {
     let mut out = flashc::emit::kubernetes::Images::new();
-    let Ok(text) = std::fs::read_to_string(project_dir.join("flash-deploy.json")) else {
-        return out;
+    let record = match super::deploy::record::read(project_dir) {
+        Ok(record) => record,
+        Err(e) => return (out, Some(format!("{e}: images are not pinned by digest"))),
     };
-    let Ok(record) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return out;
-    };
-    let markers = std::iter::once((None, project.to_string())).chain(
-        environments
-            .iter()
-            .map(|env| (Some(env.clone()), format!("{project}.{env}"))),
-    );
-    for (env, marker) in markers {
-        let last = record["environments"][&marker]["deployments"]
-            .as_array()
-            .and_then(|d| d.last());
-        let Some(endpoints) = last.and_then(|d| d["endpoints"].as_object()) else {
-            continue;
-        };
-        let pinned: std::collections::BTreeMap<String, String> = endpoints
-            .iter()
-            .filter_map(|(name, applied)| {
-                let image = applied["image"].as_str()?;
-                image
-                    .contains("@sha256:")
-                    .then(|| (name.clone(), image.to_string()))
-            })
-            .collect();
-        out.insert(env, pinned);
+    let owners = std::iter::once(None).chain(environments.iter().map(|env| Some(env.as_str())));
+    for env in owners {
+        let pinned = record.pinned_images(&flashc::deploy::body::owner(project, env));
+        if !pinned.is_empty() {
+            out.insert(env.map(str::to_string), pinned);
+        }
     }
-    out
+    (out, None)
 }
 
 /// Writes the Kubernetes files that changed and removes flashc's own files (first line marked)

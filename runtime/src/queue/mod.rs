@@ -43,20 +43,20 @@ use crate::{
 
 /// Everything the runtime needs to know about one queue endpoint.
 pub struct QueueWorker<S> {
-    pub handler: Handler<S>,
+    pub(crate) handler: Handler<S>,
     /// Builds the shared state once before the first job (load a model once).
-    pub init: Init<S>,
+    pub(crate) init: Init<S>,
     /// Jobs run at once (the platform's `max_concurrency`); at least 1.
-    pub max_concurrency: usize,
+    pub(crate) max_concurrency: usize,
     /// Local mode: how many times a failed job is run again before it is FAILED.
-    pub retries: u32,
+    pub(crate) retries: u32,
     /// Longest a job may run; longer → TIMED_OUT locally, a `TimeoutError` job error on the
     /// platform. `FLASH_EXECUTION_TIMEOUT_MS` overrides it.
-    pub execution_timeout: Option<Duration>,
+    pub(crate) execution_timeout: Option<Duration>,
     /// On the platform, whether a streamed job's final post carries every chunk
     /// (`{"output": [chunks]}`, the SDK's `return_aggregate_stream`) or `{"output": []}` (the
     /// SDK's default). `FLASH_RETURN_AGGREGATE_STREAM=1|0` overrides it.
-    pub return_aggregate_stream: bool,
+    pub(crate) return_aggregate_stream: bool,
 }
 
 impl QueueWorker<()> {
@@ -96,22 +96,30 @@ impl<S: Send + Sync + 'static> QueueWorker<S> {
         }
     }
 
-    /// See [`QueueWorker::return_aggregate_stream`](QueueWorker#structfield.return_aggregate_stream).
+    /// On the platform, whether a streamed job's final post carries every chunk
+    /// (`{"output": [chunks]}`, the SDK's `return_aggregate_stream`) or `{"output": []}` (the
+    /// SDK's default, and this one's). `FLASH_RETURN_AGGREGATE_STREAM=1|0` overrides it.
     pub fn return_aggregate_stream(mut self, on: bool) -> Self {
         self.return_aggregate_stream = on;
         self
     }
 
+    /// Jobs run at once (the platform's `max_concurrency`; default 1); 0 counts as 1.
     pub fn max_concurrency(mut self, n: usize) -> Self {
         self.max_concurrency = n.max(1);
         self
     }
 
+    /// Where the worker keeps its own queue (local, Redis): how many times a failed job is run
+    /// again before it is FAILED (default 0).
     pub fn retries(mut self, n: u32) -> Self {
         self.retries = n;
         self
     }
 
+    /// Longest a job may run (a `Duration`, or `None` for no limit, the default); longer →
+    /// TIMED_OUT locally, a `TimeoutError` job error on the platform.
+    /// `FLASH_EXECUTION_TIMEOUT_MS` overrides it.
     pub fn execution_timeout(mut self, limit: impl Into<Option<Duration>>) -> Self {
         self.execution_timeout = limit.into();
         self

@@ -13,7 +13,7 @@ mod catalog;
 mod local_images;
 mod probe;
 mod project;
-mod record;
+pub(crate) mod record;
 mod show;
 mod status;
 

@@ -92,6 +92,22 @@ pub fn write(project_dir: &Path, record: &Record) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", file.display()))
 }
 
+impl Record {
+    /// The images of `owner`'s last deployment (the marker, [`flashc::deploy::body::owner`]) that
+    /// are pinned by digest (`…@sha256:…`), by flash.yaml endpoint name. A tag can move, so it
+    /// pins nothing. The Kubernetes export reads this.
+    pub fn pinned_images(&self, owner: &str) -> BTreeMap<String, String> {
+        let Some(last) = self.environments.get(owner).and_then(History::last) else {
+            return BTreeMap::new();
+        };
+        last.endpoints
+            .iter()
+            .filter(|(_, applied)| applied.image.contains("@sha256:"))
+            .map(|(name, applied)| (name.clone(), applied.image.clone()))
+            .collect()
+    }
+}
+
 impl History {
     pub fn last(&self) -> Option<&Deployment> {
         self.deployments.last()
