@@ -17,32 +17,11 @@ second table: what the serving alone costs, and its share of a request with the 
 """
 
 import argparse
-import http.client
 import json
 import os
 import shlex
-import socket
-import statistics
-import subprocess
-import sys
-import threading
-import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SENTENCES = [
-    "A man is playing a guitar.",
-    "The quick brown fox jumps over the lazy dog.",
-    "How do I reset my password?",
-    "Stock markets fell sharply on Monday after the announcement.",
-    "A kitten naps on the couch in the afternoon sun.",
-    "Serverless workers scale to zero when there is no traffic.",
-]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from measure import Process, alternate, load
 
 
 def post(conn, path, body):
@@ -52,76 +31,16 @@ def post(conn, path, body):
     return resp.status, data
 
 
-class Server:
-    def __init__(self, name, argv, env):
-        self.name, self.port = name, free_port()
-        env = dict(os.environ, **env, PORT=str(self.port))
-        argv = [a.replace("{port}", str(self.port)) for a in argv]
-        t0 = time.perf_counter()
-        self.proc = subprocess.Popen(argv, env=env, cwd=HERE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        while True:
-            if self.proc.poll() is not None:
-                sys.exit(f"{name} exited with {self.proc.returncode} before answering")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-                status, data = post(conn, "/embed", {"texts": ["hello"]})
-                conn.close()
-                if status == 200:
-                    assert len(json.loads(data)["embeddings"][0]) == 384
-                    break
-            except OSError:
-                pass
-            time.sleep(0.01)
-        self.cold_start = time.perf_counter() - t0
-
-    def peak_rss_mb(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        return float("nan")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
+def embed(conn, text):
+    """One text to `POST /embed`: answered 200 (the body is not parsed: the client's cost stays
+    out of the figures)."""
+    return post(conn, "/embed", {"texts": [text]})[0] == 200
 
 
-def load(port, concurrency, seconds):
-    """`concurrency` clients, each a keep-alive connection sending one text a request."""
-    latencies, errors = [], []
-    lock = threading.Lock()
-    deadline = time.perf_counter() + seconds
-
-    def client(i):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        own, n = [], i
-        while time.perf_counter() < deadline:
-            t = time.perf_counter()
-            status, _ = post(conn, "/embed", {"texts": [SENTENCES[n % len(SENTENCES)]]})
-            own.append(time.perf_counter() - t)
-            if status != 200:
-                errors.append(status)
-            n += 1
-        conn.close()
-        with lock:
-            latencies.extend(own)
-
-    t0 = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(concurrency)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - t0
-    latencies.sort()
-    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
-    return {
-        "per_s": len(latencies) / elapsed,
-        "p50_ms": q[49] * 1000,
-        "p99_ms": q[98] * 1000,
-        "requests": len(latencies),
-        "errors": len(errors),
-    }
+def embed_hello(conn):
+    """The first answer: 200 with 384 floats."""
+    status, data = post(conn, "/embed", {"texts": ["hello"]})
+    return status == 200 and len(json.loads(data)["embeddings"][0]) == 384
 
 
 def main():
@@ -134,22 +53,17 @@ def main():
     ap.add_argument("--noop", action="store_true", help="also measure both servers with the no-op model")
     args = ap.parse_args()
 
-    env = {"MODEL_DIR": args.model_dir}
+    env = {"MODEL_DIR": args.model_dir, "PORT": "{port}"}
     uvicorn = [os.path.join(args.python_venv, "bin", "uvicorn"), "python_server:app",
                "--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning"]
-    servers = [Server("python", uvicorn, env), Server("rust", shlex.split(args.rust), env)]
+    servers = [Process("python", uvicorn, env, embed_hello),
+               Process("rust", shlex.split(args.rust), env, embed_hello)]
     if args.noop:
         noop = dict(env, EMBED_NOOP_MODEL="1")
-        servers += [Server("python-noop", uvicorn, noop), Server("rust-noop", shlex.split(args.rust), noop)]
-    results = {s.name: {} for s in servers}
-    for c in (1, 8, 64):
-        rounds = {s.name: [] for s in servers}
-        for _ in range(args.rounds):
-            for s in servers:  # alternate: both see the same machine
-                rounds[s.name].append(load(s.port, c, args.seconds))
-        for name, rs in rounds.items():
-            best = max(rs, key=lambda r: r["per_s"])
-            results[name][c] = best
+        servers += [Process("python-noop", uvicorn, noop, embed_hello),
+                    Process("rust-noop", shlex.split(args.rust), noop, embed_hello)]
+    results = alternate(servers, (1, 8, 64), args.rounds,
+                        lambda s, c: load(s.port, c, args.seconds, embed))
 
     py, rs = servers[:2]
     print("| | python | rust | rust/python |")

@@ -14,21 +14,16 @@ text a job; the rounds of the two workers alternate so both see the same machine
 """
 
 import argparse
-import http.client
 import json
 import os
-import statistics
-import subprocess
-import sys
-import threading
-import time
 
-from bench import HERE, SENTENCES, free_port
+from measure import Process, alternate, load
 
 KEY = "flash-embeddings-bench-key"
 
 
 def runsync(conn, headers, text):
+    """One text as a job to `POST /runsync`: COMPLETED with its 384 floats."""
     body = json.dumps({"input": {"texts": [text]}})
     conn.request("POST", "/runsync", body, headers)
     resp = conn.getresponse()
@@ -37,73 +32,6 @@ def runsync(conn, headers, text):
         return False
     out = json.loads(data)
     return out.get("status") == "COMPLETED" and len(out["output"]["embeddings"][0]) == 384
-
-
-class Worker:
-    def __init__(self, name, argv, env, headers):
-        self.name, self.port, self.headers = name, free_port(), headers
-        env = dict(os.environ, **env)
-        argv = [a.replace("{port}", str(self.port)) for a in argv]
-        env = {k: v.replace("{port}", str(self.port)) for k, v in env.items()}
-        t0 = time.perf_counter()
-        self.proc = subprocess.Popen(argv, env=env, cwd=HERE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        while True:
-            if self.proc.poll() is not None:
-                sys.exit(f"{name} exited with {self.proc.returncode} before answering")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-                ok = runsync(conn, self.headers, "hello")
-                conn.close()
-                if ok:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.01)
-        self.cold_start = time.perf_counter() - t0
-
-    def peak_rss_mb(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        return float("nan")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-
-
-def load(worker, concurrency, seconds):
-    """`concurrency` clients, each a keep-alive connection sending one-text jobs to /runsync."""
-    latencies, errors = [], []
-    lock = threading.Lock()
-    deadline = time.perf_counter() + seconds
-
-    def client(i):
-        conn = http.client.HTTPConnection("127.0.0.1", worker.port, timeout=120)
-        own, failed, n = [], 0, i
-        while time.perf_counter() < deadline:
-            t = time.perf_counter()
-            ok = runsync(conn, worker.headers, SENTENCES[n % len(SENTENCES)])
-            own.append(time.perf_counter() - t)
-            failed += not ok
-            n += 1
-        conn.close()
-        with lock:
-            latencies.extend(own)
-            errors.append(failed)
-
-    t0 = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(concurrency)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - t0
-    latencies.sort()
-    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
-    return {"per_s": len(latencies) / elapsed, "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000,
-            "jobs": len(latencies), "errors": sum(errors)}
 
 
 def main():
@@ -116,29 +44,33 @@ def main():
     args = ap.parse_args()
 
     json_headers = {"Content-Type": "application/json"}
-    python = Worker(
+    headers = {
+        "python": json_headers,
+        "rust": dict(json_headers, Authorization=f"Bearer {KEY}"),
+    }
+
+    def answers(name):
+        return lambda conn: runsync(conn, headers[name], "hello")
+
+    python = Process(
         "python",
         [os.path.join(args.python_venv, "bin", "python"), "python_queue_handler.py", "--rp_serve_api",
          "--rp_api_host", "127.0.0.1", "--rp_api_port", "{port}", "--rp_log_level", "ERROR"],
         {"MODEL_DIR": args.model_dir},
-        json_headers,
+        answers("python"),
     )
-    rust = Worker(
+    rust = Process(
         "rust",
         [args.rust],
         {"MODEL_DIR": args.model_dir, "PORT": "{port}", "FLASH_HOST": "127.0.0.1", "RUNPOD_API_KEY": KEY,
          "FLASH_LOG_LEVEL": "warn"},
-        dict(json_headers, Authorization=f"Bearer {KEY}"),
+        answers("rust"),
     )
     workers = [python, rust]
-    results = {w.name: {} for w in workers}
-    for c in (1, 8):
-        rounds = {w.name: [] for w in workers}
-        for _ in range(args.rounds):
-            for w in workers:  # alternate: both see the same machine
-                rounds[w.name].append(load(w, c, args.seconds))
-        for name, rs in rounds.items():
-            results[name][c] = max(rs, key=lambda r: r["per_s"])
+    results = alternate(
+        workers, (1, 8), args.rounds,
+        lambda w, c: load(w.port, c, args.seconds, lambda conn, text: runsync(conn, headers[w.name], text)),
+    )
 
     print("| queue (`/runsync`) | runpod SDK handler | rust encode worker | rust/python |")
     print("|---|---|---|---|")
