@@ -50,11 +50,7 @@ pub fn catalog(args: &CatalogArgs) -> ExitCode {
         }
         answers.push(value);
     }
-    let today = super::super::emulate::control::rfc3339(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-    );
+    let today = super::super::emulate::control::now_rfc3339();
     let source = format!(
         "{}/v2/catalog/{{datacenters,gpus,cpus}}, fetched by flashc catalog refresh; CUDA versions kept from the previous snapshot (the catalogue lists none)",
         client.base()

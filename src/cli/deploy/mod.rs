@@ -459,11 +459,7 @@ fn deployment(
 ) -> record::Deployment {
     record::Deployment {
         number,
-        applied_at: super::emulate::control::rfc3339(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-        ),
+        applied_at: super::emulate::control::now_rfc3339(),
         flashc: env!("CARGO_PKG_VERSION").to_string(),
         source: source.to_string(),
         endpoints: outcome

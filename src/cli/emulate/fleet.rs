@@ -396,11 +396,7 @@ impl Fleet {
             child: None,
             status: Status::Initializing,
             started: Instant::now(),
-            started_at: super::control::rfc3339(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs()),
-            ),
+            started_at: super::control::now_rfc3339(),
             stop_sent: None,
         };
         let binary = image_path(&self.images, &spec.image);
