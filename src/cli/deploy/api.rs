@@ -98,6 +98,15 @@ impl Client {
 
     pub fn new(base: &str, key: String, backoff: Duration) -> Result<Client, String> {
         let base = base.trim_end_matches('/').to_string();
+        let parsed = base.parse::<http::Uri>().ok().filter(|uri| {
+            matches!(uri.scheme_str(), Some("https" | "http"))
+                && uri.host().is_some_and(|host| !host.is_empty())
+        });
+        if parsed.is_none() {
+            return Err(format!(
+                "RUNPOD_API_BASE_URL `{base}` is not an http(s) URL with a host (such as `https://api.runpod.io`)"
+            ));
+        }
         let loopback = is_loopback(&base);
         let allowed = base.starts_with("https://") || (base.starts_with("http://") && loopback);
         if !allowed {
@@ -388,17 +397,16 @@ pub fn rate_limit_reset(value: &str) -> Option<u64> {
 }
 
 pub fn is_loopback(base: &str) -> bool {
-    let rest = base
-        .strip_prefix("http://")
-        .or_else(|| base.strip_prefix("https://"))
-        .unwrap_or(base);
-    let host = rest.split('/').next().unwrap_or("");
-    let host = if let Some(v6) = host.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("")
-    } else {
-        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    // A parsed URL's host, not the text before a colon: `http://localhost:80@example.com` goes
+    // to example.com.
+    let Ok(uri) = base.parse::<http::Uri>() else {
+        return false;
     };
-    host == "localhost"
+    let Some(host) = uri.host() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
@@ -422,6 +430,18 @@ mod tests {
         assert!(err.contains("HTTPS"), "{err}");
         assert!(!err.contains(&key()));
         assert!(Client::new("http://127.0.0.1.example.com", key(), ms).is_err());
+        // The host is what follows the user information.
+        assert!(Client::new("http://localhost:80@example.com", key(), ms).is_err());
+        assert!(Client::new("http://127.0.0.1@example.com", key(), ms).is_err());
+        for not_a_url in [
+            "not a url",
+            "https://",
+            "api.runpod.io",
+            "ftp://api.runpod.io",
+        ] {
+            let err = Client::new(not_a_url, key(), ms).err().unwrap();
+            assert!(err.contains("not an http(s) URL with a host"), "{err}");
+        }
     }
 
     #[test]
