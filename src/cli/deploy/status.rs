@@ -83,6 +83,9 @@ pub fn status(args: &StatusArgs) -> ExitCode {
                 "deployment {} ({}, {}):",
                 last.number, last.source, last.applied_at
             );
+            if report.is_empty() {
+                println!("  no endpoints recorded live (`flashc deploy` creates them)");
+            }
             for e in &report {
                 let drifted = e["drift"]
                     .as_array()
