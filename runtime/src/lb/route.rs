@@ -24,21 +24,45 @@ use crate::bind::field;
 use crate::handler::{Args, Call, Handler, HandlerError, Problem, Progress, Reply, Source};
 use crate::logging;
 
+/// What a request learns of the route it matched, made once when the route is registered.
+pub(crate) struct RouteNames {
+    /// The route's own names of its path parameters (`user_id`), by position.
+    pub(crate) params: Vec<String>,
+    /// How a report of its handler holding a worker thread names it ("the handler of GET
+    /// /users/{id}"): written once here, not formatted per request.
+    pub(crate) handler: String,
+}
+
+impl RouteNames {
+    pub(crate) fn of(kind: &super::Kind, path: &str) -> RouteNames {
+        RouteNames {
+            params: crate::route_contract::params(path)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            handler: match kind {
+                super::Kind::Http(method) => format!("the handler of {method} {path}"),
+                super::Kind::WebSocket => format!("the WebSocket handler of {path}"),
+            },
+        }
+    }
+}
+
 /// A request's path parameters as one route names them. The router matched the route's shape,
-/// whose parameters are named by position (`/users/{p0}`); `names` are the route's own names
-/// for them (`user_id`), in the same order.
+/// whose parameters are named by position (`/users/{p0}`); the route's own names for them are
+/// in `route`, in the same order.
 pub(crate) struct PathArgs {
     params: Result<RawPathParams, RawPathParamsRejection>,
-    names: Arc<[String]>,
+    route: Arc<RouteNames>,
 }
 
 pub(crate) fn path_args(
     params: Result<RawPathParams, RawPathParamsRejection>,
-    names: &Arc<[String]>,
+    route: &Arc<RouteNames>,
 ) -> PathArgs {
     PathArgs {
         params,
-        names: names.clone(),
+        route: route.clone(),
     }
 }
 
@@ -46,14 +70,19 @@ impl PathArgs {
     /// Inserts each parameter under the route's own name; path parameters win over same-named
     /// body or query fields, as the route template says. `Err` when a segment is not valid
     /// percent-encoded UTF-8.
-    pub(crate) fn insert_into(self, args: &mut Args) -> Result<(), MalformedPath> {
-        let Ok(params) = self.params else {
+    pub(crate) fn insert_into(&self, args: &mut Args) -> Result<(), MalformedPath> {
+        let Ok(params) = &self.params else {
             return Err(MalformedPath);
         };
-        for ((_, value), name) in params.iter().zip(self.names.iter()) {
+        for ((_, value), name) in params.iter().zip(self.route.params.iter()) {
             args.insert(name.clone(), Value::String(value.to_string()));
         }
         Ok(())
+    }
+
+    /// How a report names the route's handler.
+    pub(crate) fn handler_name(&self) -> &str {
+        &self.route.handler
     }
 }
 
@@ -78,8 +107,6 @@ pub(crate) async fn serve_http<S: Send + Sync + 'static>(
     let Some(state) = shared.state.get().cloned() else {
         return not_ready(&shared);
     };
-    // How a report of a handler holding its thread names it.
-    let what = format!("the handler of {} {}", req.method(), req.uri().path());
     if path.params.is_err() {
         return errors::error(StatusCode::BAD_REQUEST, "malformed path parameter");
     }
@@ -121,7 +148,13 @@ pub(crate) async fn serve_http<S: Send + Sync + 'static>(
     }
     let outcome = logging::with_request_id(
         &request_id,
-        call_handler(&handler, state, call, timeout.or(shared.timeout), &what),
+        call_handler(
+            &handler,
+            state,
+            call,
+            timeout.or(shared.timeout),
+            path.handler_name(),
+        ),
     )
     .await;
     let mut res = match outcome {
@@ -430,7 +463,11 @@ mod tests {
             Ok(Reply::Value(json!(1)))
         });
         let call = || Call::new(Args::new(), Source::Body, "r1".into(), Progress::default());
-        let outcome = call_handler(&busy, Arc::new(()), call(), None, "POST /crunch").await;
+        // The route's name as the router gives it: its template, written once at registration.
+        let route = RouteNames::of(&super::super::Kind::Http(Method::POST), "/crunch/{id}");
+        assert_eq!(route.params, ["id"]);
+        assert_eq!(route.handler, "the handler of POST /crunch/{id}");
+        let outcome = call_handler(&busy, Arc::new(()), call(), None, &route.handler).await;
         assert!(matches!(outcome, Outcome::Done(Ok(_))));
         let reports: Vec<String> = seen
             .lock()
@@ -440,7 +477,12 @@ mod tests {
             .cloned()
             .collect();
         assert_eq!(reports.len(), 1, "{:?}", seen.lock().unwrap());
-        assert!(reports[0].contains("POST /crunch") && reports[0].contains("blocking"));
+        assert!(
+            reports[0].starts_with("the handler of POST /crunch/{id} held")
+                && reports[0].contains("blocking"),
+            "{}",
+            reports[0]
+        );
         let patient: Handler<()> = crate::handler::handler(|_state: Arc<()>, _call| async {
             tokio::time::sleep(crate::watch::HELD_TOO_LONG * 2).await;
             Ok(Reply::Value(json!(2)))

@@ -204,10 +204,7 @@ fn build_routes<S: Send + Sync + 'static>(
             return Err(format!("route {}: {problem}", spec.path));
         }
         let shape = RouteShape::of(&spec.path);
-        let names: Arc<[String]> = route_contract::params(&spec.path)
-            .into_iter()
-            .map(str::to_string)
-            .collect();
+        let names = Arc::new(route::RouteNames::of(&spec.kind, &spec.path));
         by_path
             .entry(under(prefix, shape.template()))
             .or_default()
@@ -322,7 +319,7 @@ struct Entry<S> {
     kind: Kind,
     handler: Handler<S>,
     timeout: Option<Duration>,
-    names: Arc<[String]>,
+    names: Arc<route::RouteNames>,
 }
 
 fn method_router<S: Send + Sync + 'static>(
@@ -416,7 +413,7 @@ fn method_router<S: Send + Sync + 'static>(
 struct Bound<S> {
     handler: Handler<S>,
     timeout: Option<Duration>,
-    names: Arc<[String]>,
+    names: Arc<route::RouteNames>,
 }
 
 impl<S> Clone for Bound<S> {

@@ -46,6 +46,7 @@ pub(crate) async fn upgrade<S: Send + Sync + 'static>(
     if let Err(malformed) = path.insert_into(&mut path_args) {
         return malformed.response();
     }
+    let what = path.handler_name().to_string();
     let Some(state) = shared.state.get().cloned() else {
         return not_ready(&shared);
     };
@@ -65,6 +66,7 @@ pub(crate) async fn upgrade<S: Send + Sync + 'static>(
                 path_args,
                 request_id,
                 timeout.or(shared.timeout),
+                &what,
             );
             crate::logging::with_request_id(&id, run).await
         })
@@ -83,6 +85,7 @@ impl Session {
         path_args: Args,
         request_id: String,
         timeout: Option<Duration>,
+        what: &str,
     ) {
         let Some(payload) = self.first_payload().await else {
             return;
@@ -101,7 +104,7 @@ impl Session {
         let call = Call::new(args, Source::Body, request_id, Progress::default());
         // The client may leave while the handler is still producing its reply.
         let outcome = tokio::select! {
-            outcome = call_handler(&handler, state, call, timeout, "a WebSocket route's handler") => outcome,
+            outcome = call_handler(&handler, state, call, timeout, what) => outcome,
             () = wait_for_close(&mut self.socket) => {
                 tracing::info!("client disconnected; call cancelled");
                 return;
