@@ -30,9 +30,14 @@ impl Emulator {
 
     /// The control plane alone (`--no-workers`): these tests build nothing.
     fn with_args(faults: &str, extra: &[&str]) -> Emulator {
+        Emulator::with_env(faults, extra, &[])
+    }
+
+    fn with_env(faults: &str, extra: &[&str], env: &[(&str, &str)]) -> Emulator {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_flashc"));
         cmd.args(["emulate", "--port", "0", "--no-workers"])
-            .args(extra);
+            .args(extra)
+            .envs(env.iter().copied());
         if !faults.is_empty() {
             cmd.args(["--fault", faults]);
         }
@@ -395,6 +400,36 @@ fn plain_http_to_a_remote_api_is_refused_before_the_key_leaves() {
     let text = text(&out);
     assert!(text.contains("HTTPS"), "{text}");
     assert!(!text.contains(KEY));
+}
+
+/// A key Runpod does not know is answered 401: deploy stops before it plans anything, says
+/// which key to check, and prints neither key.
+#[test]
+fn a_wrong_api_key_stops_deploy_with_help_and_no_key_printed() {
+    let right = "rpa_RIGHTKEY_only_the_emulator_knows_42";
+    let emulator = Emulator::with_env(
+        "",
+        &["--api-key-env", "EMULATED_RUNPOD_API_KEY"],
+        &[("EMULATED_RUNPOD_API_KEY", right)],
+    );
+    let project = ProjectCopy::new();
+    for args in [&["deploy", "--plan"][..], &["deploy", "--yes"], &["destroy", "--yes"]] {
+        let out = flashc(&emulator, &project, args);
+        let all = text(&out);
+        assert!(!out.status.success(), "{args:?}: {all}");
+        assert!(
+            all.contains("401") && all.contains("did not accept the API key"),
+            "{args:?}: {all}"
+        );
+        assert!(!all.contains(right), "{args:?}: {all}");
+    }
+    assert_eq!(emulator.writes(), 0);
+    let out = command(&emulator, &project, &["deploy", "--plan"])
+        .env("RUNPOD_API_KEY", right)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(!text(&out).contains(right));
 }
 
 #[test]

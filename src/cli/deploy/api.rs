@@ -52,6 +52,14 @@ impl std::fmt::Display for ApiError {
                 for e in errors {
                     write!(f, "\n  - {e}")?;
                 }
+                if matches!(status, 401 | 403) {
+                    // The key is never shown; say which one was used and where to look.
+                    write!(
+                        f,
+                        "\n  help: Runpod did not accept the API key (RUNPOD_API_KEY or RUNPOD_API_KEY_FILE); \
+                         check it under Settings → API Keys, with read/write access to Serverless"
+                    )?;
+                }
                 Ok(())
             }
             ApiError::Transport(e) => write!(f, "{e}"),

@@ -166,7 +166,7 @@ impl ControlPlane {
 
     fn answer(&mut self, method: &str, path: &str, authorized: bool, body: &[u8]) -> Reply {
         if !authorized {
-            return problem(401, "missing bearer token", vec![]);
+            return problem(401, "missing or unknown bearer token", vec![]);
         }
         match self.faults.pop_front() {
             // A pass: this request is answered normally.

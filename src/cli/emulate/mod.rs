@@ -44,6 +44,12 @@ pub struct Args {
     /// `/health` with 200 (so verify passes) and anything else with 503.
     #[arg(long)]
     no_workers: bool,
+    /// Accept only the API key held by the environment variable VAR (`--api-key-env
+    /// RUNPOD_API_KEY`; a variable, so the key is not on a command line), as Runpod accepts
+    /// only its own: any other bearer token is answered 401, so a wrong key can be rehearsed.
+    /// Default: any non-empty key.
+    #[arg(long, value_name = "VAR")]
+    api_key_env: Option<String>,
 }
 
 /// Bodies larger than this are refused (the API's own limit is smaller than any real body).
@@ -56,6 +62,16 @@ pub fn run(args: &Args) -> ExitCode {
             eprintln!("error: cannot listen on 127.0.0.1:{}: {e}", args.port);
             return ExitCode::from(crate::cli::EXIT_USAGE);
         }
+    };
+    let accepted_key = match &args.api_key_env {
+        None => None,
+        Some(var) => match std::env::var(var) {
+            Ok(key) if !key.trim().is_empty() => Some(key.trim().to_string()),
+            _ => {
+                eprintln!("error: --api-key-env {var}: the variable is not set or empty");
+                return ExitCode::from(crate::cli::EXIT_USAGE);
+            }
+        },
     };
     let port = server.server_addr().to_ip().map_or(args.port, |a| a.port());
     let base = format!("http://127.0.0.1:{port}");
@@ -79,7 +95,10 @@ pub fn run(args: &Args) -> ExitCode {
                 && h.value
                     .as_str()
                     .strip_prefix("Bearer ")
-                    .is_some_and(|k| !k.trim().is_empty())
+                    .is_some_and(|k| match &accepted_key {
+                        Some(accepted) => k == accepted,
+                        None => !k.trim().is_empty(),
+                    })
         });
         let mut body = Vec::new();
         let read = request
@@ -96,7 +115,7 @@ pub fn run(args: &Args) -> ExitCode {
         };
         if let (Some((_, worker_path)), true) = (&target, args.no_workers) {
             let reply = if !authorized {
-                fail(401, "missing bearer token".into())
+                fail(401, "missing or unknown bearer token".into())
             } else if worker_path == "/ping" || worker_path.ends_with("/health") {
                 control::Reply {
                     status: 200,
@@ -192,7 +211,7 @@ fn proxy(
     forward: Forward,
 ) {
     if !authorized {
-        return respond(request, fail(401, "missing bearer token".into()));
+        return respond(request, fail(401, "missing or unknown bearer token".into()));
     }
     let (port, key) = match workers.acquire(id) {
         Ok(found) => found,
