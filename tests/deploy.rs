@@ -413,7 +413,11 @@ fn a_wrong_api_key_stops_deploy_with_help_and_no_key_printed() {
         &[("EMULATED_RUNPOD_API_KEY", right)],
     );
     let project = ProjectCopy::new();
-    for args in [&["deploy", "--plan"][..], &["deploy", "--yes"], &["destroy", "--yes"]] {
+    for args in [
+        &["deploy", "--plan"][..],
+        &["deploy", "--yes"],
+        &["destroy", "--yes"],
+    ] {
         let out = flashc(&emulator, &project, args);
         let all = text(&out);
         assert!(!out.status.success(), "{args:?}: {all}");
