@@ -226,6 +226,7 @@ impl<'w> Analysis<'w> {
             let mut found = Vec::new();
             let resolved = resolve::resolve_project(&project, index);
             rules::check_handlers(&resolved.uses, &mut found);
+            rules::check_endpoint_calls(&project, &resolved.endpoint_calls, &mut found);
             resolve_marker.mark(environment, &mut found);
             resolution.append(&mut found);
             if want_plan && merged.complete {

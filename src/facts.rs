@@ -100,6 +100,14 @@ pub struct RustSpan {
     pub end_col: u32,
 }
 
+/// A call of another endpoint in the handler crate: `Endpoint::named("gpu-backend")`, with
+/// the name as written and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointCall {
+    pub name: String,
+    pub at: RelatedFile,
+}
+
 /// A function of the handler crate that flash.yaml names, with what generation needs to call it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct HandlerFn {

@@ -1118,6 +1118,16 @@ fn a_caller_without_a_key_is_warned_about() {
     );
     let out = flashc(&emulator, &project, &["deploy", "--plan"]);
     assert!(text(&out).contains(warning), "{}", text(&out));
+    // Only a crate that calls (`Endpoint::named`) needs the key: one that calls nothing is not
+    // warned, whatever endpoints it has.
+    project.edit(
+        "src/api.rs",
+        "Endpoint::named(BACKEND)",
+        "Endpoint::with_base(BACKEND, \"http://127.0.0.1:9\")",
+    );
+    let out = flashc(&emulator, &project, &["deploy", "--plan"]);
+    assert!(text(&out).contains("Plan: 2 to create"), "{}", text(&out));
+    assert!(!text(&out).contains("RUNPOD_API_KEY"), "{}", text(&out));
 }
 
 /// A stand-in for the `docker` CLI (`DOCKER`): it logs each call and answers `image inspect`

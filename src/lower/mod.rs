@@ -52,6 +52,10 @@ pub struct HandlerCrate {
     pub lib: String,
     /// The build script, like `lib` (`build.rs` or `handlers/build.rs`), if the crate has one.
     pub build: Option<String>,
+    /// The queue endpoints the crate calls (`Endpoint::named`), by their flash.yaml names,
+    /// sorted: deploy warns only a caller that needs a key. Not a template input.
+    #[serde(skip)]
+    pub calls: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -270,9 +274,29 @@ pub fn lower(model: &Project, resolved: &Resolved, crate_dir: &str) -> Result<Pl
             manifest: join(crate_dir, "Cargo.toml"),
             lib: relative(&krate.lib_path),
             build: krate.build_script.as_deref().map(relative),
+            calls: called_endpoints(model, resolved),
         },
         endpoints,
     })
+}
+
+/// The endpoints of `project` that `Endpoint::named` calls name (compared as their
+/// `FLASH_ENDPOINT_…` variables compare them), sorted and once each.
+fn called_endpoints(project: &Project, resolved: &Resolved) -> Vec<String> {
+    let mut called: Vec<String> = project
+        .endpoints
+        .iter()
+        .filter(|e| {
+            let var = crate::model::route_key::endpoint_id_env(e.name);
+            resolved
+                .endpoint_calls
+                .iter()
+                .any(|c| crate::model::route_key::endpoint_id_env(&c.name) == var)
+        })
+        .map(|e| e.name.to_string())
+        .collect();
+    called.sort();
+    called
 }
 
 fn normalize_dir(dir: &str) -> String {

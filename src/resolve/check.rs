@@ -9,7 +9,9 @@ use super::signature::{
     answer_shape, deserialize_problem, param_shape, query_problem, returns, serialize_problem,
     ty_string, type_key, ParamShape,
 };
-use super::{CrateError, CrateInfo, HandlerFn, InitFn, ParamKind, Resolved, Returns, Workspace};
+use super::{
+    CrateError, CrateInfo, EndpointCall, HandlerFn, InitFn, ParamKind, Resolved, Returns, Workspace,
+};
 use crate::facts::{
     BoundParam, BrokenModule, CrateFile, CrateFilePlace, CrateFound, CrateSite, EndpointInit,
     FileProblem, FnFacts, Found, HandlerUse, InitState, LocatedCrate, MissingFn, NotFound,
@@ -177,6 +179,16 @@ pub fn resolve_project(project: &Project, index: &CrateIndex) -> Resolved {
             handlers: BTreeMap::new(),
             inits: BTreeMap::new(),
             uses: Vec::new(),
+            endpoint_calls: index
+                .endpoint_calls
+                .iter()
+                .filter_map(|(called, at)| {
+                    Some(EndpointCall {
+                        name: index.called_name(called)?.to_string(),
+                        at: index.related_file(at),
+                    })
+                })
+                .collect(),
         },
     };
     for (endpoint, spec) in project.typed() {

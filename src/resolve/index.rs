@@ -154,6 +154,12 @@ pub struct CrateIndex {
     /// Every function by a path flash.yaml could name (definitions and `pub use`), for "did
     /// you mean".
     pub(crate) all_paths: Vec<String>,
+    /// Each `Endpoint::named(…)` call whose argument is a string literal or a constant's
+    /// name, in the crate's items outside tests, in file order: the endpoints the crate calls.
+    pub(crate) endpoint_calls: Vec<(CalledName, RustSpan)>,
+    /// Every `const NAME: &str = "…"` outside tests, by name: the value, or `None` when two
+    /// constants of that name differ (a call naming it is then not checked).
+    str_consts: HashMap<String, Option<String>>,
     texts: HashMap<PathBuf, String>,
     /// Where each line of each text starts: a related place's line is found without scanning
     /// the file (resolve records one for every handler string).
@@ -193,6 +199,8 @@ impl CrateIndex {
             types: Vec::new(),
             types_by_name: HashMap::new(),
             all_paths: Vec::new(),
+            endpoint_calls: Vec::new(),
+            str_consts: HashMap::new(),
             texts: HashMap::new(),
             line_starts: HashMap::new(),
             steps: std::cell::Cell::new(0),
@@ -307,6 +315,23 @@ impl CrateIndex {
     ) {
         let m = pending.module;
         for item in pending.items {
+            // Inline modules come back as their own pending items.
+            if !matches!(item, Item::Mod(_)) && !is_cfg_test(item_attrs(&item)) {
+                for (name, span) in endpoint_calls(&item) {
+                    let at = span_of(&pending.file, span);
+                    self.endpoint_calls.push((name, at));
+                }
+                if let Some((name, value)) = str_const(&item) {
+                    self.str_consts
+                        .entry(name)
+                        .and_modify(|v| {
+                            if v.as_ref() != Some(&value) {
+                                *v = None;
+                            }
+                        })
+                        .or_insert(Some(value));
+                }
+            }
             match item {
                 Item::Fn(f) if !is_cfg_test(&f.attrs) => {
                     let name = f.sig.ident.to_string();
@@ -996,6 +1021,102 @@ pub(crate) fn span_of(file: &Path, span: proc_macro2::Span) -> RustSpan {
 fn use_span(u: &syn::ItemUse) -> proc_macro2::Span {
     let start = u.use_token.span;
     start.join(u.semi_token.span).unwrap_or(start)
+}
+
+/// An item's attributes, for the kinds that hold code.
+fn item_attrs(item: &Item) -> &[syn::Attribute] {
+    match item {
+        Item::Fn(i) => &i.attrs,
+        Item::Impl(i) => &i.attrs,
+        Item::Const(i) => &i.attrs,
+        Item::Static(i) => &i.attrs,
+        Item::Trait(i) => &i.attrs,
+        Item::Mod(i) => &i.attrs,
+        _ => &[],
+    }
+}
+
+/// What an `Endpoint::named(…)` call passes: a literal, or a constant found by its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CalledName {
+    Literal(String),
+    Const(String),
+}
+
+impl CrateIndex {
+    /// The endpoint name a call passes, when it is known: a literal, or a string constant of
+    /// the crate whose name is not ambiguous.
+    pub(crate) fn called_name<'a>(&'a self, called: &'a CalledName) -> Option<&'a str> {
+        match called {
+            CalledName::Literal(name) => Some(name),
+            CalledName::Const(name) => self.str_consts.get(name)?.as_deref(),
+        }
+    }
+}
+
+/// `const NAME: &str = "…";` (or `&'static str`): its name and value.
+fn str_const(item: &Item) -> Option<(String, String)> {
+    let Item::Const(c) = item else { return None };
+    let syn::Type::Reference(r) = &*c.ty else {
+        return None;
+    };
+    let syn::Type::Path(p) = &*r.elem else {
+        return None;
+    };
+    if !p.path.is_ident("str") {
+        return None;
+    }
+    let syn::Expr::Lit(syn::ExprLit {
+        lit: syn::Lit::Str(value),
+        ..
+    }) = &*c.expr
+    else {
+        return None;
+    };
+    Some((c.ident.to_string(), value.value()))
+}
+
+/// The `Endpoint::named(…)` calls in `item` (any path ending `Endpoint::named`, as imported
+/// or in full) whose argument is a string literal or a path (a constant, `BACKEND` or
+/// `crate::api::BACKEND`), with the argument's place.
+fn endpoint_calls(item: &Item) -> Vec<(CalledName, proc_macro2::Span)> {
+    use syn::spanned::Spanned;
+    use syn::visit::Visit;
+    struct Finder(Vec<(CalledName, proc_macro2::Span)>);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+            if let syn::Expr::Path(path) = &*call.func {
+                let mut tail = path.path.segments.iter().rev().map(|s| &s.ident);
+                let named = tail.next().is_some_and(|i| i == "named")
+                    && tail.next().is_some_and(|i| i == "Endpoint");
+                let called = match call.args.first() {
+                    Some(syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(name),
+                        ..
+                    })) => Some((CalledName::Literal(name.value()), name.span())),
+                    Some(syn::Expr::Path(p)) if p.qself.is_none() => p
+                        .path
+                        .segments
+                        .last()
+                        .map(|s| (CalledName::Const(s.ident.to_string()), p.span())),
+                    _ => None,
+                };
+                if let (true, Some(called)) = (named, called) {
+                    self.0.push(called);
+                }
+            }
+            syn::visit::visit_expr_call(self, call);
+        }
+        // Test code inside an item (`#[cfg(test)] fn` in an impl) may name anything.
+        fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
+            if !is_cfg_test(&f.attrs) {
+                syn::visit::visit_impl_item_fn(self, f);
+            }
+        }
+    }
+    let mut finder = Finder(Vec::new());
+    finder.visit_item(item);
+    finder.0
 }
 
 fn is_cfg_test(attrs: &[syn::Attribute]) -> bool {

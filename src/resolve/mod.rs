@@ -16,8 +16,8 @@ pub use check::{index_crate, locate_crate, resolve_project};
 pub use index::CrateIndex;
 // The data resolve produces lives in `facts`, below the rules that read it.
 pub use crate::facts::{
-    CrateInfo, CrateSite, HandlerFn, HandlerUse, InitFn, Param, ParamKind, Pass, Returns, RustSpan,
-    TypeShape,
+    CrateInfo, CrateSite, EndpointCall, HandlerFn, HandlerUse, InitFn, Param, ParamKind, Pass,
+    Returns, RustSpan, TypeShape,
 };
 
 /// The handler crate with every function flash.yaml names, resolved.
@@ -31,6 +31,9 @@ pub struct Resolved {
     /// rules read.
     #[serde(skip)]
     pub uses: Vec<HandlerUse>,
+    /// Every `Endpoint::named("…")` call of the crate (outside tests), in file order.
+    #[serde(skip)]
+    pub endpoint_calls: Vec<EndpointCall>,
 }
 
 /// Where the handler crate is and how to read it. Implemented by the CLI over the file system

@@ -97,6 +97,7 @@ fn resolve(
     let index = index?;
     let resolved = super::resolve_project(project, &index);
     crate::rules::check_handlers(&resolved.uses, out);
+    crate::rules::check_endpoint_calls(project, &resolved.endpoint_calls, out);
     Some(resolved)
 }
 

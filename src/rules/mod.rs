@@ -11,7 +11,7 @@
 //! `check` function the rule engine runs on each resolved project.
 
 use crate::diagnostic::{Diagnostic, Rule};
-use crate::facts::{CrateSite, HandlerUse};
+use crate::facts::{CrateSite, EndpointCall, HandlerUse};
 use crate::project::Project;
 
 mod blocking_call;
@@ -49,6 +49,7 @@ mod scaler;
 mod stream_route_mismatch;
 mod system_dependency;
 mod unbindable_parameter;
+mod unknown_endpoint_call;
 mod unknown_key;
 mod unserializable_return;
 mod volume;
@@ -94,6 +95,7 @@ pub use scaler::SCALER;
 pub use stream_route_mismatch::STREAM_ROUTE_MISMATCH;
 pub use system_dependency::SYSTEM_DEPENDENCY;
 pub use unbindable_parameter::UNBINDABLE_PARAMETER;
+pub use unknown_endpoint_call::UNKNOWN_ENDPOINT_CALL;
 pub use unknown_key::UNKNOWN_KEY;
 pub use unserializable_return::UNSERIALIZABLE_RETURN;
 pub use volume::VOLUME;
@@ -154,6 +156,7 @@ pub static ALL: &[&Rule] = &[
     &HANDLER_NOT_SEND,
     &BLOCKING_CALL,
     &WHOLE_INPUT_HABIT,
+    &UNKNOWN_ENDPOINT_CALL,
 ];
 
 /// A semantic rule's check: reads the resolved project, reports into `out`.
@@ -223,6 +226,12 @@ pub fn check_handlers(uses: &[HandlerUse], out: &mut Vec<Diagnostic>) {
     for check in HANDLER_CHECKS {
         check(uses, out);
     }
+}
+
+/// Runs FL0713 on the `Endpoint::named` calls of the handler crate, against one merged
+/// project's endpoints.
+pub fn check_endpoint_calls(project: &Project, calls: &[EndpointCall], out: &mut Vec<Diagnostic>) {
+    unknown_endpoint_call::check(project, calls, out);
 }
 
 /// Runs the crate-location rules (FL0701, FL0603 for the crate's files, FL0604) on where the

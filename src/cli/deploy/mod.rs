@@ -265,15 +265,26 @@ pub fn deploy(args: &DeployArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     // A caller without a key: the platform refuses its calls to the project's other endpoints.
+    // Only endpoints the crate calls (`Endpoint::named`) count: a project that calls none
+    // needs no key in its workers.
+    let called = &project.plan.handler_crate.calls;
     for d in desired
         .iter()
-        .filter(|d| !d.callees.is_empty() && !d.body.env.contains_key("RUNPOD_API_KEY"))
+        .filter(|d| !d.body.env.contains_key("RUNPOD_API_KEY"))
     {
-        eprintln!(
-            "warning: endpoint `{}` can call {} but has no `RUNPOD_API_KEY`: Runpod refuses calls without a key; add `RUNPOD_API_KEY: {{ secret: runpod_api_key }}` to its `env`",
-            d.endpoint,
-            d.callees.join(", ")
-        );
+        let calls: Vec<&str> = d
+            .callees
+            .iter()
+            .filter(|c| called.contains(c))
+            .map(String::as_str)
+            .collect();
+        if !calls.is_empty() {
+            eprintln!(
+                "warning: endpoint `{}` can call {} but has no `RUNPOD_API_KEY`: Runpod refuses calls without a key; add `RUNPOD_API_KEY: {{ secret: runpod_api_key }}` to its `env`",
+                d.endpoint,
+                calls.join(", ")
+            );
+        }
     }
     let shown = match args.format {
         Format::Human => show::human(&plan, client.base()),
