@@ -1130,35 +1130,13 @@ fn a_caller_without_a_key_is_warned_about() {
     assert!(!text(&out).contains("RUNPOD_API_KEY"), "{}", text(&out));
 }
 
-/// A stand-in for the `docker` CLI (`DOCKER`): it logs each call and answers `image inspect`
-/// with a digest derived from the tag. The real Docker and registry are in
-/// tests/docker/registry.sh; this checks what deploy asks of them.
-fn fake_docker(dir: &Path) -> PathBuf {
-    let script = dir.join("docker");
-    std::fs::write(
-        &script,
-        r#"#!/bin/sh
-echo "$*" >> "$(dirname "$0")/docker.log"
-case "$1" in
-  image) tag=$(eval echo "\${$#}")
-         echo "${tag%:*}@sha256:$(printf %s "$tag" | sha256sum | cut -c1-64)" ;;
-esac
-exit 0
-"#,
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    script
-}
-
 #[test]
 fn deploy_builds_and_pushes_what_changed_and_deploys_it_by_digest() {
     let emulator = Emulator::start("");
     let project = ProjectCopy::new();
     let tools = project.0.join("tools");
     std::fs::create_dir_all(&tools).unwrap();
-    let docker = fake_docker(&tools);
+    let docker = support::docker::fake_docker(&tools);
     let log = || std::fs::read_to_string(tools.join("docker.log")).unwrap_or_default();
     project.edit(
         "flash.yaml",

@@ -339,7 +339,11 @@ fn apply(object: &mut Value, op: &Value) {
 /// The base's objects, and each overlay's objects with its patches applied, as kustomize
 /// would build them.
 fn rendered(project: &Path) -> BTreeMap<String, BTreeMap<Key, Value>> {
-    let root = kube_dir(project);
+    rendered_from(&kube_dir(project))
+}
+
+/// [`rendered`] of the export in `root` (`<out>/kubernetes`).
+fn rendered_from(root: &Path) -> BTreeMap<String, BTreeMap<Key, Value>> {
     let load = |dir: &Path, list: &Value| -> Vec<Value> {
         list.as_array()
             .unwrap()
@@ -915,6 +919,99 @@ fn images_by_digest_come_from_the_deploy_record() {
             assert!(problems(object).is_empty(), "{object}");
         }
     }
+}
+
+/// What `flashc build --push` pushed (`flash-images.json`) pins the export's images by digest
+/// for exactly the content exported, ahead of the deploy record, per environment; after a
+/// handler edit the pushed image is another content and is not used.
+#[test]
+fn images_pushed_by_flashc_build_are_pinned_for_their_content() {
+    let project = work_root().join("kubernetes-pushed/hello");
+    let _ = fs::remove_dir_all(&project);
+    support::project::copy_dir(Path::new("examples/hello"), &project);
+    let tools = project.join("tools");
+    fs::create_dir_all(&tools).unwrap();
+    let docker = support::docker::fake_docker(&tools);
+    let flashc_in = |args: &[&str], env: Option<&str>| {
+        let mut cmd = flashc();
+        cmd.args(args).current_dir(&project).env("DOCKER", &docker);
+        if let Some(env) = env {
+            cmd.args(["--env", env]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // A stale deploy record: the pushed image of the current content wins over it.
+    let old = format!("registry.example/hello-embed@sha256:{}", "0".repeat(64));
+    let record = json!({"version": 1, "environments": {"hello": {"deployments": [
+        {"number": 1, "appliedAt": "2026-12-07T00:00:00Z", "flashc": "0.1.0", "source": "deploy",
+         "endpoints": {"embed": {"id": "ep1", "name": "hello-embed", "endpointVersion": 1,
+                                 "image": old, "request": {"name": "hello-embed"}}}}]}}});
+    fs::write(project.join("flash-deploy.json"), record.to_string()).unwrap();
+    flashc_in(&["build", "--push", "registry.example:5000"], None);
+    // Production's images go to a registry of their own: the overlay must name those.
+    flashc_in(
+        &["build", "--push", "other.example:5000"],
+        Some("production"),
+    );
+    let pushed: Value =
+        serde_json::from_str(&fs::read_to_string(project.join("flash-images.json")).unwrap())
+            .unwrap();
+    let digest =
+        |owner: &str, endpoint: &str| pushed["environments"][owner][endpoint]["digest"].clone();
+    assert!(
+        digest("hello", "embed")
+            .as_str()
+            .unwrap()
+            .contains("@sha256:"),
+        "{pushed:#}"
+    );
+
+    // Exported into another directory than the one images are built from: tags still match.
+    flashc_in(
+        &["generate", "--target", "kubernetes", "--out", "deploy"],
+        None,
+    );
+    let builds = rendered_from(&project.join("deploy/kubernetes"));
+    let image = |builds: &BTreeMap<String, BTreeMap<Key, Value>>, build: &str, name: &str| {
+        builds[build][&("Deployment".to_string(), name.to_string())]["spec"]["template"]["spec"]
+            ["containers"][0]["image"]
+            .clone()
+    };
+    for endpoint in ["api", "embed"] {
+        let name = format!("hello-{endpoint}");
+        assert_eq!(image(&builds, "base", &name), digest("hello", endpoint));
+        assert_eq!(
+            image(&builds, "production", &name),
+            digest("hello.production", endpoint)
+        );
+    }
+    assert!(digest("hello.production", "embed")
+        .as_str()
+        .unwrap()
+        .starts_with("other.example:5000/"));
+
+    // Into `.flash`, the tree the images were built from, the round's own files name them.
+    flashc_in(&["generate", "--target", "kubernetes"], None);
+    let builds = rendered(&project);
+    assert_eq!(image(&builds, "base", "hello-api"), digest("hello", "api"));
+
+    // A handler edit is new content: its pushed image is not what the export runs, and the
+    // deploy record's (older still) is what is left.
+    let lib = project.join("src/lib.rs");
+    let text = fs::read_to_string(&lib).unwrap();
+    fs::write(&lib, text + "\n// edited\n").unwrap();
+    flashc_in(
+        &["generate", "--target", "kubernetes", "--out", "deploy"],
+        None,
+    );
+    let builds = rendered_from(&project.join("deploy/kubernetes"));
+    assert_eq!(image(&builds, "base", "hello-embed"), json!(old));
+    assert_eq!(image(&builds, "base", "hello-api"), json!("hello-api"));
 }
 
 /// A deploy record flashc cannot read pins nothing, and the export says so rather than pinning by

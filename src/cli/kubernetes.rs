@@ -1,13 +1,16 @@
 //! `flashc generate --target kubernetes`'s side effects: one generation round per environment
 //! (the plan without one is the kustomize base), the manifests emitted from those plans, and the
 //! writing of `<out>/kubernetes/`: only what changed, stale files removed only when they carry
-//! flashc's mark. The deploy record's images pinned by digest are read here.
+//! flashc's mark. Images pinned by digest (`flashc build --push`'s, the deploy record's) are
+//! read here.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use flashc::emit::kubernetes::{GpuProducts, GPU_PRODUCTS_OVERRIDE, KUBERNETES_DIR};
 use flashc::emit::OutputFile;
+
+use crate::cli::dev::prepare::OUT_DIR;
 
 use super::generate::{
     generate_once, has_mark, io_error, remove_empty_parents, Changes, Round, Stopped, WriteError,
@@ -80,9 +83,16 @@ fn kubernetes(round: &Round) -> Result<(Changes, String), Stopped> {
             (None, _) => Vec::new(),
         },
     };
-    let mut plans = Vec::new();
+    let mut rounds = Vec::new();
     for env in &environments {
-        plans.push(generate_once(round, &bytes, Some(env), &workspace, &options, false)?.plan);
+        rounds.push(generate_once(
+            round,
+            &bytes,
+            Some(env),
+            &workspace,
+            &options,
+            false,
+        )?);
     }
     let mut gpu_products = GpuProducts::builtin();
     let override_path = round
@@ -94,8 +104,11 @@ fn kubernetes(round: &Round) -> Result<(Changes, String), Stopped> {
             .with_override(&text)
             .map_err(|e| Stopped::Failure(format!("{}: {e}", override_path.display())))?;
     }
-    let (images, record_warning) =
-        recorded_images(round.project, &base.plan.project, &environments);
+    let exported = std::iter::once((None, &base))
+        .chain(environments.iter().map(|e| Some(e.as_str())).zip(&rounds))
+        .collect::<Vec<_>>();
+    let (images, record_warning) = pinned_images(round, &bytes, &workspace, &options, &exported);
+    let plans: Vec<_> = rounds.into_iter().map(|g| g.plan).collect();
     let settings = flashc::emit::kubernetes::Settings {
         flashc_version: env!("CARGO_PKG_VERSION"),
         images: &images,
@@ -139,27 +152,59 @@ fn kubernetes(round: &Round) -> Result<(Changes, String), Stopped> {
     Ok((changes, summary))
 }
 
-/// The deploy record's images (`flash-deploy.json` beside flash.yaml, written by `flashc deploy`,
-/// read with its own types): per environment, the last deployment's images pinned by digest. A
-/// record that cannot be read pins nothing, with a warning saying why.
-fn recorded_images(
-    project_dir: &Path,
-    project: &str,
-    environments: &[String],
+/// The images pinned by digest, per exported environment (`None`: the base): what
+/// `flashc build --push` pushed for exactly the content exported (`flash-images.json`, matched
+/// by content tag, as deploy matches it), else the deploy record's last deployment
+/// (`flash-deploy.json`, read with deploy's own types). A record that cannot be read pins
+/// nothing, with a warning saying why.
+fn pinned_images(
+    round: &Round,
+    bytes: &[u8],
+    workspace: &super::workspace::FsWorkspace,
+    options: &flashc::emit::Options,
+    exported: &[(Option<&str>, &flashc::Generated)],
 ) -> (flashc::emit::kubernetes::Images, Option<String>) {
+    use super::deploy::project::{content_images, pin_pushed};
     let mut out = flashc::emit::kubernetes::Images::new();
-    let record = match super::deploy::record::read(project_dir) {
-        Ok(record) => record,
-        Err(e) => return (out, Some(format!("{e}: images are not pinned by digest"))),
+    let (record, warning) = match super::deploy::record::read(round.project) {
+        Ok(record) => (Some(record), None),
+        Err(e) => (None, Some(format!("{e}: images are not pinned by digest"))),
     };
-    let owners = std::iter::once(None).chain(environments.iter().map(|env| Some(env.as_str())));
-    for env in owners {
-        let pinned = record.pinned_images(&flashc::deploy::body::owner(project, env));
+    let pushed = super::deploy::build::read(round.project);
+    for &(env, generated) in exported {
+        let owner = flashc::deploy::body::owner(&generated.plan.project, env);
+        let mut pinned = record
+            .as_ref()
+            .map(|r| r.pinned_images(&owner))
+            .unwrap_or_default();
+        if pushed.environments.contains_key(&owner) {
+            // Content tags hash the paths of the tree images are built from (`.flash`); an
+            // export into another directory is generated there once more to name them.
+            let elsewhere;
+            let files = if options.out_dir == OUT_DIR {
+                &generated.files
+            } else {
+                let into_out_dir = flashc::emit::Options {
+                    out_dir: OUT_DIR,
+                    ..*options
+                };
+                match flashc::generate(bytes, env, workspace, &into_out_dir) {
+                    Ok(g) => {
+                        elsewhere = g.files;
+                        &elsewhere
+                    }
+                    Err(_) => continue,
+                }
+            };
+            let mut current = content_images(files, &generated.plan, round.project, "flashc.local");
+            pin_pushed(&mut current, &pushed, &owner);
+            pinned.extend(current.into_iter().filter(|(_, r)| r.contains("@sha256:")));
+        }
         if !pinned.is_empty() {
             out.insert(env.map(str::to_string), pinned);
         }
     }
-    (out, None)
+    (out, warning)
 }
 
 /// Writes the Kubernetes files that changed and removes flashc's own files (first line marked)

@@ -2,6 +2,7 @@
 //! copies of example projects, a handler crate read from disk, and the slow tier's switch.
 #![allow(dead_code)]
 
+pub mod docker;
 pub mod http;
 pub mod project;
 pub mod serve;

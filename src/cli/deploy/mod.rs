@@ -8,11 +8,11 @@
 
 mod api;
 mod apply;
-mod build;
+pub(crate) mod build;
 mod catalog;
 mod local_images;
 mod probe;
-mod project;
+pub(crate) mod project;
 pub(crate) mod record;
 mod show;
 mod status;

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use flashc::lower::Plan;
 
+use crate::cli::dev::prepare::OUT_DIR;
+
 pub struct Project {
     /// flash.yaml.
     pub file: PathBuf,
@@ -86,7 +88,7 @@ pub fn load(
     })?;
     let workspace = crate::cli::workspace::FsWorkspace::new(&dir);
     let options = flashc::emit::Options {
-        out_dir: ".flash",
+        out_dir: OUT_DIR,
         flashc_version: env!("CARGO_PKG_VERSION"),
         overrides: &overrides,
     };
@@ -119,56 +121,10 @@ pub fn load(
     let registry = registry
         .or(registry_settings.url.as_deref())
         .unwrap_or("flashc.local");
-    let crate_dir = dir.join(&plan.handler_crate.dir);
-    let handler_files = crate_files(&crate_dir);
-    // What every image contains (the shared generated files and the handler crate) is hashed
-    // once; each endpoint's own files then extend a copy of that state.
-    let mut shared = Fnv::default();
-    let mut own_files: BTreeMap<&str, Vec<&flashc::emit::OutputFile>> = BTreeMap::new();
-    for f in &generated.files {
-        match f.path.split_once("/workers/") {
-            Some((_, rest)) => {
-                let name = rest.split('/').next().unwrap_or_default();
-                own_files.entry(name).or_default().push(f);
-            }
-            None if f.path.ends_with("flash_manifest.json") => {}
-            None => {
-                shared.add(f.path.as_bytes());
-                shared.add(f.contents.as_bytes());
-            }
-        }
-    }
-    for (path, contents) in &handler_files {
-        shared.add(path.as_bytes());
-        shared.add(contents);
-    }
-    let mut images = BTreeMap::new();
-    for endpoint in &plan.endpoints {
-        let mut hash = Fnv(shared.0);
-        for f in own_files.get(endpoint.name.as_str()).into_iter().flatten() {
-            hash.add(f.path.as_bytes());
-            hash.add(f.contents.as_bytes());
-        }
-        images.insert(
-            endpoint.name.clone(),
-            format!(
-                "{}/{}:flashc-{:016x}",
-                registry.trim_end_matches('/'),
-                endpoint.image,
-                hash.0
-            ),
-        );
-    }
+    let mut images = content_images(&generated.files, &plan, &dir, registry);
     // Images `flashc build --push` pushed for exactly this content are deployed by digest.
     let owner = flashc::deploy::owner(&plan.project, environment);
-    let pushed = super::build::read(&dir);
-    for (endpoint, image) in pushed.environments.get(&owner).into_iter().flatten() {
-        if let Some(reference) = images.get_mut(endpoint) {
-            if super::build::content(reference) == super::build::content(&image.tag) {
-                *reference = image.digest.clone();
-            }
-        }
-    }
+    pin_pushed(&mut images, &super::build::read(&dir), &owner);
     for pin in pinned {
         let Some((name, reference)) = pin.split_once('=') else {
             eprintln!("error: --image takes ENDPOINT=REFERENCE, not `{pin}`");
@@ -202,6 +158,76 @@ pub fn load(
         owner,
         locator: Locator { file: name, merged },
     })
+}
+
+/// Each endpoint's image named by its content, `REGISTRY/<project>-<endpoint>:flashc-<hash>`:
+/// the hash covers the generated files every worker shares (the manifest aside), the
+/// endpoint's own, and the handler crate's sources, so an edit to any of them is a new tag.
+/// `files` are a generation into `.flash` ([`OUT_DIR`]), which `flashc build` builds from:
+/// the tags hash its paths.
+pub fn content_images(
+    files: &[flashc::emit::OutputFile],
+    plan: &Plan,
+    dir: &Path,
+    registry: &str,
+) -> BTreeMap<String, String> {
+    let crate_dir = dir.join(&plan.handler_crate.dir);
+    let handler_files = crate_files(&crate_dir);
+    // What every image contains (the shared generated files and the handler crate) is hashed
+    // once; each endpoint's own files then extend a copy of that state.
+    let mut shared = Fnv::default();
+    let mut own_files: BTreeMap<&str, Vec<&flashc::emit::OutputFile>> = BTreeMap::new();
+    for f in files {
+        match f.path.split_once("/workers/") {
+            Some((_, rest)) => {
+                let name = rest.split('/').next().unwrap_or_default();
+                own_files.entry(name).or_default().push(f);
+            }
+            None if f.path.ends_with("flash_manifest.json") => {}
+            None => {
+                shared.add(f.path.as_bytes());
+                shared.add(f.contents.as_bytes());
+            }
+        }
+    }
+    for (path, contents) in &handler_files {
+        shared.add(path.as_bytes());
+        shared.add(contents);
+    }
+    let mut images = BTreeMap::new();
+    for endpoint in &plan.endpoints {
+        let mut hash = Fnv(shared.0);
+        for f in own_files.get(endpoint.name.as_str()).into_iter().flatten() {
+            hash.add(f.path.as_bytes());
+            hash.add(f.contents.as_bytes());
+        }
+        images.insert(
+            endpoint.name.clone(),
+            format!(
+                "{}/{}:flashc-{:016x}",
+                registry.trim_end_matches('/'),
+                endpoint.image,
+                hash.0
+            ),
+        );
+    }
+    images
+}
+
+/// Replaces each of `images` that `flashc build --push` pushed for exactly this content (the
+/// same tag, whatever the registry) under `owner` with the digest it was pushed as.
+pub fn pin_pushed(
+    images: &mut BTreeMap<String, String>,
+    pushed: &super::build::Pushed,
+    owner: &str,
+) {
+    for (endpoint, image) in pushed.environments.get(owner).into_iter().flatten() {
+        if let Some(reference) = images.get_mut(endpoint) {
+            if super::build::content(reference) == super::build::content(&image.tag) {
+                *reference = image.digest.clone();
+            }
+        }
+    }
 }
 
 /// The handler crate's sources, sorted: what a handler edit changes.
