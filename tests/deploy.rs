@@ -1130,6 +1130,44 @@ fn a_caller_without_a_key_is_warned_about() {
     assert!(!text(&out).contains("RUNPOD_API_KEY"), "{}", text(&out));
 }
 
+/// A queue endpoint the crate does not call may call one it does (an orchestrator and its
+/// GPU backend): it is written after its callee, with the callee's id, and before the
+/// load-balanced endpoint that may call both.
+#[test]
+fn a_queue_endpoint_calling_another_is_written_after_it_with_its_id() {
+    let emulator = Emulator::start("");
+    let project = ProjectCopy::new();
+    project.edit(
+        "flash.yaml",
+        "  gpu-backend:\n",
+        "  orchestrator:\n    type: queue\n    handler: backend::summarize\n    cpu: cpu3c-2-4\n    env:\n      RUNPOD_API_KEY: { secret: runpod_api_key }\n  gpu-backend:\n",
+    );
+    let out = flashc(&emulator, &project, &["deploy", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let backend = emulator.by_name("mixed-api.gpu-backend");
+    let orchestrator = emulator.by_name("mixed-api.orchestrator");
+    let api = emulator.by_name("mixed-api.api");
+    assert_eq!(
+        orchestrator["env"]["FLASH_ENDPOINT_GPU_BACKEND"],
+        backend["id"]
+    );
+    // The called backend gets no ids (so calls never wait on each other).
+    assert!(
+        backend["env"].get("FLASH_ENDPOINT_ORCHESTRATOR").is_none(),
+        "{backend}"
+    );
+    assert_eq!(api["env"]["FLASH_ENDPOINT_GPU_BACKEND"], backend["id"]);
+    assert_eq!(
+        api["env"]["FLASH_ENDPOINT_ORCHESTRATOR"],
+        orchestrator["id"]
+    );
+    // Applied again: nothing to write.
+    let writes = emulator.writes();
+    let out = flashc(&emulator, &project, &["deploy", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(emulator.writes(), writes, "{}", text(&out));
+}
+
 #[test]
 fn deploy_builds_and_pushes_what_changed_and_deploys_it_by_digest() {
     let emulator = Emulator::start("");

@@ -201,22 +201,41 @@ pub fn owner(project: &str, environment: Option<&str>) -> String {
 
 /// Every endpoint of the plan as flash.yaml wants it, in the plan's (name) order.
 pub fn desired(plan: &Plan, inputs: &Inputs) -> Result<Vec<Desired>, Unmappable> {
-    let callees: Vec<String> = plan
+    let queue_endpoints: Vec<String> = plan
         .endpoints
         .iter()
         .filter(|e| e.kind == Kind::Queue)
         .map(|e| e.name.clone())
         .collect();
+    // The queue endpoints the handler crate calls (`Endpoint::named`, as check found them).
+    let called: Vec<String> = plan
+        .handler_crate
+        .calls
+        .iter()
+        .filter(|c| queue_endpoints.contains(c))
+        .cloned()
+        .collect();
     plan.endpoints
         .iter()
-        .map(|endpoint| desired_endpoint(plan, endpoint, &callees, inputs))
+        .map(|endpoint| {
+            // Load-balanced endpoints may call any queue endpoint, as before calls were known
+            // (a name computed at run time is not seen). A queue endpoint the crate does not
+            // call may call those it does (an orchestrator and its GPU backend); a called one
+            // gets no ids, so the calls never form a cycle and callees are created first.
+            let callees: Vec<String> = match endpoint.kind {
+                Kind::LoadBalanced => queue_endpoints.clone(),
+                Kind::Queue if called.contains(&endpoint.name) => Vec::new(),
+                Kind::Queue => called.clone(),
+            };
+            desired_endpoint(plan, endpoint, callees, inputs)
+        })
         .collect()
 }
 
 fn desired_endpoint(
     plan: &Plan,
     e: &EndpointPlan,
-    queue_endpoints: &[String],
+    callees: Vec<String>,
     inputs: &Inputs,
 ) -> Result<Desired, Unmappable> {
     let unmappable = |key: &'static str, message: String| Unmappable {
@@ -229,12 +248,6 @@ fn desired_endpoint(
         .get(&e.name)
         .cloned()
         .ok_or_else(|| unmappable("image", "no image was built for this endpoint".into()))?;
-    // Load-balanced endpoints call the project's queue endpoints (`Endpoint::named`); queue
-    // endpoints are the callees, created first.
-    let callees: Vec<String> = match e.kind {
-        Kind::LoadBalanced => queue_endpoints.to_vec(),
-        Kind::Queue => Vec::new(),
-    };
     let (env, secret_keys) = env(plan, e, &callees, inputs.ids);
     let (gpu, cpu, api) = match &e.compute {
         Compute::Gpu {

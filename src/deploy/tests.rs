@@ -245,6 +245,49 @@ fn names_and_markers_are_per_project_environment_and_endpoint() {
     valid(prod);
 }
 
+/// With the crate's calls known, a queue endpoint it does not call gets the ids of those it
+/// does; a called one gets none; a load-balanced endpoint keeps every queue endpoint's.
+#[test]
+fn queue_callers_get_the_called_queue_endpoints_ids() {
+    let yaml = format!(
+        "{HEAD}  api:\n    type: load_balanced\n    cpu: cpu3c-2-4\n    routes:\n      \"GET /health\": health\n  backend:\n    type: queue\n    handler: run\n    cpu: cpu3c-2-4\n  orchestrator:\n    type: queue\n    handler: run\n    cpu: cpu3c-2-4\n"
+    );
+    let mut plan = lowered(&yaml, None);
+    let images = images(&plan);
+    let none = BTreeMap::new();
+    let inputs = Inputs {
+        images: &images,
+        ids: &none,
+        registry_auth: None,
+    };
+    let callees = |plan: &crate::lower::Plan| -> Vec<(String, Vec<String>)> {
+        body::desired(plan, &inputs)
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.endpoint, d.callees))
+            .collect()
+    };
+    let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // Calls unknown: as before, load-balanced endpoints may call every queue endpoint.
+    assert_eq!(
+        callees(&plan),
+        [
+            ("api".to_string(), names(&["backend", "orchestrator"])),
+            ("backend".to_string(), names(&[])),
+            ("orchestrator".to_string(), names(&[])),
+        ]
+    );
+    plan.handler_crate.calls = names(&["backend", "api"]);
+    assert_eq!(
+        callees(&plan),
+        [
+            ("api".to_string(), names(&["backend", "orchestrator"])),
+            ("backend".to_string(), names(&[])),
+            ("orchestrator".to_string(), names(&["backend"])),
+        ]
+    );
+}
+
 #[test]
 fn callers_get_their_callees_ids_and_a_placeholder_before_create() {
     let yaml = format!(

@@ -163,47 +163,62 @@ pub fn apply(
         }
     }
     let mut changed = Vec::new();
-    // Wave 1: endpoints that call nobody (the callees).
-    let callees_first: Vec<&Change> = plan
-        .changes
-        .iter()
-        .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace))
-        .filter(|c| {
-            desired
-                .iter()
-                .any(|d| d.endpoint == c.endpoint && d.callees.is_empty())
-        })
-        .collect();
-    // A replaced callee's old endpoint keeps serving its callers until they have the new id:
-    // the next plan sees two endpoints of its name and deletes the old one last.
-    run_wave(client, scope, &callees_first, false)?;
-    changed.extend(callees_first.iter().map(|c| c.endpoint.clone()));
-    // Wave 2: everything left, with the callees' ids now known.
-    let (plan, _) = plan_now(client, scope, build)?;
-    let rest: Vec<&Change> = plan
-        .changes
-        .iter()
-        .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace))
-        .collect();
-    if let Some(c) = rest.iter().find(|c| {
-        c.request
-            .as_ref()
-            .is_some_and(|r| r.to_string().contains(PENDING_ID))
-    }) {
-        return Err(format!(
-            "endpoint `{}`: a callee's id is still unknown after its create",
-            c.endpoint
-        ));
+    // Waves: each writes the endpoints none of whose callees still has a change to make, so a
+    // caller is written with its callees' ids known (callees first: queue endpoints the crate
+    // calls, then queue endpoints that call them, then load-balanced endpoints). The plan is
+    // made again after each wave, with the ids it created.
+    let (mut plan, mut desired) = (plan, desired);
+    loop {
+        let pending: Vec<&Change> = plan
+            .changes
+            .iter()
+            .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace))
+            .filter(|c| !changed.contains(&c.endpoint))
+            .collect();
+        if pending.is_empty() {
+            break;
+        }
+        let waiting = |name: &String| pending.iter().any(|c| &c.endpoint == name);
+        let wave: Vec<&Change> = pending
+            .iter()
+            .copied()
+            .filter(|c| {
+                desired
+                    .iter()
+                    .find(|d| d.endpoint == c.endpoint)
+                    .is_none_or(|d| !d.callees.iter().any(waiting))
+            })
+            .collect();
+        if wave.is_empty() {
+            return Err(format!(
+                "endpoint `{}`: its callees wait on each other, so none can be written first",
+                pending[0].endpoint
+            ));
+        }
+        if let Some(c) = wave.iter().find(|c| {
+            c.request
+                .as_ref()
+                .is_some_and(|r| r.to_string().contains(PENDING_ID))
+        }) {
+            return Err(format!(
+                "endpoint `{}`: a callee's id is still unknown after its create",
+                c.endpoint
+            ));
+        }
+        // A replaced callee's old endpoint keeps serving its callers until they have the new
+        // id: the next plan sees two endpoints of its name and deletes the old one last.
+        let called = |c: &Change| desired.iter().any(|d| d.callees.contains(&c.endpoint));
+        run_wave(client, scope, &wave, &|c| !called(c))?;
+        changed.extend(wave.iter().map(|c| c.endpoint.clone()));
+        (plan, desired) = plan_now(client, scope, build)?;
     }
-    run_wave(client, scope, &rest, true)?;
-    changed.extend(rest.iter().map(|c| c.endpoint.clone()));
     // Last: what flash.yaml no longer has (and duplicates), scaled to zero, then deleted.
     let deletes: Vec<&Change> = plan
         .changes
         .iter()
         .filter(|c| c.action == Action::Delete)
         .collect();
-    run_wave(client, scope, &deletes, true)?;
+    run_wave(client, scope, &deletes, &|_| true)?;
     let raw = list_json(client)?;
     let live: Vec<Live> = raw.iter().filter_map(Live::from_json).collect();
     let final_ids = ids(scope, &live);
@@ -234,14 +249,14 @@ fn run_wave(
     client: &Client,
     scope: &Scope,
     changes: &[&Change],
-    retire_replaced: bool,
+    retire_replaced: &(dyn Fn(&Change) -> bool + Sync),
 ) -> Result<(), String> {
     let mut errors = Vec::new();
     for chunk in changes.chunks(PARALLEL) {
         let results: Vec<Result<(), String>> = std::thread::scope(|s| {
             let handles: Vec<_> = chunk
                 .iter()
-                .map(|c| s.spawn(move || execute(client, scope, c, retire_replaced)))
+                .map(|c| s.spawn(move || execute(client, scope, c, retire_replaced(c))))
                 .collect();
             handles
                 .into_iter()
