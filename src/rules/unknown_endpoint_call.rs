@@ -14,7 +14,9 @@ declare_rule! {
     /// Kubernetes export and `flashc dev` set for each queue endpoint of the project. A name
     /// that is not one of them (a typo, a renamed endpoint, a load-balanced endpoint, which has
     /// no queue API) fails only when the call runs, in production. Names are compared as the
-    /// variable compares them: `gpu_backend` finds `gpu-backend`.
+    /// variable compares them: `gpu_backend` finds `gpu-backend`. An endpoint of another
+    /// project is called by setting its variable in the caller's `env` by hand
+    /// (`FLASH_ENDPOINT_TRANSLATE: abc123`); a call whose variable flash.yaml sets is not checked.
     ///
     /// ## Example
     /// ```rust
@@ -34,14 +36,20 @@ pub fn check(project: &Project, calls: &[EndpointCall], out: &mut Vec<Diagnostic
     for call in calls {
         let var = endpoint_id_env(&call.name);
         let same = |name: &str| endpoint_id_env(name) == var;
+        // An endpoint outside the project, its id given by hand in flash.yaml's env.
+        let set_by_hand = project.endpoints.iter().any(|e| {
+            e.node
+                .get("env")
+                .is_some_and(|env| env.entries().iter().any(|v| v.key == var))
+        });
+        if set_by_hand {
+            continue;
+        }
         let Some(found) = project.endpoints.iter().find(|e| same(e.name)) else {
             let names = project.endpoints.iter().map(|e| e.name);
             let help = match crate::suggest::closest(&call.name, names) {
                 Some(near) => format!("did you mean `{near}`?"),
-                None => {
-                    "name one of flash.yaml's queue endpoints, or add the endpoint to flash.yaml"
-                        .to_string()
-                }
+                None => format!("name one of flash.yaml's queue endpoints; for an endpoint of another project, set `{var}` to its id in the calling endpoint's `env`"),
             };
             out.push(
                 Diagnostic::new(

@@ -13,9 +13,12 @@ pub mod api {
         Value::String(text)
     }
 
-    /// A typo (FL0713, with the nearest name).
+    /// A typo (FL0713, with the nearest name), and another project's endpoint by its
+    /// variable (fine).
     pub async fn translate(text: String) -> Value {
         let _ = flash_runtime::endpoints::Endpoint::named("gpu-backnd");
+        let _ = Endpoint::named("translator");
+        let _ = Endpoint::named("nothing-like-it");
         Value::String(text)
     }
 
