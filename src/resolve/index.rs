@@ -314,10 +314,16 @@ impl CrateIndex {
         queue: &mut Vec<Pending>,
     ) {
         let m = pending.module;
+        // `Endpoint::named` is flash-runtime's only where the module imports it from there (a
+        // type of the crate's own may have the same name).
+        let imports_endpoint = pending.items.iter().any(|item| match item {
+            Item::Use(u) => imports_runtime_endpoint(&u.tree, false),
+            _ => false,
+        });
         for item in pending.items {
             // Inline modules come back as their own pending items.
             if !matches!(item, Item::Mod(_)) && !is_cfg_test(item_attrs(&item)) {
-                for (name, span) in endpoint_calls(&item) {
+                for (name, span) in endpoint_calls(&item, imports_endpoint) {
                     let at = span_of(&pending.file, span);
                     self.endpoint_calls.push((name, at));
                 }
@@ -1079,15 +1085,26 @@ fn str_const(item: &Item) -> Option<(String, String)> {
 /// The `Endpoint::named(…)` calls in `item` (any path ending `Endpoint::named`, as imported
 /// or in full) whose argument is a string literal or a path (a constant, `BACKEND` or
 /// `crate::api::BACKEND`), with the argument's place.
-fn endpoint_calls(item: &Item) -> Vec<(CalledName, proc_macro2::Span)> {
+fn endpoint_calls(item: &Item, imported: bool) -> Vec<(CalledName, proc_macro2::Span)> {
     use syn::spanned::Spanned;
     use syn::visit::Visit;
-    struct Finder(Vec<(CalledName, proc_macro2::Span)>);
+    struct Finder {
+        calls: Vec<(CalledName, proc_macro2::Span)>,
+        /// The module imports `Endpoint` from flash-runtime.
+        imported: bool,
+    }
     impl<'ast> Visit<'ast> for Finder {
         fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
             if let syn::Expr::Path(path) = &*call.func {
-                let mut tail = path.path.segments.iter().rev().map(|s| &s.ident);
-                let named = tail.next().is_some_and(|i| i == "named")
+                let segments = &path.path.segments;
+                let mut tail = segments.iter().rev().map(|s| &s.ident);
+                // `Endpoint::named` as imported, or in full from `flash_runtime`.
+                let runtime = match segments.len() {
+                    2 => self.imported,
+                    _ => segments.first().is_some_and(|s| s.ident == "flash_runtime"),
+                };
+                let named = runtime
+                    && tail.next().is_some_and(|i| i == "named")
                     && tail.next().is_some_and(|i| i == "Endpoint");
                 let called = match call.args.first() {
                     Some(syn::Expr::Lit(syn::ExprLit {
@@ -1102,7 +1119,7 @@ fn endpoint_calls(item: &Item) -> Vec<(CalledName, proc_macro2::Span)> {
                     _ => None,
                 };
                 if let (true, Some(called)) = (named, called) {
-                    self.0.push(called);
+                    self.calls.push(called);
                 }
             }
             syn::visit::visit_expr_call(self, call);
@@ -1114,9 +1131,29 @@ fn endpoint_calls(item: &Item) -> Vec<(CalledName, proc_macro2::Span)> {
             }
         }
     }
-    let mut finder = Finder(Vec::new());
+    let mut finder = Finder {
+        calls: Vec::new(),
+        imported,
+    };
     finder.visit_item(item);
-    finder.0
+    finder.calls
+}
+
+/// Whether a `use` tree brings flash-runtime's `Endpoint` into scope (`use
+/// flash_runtime::endpoints::Endpoint;`, in a group, or by a glob under `flash_runtime`).
+fn imports_runtime_endpoint(tree: &syn::UseTree, under_runtime: bool) -> bool {
+    match tree {
+        syn::UseTree::Path(p) => {
+            imports_runtime_endpoint(&p.tree, under_runtime || p.ident == "flash_runtime")
+        }
+        syn::UseTree::Name(n) => under_runtime && n.ident == "Endpoint",
+        syn::UseTree::Rename(r) => under_runtime && r.ident == "Endpoint" && r.rename == "Endpoint",
+        syn::UseTree::Glob(_) => under_runtime,
+        syn::UseTree::Group(g) => g
+            .items
+            .iter()
+            .any(|t| imports_runtime_endpoint(t, under_runtime)),
+    }
 }
 
 fn is_cfg_test(attrs: &[syn::Attribute]) -> bool {
