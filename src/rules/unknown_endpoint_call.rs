@@ -20,8 +20,13 @@ declare_rule! {
     ///
     /// ## Example
     /// ```rust
-    /// // flash.yaml defines the queue endpoint `gpu-backend`
-    /// let job = Endpoint::named("gpu-backnd").runsync(input).await?;   // did you mean `gpu-backend`?
+    /// use flash_runtime::endpoints::Endpoint;
+    ///
+    /// // flash.yaml defines the queue endpoint `gpu-backend`: did you mean `gpu-backend`?
+    /// pub async fn summarize(text: String) -> Option<serde_json::Value> {
+    ///     let job = Endpoint::named("gpu-backnd").runsync(text).await.ok()?;
+    ///     job.output
+    /// }
     /// ```
     pub static UNKNOWN_ENDPOINT_CALL = ("FL0713", "unknown-endpoint-call", Error);
 }
