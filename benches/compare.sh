@@ -19,7 +19,7 @@ fi
 mkdir -p "$base/benches/tools"
 cp benches/tools/pipeline_count.rs "$base/benches/tools/pipeline_count.rs"
 # A base older than CrateInfo::features (issue 18) has no such field to fill in.
-grep -q 'pub features: Vec<String>' "$base/src/resolve/mod.rs" \
+grep -rq 'pub features: Vec<String>' "$base/src/" \
   || sed -i '/^ *features: Vec::new(),$/d' "$base/benches/tools/pipeline_count.rs"
 grep -q 'name = "pipeline_count"' "$base/Cargo.toml" || cat >>"$base/Cargo.toml" <<'TOML'
 
