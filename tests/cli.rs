@@ -426,8 +426,8 @@ fn the_readme_shows_what_check_prints() {
     let args: Vec<&str> = command
         .trim_start_matches("sh")
         .trim()
-        .strip_prefix("cargo run --release -- ")
-        .expect("a `cargo run --release -- …` line")
+        .strip_prefix("cargo run -- ")
+        .expect("a `cargo run -- …` line")
         .split_whitespace()
         .collect();
     let out = flashc(&args);
