@@ -96,6 +96,15 @@ impl<'a> Project<'a> {
     }
 
     /// Every handler string (`handler`, `init`, route handlers) with its node, in file order.
+    /// The endpoint `Endpoint::named(name)` reaches: the one whose `FLASH_ENDPOINT_<NAME>`
+    /// variable the name gives (`gpu_backend` reaches `gpu-backend`), as the worker finds it.
+    pub fn endpoint_called(&self, name: &str) -> Option<&EndpointView<'a>> {
+        let var = crate::model::route_key::endpoint_id_env(name);
+        self.endpoints
+            .iter()
+            .find(|e| crate::model::route_key::endpoint_id_env(e.name) == var)
+    }
+
     pub fn handler_nodes(&self) -> impl Iterator<Item = &'a Node> + '_ {
         self.endpoints
             .iter()

@@ -280,22 +280,16 @@ pub fn lower(model: &Project, resolved: &Resolved, crate_dir: &str) -> Result<Pl
     })
 }
 
-/// The endpoints of `project` that `Endpoint::named` calls name (compared as their
-/// `FLASH_ENDPOINT_…` variables compare them), sorted and once each.
+/// The endpoints of `project` that `Endpoint::named` calls reach, sorted and once each.
 fn called_endpoints(project: &Project, resolved: &Resolved) -> Vec<String> {
-    let mut called: Vec<String> = project
-        .endpoints
+    let mut called: Vec<String> = resolved
+        .endpoint_calls
         .iter()
-        .filter(|e| {
-            let var = crate::model::route_key::endpoint_id_env(e.name);
-            resolved
-                .endpoint_calls
-                .iter()
-                .any(|c| crate::model::route_key::endpoint_id_env(&c.name) == var)
-        })
+        .filter_map(|c| project.endpoint_called(&c.name))
         .map(|e| e.name.to_string())
         .collect();
     called.sort();
+    called.dedup();
     called
 }
 

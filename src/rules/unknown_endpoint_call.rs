@@ -40,7 +40,6 @@ pub fn check(project: &Project, calls: &[EndpointCall], out: &mut Vec<Diagnostic
     };
     for call in calls {
         let var = endpoint_id_env(&call.name);
-        let same = |name: &str| endpoint_id_env(name) == var;
         // An endpoint outside the project, its id given by hand in flash.yaml's env.
         let set_by_hand = project.endpoints.iter().any(|e| {
             e.node
@@ -50,7 +49,7 @@ pub fn check(project: &Project, calls: &[EndpointCall], out: &mut Vec<Diagnostic
         if set_by_hand {
             continue;
         }
-        let Some(found) = project.endpoints.iter().find(|e| same(e.name)) else {
+        let Some(found) = project.endpoint_called(&call.name) else {
             let names = project.endpoints.iter().map(|e| e.name);
             let help = match crate::suggest::closest(&call.name, names) {
                 Some(near) => format!("did you mean `{near}`?"),
